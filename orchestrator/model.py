@@ -1,0 +1,121 @@
+"""The planned campaign as frozen dataclasses: the spec loader makes them, the engine uses them."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+BASE_SECONDS = 5.0
+EXTENSION_SECONDS = 4.0
+MAX_EXTENSIONS = 4
+
+
+def fingerprint(payload: Mapping[str, Any]) -> str:
+    """Return the sha256 hex digest of the canonical JSON form of ``payload``."""
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Provider settings of one video submission (spec names, not wire names)."""
+
+    mode: str = "fast"
+    video_type: str = "vid_1.1_i2v_480"
+    animate: str = "manual"
+    motion: str = "low"
+    batch_size: int = 1
+    loop: bool = False
+    raw: bool = False
+
+
+@dataclass(frozen=True)
+class ImageSource:
+    """A named start (or end) frame: a URL, a local file, or a Midjourney-generated still."""
+
+    name: str
+    kind: str  # "url" | "file" | "imagine"
+    url: str | None = None
+    path: Path | None = None  # absolute path of a local file
+    sha256: str | None = None  # content hash of a local file
+    imagine: str | None = None  # Midjourney prompt of a generated still
+    pick: int | None = None  # grid picture 1-4 of the imagine task
+
+    def identity(self) -> dict[str, Any]:
+        """What identifies this image for fingerprints: URL, file hash, or imagine prompt + pick."""
+        if self.kind == "url":
+            return {"url": self.url}
+        if self.kind == "file":
+            return {"sha256": self.sha256}
+        return {"imagine": self.imagine, "pick": self.pick}
+
+
+@dataclass(frozen=True)
+class Extension:
+    """One step of a job's extension plan; its fingerprint chains on the previous step's."""
+
+    step: int  # 1..4
+    prompt: str | None  # rendered motion text; None for an automatic extension
+    motion: str
+    index: int  # clip of the previous step to extend, < batch_size
+    fingerprint: str
+
+
+@dataclass(frozen=True)
+class Job:
+    """One expanded job: a single video submission plus its extension chain."""
+
+    name: str
+    fingerprint: str
+    image: ImageSource
+    prompt_name: str | None
+    prompt: str | None  # rendered motion text; None when animate is auto and no prompt is given
+    settings: Settings
+    take: int
+    output_name: str  # folder of this job's clips, relative to Campaign.output_dir
+    end_image: ImageSource | None = None
+    extensions: tuple[Extension, ...] = ()
+
+    @property
+    def key(self) -> str:
+        """Short job key sent to the provider (``state`` field, Idempotency-Key)."""
+        return self.fingerprint[:32]
+
+    @property
+    def seconds(self) -> float:
+        """Seconds of video this job yields per clip, extensions included."""
+        return BASE_SECONDS + EXTENSION_SECONDS * len(self.extensions)
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Scheduling knobs from the spec's ``run:`` section (CLI flags override them)."""
+
+    concurrency: int = 3
+    max_rps: float = 2.0
+    poll_interval: float = 3.0
+    task_timeout: float = 900.0
+    max_attempts: int = 5
+    max_banned_in_row: int = 3
+
+
+@dataclass(frozen=True)
+class Campaign:
+    """A loaded, validated and expanded campaign spec."""
+
+    name: str
+    spec_path: Path
+    description: str
+    output_dir: Path  # absolute
+    jobs: tuple[Job, ...]
+    pricing: Mapping[str, float] = field(default_factory=dict)  # mode (or "imagine") -> price
+    max_cost: float | None = None
+    run: RunOptions = field(default_factory=RunOptions)
+
+    def price(self, mode: str) -> float | None:
+        """Price of one submission in ``mode``, or None when unknown."""
+        return self.pricing.get(mode)

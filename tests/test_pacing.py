@@ -1,0 +1,437 @@
+"""Pacing parts of the run engine: token bucket, AIMD slots, retry delays, streaks, budget."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+import pytest
+
+from orchestrator import errors
+from orchestrator.engine.pacing import AdaptiveSlots, BannedStreak, Budget, RetryPolicy, TokenBucket
+
+
+class FakeClock:
+    """A clock whose sleep advances fake time instantly."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+        await asyncio.sleep(0)
+
+
+def _bucket(clock: FakeClock, rate: float, burst: float = 1.0) -> TokenBucket:
+    return TokenBucket(rate, burst, clock=clock, sleep=clock.sleep)
+
+
+# --- TokenBucket ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("n", "rate", "burst"), [(10, 2.0, 1.0), (7, 0.5, 3.0), (25, 10.0, 5.0)])
+def test_bucket_takes_n_minus_burst_over_rate(n: int, rate: float, burst: float) -> None:
+    clock = FakeClock()
+    bucket = _bucket(clock, rate, burst)
+
+    async def main() -> None:
+        for _ in range(n):
+            await bucket.acquire()
+
+    asyncio.run(main())
+    assert clock.now == pytest.approx((n - burst) / rate)
+
+
+def test_bucket_concurrent_acquirers_are_paced_too() -> None:
+    clock = FakeClock()
+    bucket = _bucket(clock, 4.0)
+    stamps: list[float] = []
+
+    async def one() -> None:
+        await bucket.acquire()
+        stamps.append(clock.now)
+
+    async def main() -> None:
+        await asyncio.gather(*(one() for _ in range(9)))
+
+    asyncio.run(main())
+    assert stamps == pytest.approx([i / 4.0 for i in range(9)])
+
+
+def test_bucket_refills_while_idle_up_to_burst_only() -> None:
+    clock = FakeClock()
+    bucket = _bucket(clock, 1.0, burst=2.0)
+
+    async def main() -> None:
+        await bucket.acquire()
+        await bucket.acquire()
+        clock.now += 100.0  # idle for a long time: still only `burst` tokens
+        start = clock.now
+        for _ in range(4):
+            await bucket.acquire()
+        assert clock.now - start == pytest.approx(2.0)
+
+    asyncio.run(main())
+
+
+def test_bucket_pause_blocks_until_retry_after() -> None:
+    clock = FakeClock()
+    bucket = _bucket(clock, 100.0, burst=5.0)
+
+    async def main() -> None:
+        await bucket.acquire()
+        bucket.pause(30.0)
+        await bucket.acquire()
+        assert clock.now == pytest.approx(30.0)
+        # No burst piled up during the pause: the next request waits for the rate.
+        await bucket.acquire()
+        assert clock.now == pytest.approx(30.01)
+
+    asyncio.run(main())
+
+
+def test_bucket_shorter_pause_does_not_shorten_a_longer_one() -> None:
+    clock = FakeClock()
+    bucket = _bucket(clock, 1.0)
+
+    async def main() -> None:
+        bucket.pause(10.0)
+        bucket.pause(2.0)
+        await bucket.acquire()
+
+    asyncio.run(main())
+    assert clock.now == pytest.approx(10.0)
+
+
+def test_bucket_pause_during_a_wait_is_honoured() -> None:
+    clock = FakeClock()
+    bucket = _bucket(clock, 1.0)
+
+    async def main() -> None:
+        await bucket.acquire()
+        waiting = asyncio.create_task(bucket.acquire())
+        await asyncio.sleep(0)  # the waiter is now sleeping for its token
+        bucket.pause(5.0)
+        await waiting
+
+    asyncio.run(main())
+    assert clock.now >= 5.0
+
+
+def test_bucket_rejects_nonsense_rates() -> None:
+    with pytest.raises(ValueError):
+        TokenBucket(0.0)
+    with pytest.raises(ValueError):
+        TokenBucket(1.0, burst=0.5)
+
+
+# --- AdaptiveSlots ----------------------------------------------------------------------------
+
+
+def test_slots_aimd_arithmetic() -> None:
+    slots = AdaptiveSlots(10)
+    assert slots.effective == 10
+    slots.overloaded()
+    assert slots.effective == 5
+    slots.overloaded()
+    slots.overloaded()
+    slots.overloaded()
+    assert slots.effective == 1
+    slots.overloaded()
+    assert slots.effective == 1  # floor
+    slots.succeeded()
+    assert slots.effective == 2  # 1 success at effective 1
+    slots.succeeded()
+    assert slots.effective == 2
+    slots.succeeded()
+    assert slots.effective == 3  # 2 successes at effective 2
+    for _ in range(3 + 4 + 5 + 6 + 7 + 8 + 9):
+        slots.succeeded()
+    assert slots.effective == 10
+    for _ in range(50):
+        slots.succeeded()
+    assert slots.effective == 10  # never above the limit
+
+
+def test_slots_overload_resets_the_success_count() -> None:
+    slots = AdaptiveSlots(8)
+    slots.overloaded()  # 4
+    for _ in range(3):
+        slots.succeeded()
+    slots.overloaded()  # 2, and the 3 successes no longer count
+    slots.succeeded()
+    assert slots.effective == 2
+    slots.succeeded()
+    assert slots.effective == 3
+
+
+def test_slots_acquire_blocks_at_the_effective_limit() -> None:
+    async def main() -> None:
+        slots = AdaptiveSlots(4)
+        slots.overloaded()  # effective 2
+        await slots.acquire()
+        await slots.acquire()
+        third = asyncio.create_task(slots.acquire())
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        assert not third.done()
+        assert slots.in_use == 2
+        slots.release()
+        await asyncio.sleep(0)
+        assert third.done()
+        assert slots.in_use == 2
+
+    asyncio.run(main())
+
+
+def test_slots_growth_wakes_a_waiter() -> None:
+    async def main() -> None:
+        slots = AdaptiveSlots(2)
+        slots.overloaded()  # effective 1
+        await slots.acquire()
+        waiter = asyncio.create_task(slots.acquire())
+        await asyncio.sleep(0)
+        assert not waiter.done()
+        slots.succeeded()  # effective 2: a slot is free now
+        await asyncio.sleep(0)
+        assert waiter.done()
+        assert slots.in_use == 2
+
+    asyncio.run(main())
+
+
+def test_slots_shrink_does_not_revoke_held_slots_but_blocks_new_ones() -> None:
+    async def main() -> None:
+        slots = AdaptiveSlots(4)
+        for _ in range(4):
+            await slots.acquire()
+        slots.overloaded()  # effective 2, 4 held
+        slots.release()
+        slots.release()
+        waiter = asyncio.create_task(slots.acquire())
+        await asyncio.sleep(0)
+        assert not waiter.done()  # 2 held == effective 2
+        slots.release()
+        await asyncio.sleep(0)
+        assert waiter.done()
+
+    asyncio.run(main())
+
+
+def test_slots_cancelled_waiter_leaves_no_leak() -> None:
+    async def main() -> None:
+        slots = AdaptiveSlots(1)
+        await slots.acquire()
+        waiter = asyncio.create_task(slots.acquire())
+        await asyncio.sleep(0)
+        waiter.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiter
+        slots.release()
+        assert slots.in_use == 0
+        await slots.acquire()
+        assert slots.in_use == 1
+
+    asyncio.run(main())
+
+
+def test_slots_release_without_acquire_is_a_bug() -> None:
+    with pytest.raises(RuntimeError):
+        AdaptiveSlots(1).release()
+
+
+# --- RetryPolicy ------------------------------------------------------------------------------
+
+RETRYABLE = [
+    errors.RateLimitedError("429"),
+    errors.ServerError("502"),
+    errors.SubmitOutcomeUnknownError("reset"),
+    errors.DownloadError("truncated"),
+    errors.TaskFailedError("failed", reason="timed out", moderation=False),
+]
+ACCOUNT = [errors.QueueFullError("queue full"), errors.NoAccountError("no account")]
+FINAL = [
+    errors.AuthenticationError("401"),
+    errors.QuotaError("quota"),
+    errors.BannedPromptError("banned", banned_word="x"),
+    errors.InvalidRequestError("bad"),
+    errors.TaskNotFoundError("gone"),
+    errors.TaskFailedError("failed", reason="Image denied", moderation=True),
+    errors.ProviderError("generic"),
+    errors.SpecError("spec"),
+    errors.UsageError("usage"),
+    errors.ConfigError("config"),
+    errors.StateError("state"),
+    errors.BudgetError("budget"),
+    errors.MjvError("base"),
+    ValueError("a bug"),
+]
+
+
+@pytest.mark.parametrize("error", FINAL, ids=lambda e: type(e).__name__)
+def test_final_errors_are_never_retried(error: BaseException) -> None:
+    assert RetryPolicy().delay(error, 1, random.Random(1)) is None
+
+
+@pytest.mark.parametrize("error", RETRYABLE + ACCOUNT, ids=lambda e: type(e).__name__)
+def test_retryable_errors_stop_at_max_attempts(error: BaseException) -> None:
+    policy = RetryPolicy(max_attempts=3)
+    rng = random.Random(7)
+    assert policy.delay(error, 1, rng) is not None
+    assert policy.delay(error, 2, rng) is not None
+    assert policy.delay(error, 3, rng) is None
+    assert policy.delay(error, 4, rng) is None
+
+
+@pytest.mark.parametrize("error", RETRYABLE, ids=lambda e: type(e).__name__)
+def test_full_jitter_bounds(error: BaseException) -> None:
+    policy = RetryPolicy(max_attempts=20, base=2.0, cap=50.0)
+    rng = random.Random(42)
+    for attempt in range(1, 10):
+        ceiling = min(50.0, 2.0 * 2 ** (attempt - 1))
+        delays = [policy.delay(error, attempt, rng) for _ in range(200)]
+        assert all(d is not None and 0.0 <= d <= ceiling for d in delays)
+        # Full jitter spreads over the whole range, not just near the ceiling.
+        assert min(d for d in delays if d is not None) < ceiling * 0.2
+        assert max(d for d in delays if d is not None) > ceiling * 0.8
+
+
+@pytest.mark.parametrize("error", ACCOUNT, ids=lambda e: type(e).__name__)
+def test_account_errors_use_the_long_base(error: BaseException) -> None:
+    policy = RetryPolicy(max_attempts=10, base=2.0, cap=100.0, account_base=30.0)
+    rng = random.Random(3)
+    first = [policy.delay(error, 1, rng) for _ in range(200)]
+    assert all(d is not None and 0.0 <= d <= 30.0 for d in first)
+    assert max(d for d in first if d is not None) > 20.0  # well above the normal base of 2
+    third = [policy.delay(error, 3, rng) for _ in range(200)]
+    assert all(d is not None and d <= 100.0 for d in third)  # 120 capped at 100
+
+
+def test_retry_after_is_a_floor() -> None:
+    policy = RetryPolicy(base=1.0, cap=4.0)
+    rng = random.Random(0)
+    error = errors.RateLimitedError("slow down", retry_after=45.0)
+    assert all(policy.delay(error, 1, rng) == 45.0 for _ in range(50))
+    small = errors.RateLimitedError("slow down", retry_after=0.5)
+    delays = [policy.delay(small, 3, rng) for _ in range(200)]
+    assert all(d is not None and 0.5 <= d <= 4.0 for d in delays)
+
+
+def test_same_seed_same_delays() -> None:
+    policy = RetryPolicy()
+    error = errors.ServerError("503")
+    first = [policy.delay(error, 2, random.Random(9)) for _ in range(3)]
+    assert first[0] == first[1] == first[2]
+
+
+# --- BannedStreak -----------------------------------------------------------------------------
+
+
+def test_banned_streak_trips_at_limit_and_resets_on_success() -> None:
+    streak = BannedStreak(3)
+    assert streak.record(True) is False
+    assert streak.record(True) is False
+    assert streak.record(False) is False  # reset
+    assert streak.count == 0
+    assert streak.record(True) is False
+    assert streak.record(True) is False
+    assert streak.record(True) is True
+    assert streak.record(True) is True  # stays tripped while the streak lasts
+
+
+def test_banned_streak_zero_disables() -> None:
+    streak = BannedStreak(0)
+    assert not any(streak.record(True) for _ in range(20))
+
+
+# --- Budget -----------------------------------------------------------------------------------
+
+
+def test_budget_arithmetic() -> None:
+    budget = Budget(10.0, committed=1.2)
+    budget.reserve(0.6, "job a")
+    budget.reserve(0.6, "job b")
+    assert budget.reserved == pytest.approx(1.2)
+    budget.charge(0.6)
+    budget.release(0.6)
+    assert budget.spent == pytest.approx(1.8)
+    assert budget.reserved == pytest.approx(0.0)
+    budget.refund(0.6)
+    assert budget.spent == pytest.approx(1.2)
+    assert budget.refunded == pytest.approx(0.6)
+
+
+def test_budget_allows_an_exact_fit_despite_float_noise() -> None:
+    budget = Budget(1.8)
+    for name in ("a", "b", "c"):
+        budget.reserve(0.6, name)
+        budget.charge(0.6)
+    with pytest.raises(errors.BudgetError):
+        budget.reserve(0.6, "d")
+    tenths = Budget(0.3)
+    for name in ("a", "b", "c"):
+        tenths.reserve(0.1, name)  # 0.1 + 0.1 + 0.1 is 0.30000000000000004 > 0.3
+
+
+def test_budget_refusal_names_job_cap_spent_and_reserved() -> None:
+    budget = Budget(2.0, committed=1.0)
+    budget.reserve(0.6, "shoe-01")
+    with pytest.raises(errors.BudgetError) as caught:
+        budget.reserve(0.6, "shoe-02")
+    message = str(caught.value)
+    assert "shoe-02" in message
+    assert "cap of 2" in message
+    assert "1 spent" in message
+    assert "0.6 reserved" in message
+    assert budget.reserved == pytest.approx(0.6)  # a refused reservation changes nothing
+
+
+def test_budget_counts_reservations_against_the_cap() -> None:
+    budget = Budget(1.0)
+    budget.reserve(0.6, "a")
+    with pytest.raises(errors.BudgetError):
+        budget.reserve(0.6, "b")
+    budget.release(0.6)
+    budget.reserve(0.6, "b")
+
+
+def test_budget_refund_frees_room() -> None:
+    budget = Budget(1.0)
+    budget.reserve(0.6, "a")
+    budget.charge(0.6)
+    with pytest.raises(errors.BudgetError):
+        budget.reserve(0.6, "b")
+    budget.refund(0.6)
+    budget.reserve(0.6, "b")
+
+
+def test_budget_unknown_price_with_cap_is_refused() -> None:
+    budget = Budget(5.0)
+    with pytest.raises(errors.BudgetError) as caught:
+        budget.reserve(None, "relax-job")
+    message = str(caught.value)
+    assert "relax-job" in message
+    assert "unknown" in message
+    assert "pricing:" in message
+
+
+def test_budget_without_cap_accepts_anything() -> None:
+    budget = Budget(None)
+    budget.reserve(None, "a")
+    budget.reserve(1e9, "b")
+    budget.charge(1e9)
+    budget.charge(None)
+    assert budget.spent == 1e9
+    assert budget.reserved == 0.0
+
+
+def test_budget_charge_without_reservation_keeps_reserved_at_zero() -> None:
+    budget = Budget(10.0)
+    budget.charge(0.6)  # a resumed submission accepted in an earlier process
+    assert budget.reserved == 0.0
+    assert budget.spent == pytest.approx(0.6)

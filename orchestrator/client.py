@@ -1,0 +1,225 @@
+"""Async client of the Midjourney video API over CometAPI: the only module that speaks HTTP."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from collections.abc import Callable, Mapping, Sequence
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from orchestrator.errors import ConfigError, DownloadError, ServerError, SubmitOutcomeUnknownError
+from orchestrator.wire import (
+    ExtendRequest,
+    Task,
+    VideoRequest,
+    classify_failure,
+    envelope_result,
+    extend_body,
+    http_error,
+    parse_task,
+    redact,
+    video_body,
+)
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "Client",
+    "ExtendRequest",
+    "Task",
+    "VideoRequest",
+    "classify_failure",
+]
+
+DEFAULT_BASE_URL = "https://api.cometapi.com"
+KEY_VARS = ("MJV_API_KEY", "COMETAPI_KEY")
+# Failures before any byte left: the provider never saw the request, so a retry is safe.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
+
+
+class Client:
+    """One account on one provider: every API call, plus unauthenticated clip downloads."""
+
+    def __init__(
+        self,
+        api_key: str,
+        base_url: str = DEFAULT_BASE_URL,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        download_transport: httpx.AsyncBaseTransport | None = None,
+        timeout: float = 30.0,
+    ) -> None:
+        self._key = _check_key(api_key)
+        self.base_url = _check_base_url(base_url)
+        self._api = httpx.AsyncClient(
+            base_url=self.base_url,
+            headers={"Authorization": f"Bearer {self._key}"},
+            transport=transport,
+            timeout=timeout,
+        )
+        # A separate client without the Authorization header: clip URLs can name any host.
+        self._cdn = httpx.AsyncClient(
+            transport=download_transport, timeout=timeout, follow_redirects=True
+        )
+
+    @classmethod
+    def from_env(
+        cls, base_url: str | None = None, env: Mapping[str, str] | None = None, **kw: Any
+    ) -> Client:
+        """Build a client from MJV_API_KEY (or COMETAPI_KEY), MJV_BASE_URL and MJV_TIMEOUT."""
+        env = os.environ if env is None else env
+        key = next((env[name] for name in KEY_VARS if env.get(name, "").strip()), None)
+        if key is None:
+            raise ConfigError("no API key: set MJV_API_KEY (or COMETAPI_KEY) in the environment")
+        if "timeout" not in kw and env.get("MJV_TIMEOUT"):
+            kw["timeout"] = _parse_timeout(env["MJV_TIMEOUT"])
+        return cls(key, base_url or env.get("MJV_BASE_URL") or DEFAULT_BASE_URL, **kw)
+
+    async def __aenter__(self) -> Client:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close both connection pools."""
+        await self._api.aclose()
+        await self._cdn.aclose()
+
+    async def create_video(self, req: VideoRequest) -> str:
+        """Submit a video job; return its task id."""
+        return _one(await self._submit("/mj/submit/video", video_body(req), req.state))
+
+    async def extend_video(self, req: ExtendRequest) -> str:
+        """Submit an extension of one clip of a finished video task; return the new task id."""
+        return _one(await self._submit("/mj/submit/video", extend_body(req), req.state))
+
+    async def imagine(self, prompt: str, *, state: str = "") -> str:
+        """Submit an imagine (2x2 grid) job; return its task id."""
+        return _one(await self._submit("/mj/submit/imagine", {"prompt": prompt, "state": state}))
+
+    async def action(self, task_id: str, custom_id: str, *, state: str = "") -> str:
+        """Press a task's button (e.g. an upsample); return the new task id."""
+        body = {"taskId": task_id, "customId": custom_id, "state": state}
+        return _one(await self._submit("/mj/submit/action", body, state))
+
+    async def modal(self, task_id: str, prompt: str) -> str:
+        """Answer a task waiting in status MODAL; return the task id."""
+        body = {"taskId": task_id, "prompt": prompt}
+        return _one(await self._submit("/mj/submit/modal", body))
+
+    async def upload_images(self, images: Sequence[tuple[bytes, str]]) -> list[str]:
+        """Upload local images as data URIs; return their public URLs, in order."""
+        uris = [f"data:{mime};base64,{base64.b64encode(data).decode()}" for data, mime in images]
+        result = await self._submit("/mj/submit/upload-discord-images", {"base64Array": uris})
+        urls = result if isinstance(result, list) else [result]
+        if len(urls) != len(images):
+            raise ServerError(f"upload returned {len(urls)} URLs for {len(images)} images")
+        return urls
+
+    async def fetch_task(self, task_id: str) -> Task:
+        """Fetch one task object."""
+        return parse_task(await self._call("GET", f"/mj/task/{task_id}/fetch"))
+
+    async def list_tasks(self, ids: Sequence[str]) -> list[Task]:
+        """Fetch many tasks in one call; unknown ids are left out."""
+        if not ids:
+            return []
+        body = await self._call("POST", "/mj/task/list-by-condition", {"ids": list(ids)})
+        if not isinstance(body, list):
+            raise ServerError("list-by-condition did not return a list")
+        return [parse_task(item) for item in body]
+
+    async def download(self, url: str, sink: Callable[[bytes], None]) -> int:
+        """Stream ``url`` (without credentials) into ``sink``; return the byte count."""
+        if not url.startswith(("http://", "https://")):
+            raise DownloadError(f"not an http(s) URL: {url[:200]}")
+        try:
+            async with self._cdn.stream("GET", url) as resp:
+                if resp.status_code >= 400:
+                    raise DownloadError(f"download of {url} failed: HTTP {resp.status_code}")
+                return await _drain(resp, sink)
+        except httpx.HTTPError as exc:
+            raise ServerError(f"download of {url} failed: {type(exc).__name__}") from None
+
+    async def _submit(self, path: str, body: dict[str, Any], state: str = "") -> str | list[str]:
+        headers = {"Idempotency-Key": state} if state else None
+        return envelope_result(await self._call("POST", path, body, headers, submit=True))
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+        *,
+        submit: bool = False,
+    ) -> Any:
+        try:
+            resp = await self._api.request(method, path, json=body, headers=headers)
+        except httpx.HTTPError as exc:
+            raise _transport_error(exc, method, path, submit) from None
+        payload = _json(redact(resp.text, self._key))
+        if resp.status_code != 200:
+            retry_after = resp.headers.get("Retry-After")
+            raise http_error(resp.status_code, payload, retry_after, submit)
+        if payload is None and not submit:
+            raise ServerError(f"{method} {path}: unreadable answer from provider")
+        return payload
+
+
+def _transport_error(exc: httpx.HTTPError, method: str, path: str, submit: bool) -> Exception:
+    what = f"{method} {path}: {type(exc).__name__}"
+    if submit and not isinstance(exc, _NOT_SENT):
+        return SubmitOutcomeUnknownError(f"{what}; the job may have been accepted")
+    return ServerError(what)
+
+
+async def _drain(resp: httpx.Response, sink: Callable[[bytes], None]) -> int:
+    size = 0
+    async for chunk in resp.aiter_bytes():
+        sink(chunk)
+        size += len(chunk)
+    return size
+
+
+def _one(result: str | list[str]) -> str:
+    return result[0] if isinstance(result, list) else result
+
+
+def _json(text: str) -> Any:
+    try:
+        return json.loads(text) if text.strip() else None
+    except ValueError:
+        return text  # HTML error pages and the like: kept as text for the message
+
+
+def _check_key(key: str) -> str:
+    key = key.strip()
+    if not key or not key.isprintable() or " " in key:
+        raise ConfigError("the API key is empty or contains spaces or control characters")
+    return key
+
+
+def _check_base_url(url: str) -> str:
+    if not url.startswith(("http://", "https://")):
+        raise ConfigError(f"base URL must start with http:// or https://, got {url[:100]!r}")
+    return url.rstrip("/")
+
+
+def _parse_timeout(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if value <= 0:
+        raise ConfigError(f"MJV_TIMEOUT must be a positive number of seconds, got {text!r}")
+    return value

@@ -1,0 +1,284 @@
+"""The provider's wire format: request bodies, task objects and error classification (no I/O)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from orchestrator.errors import (
+    AuthenticationError,
+    BannedPromptError,
+    InvalidRequestError,
+    NoAccountError,
+    ProviderError,
+    QueueFullError,
+    QuotaError,
+    RateLimitedError,
+    ServerError,
+    SubmitOutcomeUnknownError,
+    TaskFailedError,
+    TaskNotFoundError,
+)
+from orchestrator.model import Settings
+
+ACCEPTED_CODES = frozenset({1, 21, 22})
+TERMINAL_STATUSES = frozenset({"SUCCESS", "FAILURE", "CANCEL"})
+# failReason texts that mean the content itself was refused: retrying cannot help.
+_FINAL_REASONS = re.compile(
+    r"banned|denied|moderat|violat|nsfw|not allowed|blocked|invalid_request|policy",
+    re.IGNORECASE,
+)
+_KEY_LIKE = re.compile(r"sk-[A-Za-z0-9_\-]{6,}")
+_MAX_TEXT = 200
+
+
+@dataclass(frozen=True)
+class VideoRequest:
+    """One create-video submission."""
+
+    image: str  # public URL of the start frame
+    prompt: str | None  # rendered motion text (None with animate auto)
+    settings: Settings
+    end_image: str | None = None  # URL
+    state: str = ""  # the job key; also sent as the Idempotency-Key header
+
+
+@dataclass(frozen=True)
+class ExtendRequest:
+    """One extension of clip ``index`` of a finished video task."""
+
+    task_id: str
+    index: int
+    motion: str
+    prompt: str | None = None
+    state: str = ""
+
+
+@dataclass(frozen=True)
+class Task:
+    """A provider task object, normalised: string ids, clip URLs in fallback order."""
+
+    id: str
+    action: str
+    status: str
+    progress: str
+    fail_reason: str | None
+    state: str | None
+    image_url: str | None
+    clip_urls: tuple[str, ...]
+    buttons: tuple[str, ...]
+    properties: Mapping[str, Any] = field(default_factory=dict)
+    submit_time: int | None = None
+    finish_time: int | None = None
+
+    @property
+    def terminal(self) -> bool:
+        """True once the task can no longer change (SUCCESS, FAILURE or CANCEL)."""
+        return self.status in TERMINAL_STATUSES
+
+    @property
+    def succeeded(self) -> bool:
+        """True when the task finished with SUCCESS."""
+        return self.status == "SUCCESS"
+
+    @property
+    def failed(self) -> bool:
+        """True when the task ended in FAILURE or CANCEL."""
+        return self.status in ("FAILURE", "CANCEL")
+
+    @property
+    def needs_modal(self) -> bool:
+        """True when the task waits for an answer through the modal call."""
+        return self.status == "MODAL"
+
+
+def wire_prompt(image: str, text: str | None, settings: Settings) -> str:
+    """Build the wire prompt: the image URL first, then the motion text, then style flags."""
+    parts = [image]
+    if settings.animate != "auto" and text:
+        parts.append(text.strip())
+    if settings.raw:
+        parts.append("--raw")
+    return " ".join(parts)
+
+
+def video_body(req: VideoRequest) -> dict[str, Any]:
+    """Return the JSON body of a create-video submission."""
+    s = req.settings
+    body: dict[str, Any] = {
+        "prompt": wire_prompt(req.image, req.prompt, s),
+        "image": req.image,
+        "motion": s.motion,
+        "videoType": s.video_type,
+        "mode": s.mode,
+        "animateMode": s.animate,
+        "batchSize": s.batch_size,
+        "loop": s.loop,
+        "state": req.state,
+    }
+    if req.end_image:
+        body["endImage"] = req.end_image
+    return body
+
+
+def extend_body(req: ExtendRequest) -> dict[str, Any]:
+    """Return the JSON body of an extend submission."""
+    body: dict[str, Any] = {
+        "action": "extend",
+        "taskId": req.task_id,
+        "index": req.index,
+        "motion": req.motion,
+        "state": req.state,
+    }
+    if req.prompt:
+        body["prompt"] = req.prompt
+    return body
+
+
+def parse_task(raw: Any) -> Task:
+    """Normalise one task object from fetch or list-by-condition."""
+    if not isinstance(raw, Mapping) or raw.get("id") in (None, ""):
+        raise ServerError(f"malformed task object from provider: {_short(raw)}")
+    return Task(
+        id=str(raw["id"]),
+        action=str(raw.get("action") or ""),
+        status=str(raw.get("status") or ""),
+        progress=_progress(raw.get("progress")),
+        fail_reason=_opt_str(raw.get("failReason")),
+        state=_opt_str(raw.get("state")),
+        image_url=_opt_str(raw.get("imageUrl")),
+        clip_urls=clip_urls(raw),
+        buttons=_buttons(raw.get("buttons")),
+        properties=dict(raw.get("properties") or {}),
+        submit_time=_opt_int(raw.get("submitTime")),
+        finish_time=_opt_int(raw.get("finishTime")),
+    )
+
+
+def clip_urls(raw: Mapping[str, Any]) -> tuple[str, ...]:
+    """Clip URLs of a task: ``videoUrls``, else ``videoUrl``, else ``imageUrl``."""
+    urls: list[str] = []
+    for item in raw.get("videoUrls") or ():
+        url = item.get("url") if isinstance(item, Mapping) else item
+        if isinstance(url, str) and url:
+            urls.append(url)
+    if urls:
+        return tuple(urls)
+    for name in ("videoUrl", "imageUrl"):
+        if isinstance(raw.get(name), str) and raw[name]:
+            return (raw[name],)
+    return ()
+
+
+def classify_failure(task: Task) -> TaskFailedError:
+    """Turn a FAILURE (or CANCEL) task into an error: moderation is final, the rest transient."""
+    reason = task.fail_reason or ("cancelled" if task.status == "CANCEL" else "no reason given")
+    moderation = bool(_FINAL_REASONS.search(reason))
+    kind = "refused (final)" if moderation else "failed (transient)"
+    return TaskFailedError(f"task {task.id} {kind}: {_short(reason)}", reason, moderation)
+
+
+def envelope_result(body: Any) -> str | list[str]:
+    """Return the ``result`` of an accepted submit envelope or raise the error its code means."""
+    if not isinstance(body, Mapping) or not isinstance(body.get("code"), int):
+        raise SubmitOutcomeUnknownError(f"unreadable submit answer: {_short(body)}")
+    code, text = body["code"], str(body.get("description") or "").strip()
+    result = body.get("result")
+    if code in ACCEPTED_CODES and result not in (None, "", []):
+        return [str(r) for r in result] if isinstance(result, list) else str(result)
+    raise envelope_error(code, text, body.get("properties") or {})
+
+
+def envelope_error(code: int, text: str, props: Mapping[str, Any]) -> ProviderError:
+    """Map a refused envelope code to its error class."""
+    where = f"provider code {code}: {_short(text) or 'no description'}"
+    if code == 23 or (code == 9 and "queue" in text.lower()):
+        return QueueFullError(f"queue full ({where})")
+    if code == 24:
+        word = _opt_str(props.get("bannedWord"))
+        return BannedPromptError(f"banned prompt, word {word!r} ({where})", banned_word=word)
+    if code == 3:
+        return NoAccountError(f"no available account or parent task ({where})")
+    if code == 4:
+        return InvalidRequestError(f"request refused ({where})")
+    if code == 9:
+        return ServerError(f"provider system error ({where})")
+    return SubmitOutcomeUnknownError(f"unexpected answer ({where})")
+
+
+def http_error(status: int, body: Any, retry_after: str | None, submit: bool) -> ProviderError:
+    """Map a non-200 HTTP answer to its error class."""
+    text = _error_text(body)
+    where = f"HTTP {status}: {_short(text) or 'no details'}"
+    if status in (401, 403):
+        return AuthenticationError(f"authentication failed, check MJV_API_KEY ({where})")
+    if status == 429:
+        return RateLimitedError(f"rate limited ({where})", parse_retry_after(retry_after))
+    if status == 400 or 404 <= status < 500:
+        return _client_error(text, where)
+    # A gateway timeout may fire after the upstream accepted (and charged) the job.
+    if submit and status in (504, 524):
+        return SubmitOutcomeUnknownError(f"gateway timed out during a submit ({where})")
+    return ServerError(f"provider error ({where})")
+
+
+def _client_error(text: str, where: str) -> ProviderError:
+    word = text.strip().lower()
+    if "quota_not_enough" in word:
+        return QuotaError(f"account quota exhausted ({where})")
+    if "task_not_found" in word or "task_no_found" in word:
+        return TaskNotFoundError(f"task not found ({where})")
+    return InvalidRequestError(f"request refused ({where})")
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header given in seconds; None when absent or a date."""
+    try:
+        return max(0.0, float(value)) if value else None
+    except ValueError:
+        return None
+
+
+def redact(text: str, secret: str) -> str:
+    """Remove ``secret`` and anything key-shaped from ``text``."""
+    if secret:
+        text = text.replace(secret, "***")
+    return _KEY_LIKE.sub("sk-***", text)
+
+
+def _error_text(body: Any) -> str:
+    if isinstance(body, Mapping):
+        err = body.get("error")
+        if isinstance(err, Mapping):
+            return str(err.get("message") or "")
+        return str(body.get("description") or body.get("message") or "")
+    return str(body or "")
+
+
+def _short(value: Any) -> str:
+    text = " ".join(str(value if value is not None else "").split())
+    return text if len(text) <= _MAX_TEXT else text[: _MAX_TEXT - 3] + "..."
+
+
+def _progress(value: Any) -> str:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return f"{int(value)}%"
+    return str(value or "")
+
+
+def _opt_str(value: Any) -> str | None:
+    return None if value in (None, "") else str(value)
+
+
+def _opt_int(value: Any) -> int | None:
+    try:
+        return None if value in (None, "") else int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _buttons(value: Any) -> tuple[str, ...]:
+    items = value if isinstance(value, list) else []
+    return tuple(str(b["customId"]) for b in items if isinstance(b, Mapping) and b.get("customId"))

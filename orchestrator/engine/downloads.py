@@ -1,0 +1,115 @@
+"""Crash-safe clip downloads: stream to a temp file, verify, fsync, rename into place."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from orchestrator.errors import DownloadError
+
+Fetch = Callable[[str, Callable[[bytes], None]], Awaitable[int]]
+"""Streams a URL's body into a sink, chunk by chunk (e.g. ``client.download(url, sink)``)."""
+
+MP4_MAGIC = b"ftyp"
+_HEADER_BYTES = 8
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class Downloaded:
+    """A verified file: its content hash and size in bytes."""
+
+    sha256: str
+    size: int
+
+
+class _HashingSink:
+    """Writes chunks to a file while hashing them and keeping the first bytes for the check."""
+
+    def __init__(self, file: BinaryIO) -> None:
+        self._file = file
+        self._hash = hashlib.sha256()
+        self.size = 0
+        self.header = b""
+
+    def __call__(self, chunk: bytes) -> None:
+        self._file.write(chunk)
+        self._hash.update(chunk)
+        self.size += len(chunk)
+        if len(self.header) < _HEADER_BYTES:
+            self.header = (self.header + chunk[:_HEADER_BYTES])[:_HEADER_BYTES]
+
+    def result(self) -> Downloaded:
+        """The hash and size of everything written."""
+        return Downloaded(sha256=self._hash.hexdigest(), size=self.size)
+
+
+async def download_clip(fetch: Fetch, url: str, dest: Path) -> Downloaded:
+    """Download ``url`` to ``dest`` atomically; only a verified MP4 ever replaces ``dest``."""
+    temp = dest.with_name(f".{dest.name}.{secrets.token_hex(8)}.part")
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        # Not mkstemp: its 0600 mode would stick to the clip; this way the umask decides.
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    except OSError as exc:
+        raise DownloadError(f"cannot write {dest} (downloading {url}): {exc}") from exc
+    try:
+        with os.fdopen(fd, "wb") as file:
+            sink = _HashingSink(file)
+            await fetch(url, sink)
+            _verify(sink, url, dest)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temp, dest)
+    except OSError as exc:
+        raise DownloadError(f"download of {url} to {dest} failed: {exc}") from exc
+    finally:
+        # Also on cancellation: a half-written file must never survive.
+        with contextlib.suppress(FileNotFoundError):
+            temp.unlink()
+    _fsync_dir(dest.parent)
+    return sink.result()
+
+
+def _verify(sink: _HashingSink, url: str, dest: Path) -> None:
+    """Refuse an empty body or one that is not an ISO-BMFF (MP4) file."""
+    if sink.size == 0:
+        raise DownloadError(f"download of {url} for {dest} was empty")
+    if sink.header[4:8] != MP4_MAGIC:
+        raise DownloadError(
+            f"download of {url} for {dest} is not an MP4 file "
+            f"(no 'ftyp' box; starts with {sink.header!r})"
+        )
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make the rename durable; some platforms cannot open a folder, so that is best effort."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        with contextlib.suppress(OSError):
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def file_matches(path: Path, sha256: str, size: int) -> bool:
+    """True when ``path`` exists with exactly this size and sha256 (size is checked first)."""
+    try:
+        if path.stat().st_size != size:
+            return False
+        digest = hashlib.sha256()
+        with path.open("rb") as file:
+            while chunk := file.read(_CHUNK):
+                digest.update(chunk)
+    except OSError:
+        return False
+    return digest.hexdigest() == sha256

@@ -247,15 +247,18 @@ def test_slots_release_without_acquire_is_a_bug() -> None:
 
 # --- RetryPolicy ------------------------------------------------------------------------------
 
-RETRYABLE = [
+RETRYABLE: list[BaseException] = [
     errors.RateLimitedError("429"),
     errors.ServerError("502"),
     errors.SubmitOutcomeUnknownError("reset"),
     errors.DownloadError("truncated"),
     errors.TaskFailedError("failed", reason="timed out", moderation=False),
 ]
-ACCOUNT = [errors.QueueFullError("queue full"), errors.NoAccountError("no account")]
-FINAL = [
+ACCOUNT: list[BaseException] = [
+    errors.QueueFullError("queue full"),
+    errors.NoAccountError("no account"),
+]
+FINAL: list[BaseException] = [
     errors.AuthenticationError("401"),
     errors.QuotaError("quota"),
     errors.BannedPromptError("banned", banned_word="x"),

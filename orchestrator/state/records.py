@@ -1,0 +1,80 @@
+"""What the state store holds, as frozen dataclasses: submissions, attempts, files, totals."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+STATUSES = ("pending", "submitting", "submitted", "running", "succeeded", "downloaded", "failed")
+KINDS = ("video", "extend", "imagine", "upscale")
+
+
+@dataclass(frozen=True)
+class SubmissionSpec:
+    """One submission the engine declares from the plan; ``key`` is its fingerprint."""
+
+    key: str
+    job: str  # display name: the job's name, or the image's name for imagine/upscale
+    kind: str  # one of KINDS
+    step: int  # 0 for base clips, imagine and upscale; 1..4 for extension steps
+    parent: str | None  # key of the submission this one extends or upscales
+
+
+@dataclass(frozen=True)
+class Submission:
+    """The recorded state of one submission of the store's campaign."""
+
+    key: str
+    job: str
+    kind: str
+    step: int
+    parent: str | None
+    status: str  # one of STATUSES
+    attempt: int  # 0 before the first intent
+    task_id: str | None
+    failure: str | None  # "retryable" | "final" when status == "failed"
+    reason: str | None
+    clip_urls: tuple[str, ...]
+    image_url: str | None
+    lease_owner: str | None
+    lease_until: float | None
+    updated_at: float
+
+    @property
+    def in_doubt(self) -> bool:
+        """True when the intent was committed but the provider's answer was never recorded."""
+        return self.status == "submitting"
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    """One downloaded file of a submission, as checked on disk."""
+
+    key: str
+    index: int
+    name: str  # file name, e.g. "clip-0.mp4"
+    url: str
+    sha256: str
+    size: int
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One attempt at a submission and the money it reserved, was charged and got back."""
+
+    key: str
+    attempt: int
+    task_id: str | None
+    reserved: float
+    charged: float
+    refunded: float
+    outcome: str | None  # None while in flight; see docs-notes/state.md for the values
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class Totals:
+    """Money of one campaign: ``spent`` is charged minus refunded."""
+
+    spent: float
+    reserved: float
+    refunded: float

@@ -1,0 +1,189 @@
+"""The state file's schema and migrations, and opening a file without ever replacing one."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from orchestrator.errors import StateError
+
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_SECONDS = 30.0
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+Migration = Callable[[sqlite3.Connection], None]
+
+# Money is stored as integer micro-units so running totals never drift.
+_V1 = (
+    "CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    """CREATE TABLE campaigns (
+        campaign TEXT PRIMARY KEY,
+        reserved INTEGER NOT NULL DEFAULT 0,
+        charged INTEGER NOT NULL DEFAULT 0,
+        refunded INTEGER NOT NULL DEFAULT 0)""",
+    """CREATE TABLE submissions (
+        campaign TEXT NOT NULL,
+        key TEXT NOT NULL,
+        job TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('video', 'extend', 'imagine', 'upscale')),
+        step INTEGER NOT NULL,
+        parent TEXT,
+        status TEXT NOT NULL CHECK (status IN ('pending', 'submitting', 'submitted', 'running',
+                                                'succeeded', 'downloaded', 'failed')),
+        attempt INTEGER NOT NULL DEFAULT 0,
+        task_id TEXT,
+        failure TEXT CHECK (failure IN ('retryable', 'final')),
+        reason TEXT,
+        clip_urls TEXT NOT NULL DEFAULT '[]',
+        image_url TEXT,
+        lease_owner TEXT,
+        lease_until REAL,
+        updated_at REAL NOT NULL,
+        PRIMARY KEY (campaign, key))""",
+    """CREATE INDEX submissions_by_lease ON submissions (lease_owner, campaign)
+        WHERE lease_owner IS NOT NULL""",
+    """CREATE TABLE attempts (
+        campaign TEXT NOT NULL,
+        key TEXT NOT NULL,
+        attempt INTEGER NOT NULL,
+        task_id TEXT,
+        reserved INTEGER NOT NULL DEFAULT 0,
+        charged INTEGER NOT NULL DEFAULT 0,
+        refunded INTEGER NOT NULL DEFAULT 0,
+        outcome TEXT,
+        reason TEXT,
+        started_at REAL NOT NULL,
+        PRIMARY KEY (campaign, key, attempt))""",
+    """CREATE TABLE files (
+        campaign TEXT NOT NULL,
+        key TEXT NOT NULL,
+        idx INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        url TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        PRIMARY KEY (campaign, key, idx))""",
+    """CREATE TABLE uploads (
+        sha256 TEXT PRIMARY KEY,
+        url TEXT NOT NULL,
+        recorded_at REAL NOT NULL)""",
+)
+
+
+def _create_v1(db: sqlite3.Connection) -> None:
+    """Version 0 (an empty file) -> 1: every table of the first release."""
+    for statement in _V1:
+        db.execute(statement)
+
+
+# MIGRATIONS[i] upgrades a file from version i to i + 1; append, never edit a released one.
+MIGRATIONS: Sequence[Migration] = (_create_v1,)
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """Open (creating or migrating) the state file at ``path``; StateError when unusable."""
+    _check_header(path)
+    db = _open(path)
+    try:
+        _check_contents(db, path)
+        db.execute("PRAGMA journal_mode = WAL")
+        db.execute("PRAGMA synchronous = NORMAL")
+        _migrate(db, path)
+    except sqlite3.Error as exc:
+        db.close()
+        raise StateError(f"state file {path} cannot be used: {exc}") from exc
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
+def _check_header(path: Path) -> None:
+    """Refuse a file that is not SQLite before SQLite gets a chance to touch it."""
+    try:
+        if path.is_dir():
+            raise StateError(f"state path {path} is a folder; pass --state with a file path")
+        with path.open("rb") as handle:
+            head = handle.read(len(SQLITE_HEADER))
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise StateError(f"cannot read state file {path}: {exc.strerror}") from exc
+    if head and head != SQLITE_HEADER:
+        raise StateError(
+            f"state file {path} is not an SQLite database; it was left untouched. "
+            "Move it aside or pass --state to use another file."
+        )
+
+
+def _open(path: Path) -> sqlite3.Connection:
+    """Connect in autocommit mode so that every transaction is an explicit BEGIN IMMEDIATE."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return sqlite3.connect(
+            path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None, check_same_thread=False
+        )
+    except (OSError, sqlite3.Error) as exc:
+        raise StateError(
+            f"cannot open state file {path}: {exc}; make sure its folder is writable "
+            "or pass --state to use another file"
+        ) from exc
+
+
+def _check_contents(db: sqlite3.Connection, path: Path) -> None:
+    """Read-only checks before the first write: intact, ours, and not from a newer mjv."""
+    try:
+        verdict = db.execute("PRAGMA quick_check").fetchone()[0]
+        version = read_version(db, path)
+    except sqlite3.DatabaseError as exc:
+        raise _corrupt(path, str(exc)) from exc
+    if verdict != "ok":
+        raise _corrupt(path, str(verdict))
+    if version > SCHEMA_VERSION:
+        raise StateError(
+            f"state file {path} has schema version {version}, newer than this mjv supports "
+            f"({SCHEMA_VERSION}); it was left untouched. Upgrade mjv or pass --state."
+        )
+
+
+def _corrupt(path: Path, detail: str) -> StateError:
+    """The error for a damaged file, saying what to do about it."""
+    return StateError(
+        f"state file {path} is corrupt ({detail}); it was left untouched. Restore it from a "
+        "backup, or move it aside and run again (a committed manifest restores finished jobs)."
+    )
+
+
+def read_version(db: sqlite3.Connection, path: Path) -> int:
+    """Return the file's schema version: 0 for an empty database, StateError for a foreign one."""
+    tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if "meta" in tables:
+        row = db.execute("SELECT value FROM meta WHERE name = 'schema_version'").fetchone()
+        if row is not None and str(row[0]).isdigit():
+            return int(row[0])
+    elif not tables:
+        return 0
+    raise StateError(
+        f"{path} is an SQLite database but not an mjv state file; it was left untouched. "
+        "Pass --state to use another file."
+    )
+
+
+def _migrate(db: sqlite3.Connection, path: Path) -> None:
+    """Bring an older file up to SCHEMA_VERSION in one transaction (version re-read inside it)."""
+    if read_version(db, path) >= SCHEMA_VERSION:
+        return
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        # Another process may have migrated the file while this one waited for the lock.
+        for migration in MIGRATIONS[read_version(db, path) : SCHEMA_VERSION]:
+            migration(db)
+        db.execute(
+            "INSERT OR REPLACE INTO meta (name, value) VALUES ('schema_version', ?)",
+            (str(SCHEMA_VERSION),),
+        )
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")

@@ -1,0 +1,171 @@
+"""The transaction plumbing of SqliteStore: errors, BEGIN IMMEDIATE, attempt money bookkeeping."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from orchestrator.errors import StateError
+from orchestrator.state.records import FileRecord, Submission
+
+MICROS = 1_000_000  # money is stored in integer millionths so sums stay exact
+NOT_PENDING = ("submitting", "submitted", "running", "succeeded", "downloaded", "failed")
+ANY_STATUS = ("pending", *NOT_PENDING)
+
+SUBMISSION_QUERY = (
+    "SELECT key, job, kind, step, parent, status, attempt, task_id, failure, reason, clip_urls,"
+    " image_url, lease_owner, lease_until, updated_at FROM submissions WHERE campaign = ?"
+)
+FILES_QUERY = "SELECT key, idx, name, url, sha256, size FROM files WHERE campaign = ?"
+_ADD_TOTALS = (
+    "INSERT INTO campaigns (campaign, reserved, charged, refunded) VALUES (?, ?, ?, ?)"
+    " ON CONFLICT (campaign) DO UPDATE SET reserved = reserved + excluded.reserved,"
+    " charged = charged + excluded.charged, refunded = refunded + excluded.refunded"
+)
+_MONEY = ("reserved", "charged", "refunded")
+
+
+def to_micros(amount: float) -> int:
+    """Convert an amount of money to stored micro-units."""
+    return round(amount * MICROS)
+
+
+def submission_from_row(row: Sequence[Any]) -> Submission:
+    """Build a Submission from a row of SUBMISSION_QUERY."""
+    key, job, kind, step, parent, status, attempt, task_id, failure, reason = row[:10]
+    return Submission(
+        key,
+        job,
+        kind,
+        step,
+        parent,
+        status,
+        attempt,
+        task_id,
+        failure,
+        reason,
+        clip_urls=tuple(json.loads(row[10])),
+        image_url=row[11],
+        lease_owner=row[12],
+        lease_until=row[13],
+        updated_at=row[14],
+    )
+
+
+def file_from_row(row: Sequence[Any]) -> FileRecord:
+    """Build a FileRecord from a row of FILES_QUERY."""
+    return FileRecord(*row)
+
+
+class SqliteBase:
+    """One connection to the state file for one campaign, shared safely across threads."""
+
+    def __init__(
+        self, db: sqlite3.Connection, path: Path, campaign: str, clock: Callable[[], float]
+    ) -> None:
+        self._db = db
+        self._lock = threading.RLock()
+        self.path = path
+        self.campaign = campaign
+        self._clock = clock
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        """Turn every SQLite failure into a StateError naming the file."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise StateError(f"state file {self.path}: {exc}") from exc
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One BEGIN IMMEDIATE transaction, committed on success and rolled back otherwise."""
+        with self._lock, self._errors():
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+                self._db.execute("COMMIT")
+            finally:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        """A read on the shared connection."""
+        with self._lock, self._errors():
+            yield self._db
+
+    def _expect(self, db: sqlite3.Connection, key: str, allowed: Sequence[str], action: str) -> Any:
+        """Return (status, attempt, lease_owner) of ``key``; StateError unless status is allowed."""
+        row = db.execute(
+            "SELECT status, attempt, lease_owner, job FROM submissions"
+            " WHERE campaign = ? AND key = ?",
+            (self.campaign, key),
+        ).fetchone()
+        if row is None:
+            raise StateError(f"state file {self.path}: {key} was never declared in {self.campaign}")
+        if row[0] not in allowed:
+            raise StateError(f"cannot {action} {row[3]} ({key}): it is {row[0]}")
+        return row[:3]
+
+    def _update(self, db: sqlite3.Connection, key: str, **fields: Any) -> None:
+        """Set columns of the submission ``key`` and stamp its update time."""
+        names = ", ".join(f"{name} = ?" for name in fields)
+        db.execute(
+            f"UPDATE submissions SET {names}, updated_at = ? WHERE campaign = ? AND key = ?",
+            (*fields.values(), self._clock(), self.campaign, key),
+        )
+
+    def _set_attempt(self, db: sqlite3.Connection, key: str, attempt: int, **fields: Any) -> None:
+        """Set columns of one attempt; money columns also move the campaign's running totals."""
+        where = (self.campaign, key, attempt)
+        old = db.execute(
+            "SELECT reserved, charged, refunded FROM attempts"
+            " WHERE campaign = ? AND key = ? AND attempt = ?",
+            where,
+        ).fetchone()
+        if old is None:
+            return
+        deltas = [fields.get(name, was) - was for name, was in zip(_MONEY, old, strict=True)]
+        names = ", ".join(f"{name} = ?" for name in fields)
+        db.execute(
+            f"UPDATE attempts SET {names} WHERE campaign = ? AND key = ? AND attempt = ?",
+            (*fields.values(), *where),
+        )
+        if any(deltas):
+            db.execute(_ADD_TOTALS, (self.campaign, *deltas))
+
+    def _start_attempt(self, db: sqlite3.Connection, key: str, attempt: int) -> None:
+        """Insert an empty attempt row (no money yet); an existing one is kept."""
+        db.execute(
+            "INSERT OR IGNORE INTO attempts (campaign, key, attempt, started_at)"
+            " VALUES (?, ?, ?, ?)",
+            (self.campaign, key, attempt, self._clock()),
+        )
+
+    def _abandon(
+        self, db: sqlite3.Connection, key: str, status: str, attempt: int, why: str
+    ) -> None:
+        """Close an attempt that has no outcome; an in-doubt one keeps its reservation."""
+        row = db.execute(
+            "SELECT outcome FROM attempts WHERE campaign = ? AND key = ? AND attempt = ?",
+            (self.campaign, key, attempt),
+        ).fetchone()
+        if row is None or row[0] is not None:
+            return
+        money = {} if status == "submitting" else {"reserved": 0}
+        self._set_attempt(db, key, attempt, outcome="abandoned", reason=why, **money)
+
+    def _replace_files(self, db: sqlite3.Connection, key: str, files: Sequence[FileRecord]) -> None:
+        """Delete the key's files and insert ``files`` instead."""
+        db.execute("DELETE FROM files WHERE campaign = ? AND key = ?", (self.campaign, key))
+        db.executemany(
+            "INSERT INTO files (campaign, key, idx, name, url, sha256, size)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(self.campaign, key, f.index, f.name, f.url, f.sha256, f.size) for f in files],
+        )

@@ -1,0 +1,122 @@
+"""The state store interface the engine talks to; SQLite implements it, PostgreSQL could."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Protocol
+
+from orchestrator.state.records import Attempt, FileRecord, Submission, SubmissionSpec, Totals
+
+
+class Store(Protocol):
+    """Durable record of one campaign's submissions; every change is its own transaction.
+
+    Every method raises ``StateError`` when the backend fails, when a key was never declared,
+    or when a transition is not allowed from the submission's current status.
+    """
+
+    def declare(self, specs: Sequence[SubmissionSpec]) -> None:
+        """Insert unknown keys as pending and rename known ones, in one transaction."""
+
+    def get(self, key: str) -> Submission | None:
+        """Return the submission with ``key``, or None when it was never declared."""
+
+    def submissions(self) -> list[Submission]:
+        """Return every submission of this campaign (orphans included), ordered by key."""
+
+    def claim(self, key: str, owner: str, lease_seconds: float) -> bool:
+        """Take the lease on ``key`` unless another live owner holds it; True when taken.
+
+        A lease is free when unset, expired, already ``owner``'s, or held by a process of this
+        host that no longer exists. Owners are ``"<hostname>:<pid>:<nonce>"`` strings.
+        """
+
+    def renew_leases(self, owner: str, lease_seconds: float) -> None:
+        """Push every lease ``owner`` holds in this campaign to now + ``lease_seconds``."""
+
+    def release(self, key: str, owner: str) -> None:
+        """Drop ``owner``'s lease on ``key``; a lease held by someone else is left alone."""
+
+    def record_intent(
+        self, key: str, owner: str, reserved: float, *, same_attempt: bool = False
+    ) -> int:
+        """Commit the intent to submit (-> submitting) before the request is sent.
+
+        Starts a new attempt reserving ``reserved``, or with ``same_attempt`` re-uses the
+        in-doubt one (re-sent with the same idempotency key). Allowed from pending, submitting
+        and failed; the lease must be ``owner``'s. Returns the attempt number.
+        """
+
+    def record_task(self, key: str, task_id: str, charged: float) -> None:
+        """The provider accepted the submission (-> submitted); the reservation becomes a charge."""
+
+    def record_rejected(self, key: str, reason: str) -> None:
+        """The provider refused without charging (-> pending); the reservation is freed."""
+
+    def record_running(self, key: str) -> None:
+        """The task was seen in progress (-> running); repeating it is harmless."""
+
+    def record_success(self, key: str, clip_urls: Sequence[str], image_url: str | None) -> None:
+        """The task finished (-> succeeded) with these clip URLs and grid/still image URL."""
+
+    def record_failure(self, key: str, *, final: bool, reason: str, refund: bool) -> None:
+        """The submission failed (-> failed, retryable or final); frees the reservation.
+
+        ``refund`` marks the attempt's charge as given back (the gateway refunds FAILURE tasks).
+        """
+
+    def record_files(self, key: str, files: Sequence[FileRecord]) -> None:
+        """Replace the key's downloaded files (-> downloaded); allowed once succeeded."""
+
+    def files(self, key: str) -> list[FileRecord]:
+        """Return the key's recorded files, ordered by index."""
+
+    def all_files(self) -> dict[str, list[FileRecord]]:
+        """Return the recorded files of every key of this campaign, in one query."""
+
+    def reset(self, key: str, reason: str) -> None:
+        """Send the key back to pending for a new attempt (force, retry, stuck task).
+
+        Clears the task id, failure, URLs and files; keeps the attempt counter, the attempts'
+        history and their money. An in-doubt attempt keeps its reservation (it may be charged).
+        """
+
+    def adopt(
+        self,
+        key: str,
+        task_id: str,
+        clip_urls: Sequence[str],
+        image_url: str | None,
+        files: Sequence[FileRecord],
+    ) -> None:
+        """Record work done elsewhere (a committed manifest) as a new, uncharged attempt.
+
+        The key becomes downloaded with ``files``, or succeeded when ``files`` is empty.
+        """
+
+    def attempts(self, key: str) -> list[Attempt]:
+        """Return every attempt of ``key``, oldest first."""
+
+    def upload_url(self, sha256: str) -> str | None:
+        """Return the URL an image with this content hash was uploaded to, in any campaign."""
+
+    def record_upload(self, sha256: str, url: str) -> None:
+        """Remember that the image with this content hash is at ``url``."""
+
+    def totals(self) -> Totals:
+        """Return this campaign's money: spent (charged - refunded), reserved, refunded."""
+
+    def close(self) -> None:
+        """Release the backend's connection; the store is unusable afterwards."""
+
+    def __enter__(self) -> Store:
+        """Return the store itself."""
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Close the store."""

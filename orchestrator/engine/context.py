@@ -1,0 +1,107 @@
+"""What a run is made of: its options, its collaborators, and what it reports back."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import socket
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from orchestrator.client import Client
+from orchestrator.engine.pacing import AdaptiveSlots, BannedStreak, Budget, RetryPolicy, TokenBucket
+from orchestrator.engine.progress import Progress
+from orchestrator.state import Store
+
+LEASE_SECONDS = 60.0
+
+
+def new_owner() -> str:
+    """Return a lease owner id: host, pid (so a dead owner is recognised) and a nonce."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Effective options of one run (spec ``run:`` section overridden by flags)."""
+
+    concurrency: int = 3
+    max_rps: float = 2.0
+    poll_interval: float = 3.0
+    task_timeout: float = 900.0
+    max_attempts: int = 5
+    max_banned_in_row: int = 3
+    max_cost: float | None = None
+    in_doubt: str = "resubmit"  # "resubmit" | "skip"
+    select: tuple[str, ...] = ()
+    force: tuple[str, ...] = ()
+    retry_failed: bool = False  # `mjv retry`: retryable failures get a new attempt
+    include_final: bool = False  # `mjv retry --include-final`: final failures too
+    lease_seconds: float = LEASE_SECONDS
+    download_concurrency: int = 4
+
+
+@dataclass
+class Runtime:
+    """The collaborators a run is given: nothing here is created by the engine itself."""
+
+    client: Client
+    store: Store
+    progress: Progress
+    output_dir: Path
+    owner: str = field(default_factory=new_owner)
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    rng: random.Random = field(default_factory=random.Random)
+
+
+@dataclass
+class Pacing:
+    """The shared throttles of a run."""
+
+    bucket: TokenBucket
+    slots: AdaptiveSlots
+    policy: RetryPolicy
+    budget: Budget
+    banned: BannedStreak
+
+    @classmethod
+    def build(cls, config: RunConfig, spent: float, clock: Callable[[], float]) -> Pacing:
+        """Make the throttles for ``config``, with ``spent`` already counted against the budget."""
+        return cls(
+            bucket=TokenBucket(config.max_rps, burst=max(1.0, config.max_rps), clock=clock),
+            slots=AdaptiveSlots(config.concurrency),
+            policy=RetryPolicy(max_attempts=config.max_attempts),
+            budget=Budget(config.max_cost, committed=spent),
+            banned=BannedStreak(config.max_banned_in_row),
+        )
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    """How one job ended in this run."""
+
+    name: str
+    status: str  # "done" | "failed" | "in_doubt" | "blocked" | "interrupted"
+    reason: str | None = None
+    final: bool = False
+
+
+@dataclass(frozen=True)
+class RunReport:
+    """What a run did: outcomes per job and counts of real work."""
+
+    outcomes: tuple[JobOutcome, ...]
+    submitted: int
+    downloaded: int
+    spent: float
+    interrupted: bool = False
+    stopped: str | None = None  # why the run stopped early (auth, quota, banned prompts)
+
+    def count(self, status: str) -> int:
+        """Number of jobs that ended with ``status``."""
+        return sum(1 for outcome in self.outcomes if outcome.status == status)

@@ -1,0 +1,148 @@
+"""Batched polling: every in-flight task of a run is fetched in one list-by-condition per tick."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+from orchestrator.client import Task
+from orchestrator.errors import ProviderError, TaskNotFoundError
+
+BATCH = 100  # ids per list-by-condition request
+MISSES_BEFORE_FETCH = 3  # list-by-condition silently omits unknown ids; ask for one after this
+
+ListTasks = Callable[[Sequence[str]], Awaitable[list[Task]]]
+FetchTask = Callable[[str], Awaitable[Task]]
+
+
+class TaskTimeoutError(ProviderError):
+    """A task stayed non-terminal longer than the task timeout."""
+
+    retryable = True
+
+
+@dataclass
+class _Watch:
+    future: asyncio.Future[Task]
+    deadline: float
+    on_progress: Callable[[Task], None] | None
+    misses: int = 0
+    seen: set[str] = field(default_factory=set)
+
+
+class Poller:
+    """Resolves one future per watched task id when the task reaches a terminal status."""
+
+    def __init__(
+        self,
+        list_tasks: ListTasks,
+        fetch_task: FetchTask,
+        *,
+        interval: float,
+        task_timeout: float,
+        throttle: Callable[[], Awaitable[None]],
+        clock: Callable[[], float],
+    ) -> None:
+        self._list = list_tasks
+        self._fetch = fetch_task
+        self._interval = interval
+        self._timeout = task_timeout
+        self._throttle = throttle
+        self._clock = clock
+        self._watches: dict[str, _Watch] = {}
+        self._wake = asyncio.Event()
+
+    def watch(
+        self, task_id: str, on_progress: Callable[[Task], None] | None = None
+    ) -> asyncio.Future[Task]:
+        """Return a future for the terminal state of ``task_id``."""
+        future: asyncio.Future[Task] = asyncio.get_running_loop().create_future()
+        deadline = self._clock() + self._timeout
+        self._watches[task_id] = _Watch(future, deadline, on_progress)
+        self._wake.set()
+        return future
+
+    @property
+    def watched(self) -> int:
+        """Number of tasks being polled."""
+        return len(self._watches)
+
+    async def run(self) -> None:
+        """Poll forever (cancel to stop); provider errors are left for the next tick."""
+        while True:
+            if not self._watches:
+                self._wake.clear()
+                await self._wake.wait()
+            await asyncio.sleep(self._interval)
+            await self.tick()
+
+    async def tick(self) -> None:
+        """Poll every watched task once."""
+        ids = list(self._watches)
+        for start in range(0, len(ids), BATCH):
+            chunk = ids[start : start + BATCH]
+            await self._throttle()
+            try:
+                tasks = await self._list(chunk)
+            except ProviderError as exc:
+                if exc.stops_run:
+                    self._fail_all(exc)
+                    return
+                continue
+            self._settle(chunk, tasks)
+        await self._fetch_missing()
+        self._expire()
+
+    def _settle(self, asked: Sequence[str], tasks: Sequence[Task]) -> None:
+        found = {task.id: task for task in tasks}
+        for task_id in asked:
+            watch = self._watches.get(task_id)
+            if watch is None:
+                continue
+            task = found.get(task_id)
+            if task is None:
+                watch.misses += 1
+            else:
+                self._observe(task_id, watch, task)
+
+    def _observe(self, task_id: str, watch: _Watch, task: Task) -> None:
+        watch.misses = 0
+        if watch.on_progress is not None and task.status not in watch.seen:
+            watch.seen.add(task.status)
+            watch.on_progress(task)
+        if task.terminal or task.status == "MODAL":
+            del self._watches[task_id]
+            if not watch.future.done():
+                watch.future.set_result(task)
+
+    async def _fetch_missing(self) -> None:
+        missing = [tid for tid, w in self._watches.items() if w.misses >= MISSES_BEFORE_FETCH]
+        for task_id in missing:
+            await self._throttle()
+            try:
+                task = await self._fetch(task_id)
+            except TaskNotFoundError as exc:
+                self._resolve_error(task_id, exc)
+                continue
+            except ProviderError:
+                continue
+            watch = self._watches.get(task_id)
+            if watch is not None:
+                self._observe(task_id, watch, task)
+
+    def _expire(self) -> None:
+        now = self._clock()
+        for task_id, watch in list(self._watches.items()):
+            if now > watch.deadline:
+                message = f"task {task_id} did not finish within {self._timeout:g} s"
+                self._resolve_error(task_id, TaskTimeoutError(message))
+
+    def _resolve_error(self, task_id: str, exc: BaseException) -> None:
+        watch = self._watches.pop(task_id, None)
+        if watch is not None and not watch.future.done():
+            watch.future.set_exception(exc)
+
+    def _fail_all(self, exc: BaseException) -> None:
+        for task_id in list(self._watches):
+            self._resolve_error(task_id, exc)

@@ -1,0 +1,247 @@
+"""The lifecycle of one submission: claim, reserve, intent, send, record, poll, retry."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from orchestrator.client import Task, classify_failure
+from orchestrator.engine.context import Pacing, RunConfig, Runtime
+from orchestrator.engine.poller import Poller, TaskTimeoutError
+from orchestrator.errors import (
+    BannedPromptError,
+    MjvError,
+    NoAccountError,
+    ProviderError,
+    QueueFullError,
+    RateLimitedError,
+    SubmitOutcomeUnknownError,
+)
+from orchestrator.state import Submission
+
+Send = Callable[[str], Awaitable[str]]  # idempotency key -> task id
+
+
+class JobFailedError(MjvError):
+    """A submission of the job failed for good in this run."""
+
+    def __init__(self, message: str, final: bool) -> None:
+        super().__init__(message)
+        self.final = final
+
+
+class InDoubtError(MjvError):
+    """A submission's intent was recorded but its answer lost, and the run may not resend it."""
+
+
+class RunStoppedError(MjvError):
+    """The run must stop at once (bad key, no quota, too many banned prompts)."""
+
+
+class StopRequestedError(MjvError):
+    """The user asked the run to stop (Ctrl-C) before this submission was sent."""
+
+
+@dataclass(frozen=True)
+class Order:
+    """One submission to make: its key, what to call it, its price, and how to send it."""
+
+    key: str
+    what: str  # for messages: "job sneaker-orbit" or "job sneaker-orbit, extension 2"
+    price: float | None
+    send: Send
+    modal_prompt: str = ""
+
+
+class Submitter:
+    """Drives submissions to a succeeded state, never sending one twice without need."""
+
+    def __init__(
+        self, rt: Runtime, config: RunConfig, pacing: Pacing, poller: Poller, stop: asyncio.Event
+    ) -> None:
+        self._rt = rt
+        self._config = config
+        self._pacing = pacing
+        self._poller = poller
+        self._stop = stop
+        self._critical: set[asyncio.Task[str]] = set()
+        self.submitted = 0
+
+    async def ensure(self, order: Order) -> Submission:
+        """Return the submission once succeeded, submitting or polling it as its state needs."""
+        await self._claim(order.key)
+        tries, holding, retried = 0, False, False
+        while True:
+            sub = self._get(order.key)
+            if sub.status in ("succeeded", "downloaded"):
+                return sub
+            if sub.status in ("submitted", "running"):
+                if not holding:  # a task left in flight by an earlier run takes a slot too
+                    await self._pacing.slots.acquire()
+                holding = False
+                tries = await self._await_task(order, sub, tries)
+            elif sub.status == "failed":
+                self._retry_or_raise(order, sub, retried)
+                retried = True
+            else:
+                tries, holding = await self._submit(order, sub, tries)
+
+    async def drain(self) -> None:
+        """Wait for every send already under way (they are shielded from cancellation)."""
+        if self._critical:
+            await asyncio.gather(*self._critical, return_exceptions=True)
+
+    def _get(self, key: str) -> Submission:
+        sub = self._rt.store.get(key)
+        if sub is None:
+            raise MjvError(f"submission {key[:12]} is not declared in the state file")
+        return sub
+
+    async def _claim(self, key: str) -> None:
+        # Another live runner holds this submission: wait for it to finish or to die.
+        store, owner, lease = self._rt.store, self._rt.owner, self._config.lease_seconds
+        while not store.claim(key, owner, lease):
+            sub = self._get(key)
+            if sub.status in ("succeeded", "downloaded"):
+                return
+            await self._rt.sleep(self._config.poll_interval)
+
+    def _retry_or_raise(self, order: Order, sub: Submission, retried: bool) -> None:
+        # A failure is retried once per `mjv retry`, not again when the new attempt fails too.
+        final = sub.failure == "final"
+        allowed = self._config.retry_failed and (not final or self._config.include_final)
+        if retried or not allowed:
+            raise JobFailedError(f"{order.what}: {sub.reason}", final)
+        self._rt.store.reset(order.key, "retry requested")
+
+    async def _submit(self, order: Order, sub: Submission, tries: int) -> tuple[int, bool]:
+        in_doubt = sub.status == "submitting"
+        if in_doubt and self._config.in_doubt == "skip":
+            raise InDoubtError(f"{order.what}: in doubt (sent, answer lost); skipped")
+        if in_doubt:
+            self._rt.progress.event("in_doubt", job=order.what, action="resubmit")
+        if self._stop.is_set():
+            raise StopRequestedError(order.what)
+        pacing = self._pacing
+        await pacing.slots.acquire()
+        try:
+            pacing.budget.reserve(order.price, order.what)
+            task_id = await self._send(order, in_doubt)
+        except ProviderError as exc:
+            pacing.slots.release()
+            return await self._rejected(order, exc, tries + 1), False
+        except BaseException:
+            pacing.slots.release()
+            raise
+        self.submitted += 1
+        self._rt.progress.event("submitted", job=order.what, task=task_id)
+        return tries, True
+
+    async def _send(self, order: Order, same_attempt: bool) -> str:
+        # Intent, request and answer form one unit that Ctrl-C must not cut in half.
+        section = asyncio.ensure_future(self._critical_section(order, same_attempt))
+        self._critical.add(section)
+        section.add_done_callback(self._critical.discard)
+        return await asyncio.shield(section)
+
+    async def _critical_section(self, order: Order, same_attempt: bool) -> str:
+        store, pacing = self._rt.store, self._pacing
+        attempt = store.record_intent(
+            order.key, self._rt.owner, order.price or 0.0, same_attempt=same_attempt
+        )
+        await pacing.bucket.acquire()
+        try:
+            task_id = await order.send(f"{order.key[:32]}-a{attempt}")
+        except ProviderError as exc:
+            pacing.budget.release(order.price)
+            # An unknown outcome stays "submitting": the next send repeats the same key.
+            if not isinstance(exc, SubmitOutcomeUnknownError):
+                self._record_refusal(order, exc)
+            raise
+        store.record_task(order.key, task_id, order.price or 0.0)
+        pacing.budget.charge(order.price)
+        return task_id
+
+    def _record_refusal(self, order: Order, exc: ProviderError) -> None:
+        final = not exc.retryable and not exc.stops_run
+        if final:
+            self._rt.store.record_failure(order.key, final=True, reason=str(exc), refund=False)
+        else:
+            self._rt.store.record_rejected(order.key, str(exc))
+
+    async def _rejected(self, order: Order, exc: ProviderError, tries: int) -> int:
+        pacing = self._pacing
+        if exc.stops_run:
+            raise RunStoppedError(str(exc)) from exc
+        if isinstance(exc, BannedPromptError) and pacing.banned.record(True):
+            raise RunStoppedError(f"{pacing.banned.count} banned prompts in a row") from exc
+        if isinstance(exc, QueueFullError | NoAccountError):
+            pacing.slots.overloaded()
+        if isinstance(exc, RateLimitedError) and exc.retry_after:
+            pacing.bucket.pause(exc.retry_after)
+        delay = pacing.policy.delay(exc, tries, self._rt.rng)
+        if delay is None and isinstance(exc, SubmitOutcomeUnknownError):
+            raise InDoubtError(f"{order.what}: in doubt after {tries} tries: {exc}") from exc
+        if delay is None:
+            if exc.retryable:
+                self._rt.store.record_failure(order.key, final=False, reason=str(exc), refund=False)
+            raise JobFailedError(f"{order.what}: {exc}", final=not exc.retryable)
+        self._rt.progress.event("retry", job=order.what, reason=str(exc), delay=round(delay, 2))
+        await self._rt.sleep(delay)
+        return tries
+
+    async def _await_task(self, order: Order, sub: Submission, tries: int) -> int:
+        assert sub.task_id is not None
+        store, pacing = self._rt.store, self._pacing
+        try:
+            task = await self._watch(order, sub.task_id, sub.status)
+        except TaskTimeoutError as exc:
+            store.record_failure(order.key, final=False, reason=str(exc), refund=False)
+            return await self._after_failure(order, exc, tries + 1)
+        except ProviderError as exc:
+            if exc.stops_run:
+                raise RunStoppedError(str(exc)) from exc
+            store.record_failure(order.key, final=True, reason=str(exc), refund=False)
+            raise JobFailedError(f"{order.what}: {exc}", final=True) from exc
+        finally:
+            pacing.slots.release()
+        if task.succeeded:
+            store.record_success(order.key, task.clip_urls, task.image_url)
+            pacing.slots.succeeded()
+            pacing.banned.record(False)
+            return tries
+        failure = classify_failure(task)
+        refund = task.status == "FAILURE"
+        store.record_failure(
+            order.key, final=failure.moderation, reason=failure.reason, refund=refund
+        )
+        if refund:
+            pacing.budget.refund(order.price)
+        return await self._after_failure(order, failure, tries + 1)
+
+    async def _watch(self, order: Order, task_id: str, status: str) -> Task:
+        """Poll ``task_id`` to a terminal state, answering a modal with the order's prompt."""
+        on_progress = self._mark_running(order.key) if status == "submitted" else None
+        task = await self._poller.watch(task_id, on_progress)
+        while task.status == "MODAL":
+            await self._pacing.bucket.acquire()
+            task_id = await self._rt.client.modal(task_id, order.modal_prompt)
+            task = await self._poller.watch(task_id)
+        return task
+
+    def _mark_running(self, key: str) -> Callable[[Task], None]:
+        def mark(task: Task) -> None:
+            if task.status == "IN_PROGRESS":
+                self._rt.store.record_running(key)
+
+        return mark
+
+    async def _after_failure(self, order: Order, exc: ProviderError, tries: int) -> int:
+        delay = self._pacing.policy.delay(exc, tries, self._rt.rng)
+        if delay is None:
+            raise JobFailedError(f"{order.what}: {exc}", final=not exc.retryable)
+        self._rt.progress.event("retry", job=order.what, reason=str(exc), delay=round(delay, 2))
+        await self._rt.sleep(delay)
+        self._rt.store.reset(order.key, f"new attempt after: {exc}")
+        return tries

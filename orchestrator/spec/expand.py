@@ -1,0 +1,220 @@
+"""Expand job templates: images x prompts x matrix rows x takes, rendered and fingerprinted."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import PurePosixPath
+from typing import Any
+
+from orchestrator.model import Extension, ImageSource, Job, Settings, fingerprint
+from orchestrator.spec.checks import SETTING_NAMES, ImageTable, Templates
+from orchestrator.spec.problems import JsonPath
+from orchestrator.spec.templates import Template, TemplateError
+from orchestrator.spec.yamlsource import Document
+
+_SETTING_FIELDS = tuple(Settings.__dataclass_fields__)
+_HD = "vid_1.1_i2v_720"
+
+
+def matrix_rows(matrix: dict[str, Any]) -> list[dict[str, Any]]:
+    """GitHub-Actions matrix semantics: product of the axes, minus exclude, plus include."""
+    axes = {key: values for key, values in matrix.items() if key not in ("include", "exclude")}
+    rows = [dict(zip(axes, combo, strict=True)) for combo in itertools.product(*axes.values())]
+    excludes = matrix.get("exclude", [])
+    rows = [row for row in rows if not any(_matches(row, ex) for ex in excludes)]
+    originals = len(rows)
+    for extra in matrix.get("include", []):
+        targets = [row for row in rows[:originals] if _matches(row, extra, only=axes)]
+        for row in targets:
+            row.update(extra)
+        if not targets:
+            rows.append(dict(extra))
+    return rows if axes or rows else [{}]
+
+
+def _matches(row: dict[str, Any], pattern: dict[str, Any], only: object = None) -> bool:
+    keys = [key for key in pattern if only is None or key in only]  # type: ignore[operator]
+    return all(key in row and row[key] == pattern[key] for key in keys)
+
+
+def expand_jobs(doc: Document, images: ImageTable, templates: Templates) -> tuple[Job, ...]:
+    """Expand every job template of ``doc`` in file order; problems go to ``doc``."""
+    return _Expander(doc, images, templates).run()
+
+
+class _Expander:
+    def __init__(self, doc: Document, images: ImageTable, templates: Templates) -> None:
+        self.doc, self.images, self.templates = doc, images, templates
+        self.data: dict[str, Any] = doc.data
+        self.defaults: dict[str, Any] = self.data.get("defaults", {})
+        self.names: dict[str, JsonPath] = {}
+        self.seen: set[tuple[JsonPath, str]] = set()
+        self.output_name = templates.get(("output", "name")) or Template("{{ job }}")
+
+    def run(self) -> tuple[Job, ...]:
+        jobs: list[Job] = []
+        for i, entry in enumerate(self.data["jobs"]):
+            jobs.extend(self.expand_entry(i, entry))
+        return tuple(jobs)
+
+    def expand_entry(self, i: int, entry: dict[str, Any]) -> list[Job]:
+        rows = matrix_rows(entry.get("matrix", {}))
+        if not rows:
+            self.report(("jobs", i, "matrix"), "the matrix leaves no rows after exclude")
+        sources = [src for name in entry["images"] for src in self.images.get(name, ())]
+        prompts: list[str | None] = list(entry.get("prompts", [])) or [None]
+        name_template = self.name_template(i, entry, rows)
+        jobs = []
+        for source, prompt_name, row in itertools.product(sources, prompts, rows):
+            for take in range(1, entry.get("takes", 1) + 1):
+                job = self.make_job(i, entry, name_template, source, prompt_name, row, take)
+                if job is not None:
+                    jobs.append(job)
+        return jobs
+
+    def name_template(
+        self, i: int, entry: dict[str, Any], rows: list[dict[str, Any]]
+    ) -> Template | None:
+        if "name" in entry:
+            return self.templates.get(("jobs", i, "name"))
+        parts = ["image"] + (["prompt"] if "prompts" in entry else [])
+        parts += list(dict.fromkeys(key for row in rows for key in row))
+        parts += ["take"] if entry.get("takes", 1) > 1 else []
+        return Template("-".join(f"{{{{ {part} }}}}" for part in parts))
+
+    def make_job(
+        self,
+        i: int,
+        entry: dict[str, Any],
+        name_template: Template | None,
+        source: ImageSource,
+        prompt_name: str | None,
+        row: dict[str, Any],
+        take: int,
+    ) -> Job | None:
+        chosen = {**self.defaults, **{k: entry[k] for k in SETTING_NAMES if k in entry}}
+        chosen.update({k: row[k] for k in SETTING_NAMES if k in row})
+        settings = Settings(**{k: chosen[k] for k in _SETTING_FIELDS if k in chosen})
+        end_name = chosen.get("end_image")
+        context = {
+            **self.data.get("vars", {}),
+            **entry.get("vars", {}),
+            **row,
+            **vars(settings),
+            "campaign": self.data["campaign"],
+            "image": source.name,
+            "prompt": prompt_name or "",
+            "take": take,
+            "end_image": end_name,
+        }
+        label = f"$.jobs[{i}] (image {source.name!r}, take {take})"
+        name = self.render(name_template, ("jobs", i, "name"), context, label)
+        if name is None:
+            return None
+        context["job"] = name
+        prompt = None
+        if prompt_name is not None:
+            prompt_path: JsonPath = ("prompts", prompt_name)
+            prompt = self.render(self.templates.get(prompt_path), prompt_path, context, repr(name))
+        self.check_job(i, entry, row, settings, prompt_name, name)
+        end = self.images.get(end_name, (None,))[0] if end_name else None
+        base = fingerprint(
+            {
+                "image": source.identity(),
+                "end_image": end.identity() if end else None,
+                "prompt": prompt,
+                "settings": vars(settings),
+                "take": take,
+            }
+        )
+        output = self.render(self.output_name, ("output", "name"), context, repr(name)) or name
+        self.check_output(output, name)
+        extensions = self.extensions(i, entry, settings, context, base, name)
+        return Job(name, base, source, prompt_name, prompt, settings, take, output, end, extensions)
+
+    def extensions(
+        self,
+        i: int,
+        entry: dict[str, Any],
+        settings: Settings,
+        context: dict[str, Any],
+        parent: str,
+        name: str,
+    ) -> tuple[Extension, ...]:
+        steps = []
+        for k, step in enumerate(entry.get("extend", [])):
+            path: JsonPath = ("jobs", i, "extend", k, "prompt")
+            prompt = (
+                self.render(self.templates.get(path), path, {**context, "step": k + 1}, repr(name))
+                if "prompt" in step
+                else None
+            )
+            index = step.get("index", 0)
+            if index >= settings.batch_size:
+                self.report(
+                    ("jobs", i, "extend", k, "index"),
+                    f"index {index} needs batch_size > {index}; "
+                    f"job {name!r} has batch_size {settings.batch_size}",
+                )
+            motion = step.get("motion", settings.motion)
+            parent = fingerprint(
+                {"parent": parent, "prompt": prompt, "motion": motion, "index": index}
+            )
+            steps.append(Extension(k + 1, prompt, motion, index, parent))
+        return tuple(steps)
+
+    def check_job(
+        self,
+        i: int,
+        entry: dict[str, Any],
+        row: dict[str, Any],
+        settings: Settings,
+        prompt_name: str | None,
+        name: str,
+    ) -> None:
+        if settings.video_type == _HD and settings.mode != "fast":
+            where = self.origin(i, entry, row, "video_type")
+            self.report(where, f"HD ({_HD}) needs fast mode; job {name!r} uses {settings.mode}")
+        if prompt_name is None and settings.animate == "manual":
+            self.report(
+                ("jobs", i), f"job {name!r} has no prompts; add prompts or use animate: auto"
+            )
+        if name in self.names:
+            first = self.names[name]
+            where = ("jobs", i, "name") if "name" in entry else ("jobs", i)
+            self.report(where, f"job name {name!r} is not unique (also made by $.jobs[{first[1]}])")
+        else:
+            self.names[name] = ("jobs", i)
+
+    def check_output(self, output: str, name: str) -> None:
+        folder = PurePosixPath(output)
+        if folder.is_absolute() or ".." in folder.parts or not output.strip():
+            self.report(
+                ("output", "name"),
+                f"output folder {output!r} of job {name!r} must stay inside output.dir",
+            )
+
+    def origin(self, i: int, entry: dict[str, Any], row: dict[str, Any], setting: str) -> JsonPath:
+        if setting in row and setting in entry.get("matrix", {}):
+            return ("jobs", i, "matrix", setting)
+        if setting in entry:
+            return ("jobs", i, setting)
+        return ("defaults", setting) if setting in self.defaults else ("jobs", i)
+
+    def render(
+        self, template: Template | None, path: JsonPath, context: dict[str, Any], job: str
+    ) -> str | None:
+        if template is None:
+            return None
+        try:
+            return template.render(context)
+        except TemplateError as exc:
+            self.report(path, f"{exc.message} in job {job}", key=exc.message)
+            return None
+
+    def report(self, path: JsonPath, message: str, key: str | None = None) -> None:
+        """Report a problem once per place and kind, however many jobs hit it."""
+        marker = (path, key or message.split("'")[0])
+        if marker not in self.seen:
+            self.seen.add(marker)
+            self.doc.problem(path, message)

@@ -1,0 +1,103 @@
+"""Load a campaign spec: read, parse, schema-check, check semantics, expand."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from orchestrator.errors import SpecError, UsageError
+from orchestrator.model import Campaign, RunOptions
+from orchestrator.spec import checks
+from orchestrator.spec.expand import expand_jobs
+from orchestrator.spec.problems import Problem, sort_problems
+from orchestrator.spec.schema import check_schema, describe_type
+from orchestrator.spec.templates import Template, TemplateError
+from orchestrator.spec.yamlsource import Document, parse_yaml
+
+DEFAULT_PRICING = {"fast": 0.6}  # CometAPI's published mj_fast_video price
+DEFAULT_OUTPUT_DIR = "out/{{ campaign }}"
+_FLOAT_OPTIONS = ("max_rps", "poll_interval", "task_timeout")
+
+
+def load_campaign(path: Path) -> Campaign:
+    """Read, parse, validate and expand the spec at ``path``; raise SpecError with every problem."""
+    doc = parse_yaml(str(path), read_spec(path))
+    campaign = _build(doc, path) if _structure_ok(doc) else None
+    if doc.problems or campaign is None:
+        problems = sort_problems(doc.problems)
+        raise SpecError(f"{path}: {_count(problems)} found", problems)
+    return campaign
+
+
+def check_spec(path: Path) -> tuple[Problem, ...]:
+    """Return every problem of the spec at ``path`` (empty when valid); UsageError if unreadable."""
+    try:
+        load_campaign(path)
+    except SpecError as exc:
+        return tuple(p for p in exc.problems if isinstance(p, Problem))
+    return ()
+
+
+def read_spec(path: Path) -> bytes:
+    """Return the bytes of ``path``; a missing or unreadable file is a UsageError."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise UsageError(f"{path}: is a directory") from None
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read: {exc.strerror}") from None
+
+
+def _structure_ok(doc: Document) -> bool:
+    if doc.data is None:
+        return False
+    if not isinstance(doc.data, dict):
+        got = describe_type(doc.data)
+        doc.problem((), f"the top level must be a mapping of spec keys, got {got}")
+        return False
+    errors_before = len(doc.problems)
+    check_schema(doc)
+    return len(doc.problems) == errors_before
+
+
+def _build(doc: Document, path: Path) -> Campaign:
+    spec_dir = path.resolve().parent
+    images = checks.resolve_images(doc, spec_dir)
+    checks.check_references(doc, images)
+    checks.check_names(doc)
+    templates = checks.compile_templates(doc)
+    jobs = expand_jobs(doc, images, templates)
+    data: dict[str, Any] = doc.data
+    return Campaign(
+        name=data["campaign"],
+        spec_path=path.resolve(),
+        description=data.get("description", ""),
+        output_dir=_output_dir(doc, templates.get(("output", "dir")), spec_dir),
+        jobs=jobs,
+        pricing={**DEFAULT_PRICING, **data.get("pricing", {})},
+        max_cost=data.get("budget", {}).get("max_cost"),
+        run=_run_options(data.get("run", {})),
+    )
+
+
+def _output_dir(doc: Document, template: Template | None, spec_dir: Path) -> Path:
+    if template is None and "dir" in doc.data.get("output", {}):
+        return spec_dir  # the template failed to compile; that problem is already recorded
+    context = {**doc.data.get("vars", {}), "campaign": doc.data["campaign"]}
+    try:
+        folder = (template or Template(DEFAULT_OUTPUT_DIR)).render(context)
+    except TemplateError as exc:
+        doc.problem(("output", "dir"), f"{exc.message} (output.dir knows only vars and campaign)")
+        return spec_dir
+    return (spec_dir / folder).resolve()
+
+
+def _run_options(section: dict[str, Any]) -> RunOptions:
+    values: dict[str, Any] = {k: float(v) if k in _FLOAT_OPTIONS else v for k, v in section.items()}
+    return RunOptions(**values)
+
+
+def _count(problems: tuple[Problem, ...]) -> str:
+    return "1 problem" if len(problems) == 1 else f"{len(problems)} problems"

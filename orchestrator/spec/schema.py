@@ -1,0 +1,105 @@
+"""The campaign JSON Schema, and its errors turned into line-accurate problems."""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError, best_match
+
+from orchestrator.spec.problems import did_you_mean
+from orchestrator.spec.yamlsource import Document
+
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schema" / "campaign.schema.json"
+
+_TYPE_NAMES = {
+    "object": "a mapping",
+    "array": "a list",
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "true or false",
+    "null": "null",
+}
+
+
+@functools.cache
+def load_schema() -> dict[str, Any]:
+    """Return the campaign schema as parsed JSON."""
+    schema: dict[str, Any] = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    return schema
+
+
+@functools.cache
+def validator() -> Draft202012Validator:
+    """Return a validator for the campaign schema."""
+    return Draft202012Validator(load_schema())
+
+
+def check_schema(doc: Document) -> None:
+    """Validate ``doc.data`` against the schema, adding one problem per error to ``doc``."""
+    for error in validator().iter_errors(doc.data):
+        _report(doc, error)
+
+
+def describe_type(value: object) -> str:
+    """Name the JSON type of ``value`` the way messages do (``a list``, ``null``)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true or false"
+    names = {dict: "a mapping", list: "a list", str: "a string", int: "an integer"}
+    return names.get(type(value), "a number" if isinstance(value, float) else type(value).__name__)
+
+
+def _report(doc: Document, error: ValidationError) -> None:
+    path = tuple(error.absolute_path)
+    kind = error.validator
+    if kind == "additionalProperties" and isinstance(error.instance, dict):
+        schema: Any = error.schema
+        known = schema.get("properties", {})
+        for key in error.instance:
+            if key not in known:
+                doc.problem((*path, key), f"unknown key {key!r}{did_you_mean(key, known)}", True)
+        return
+    if "propertyNames" in error.absolute_schema_path and isinstance(error.instance, str):
+        key = error.instance  # jsonschema reports a bad key at its mapping's path
+        hint = f"must match {error.validator_value}" if kind == "pattern" else error.message
+        doc.problem((*path, key), f"invalid name {key!r}: {hint}", True)
+        return
+    doc.problem(path, _message(error))
+
+
+def _message(error: ValidationError) -> str:
+    # jsonschema types these as unions with a sentinel; on a reported error they are all set.
+    kind: Any = error.validator
+    value: Any = error.instance
+    schema: Any = error.schema
+    rule: Any = error.validator_value
+    if isinstance(schema, dict) and "errorMessage" in schema:
+        return str(schema["errorMessage"])
+    if kind == "required":
+        missing = [key for key in rule if key not in value]
+        return f"missing required key {missing[0]!r}"
+    if kind == "enum":
+        choices = ", ".join(repr(choice) for choice in rule)
+        return f"{value!r} is not one of {choices}{did_you_mean(value, rule)}"
+    if kind == "const":
+        return f"must be {rule!r}, got {value!r}"
+    if kind == "type":
+        wanted = rule
+        names = [_TYPE_NAMES[t] for t in ([wanted] if isinstance(wanted, str) else wanted)]
+        return f"expected {' or '.join(names)}, got {describe_type(value)}"
+    if kind == "pattern":
+        return f"{value!r} does not match the pattern {rule}"
+    if kind == "maxItems":
+        return f"at most {rule} items allowed, got {len(value)}"
+    if kind == "minItems":
+        return f"needs at least {rule} item(s), got {len(value)}"
+    if kind in ("anyOf", "oneOf") and error.context:
+        best = best_match(error.context)
+        return _message(best) if best is not None else error.message
+    return str(error.message)

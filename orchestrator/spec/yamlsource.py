@@ -1,0 +1,168 @@
+"""YAML to plain values, remembering where every value and key sits in the source."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+from yaml.constructor import SafeConstructor
+
+from orchestrator.spec.problems import JsonPath, Problem, json_path
+
+# The C composer is several times faster; values are built here so positions survive.
+_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_CONSTRUCTOR = SafeConstructor()
+_TEXT_TAGS = {"tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:binary"}
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+_MAX_NODES = 1_000_000  # alias bombs expand exponentially; stop long before memory runs out
+
+
+@dataclass
+class Document:
+    """A parsed YAML file: its value plus 1-based (line, col) of each value and mapping key."""
+
+    file: str
+    data: Any = None
+    values: dict[JsonPath, tuple[int, int]] = field(default_factory=dict)
+    keys: dict[JsonPath, tuple[int, int]] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+
+    def locate(self, path: JsonPath, key: bool = False) -> tuple[int, int]:
+        """Position of the value (or key) at ``path``, else of its nearest located parent."""
+        if key and path in self.keys:
+            return self.keys[path]
+        while path and path not in self.values:
+            path = path[:-1]
+        return self.values.get(path, (1, 1))
+
+    def problem(self, path: JsonPath, message: str, key: bool = False) -> None:
+        """Record a problem at the source position of ``path``."""
+        line, col = self.locate(path, key)
+        self.problems.append(Problem(self.file, line, col, json_path(path), message))
+
+
+def parse_yaml(file: str, raw: bytes) -> Document:
+    """Parse ``raw`` YAML bytes; syntax and structure problems land in ``Document.problems``."""
+    doc = Document(file)
+    text = _decode(doc, raw)
+    if text is None:
+        return doc
+    try:
+        node = yaml.compose(text, Loader=_LOADER)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        message = " ".join(str(part) for part in (exc.context, exc.problem) if part)
+        doc.problems.append(Problem(file, line, col, "$", f"YAML syntax error: {message}"))
+        return doc
+    except yaml.YAMLError as exc:
+        doc.problems.append(Problem(file, 1, 1, "$", f"YAML error: {exc}"))
+        return doc
+    if node is None:
+        doc.problems.append(Problem(file, 1, 1, "$", "the file is empty"))
+        return doc
+    try:
+        doc.data = _Builder(doc).build(node, ())
+    except _TooBigError:
+        message = f"the document expands to over {_MAX_NODES} values (a YAML alias bomb?)"
+        doc.problems.append(Problem(file, 1, 1, "$", message))
+    return doc
+
+
+def _decode(doc: Document, raw: bytes) -> str | None:
+    if b"\x00" in raw[:8192]:
+        doc.problems.append(Problem(doc.file, 1, 1, "$", "not a text file (binary data)"))
+        return None
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        doc.problems.append(
+            Problem(doc.file, 1, 1, "$", f"not UTF-8 text (bad byte at offset {exc.start})")
+        )
+        return None
+
+
+class _Builder:
+    """Turns a composed node tree into dicts, lists and scalars, recording marks."""
+
+    def __init__(self, doc: Document) -> None:
+        self.doc = doc
+        self.count = 0
+        self.active: set[int] = set()
+
+    def build(self, node: yaml.Node, path: JsonPath) -> Any:
+        self.count += 1
+        if self.count > _MAX_NODES:
+            raise _TooBigError
+        self.doc.values[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+        if isinstance(node, yaml.ScalarNode):
+            return self.scalar(node, path)
+        if id(node) in self.active:
+            self.doc.problem(path, "recursive YAML alias")
+            return None
+        self.active.add(id(node))
+        try:
+            if isinstance(node, yaml.SequenceNode):
+                return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
+            return self.mapping(node, path)
+        finally:
+            self.active.discard(id(node))
+
+    def scalar(self, node: yaml.ScalarNode, path: JsonPath) -> Any:
+        if node.tag in _TEXT_TAGS:
+            return node.value
+        construct = _CONSTRUCTOR.yaml_constructors.get(node.tag)
+        if construct is None:
+            self.doc.problem(path, f"unsupported YAML tag {node.tag}")
+            return node.value
+        return construct(_CONSTRUCTOR, node)
+
+    def mapping(self, node: yaml.Node, path: JsonPath) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        merges: list[tuple[yaml.Node, JsonPath]] = []
+        for key_node, value_node in node.value:
+            if key_node.tag == _MERGE_TAG:
+                merges.append((value_node, path))
+                continue
+            if not isinstance(key_node, yaml.ScalarNode):
+                self.doc.problem(path, "mapping keys must be plain scalars")
+                continue
+            self.entry(result, key_node, value_node, path)
+        for value_node, at in merges:
+            self.merge(result, value_node, at)
+        return result
+
+    def entry(
+        self, result: dict[str, Any], key: yaml.ScalarNode, value: yaml.Node, path: JsonPath
+    ) -> None:
+        name = str(key.value)
+        where = (*path, name)
+        position = (key.start_mark.line + 1, key.start_mark.column + 1)
+        if name in result:
+            first = self.doc.keys[where]
+            self.doc.problems.append(
+                Problem(
+                    self.doc.file,
+                    *position,
+                    json_path(where),
+                    f"duplicate key {name!r} (first defined at line {first[0]})",
+                )
+            )
+            return
+        self.doc.keys[where] = position
+        result[name] = self.build(value, where)
+
+    def merge(self, result: dict[str, Any], node: yaml.Node, path: JsonPath) -> None:
+        sources = node.value if isinstance(node, yaml.SequenceNode) else [node]
+        for source in sources:
+            if not isinstance(source, yaml.MappingNode):
+                self.doc.problem(path, "a YAML merge key (<<) needs a mapping")
+                continue
+            for key_node, value_node in source.value:
+                if isinstance(key_node, yaml.ScalarNode) and str(key_node.value) not in result:
+                    self.entry(result, key_node, value_node, path)
+
+
+class _TooBigError(Exception):
+    """The document expands to more nodes than any real spec has."""

@@ -1,0 +1,141 @@
+"""Validation of the simulator's submits: each builds a task or raises a refused envelope."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from orchestrator.simulator.tasks import VIDEO_ACTIONS, SimTask, TaskBook
+
+MOTIONS = frozenset({"low", "high"})
+VIDEO_TYPES = frozenset({"vid_1.1_i2v_480", "vid_1.1_i2v_720"})
+MODES = frozenset({"fast", "relax", "turbo"})
+ANIMATE_MODES = frozenset({"manual", "auto"})
+BATCH_SIZES = frozenset({1, 2, 4})
+MAX_EXTENSIONS = 4
+MAX_STATE = 255
+_UPSAMPLE = re.compile(r"MJ::JOB::upsample::([1-4])::(\d+)$")
+_ZOOM = re.compile(r"MJ::CustomZoom::(\d+)$")
+
+
+class Refusal(Exception):
+    """A submit the provider answers with a non-accepting envelope code."""
+
+    def __init__(self, code: int, description: str, **properties: Any) -> None:
+        super().__init__(description)
+        self.code = code
+        self.description = description
+        self.properties = properties
+
+
+def video_task(
+    book: TaskBook, body: Mapping[str, Any], now: float, banned: tuple[str, ...]
+) -> SimTask:
+    """Build the task of a create (or, with ``action: extend``, an extend) submit."""
+    _check_state(body)
+    if body.get("action") == "extend":
+        return _extend_task(book, body, now, banned)
+    image, prompt = body.get("image"), str(body.get("prompt") or body.get("image") or "")
+    _require(
+        isinstance(image, str) and image.startswith("http"), "image: a start frame URL is required"
+    )
+    _require(body.get("motion", "low") in MOTIONS, "motion must be low or high")
+    _require(body.get("videoType", "vid_1.1_i2v_480") in VIDEO_TYPES, "videoType is not supported")
+    _require(body.get("mode", "fast") in MODES, "mode must be fast, relax or turbo")
+    _require(
+        body.get("animateMode", "manual") in ANIMATE_MODES, "animateMode must be manual or auto"
+    )
+    batch = body.get("batchSize", 4)
+    _require(batch in BATCH_SIZES and not isinstance(batch, bool), "batchSize must be 1, 2 or 4")
+    hd = body.get("videoType") == "vid_1.1_i2v_720"
+    _require(not (hd and body.get("mode") == "relax"), "HD video is not available in relax mode")
+    _check_banned(prompt, banned)
+    return SimTask(book.new_id(), "VIDEO", prompt, str(body.get("state") or ""), now, batch=batch)
+
+
+def _extend_task(
+    book: TaskBook, body: Mapping[str, Any], now: float, banned: tuple[str, ...]
+) -> SimTask:
+    parent = book.get(str(body.get("taskId") or ""))
+    if parent is None:
+        raise Refusal(3, "parent task not found")
+    _require(parent.action in VIDEO_ACTIONS, "parent task is not a video")
+    _require(book.status(parent, now)[0] == "SUCCESS", "parent task is not SUCCESS")
+    _require(
+        parent.depth < MAX_EXTENSIONS, f"a video can be extended at most {MAX_EXTENSIONS} times"
+    )
+    index = body.get("index")
+    _require(
+        isinstance(index, int) and 0 <= index < parent.batch, "index is outside the parent's batch"
+    )
+    _require(body.get("motion", "low") in MOTIONS, "motion must be low or high")
+    prompt = str(body.get("prompt") or "")
+    _check_banned(prompt, banned)
+    state = str(body.get("state") or "")
+    return SimTask(
+        book.new_id(),
+        "EXTEND",
+        prompt,
+        state,
+        now,
+        parent.batch,
+        parent.depth + 1,
+        parent=parent.id,
+    )
+
+
+def imagine_task(
+    book: TaskBook, body: Mapping[str, Any], now: float, banned: tuple[str, ...]
+) -> SimTask:
+    """Build the task of an imagine submit (a 2x2 grid)."""
+    _check_state(body)
+    prompt = body.get("prompt")
+    _require(isinstance(prompt, str) and bool(prompt.strip()), "prompt is required")
+    _check_banned(str(prompt), banned)
+    return SimTask(book.new_id(), "IMAGINE", str(prompt), str(body.get("state") or ""), now)
+
+
+def action_task(book: TaskBook, body: Mapping[str, Any], now: float) -> SimTask:
+    """Build the task a button press makes: an upscale, or a zoom that waits for a modal."""
+    _check_state(body)
+    custom_id = str(body.get("customId") or "")
+    parent = book.get(str(body.get("taskId") or ""))
+    if parent is None:
+        raise Refusal(3, "parent task not found")
+    _require(book.status(parent, now)[0] == "SUCCESS", "parent task is not SUCCESS")
+    state = str(body.get("state") or "")
+    up, zoom = _UPSAMPLE.match(custom_id), _ZOOM.match(custom_id)
+    if up and up.group(2) == parent.id and parent.action == "IMAGINE":
+        return SimTask(book.new_id(), "UPSCALE", parent.prompt, state, now, parent=parent.id)
+    if zoom and zoom.group(1) == parent.id and parent.action == "UPSCALE":
+        return SimTask(book.new_id(), "ZOOM", parent.prompt, state, now, modal=True)
+    raise Refusal(4, f"customId is not a button of task {parent.id}")
+
+
+def answer_modal(book: TaskBook, body: Mapping[str, Any], now: float) -> SimTask:
+    """Answer a task waiting in MODAL: it takes the prompt and joins the queue."""
+    task = book.get(str(body.get("taskId") or ""))
+    if task is None:
+        raise Refusal(3, "task not found")
+    _require(task.modal, "task is not waiting for a modal")
+    _require(bool(str(body.get("prompt") or "").strip()), "prompt is required")
+    task.prompt = str(body["prompt"])
+    book.enqueue(task, now)
+    return task
+
+
+def _check_banned(prompt: str, banned: tuple[str, ...]) -> None:
+    lowered = prompt.lower()
+    for word in banned:
+        if word.lower() in lowered:
+            raise Refusal(24, "Banned prompt", bannedWord=word, promptEn=prompt)
+
+
+def _check_state(body: Mapping[str, Any]) -> None:
+    _require(len(str(body.get("state") or "")) <= MAX_STATE, "state is longer than 255 characters")
+
+
+def _require(condition: bool, description: str) -> None:
+    if not condition:
+        raise Refusal(4, description)

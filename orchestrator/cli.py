@@ -75,6 +75,8 @@ def _add_simulate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.add_argument("--fail-rate", type=_fraction, default=0.0, metavar="P", help="task failures")
     p.add_argument("--slow", type=float, default=0.0, metavar="S", help="delay every response")
     p.add_argument("--drop-after-submit", type=_fraction, default=0.0, metavar="P")
+    p.add_argument("--credits", type=int, metavar="N", help="charged submits before quota error")
+    p.add_argument("--api-key", default="sk-simulator", help="key the simulator accepts")
 
 
 _VERBS = (_add_validate, _add_plan, _add_run, _add_status, _add_retry, _add_simulate)

@@ -94,14 +94,6 @@ class Simulator:
         )
         self._thread.start()
 
-    def serve_forever(self) -> None:
-        """Bind the port and serve in the calling thread until interrupted."""
-        server = self._bind()
-        try:
-            server.serve_forever(poll_interval=0.2)
-        finally:
-            server.server_close()
-
     def _bind(self) -> _Server:
         server = _Server(self._address, self.provider, self.config.slow)
         host, port = server.server_address[:2]

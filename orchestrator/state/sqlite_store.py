@@ -104,6 +104,7 @@ class SqliteStore(SqliteBase):
             if holder != owner:
                 raise StateError(f"cannot submit {key}: its lease is held by {holder}, not {owner}")
             if not (same_attempt and status == "submitting" and attempt > 0):
+                self._abandon(db, key, status, attempt, "submitted again as a new attempt")
                 attempt += 1
             self._start_attempt(db, key, attempt)
             self._set_attempt(

@@ -44,8 +44,10 @@ class Store(Protocol):
         """Commit the intent to submit (-> submitting) before the request is sent.
 
         Starts a new attempt reserving ``reserved``, or with ``same_attempt`` re-uses the
-        in-doubt one (re-sent with the same idempotency key). Allowed from pending, submitting
-        and failed; the lease must be ``owner``'s. Returns the attempt number.
+        in-doubt one (re-sent with the same idempotency key; ignored unless the key is in
+        doubt). A new attempt over an in-doubt one keeps the old reservation, since that
+        request may have been charged. Allowed from pending, submitting and failed; the lease
+        must be ``owner``'s. Returns the attempt number.
         """
 
     def record_task(self, key: str, task_id: str, charged: float) -> None:

@@ -1,0 +1,141 @@
+"""`mjv plan SPEC`: every job a run would submit, its identity, and the totals and cost."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, TextIO
+
+from orchestrator.errors import EXIT_ERROR, EXIT_OK, SpecError, UsageError
+from orchestrator.model import ImageSource, Job
+from orchestrator.plan import Plan, PlanRow, Totals, build_plan
+from orchestrator.spec import Problem, load_campaign
+
+EXIT_WORK = 2  # terraform's -detailed-exitcode: 0 nothing to do, 1 error, 2 changes
+_MARKS = {"new": "+", "changed": "~", "failed": "!", "done": "=", "orphaned": "-"}
+
+
+def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Load ``args.spec``, plan it and print the plan; exit 0 nothing to do, 2 work, 1 error."""
+    try:
+        campaign = load_campaign(Path(args.spec))
+    except SpecError as exc:
+        err.writelines(f"{p.format()}\n" for p in exc.problems if isinstance(p, Problem))
+        err.write(f"mjv: error: {exc}\n")
+        return EXIT_ERROR
+    except UsageError as exc:  # exit 2 means "work to do" here, so a bad path is plain 1
+        err.write(f"mjv: error: {exc}\n")
+        return EXIT_ERROR
+    plan = build_plan(campaign)
+    if args.format == "json":
+        out.write(json.dumps(plan_to_json(plan), indent=2, sort_keys=True, ensure_ascii=False))
+        out.write("\n")
+    else:
+        write_text(plan, out)
+    return EXIT_WORK if plan.has_work else EXIT_OK
+
+
+def plan_to_json(plan: Plan) -> dict[str, Any]:
+    """The plan as JSON-ready data (stable keys; cost is null when a price is unknown)."""
+    return {
+        "campaign": plan.campaign,
+        "spec": plan.spec_path,
+        "output_dir": plan.output_dir,
+        "max_cost": plan.max_cost,
+        "over_budget": plan.over_budget,
+        "jobs": [_row_json(row) for row in plan.rows],
+        "totals": {**asdict(plan.totals), "unpriced": dict(plan.totals.unpriced)},
+    }
+
+
+def _row_json(row: PlanRow) -> dict[str, Any]:
+    data: dict[str, Any] = {"name": row.name, "fingerprint": row.fingerprint, "status": row.status}
+    data |= {"submissions": row.video_submissions, "seconds": row.seconds}
+    if row.job is not None:
+        data |= _job_json(row.job)
+    return data
+
+
+def _job_json(job: Job) -> dict[str, Any]:
+    return {
+        "key": job.key,
+        "image": _image_json(job.image),
+        "end_image": _image_json(job.end_image) if job.end_image else None,
+        "prompt_name": job.prompt_name,
+        "prompt": job.prompt,
+        "settings": asdict(job.settings),
+        "take": job.take,
+        "output": job.output_name,
+        "extensions": [asdict(step) for step in job.extensions],
+    }
+
+
+def _image_json(image: ImageSource) -> dict[str, Any]:
+    data = {"name": image.name, "kind": image.kind, **image.identity()}
+    return data | ({"path": str(image.path)} if image.path else {})
+
+
+def write_text(plan: Plan, out: TextIO) -> None:
+    """Print the plan for people: one block per job, then the totals."""
+    out.write(f"campaign {plan.campaign} ({plan.spec_path})\noutput   {plan.output_dir}\n\n")
+    for row in plan.rows:
+        _write_row(row, out)
+    out.write(_totals_text(plan.totals, plan.max_cost, plan.over_budget))
+
+
+def _write_row(row: PlanRow, out: TextIO) -> None:
+    out.write(f"{_MARKS.get(row.status, '?')} {row.name} [{row.status}] {row.fingerprint[:12]}\n")
+    job = row.job
+    if job is None:
+        return
+    s = job.settings
+    out.write(f"    image    {job.image.name} ({_image_text(job.image)})\n")
+    if job.end_image is not None:
+        out.write(f"    end      {job.end_image.name} ({_image_text(job.end_image)})\n")
+    prompt = f"{job.prompt_name}: {job.prompt}" if job.prompt_name else "(automatic)"
+    out.write(f"    prompt   {prompt}\n")
+    flags = "".join(f" {flag}" for flag, on in (("loop", s.loop), ("raw", s.raw)) if on)
+    out.write(f"    settings {s.mode} {s.video_type} {s.animate} motion={s.motion}")
+    out.write(f" batch={s.batch_size} take={job.take}{flags}\n")
+    for step in job.extensions:
+        text = step.prompt if step.prompt is not None else "(automatic)"
+        out.write(
+            f"    extend {step.step} clip {step.index} motion={step.motion} {step.fingerprint[:12]}"
+        )
+        out.write(f": {text}\n")
+
+
+def _image_text(image: ImageSource) -> str:
+    if image.kind == "url":
+        return f"url {image.url}"
+    if image.kind == "file":
+        return f"file {image.path}, sha256 {(image.sha256 or '')[:12]}"
+    return f"imagine {image.imagine!r} pick {image.pick}"
+
+
+def _totals_text(totals: Totals, max_cost: float | None, over_budget: bool) -> str:
+    lines = [
+        f"\n{totals.jobs} jobs, {totals.to_do} to do",
+        f"{totals.video_submissions} video submissions (extensions included)"
+        + (
+            f", {totals.imagine_submissions} imagine/upscale submissions"
+            if totals.imagine_submissions
+            else ""
+        ),
+        f"{totals.seconds:g} seconds of video",
+        f"estimated cost: {_cost_text(totals)}",
+    ]
+    if max_cost is not None:
+        lines.append(
+            f"budget: {max_cost:g}" + (" (EXCEEDED by the known cost)" if over_budget else "")
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _cost_text(totals: Totals) -> str:
+    if totals.cost is not None:
+        return f"{totals.cost:.2f}"
+    missing = ", ".join(f"{count} {mode}" for mode, count in sorted(totals.unpriced.items()))
+    return f"unknown (no price for {missing} submissions; known part {totals.known_cost:.2f})"

@@ -1,0 +1,124 @@
+"""`mjv validate PATH...`: check spec files and report every problem with its line and column."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TextIO
+
+from orchestrator.errors import EXIT_ERROR, EXIT_OK, EXIT_USAGE, SpecError, UsageError
+from orchestrator.spec import Problem, load_campaign
+
+SPEC_SUFFIXES = (".yaml", ".yml")
+
+
+@dataclass(frozen=True)
+class FileResult:
+    """The outcome of checking one path: a job count, problems, or an unreadable-path error."""
+
+    file: str
+    jobs: int | None = None
+    problems: tuple[Problem, ...] = ()
+    error: str | None = None
+
+    @property
+    def valid(self) -> bool:
+        """True when the spec loaded without problems."""
+        return self.jobs is not None
+
+
+def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Validate every spec under ``args.paths`` and print the findings in ``args.format``."""
+    results = [check_path(path) for path in collect_paths(args.paths)]
+    {"text": _write_text, "json": _write_json, "github": _write_github}[args.format](results, out)
+    for result in results:
+        if result.error is not None and args.format != "json":
+            err.write(f"mjv: error: {result.error}\n")
+    return exit_code(results)
+
+
+def collect_paths(paths: list[str]) -> list[str]:
+    """Expand folders to their ``*.yaml``/``*.yml`` files; keep other paths as given."""
+    found: list[str] = []
+    for text in paths:
+        path = Path(text)
+        if path.is_dir():
+            specs = sorted(p for p in path.iterdir() if p.suffix in SPEC_SUFFIXES and p.is_file())
+            found.extend([str(p) for p in specs] or [text])
+        else:
+            found.append(text)
+    return list(dict.fromkeys(found))
+
+
+def check_path(text: str) -> FileResult:
+    """Load one spec and turn the outcome into a FileResult."""
+    path = Path(text)
+    if path.is_dir():
+        return FileResult(text, error=f"{text}: no *.yaml or *.yml files in this folder")
+    try:
+        campaign = load_campaign(path)
+    except UsageError as exc:
+        return FileResult(text, error=str(exc))
+    except SpecError as exc:
+        return FileResult(text, problems=tuple(p for p in exc.problems if isinstance(p, Problem)))
+    return FileResult(text, jobs=len(campaign.jobs))
+
+
+def exit_code(results: list[FileResult]) -> int:
+    """2 when a path was unreadable, else 1 when a spec is invalid, else 0."""
+    if any(result.error is not None for result in results):
+        return EXIT_USAGE
+    return EXIT_OK if all(result.valid for result in results) else EXIT_ERROR
+
+
+def _write_text(results: list[FileResult], out: TextIO) -> None:
+    for result in results:
+        if result.valid:
+            out.write(f"{result.file}: ok ({result.jobs} jobs)\n")
+        out.writelines(f"{problem.format()}\n" for problem in result.problems)
+    out.write(_summary(results) + "\n")
+
+
+def _write_json(results: list[FileResult], out: TextIO) -> None:
+    files = [
+        {
+            "file": r.file,
+            "valid": r.valid,
+            "jobs": r.jobs,
+            "error": r.error,
+            "problems": [asdict(problem) for problem in r.problems],
+        }
+        for r in results
+    ]
+    report = {"valid": exit_code(results) == EXIT_OK, "files": files}
+    out.write(json.dumps(report, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+
+
+def _write_github(results: list[FileResult], out: TextIO) -> None:
+    for result in results:
+        if result.error is not None:
+            out.write(f"::error::{_escape(result.error)}\n")
+        for p in result.problems:
+            where = f"file={_escape_property(p.file)},line={p.line},col={p.col}"
+            out.write(f"::error {where}::{_escape(f'{p.path}: {p.message}')}\n")
+    out.write(_summary(results) + "\n")
+
+
+def _summary(results: list[FileResult]) -> str:
+    invalid = sum(bool(result.problems) for result in results)
+    unreadable = sum(result.error is not None for result in results)
+    problems = sum(len(result.problems) for result in results)
+    text = f"{len(results)} file(s) checked: {len(results) - invalid - unreadable} valid"
+    text += f", {invalid} invalid ({problems} problem(s))" if invalid else ""
+    return text + (f", {unreadable} unreadable" if unreadable else "")
+
+
+def _escape(text: str) -> str:
+    """Escape a workflow-command message the way GitHub Actions' toolkit does."""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape(text).replace(":", "%3A").replace(",", "%2C")

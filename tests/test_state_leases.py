@@ -170,3 +170,32 @@ def test_two_processes_racing_for_the_same_keys_never_both_win(tmp_path: Path) -
     outputs = [racer.communicate("go\n")[0].split() for racer in racers]
     assert all(racer.returncode == 0 for racer in racers)
     assert sorted(outputs[0] + outputs[1]) == keys
+
+
+def test_claiming_an_undeclared_key_is_a_state_error(store: SqliteStore) -> None:
+    with pytest.raises(StateError, match="never declared"):
+        store.claim("nope", ME, 30)
+
+
+def test_one_store_can_be_shared_by_threads(store: SqliteStore) -> None:
+    keys = [f"t{i:03}" for i in range(80)]
+    store.declare([spec(key) for key in keys])
+    errors: list[BaseException] = []
+
+    def work(part: list[str]) -> None:
+        try:
+            for key in part:
+                assert store.claim(key, ME, 60)
+                store.record_intent(key, ME, 0.5)
+                store.record_task(key, f"task-{key}", 0.5)
+        except BaseException as exc:  # the main thread reports it
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(keys[i::4],)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert store.totals().spent == 40.0
+    assert {s.status for s in store.submissions() if s.key in keys} == {"submitted"}

@@ -62,11 +62,13 @@ class SqliteStore(SqliteBase):
     def claim(self, key: str, owner: str, lease_seconds: float) -> bool:
         """Take the lease on ``key`` unless another live owner holds it; True when taken."""
         with self._write() as db:
-            _, _, holder = self._expect(db, key, ANY_STATUS, "claim")
-            until = db.execute(
-                "SELECT lease_until FROM submissions WHERE campaign = ? AND key = ?",
+            row = db.execute(
+                "SELECT lease_owner, lease_until FROM submissions WHERE campaign = ? AND key = ?",
                 (self.campaign, key),
-            ).fetchone()[0]
+            ).fetchone()
+            if row is None:
+                raise StateError(f"state file {self.path}: {key} was never declared")
+            holder, until = row
             now = self._clock()
             if holder not in (None, owner) and (until or 0) > now and not holder_is_dead(holder):
                 return False

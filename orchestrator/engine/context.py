@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import random
-import socket
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,14 +12,9 @@ from pathlib import Path
 from orchestrator.client import Client
 from orchestrator.engine.pacing import AdaptiveSlots, BannedStreak, Budget, RetryPolicy, TokenBucket
 from orchestrator.engine.progress import Progress
-from orchestrator.state import Store
+from orchestrator.state import Store, make_owner
 
 LEASE_SECONDS = 60.0
-
-
-def new_owner() -> str:
-    """Return a lease owner id: host, pid (so a dead owner is recognised) and a nonce."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 @dataclass(frozen=True)
@@ -53,7 +45,7 @@ class Runtime:
     store: Store
     progress: Progress
     output_dir: Path
-    owner: str = field(default_factory=new_owner)
+    owner: str = field(default_factory=make_owner)
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     rng: random.Random = field(default_factory=random.Random)

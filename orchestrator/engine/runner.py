@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import replace
-from typing import Any, TypeVar
 from fnmatch import fnmatchcase
+from typing import Any, TypeVar
 
 from orchestrator.client import ExtendRequest, VideoRequest
 from orchestrator.engine.clips import Clips
@@ -30,7 +30,7 @@ from orchestrator.engine.submission import (
     StopRequestedError,
     Submitter,
 )
-from orchestrator.errors import BudgetError, DownloadError
+from orchestrator.errors import BudgetError, DownloadError, ProviderError
 from orchestrator.model import Campaign, Job
 from orchestrator.state import SubmissionSpec
 
@@ -161,7 +161,9 @@ class _Runner:
             return JobOutcome(job.name, "blocked", str(exc))
         except StopRequestedError:
             return JobOutcome(job.name, "interrupted")
-        except DownloadError as exc:
+        except (DownloadError, ProviderError) as exc:
+            if getattr(exc, "stops_run", False):
+                raise RunStoppedError(str(exc)) from exc
             return JobOutcome(job.name, "failed", f"job {job.name}: {exc}", False)
         self.rt.progress.event("done", job=job.name)
         return JobOutcome(job.name, "done")

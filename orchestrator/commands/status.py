@@ -1,0 +1,49 @@
+"""`mjv status`: counts per state, in-doubt jobs, failures with reasons, money spent."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Mapping
+from dataclasses import asdict
+from pathlib import Path
+from typing import TextIO
+
+from orchestrator.commands.run import state_path
+from orchestrator.engine.status import CampaignStatus, campaign_status
+from orchestrator.errors import EXIT_OK
+from orchestrator.spec import load_campaign
+from orchestrator.state import open_store
+
+
+def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Print the state of the campaign of ``args.spec``."""
+    campaign = load_campaign(Path(args.spec))
+    with open_store(state_path(args, campaign), campaign.name) as store:
+        status = campaign_status(campaign, store)
+    if args.format == "json":
+        out.write(json.dumps(asdict(status), indent=2, sort_keys=True) + "\n")
+    else:
+        out.write(render(status))
+    return EXIT_OK
+
+
+def render(status: CampaignStatus) -> str:
+    """Human-readable status."""
+    lines = [f"campaign {status.campaign}: {status.jobs} jobs"]
+    lines.append("  jobs: " + _counts(status.classes))
+    lines.append("  submissions: " + _counts(status.states))
+    lines.append(
+        f"  money: spent {status.spent:.2f}, reserved {status.reserved:.2f}, "
+        f"refunded {status.refunded:.2f}"
+    )
+    lines += [f"  in doubt: {name} (sent, answer lost)" for name in status.in_doubt]
+    lines += [f"  failed ({kind}): {name}: {reason}" for name, kind, reason in status.failures]
+    lines += [
+        f"  orphaned: {name} (in the state, no longer in the spec)" for name in status.orphaned
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _counts(counts: Mapping[str, int]) -> str:
+    return ", ".join(f"{name} {count}" for name, count in counts.items()) or "none"

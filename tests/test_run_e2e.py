@@ -167,7 +167,8 @@ def test_file_and_imagine_sources_upload_once_and_run_the_imagine_chain(
     spec2 = write(tmp_path / "d.yaml", SOURCES.replace("campaign: sources", "campaign: other"))
     assert run_spec(simulator, spec2).code == 0
     assert simulator.requests_by_route()[upload] == 1
-    assert simulator.requests_by_route()["POST /mj/submit/imagine"] == 1
+    # Imagine chains are work of their campaign (its state, its costs): the other one pays its own.
+    assert simulator.requests_by_route()["POST /mj/submit/imagine"] == 2
 
 
 def test_restore_from_committed_manifest_submits_nothing_and_verifies_files(

@@ -35,7 +35,8 @@ def resolve_images(doc: Document, spec_dir: Path) -> ImageTable:
             )
             table[name] = (source,)
         elif "file" in entry:
-            source_file = _local_image(doc, (*path, "file"), spec_dir / entry["file"], name)
+            file = spec_dir / entry["file"]
+            source_file = _local_image(doc, (*path, "file"), file, name, entry["file"])
             table[name] = (source_file,) if source_file else ()
         else:
             table.update(_glob_images(doc, (*path, "glob"), spec_dir, name, entry["glob"]))
@@ -52,24 +53,26 @@ def _glob_images(
         return {name: ()}
     table: ImageTable = {}
     for file in files:
-        source = _local_image(doc, path, file, f"{name}/{file.stem}")
+        source = _local_image(doc, path, file, f"{name}/{file.stem}", file.name)
         if source is not None:
             table[source.name] = (source,)
     table[name] = tuple(source for (source,) in table.values())
     return table
 
 
-def _local_image(doc: Document, path: JsonPath, file: Path, name: str) -> ImageSource | None:
+def _local_image(
+    doc: Document, path: JsonPath, file: Path, name: str, shown: str
+) -> ImageSource | None:
     try:
         data = file.resolve().read_bytes()
     except FileNotFoundError:
-        doc.problem(path, f"image file not found: {file}")
+        doc.problem(path, f"image file not found: {shown}")
         return None
     except OSError as exc:
-        doc.problem(path, f"cannot read image file {file}: {exc.strerror}")
+        doc.problem(path, f"cannot read image file {shown}: {exc.strerror}")
         return None
     if image_format(data) is None:
-        doc.problem(path, f"{file.name} is not a PNG, JPEG or WebP image")
+        doc.problem(path, f"{shown} is not a PNG, JPEG or WebP image")
         return None
     digest = hashlib.sha256(data).hexdigest()
     return ImageSource(name, "file", path=file.resolve(), sha256=digest)

@@ -143,20 +143,19 @@ class _Expander:
     ) -> tuple[Extension, ...]:
         steps = []
         for k, step in enumerate(entry.get("extend", [])):
-            path: JsonPath = ("jobs", i, "extend", k, "prompt")
-            prompt = (
-                self.render(self.templates.get(path), path, {**context, "step": k + 1}, repr(name))
-                if "prompt" in step
-                else None
-            )
+            motion = step.get("motion", settings.motion)
             index = step.get("index", 0)
+            prompt = None
+            if "prompt" in step:
+                path: JsonPath = ("jobs", i, "extend", k, "prompt")
+                step_context = {**context, "step": k + 1, "motion": motion}
+                prompt = self.render(self.templates.get(path), path, step_context, repr(name))
             if index >= settings.batch_size:
                 self.report(
                     ("jobs", i, "extend", k, "index"),
                     f"index {index} needs batch_size > {index}; "
                     f"job {name!r} has batch_size {settings.batch_size}",
                 )
-            motion = step.get("motion", settings.motion)
             parent = fingerprint(
                 {"parent": parent, "prompt": prompt, "motion": motion, "index": index}
             )
@@ -182,9 +181,15 @@ class _Expander:
         if name in self.names:
             first = self.names[name]
             where = ("jobs", i, "name") if "name" in entry else ("jobs", i)
-            self.report(where, f"job name {name!r} is not unique (also made by $.jobs[{first[1]}])")
+            hint = "; add {{ take }} to it" if self.takes_unnamed(entry) else ""
+            self.report(
+                where, f"job name {name!r} is not unique (also made by $.jobs[{first[1]}]){hint}"
+            )
         else:
             self.names[name] = ("jobs", i)
+
+    def takes_unnamed(self, entry: dict[str, Any]) -> bool:
+        return bool(entry.get("takes", 1) > 1 and "take" not in entry.get("name", "take"))
 
     def check_output(self, output: str, name: str) -> None:
         folder = PurePosixPath(output)

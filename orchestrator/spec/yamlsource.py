@@ -51,10 +51,7 @@ def parse_yaml(file: str, raw: bytes) -> Document:
     try:
         node = yaml.compose(text, Loader=_LOADER)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        message = " ".join(str(part) for part in (exc.context, exc.problem) if part)
-        doc.problems.append(Problem(file, line, col, "$", f"YAML syntax error: {message}"))
+        doc.problems.append(_syntax_problem(file, exc))
         return doc
     except yaml.YAMLError as exc:
         doc.problems.append(Problem(file, 1, 1, "$", f"YAML error: {exc}"))
@@ -68,6 +65,16 @@ def parse_yaml(file: str, raw: bytes) -> Document:
         message = f"the document expands to over {_MAX_NODES} values (a YAML alias bomb?)"
         doc.problems.append(Problem(file, 1, 1, "$", message))
     return doc
+
+
+def _syntax_problem(file: str, exc: yaml.MarkedYAMLError) -> Problem:
+    mark = exc.problem_mark or exc.context_mark
+    line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    message = f"YAML syntax error: {exc.problem or exc.context}"
+    start = exc.context_mark
+    if exc.problem and exc.context and start is not None:
+        message += f" ({exc.context} started at line {start.line + 1}, column {start.column + 1})"
+    return Problem(file, line, col, "$", message)
 
 
 def _decode(doc: Document, raw: bytes) -> str | None:

@@ -178,3 +178,29 @@ def test_a_committed_intent_survives_a_crashed_process(path: Path) -> None:
         assert found is not None
         assert found.in_doubt
         assert store.totals().reserved == 1.0
+
+
+OPENER = """
+import sys
+from pathlib import Path
+from orchestrator.state import SubmissionSpec, open_store
+sys.stdin.readline()
+with open_store(Path(sys.argv[1]), sys.argv[2]) as store:
+    store.declare([SubmissionSpec(f"k{i}", "job", "video", 0, None) for i in range(50)])
+    print(len(store.submissions()))
+"""
+
+
+def test_processes_creating_the_file_at_once_all_succeed(path: Path) -> None:
+    openers = [
+        subprocess.Popen(
+            [sys.executable, "-c", OPENER, str(path), f"campaign-{i}"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(4)
+    ]
+    outputs = [opener.communicate("go\n")[0].strip() for opener in openers]
+    assert outputs == ["50"] * 4
+    assert stored_version(path) == SCHEMA_VERSION

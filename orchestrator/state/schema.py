@@ -140,6 +140,11 @@ def _check_contents(db: sqlite3.Connection, path: Path) -> None:
         raise _corrupt(path, str(exc)) from exc
     if verdict != "ok":
         raise _corrupt(path, str(verdict))
+    _refuse_newer(version, path)
+
+
+def _refuse_newer(version: int, path: Path) -> None:
+    """A file from a newer mjv is never touched: its schema may mean things this one ignores."""
     if version > SCHEMA_VERSION:
         raise StateError(
             f"state file {path} has schema version {version}, newer than this mjv supports "
@@ -177,13 +182,15 @@ def _migrate(db: sqlite3.Connection, path: Path) -> None:
     db.execute("BEGIN IMMEDIATE")
     try:
         # Another process may have migrated the file while this one waited for the lock.
-        for migration in MIGRATIONS[read_version(db, path) : SCHEMA_VERSION]:
+        version = read_version(db, path)
+        _refuse_newer(version, path)
+        for migration in MIGRATIONS[version:SCHEMA_VERSION]:
             migration(db)
         db.execute(
             "INSERT OR REPLACE INTO meta (name, value) VALUES ('schema_version', ?)",
             (str(SCHEMA_VERSION),),
         )
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
-    db.execute("COMMIT")
+        db.execute("COMMIT")
+    finally:
+        if db.in_transaction:
+            db.execute("ROLLBACK")

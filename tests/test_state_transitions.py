@@ -317,3 +317,12 @@ def test_state_survives_reopening(tmp_path: Path) -> None:
         assert found is not None
         assert (found.status, found.task_id) == ("submitted", "t1")
         assert second.totals().spent == 1.0
+
+
+def test_reset_of_an_in_doubt_submission_keeps_its_reservation(store: SqliteStore) -> None:
+    submit(store, price=2.0)
+    store.reset("k1", "--force")
+    assert store.totals() == Totals(spent=0, reserved=2.0, refunded=0)
+    [attempt] = store.attempts("k1")
+    assert (attempt.outcome, attempt.reserved) == ("abandoned", 2.0)
+    assert status(store) == "pending"

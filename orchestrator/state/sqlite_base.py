@@ -100,7 +100,9 @@ class SqliteBase:
         with self._lock, self._errors():
             yield self._db
 
-    def _expect(self, db: sqlite3.Connection, key: str, allowed: Sequence[str], action: str) -> Any:
+    def _expect(
+        self, db: sqlite3.Connection, key: str, allowed: Sequence[str], action: str
+    ) -> tuple[str, int, str | None]:
         """Return (status, attempt, lease_owner) of ``key``; StateError unless status is allowed."""
         row = db.execute(
             "SELECT status, attempt, lease_owner, job FROM submissions"
@@ -111,7 +113,7 @@ class SqliteBase:
             raise StateError(f"state file {self.path}: {key} was never declared in {self.campaign}")
         if row[0] not in allowed:
             raise StateError(f"cannot {action} {row[3]} ({key}): it is {row[0]}")
-        return row[:3]
+        return str(row[0]), int(row[1]), row[2]
 
     def _update(self, db: sqlite3.Connection, key: str, **fields: Any) -> None:
         """Set columns of the submission ``key`` and stamp its update time."""

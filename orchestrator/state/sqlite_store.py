@@ -34,6 +34,7 @@ _CLEARED = {"task_id": None, "failure": None, "clip_urls": "[]", "image_url": No
 
 def open_store(path: Path, campaign: str, *, clock: Callable[[], float] = time.time) -> SqliteStore:
     """Open (creating or migrating) the state file at ``path`` for ``campaign``."""
+    path = Path(path)  # tolerate a str from callers that skip the CLI's conversion
     return SqliteStore(connect(path), path, campaign, clock)
 
 
@@ -113,7 +114,7 @@ class SqliteStore(SqliteBase):
                 db, key, attempt, reserved=to_micros(reserved), task_id=None, outcome=None
             )
             self._update(db, key, status="submitting", attempt=attempt, reason=None, **_CLEARED)
-            return int(attempt)
+            return attempt
 
     def record_task(self, key: str, task_id: str, charged: float) -> None:
         """The provider accepted the submission (-> submitted); the reservation becomes a charge."""

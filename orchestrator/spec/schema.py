@@ -79,7 +79,7 @@ def _message(error: ValidationError) -> str:
     value: Any = error.instance
     schema: Any = error.schema
     rule: Any = error.validator_value
-    if isinstance(schema, dict) and "errorMessage" in schema:
+    if kind in ("anyOf", "oneOf") and "errorMessage" in schema:
         return str(schema["errorMessage"])
     if kind == "required":
         missing = [key for key in rule if key not in value]
@@ -87,6 +87,9 @@ def _message(error: ValidationError) -> str:
     if kind == "enum":
         choices = ", ".join(repr(choice) for choice in rule)
         return f"{value!r} is not one of {choices}{did_you_mean(value, rule)}"
+    if kind == "dependentRequired":
+        needed = next(key for key in rule[_first_key(rule, value)] if key not in value)
+        return f"{_first_key(rule, value)!r} needs {needed!r}"
     if kind == "const":
         return f"must be {rule!r}, got {value!r}"
     if kind == "type":
@@ -103,3 +106,8 @@ def _message(error: ValidationError) -> str:
         best = best_match(error.context)
         return _message(best) if best is not None else error.message
     return str(error.message)
+
+
+def _first_key(rule: dict[str, list[str]], value: dict[str, Any]) -> str:
+    """The first present key whose dependencies are missing."""
+    return next(k for k, deps in rule.items() if k in value and any(d not in value for d in deps))

@@ -15,6 +15,7 @@ _LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _CONSTRUCTOR = SafeConstructor()
 _TEXT_TAGS = {"tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:binary"}
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+_COLLECTION_TAGS = {"tag:yaml.org,2002:seq", "tag:yaml.org,2002:map"}
 _MAX_NODES = 1_000_000  # alias bombs expand exponentially; stop long before memory runs out
 
 
@@ -108,6 +109,8 @@ class _Builder:
         if id(node) in self.active:
             self.doc.problem(path, "recursive YAML alias")
             return None
+        if node.tag not in _COLLECTION_TAGS:
+            self.doc.problem(path, f"unsupported YAML tag {node.tag}")
         self.active.add(id(node))
         try:
             if isinstance(node, yaml.SequenceNode):
@@ -127,18 +130,31 @@ class _Builder:
 
     def mapping(self, node: yaml.Node, path: JsonPath) -> dict[str, Any]:
         result: dict[str, Any] = {}
-        merges: list[tuple[yaml.Node, JsonPath]] = []
-        for key_node, value_node in node.value:
-            if key_node.tag == _MERGE_TAG:
-                merges.append((value_node, path))
-                continue
+        for key_node, value_node, merged in self.pairs(node, path):
             if not isinstance(key_node, yaml.ScalarNode):
                 self.doc.problem(path, "mapping keys must be plain scalars")
-                continue
-            self.entry(result, key_node, value_node, path)
-        for value_node, at in merges:
-            self.merge(result, value_node, at)
+            elif not (merged and str(key_node.value) in result):
+                self.entry(result, key_node, value_node, path)
         return result
+
+    def pairs(self, node: yaml.Node, path: JsonPath) -> list[tuple[yaml.Node, yaml.Node, bool]]:
+        """Key/value nodes of a mapping, merge keys (<<) flattened after the explicit keys."""
+        explicit = [(k, v, False) for k, v in node.value if k.tag != _MERGE_TAG]
+        merged: list[tuple[yaml.Node, yaml.Node, bool]] = []
+        for key_node, value_node in node.value:
+            if key_node.tag != _MERGE_TAG:
+                continue
+            sources = (
+                value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
+            )
+            for source in sources:
+                if not isinstance(source, yaml.MappingNode) or id(source) in self.active:
+                    self.doc.problem(path, "a YAML merge key (<<) needs a mapping")
+                    continue
+                self.active.add(id(source))
+                merged.extend((k, v, True) for k, v, _ in self.pairs(source, path))
+                self.active.discard(id(source))
+        return explicit + merged
 
     def entry(
         self, result: dict[str, Any], key: yaml.ScalarNode, value: yaml.Node, path: JsonPath
@@ -148,27 +164,11 @@ class _Builder:
         position = (key.start_mark.line + 1, key.start_mark.column + 1)
         if name in result:
             first = self.doc.keys[where]
-            self.doc.problems.append(
-                Problem(
-                    self.doc.file,
-                    *position,
-                    json_path(where),
-                    f"duplicate key {name!r} (first defined at line {first[0]})",
-                )
-            )
+            message = f"duplicate key {name!r} (first defined at line {first[0]})"
+            self.doc.problems.append(Problem(self.doc.file, *position, json_path(where), message))
             return
         self.doc.keys[where] = position
         result[name] = self.build(value, where)
-
-    def merge(self, result: dict[str, Any], node: yaml.Node, path: JsonPath) -> None:
-        sources = node.value if isinstance(node, yaml.SequenceNode) else [node]
-        for source in sources:
-            if not isinstance(source, yaml.MappingNode):
-                self.doc.problem(path, "a YAML merge key (<<) needs a mapping")
-                continue
-            for key_node, value_node in source.value:
-                if isinstance(key_node, yaml.ScalarNode) and str(key_node.value) not in result:
-                    self.entry(result, key_node, value_node, path)
 
 
 class _TooBigError(Exception):

@@ -94,7 +94,6 @@ def test_intent_is_in_doubt_until_the_task_id_is_recorded(store: SqliteStore) ->
         ("record_success", 1),
         ("record_files", 2),
         ("record_rejected", 2),
-        ("record_failure", 0),
     ],
 )
 def test_transitions_out_of_order_are_refused(store: SqliteStore, action: str, setup: int) -> None:
@@ -108,7 +107,6 @@ def test_transitions_out_of_order_are_refused(store: SqliteStore, action: str, s
         "record_success": lambda: store.record_success("k1", [], None),
         "record_files": lambda: store.record_files("k1", [clip("k1")]),
         "record_rejected": lambda: store.record_rejected("k1", "queue full"),
-        "record_failure": lambda: store.record_failure("k1", final=True, reason="x", refund=False),
     }
     with pytest.raises(StateError, match="job-k1"):
         calls[action]()
@@ -326,3 +324,22 @@ def test_reset_of_an_in_doubt_submission_keeps_its_reservation(store: SqliteStor
     [attempt] = store.attempts("k1")
     assert (attempt.outcome, attempt.reserved) == ("abandoned", 2.0)
     assert status(store) == "pending"
+
+
+def test_a_refusal_given_up_on_becomes_a_failure(store: SqliteStore) -> None:
+    submit(store, price=1.0)
+    store.record_rejected("k1", "queue full")
+    store.record_failure("k1", final=False, reason="queue full, out of tries", refund=True)
+    found = store.get("k1")
+    assert found is not None
+    assert (found.status, found.failure, found.attempt) == ("failed", "retryable", 1)
+    assert [(a.outcome, a.reason) for a in store.attempts("k1")] == [("rejected", "queue full")]
+    assert store.totals() == Totals(spent=0, reserved=0, refunded=0)
+
+
+def test_a_job_that_never_started_can_fail(store: SqliteStore) -> None:
+    store.record_failure("k2", final=True, reason="parent failed", refund=False)
+    found = store.get("k2")
+    assert found is not None
+    assert (found.status, found.failure, found.attempt) == ("failed", "final", 0)
+    assert store.attempts("k2") == []

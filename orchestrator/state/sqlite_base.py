@@ -14,8 +14,7 @@ from orchestrator.errors import StateError
 from orchestrator.state.records import FileRecord, Submission
 
 MICROS = 1_000_000  # money is stored in integer millionths so sums stay exact
-NOT_PENDING = ("submitting", "submitted", "running", "succeeded", "downloaded", "failed")
-ANY_STATUS = ("pending", *NOT_PENDING)
+ANY_STATUS = ("pending", "submitting", "submitted", "running", "succeeded", "downloaded", "failed")
 
 SUBMISSION_QUERY = (
     "SELECT key, job, kind, step, parent, status, attempt, task_id, failure, reason, clip_urls,"

@@ -16,7 +16,6 @@ from orchestrator.state.sqlite_base import (
     ANY_STATUS,
     FILES_QUERY,
     MICROS,
-    NOT_PENDING,
     SUBMISSION_QUERY,
     SqliteBase,
     file_from_row,
@@ -150,11 +149,13 @@ class SqliteStore(SqliteBase):
     def record_failure(self, key: str, *, final: bool, reason: str, refund: bool) -> None:
         """The submission failed (-> failed); frees the reservation, optionally refunds."""
         with self._write() as db:
-            _, attempt, _ = self._expect(db, key, NOT_PENDING, "record a failure for")
-            money = {"reserved": 0}
-            if refund:
-                money["refunded"] = self._charged(key, attempt)
-            self._set_attempt(db, key, attempt, outcome="failed", reason=reason, **money)
+            status, attempt, _ = self._expect(db, key, ANY_STATUS, "record a failure for")
+            # A pending key has no attempt in flight (never sent, or its refusal was recorded).
+            if status != "pending":
+                money = {"reserved": 0}
+                if refund:
+                    money["refunded"] = self._charged(key, attempt)
+                self._set_attempt(db, key, attempt, outcome="failed", reason=reason, **money)
             failure = "final" if final else "retryable"
             self._update(db, key, status="failed", failure=failure, reason=reason)
 

@@ -66,6 +66,8 @@ class Store(Protocol):
         """The submission failed (-> failed, retryable or final); frees the reservation.
 
         ``refund`` marks the attempt's charge as given back (the gateway refunds FAILURE tasks).
+        Allowed from any status; from pending (a refusal given up on, or a job that cannot
+        start) no attempt is touched.
         """
 
     def record_files(self, key: str, files: Sequence[FileRecord]) -> None:

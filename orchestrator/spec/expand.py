@@ -19,7 +19,8 @@ _HD = "vid_1.1_i2v_720"
 def matrix_rows(matrix: dict[str, Any]) -> list[dict[str, Any]]:
     """GitHub-Actions matrix semantics: product of the axes, minus exclude, plus include."""
     axes = {key: values for key, values in matrix.items() if key not in ("include", "exclude")}
-    rows = [dict(zip(axes, combo, strict=True)) for combo in itertools.product(*axes.values())]
+    combos = itertools.product(*axes.values()) if axes else ()
+    rows = [dict(zip(axes, combo, strict=True)) for combo in combos]
     excludes = matrix.get("exclude", [])
     rows = [row for row in rows if not any(_matches(row, ex) for ex in excludes)]
     originals = len(rows)

@@ -52,7 +52,7 @@ def parse_yaml(file: str, raw: bytes) -> Document:
     try:
         node = yaml.compose(text, Loader=_LOADER)
     except yaml.MarkedYAMLError as exc:
-        doc.problems.append(_syntax_problem(file, exc))
+        doc.problems.append(_syntax_problem(file, exc, text))
         return doc
     except yaml.YAMLError as exc:
         doc.problems.append(Problem(file, 1, 1, "$", f"YAML error: {exc}"))
@@ -68,13 +68,16 @@ def parse_yaml(file: str, raw: bytes) -> Document:
     return doc
 
 
-def _syntax_problem(file: str, exc: yaml.MarkedYAMLError) -> Problem:
+def _syntax_problem(file: str, exc: yaml.MarkedYAMLError, text: str) -> Problem:
     mark = exc.problem_mark or exc.context_mark
     line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
     message = f"YAML syntax error: {exc.problem or exc.context}"
     start = exc.context_mark
-    if exc.problem and exc.context and start is not None:
+    if exc.problem and exc.context and start is not None and start.line + 1 != line:
         message += f" ({exc.context} started at line {start.line + 1}, column {start.column + 1})"
+    lines = text.splitlines()
+    if line <= len(lines) and lines[line - 1][col - 1 : col] == "\t":
+        message += " (a tab? YAML indents with spaces only)"
     return Problem(file, line, col, "$", message)
 
 

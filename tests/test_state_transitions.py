@@ -43,9 +43,11 @@ def test_the_state_file_is_created_beside_the_spec_folder(tmp_path: Path) -> Non
     assert (tmp_path / ".mjv" / "state.db").read_bytes().startswith(b"SQLite format 3\x00")
 
 
-def test_a_store_satisfies_the_protocol(store: SqliteStore) -> None:
-    as_protocol: Store = store
-    assert as_protocol.get("missing") is None
+def test_the_sqlite_store_has_every_method_of_the_protocol() -> None:
+    wanted = {name for name in vars(Store) if not name.startswith("_") or name == "__enter__"}
+    assert "record_intent" in wanted
+    missing = {name for name in wanted if not callable(getattr(SqliteStore, name, None))}
+    assert missing == set()
 
 
 def test_declared_submissions_start_pending_with_no_attempt(store: SqliteStore) -> None:

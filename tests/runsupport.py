@@ -58,7 +58,9 @@ def write(path: Path, text: str) -> Path:
 
 def manifest(spec: Path, campaign: str) -> dict[str, Any]:
     """The manifest a run of ``spec`` wrote."""
-    data: dict[str, Any] = json.loads((spec.parent / "out" / campaign / "manifest.json").read_text())
+    data: dict[str, Any] = json.loads(
+        (spec.parent / "out" / campaign / "manifest.json").read_text()
+    )
     return data
 
 

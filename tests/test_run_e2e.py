@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from orchestrator.simulator import Simulator
 from runsupport import charged, manifest, mjv, run_spec, simulator, write
+
+from orchestrator.simulator import Simulator
 
 __all__ = ["simulator"]
 
@@ -107,8 +108,12 @@ def test_unchanged_rerun_submits_and_downloads_nothing(
 def test_editing_one_prompt_resubmits_only_its_jobs(simulator: Simulator, tmp_path: Path) -> None:
     spec = write(tmp_path / "c.yaml", MATRIX)
     assert run_spec(simulator, spec).code == 0
-    write(spec, MATRIX.replace("{{ mood }} light", "{% if mood == 'cold' %}icy{% else %}"
-                               "{{ mood }}{% endif %} light"))
+    write(
+        spec,
+        MATRIX.replace(
+            "{{ mood }} light", "{% if mood == 'cold' %}icy{% else %}{{ mood }}{% endif %} light"
+        ),
+    )
     plan = mjv("plan", str(spec))
     assert plan.code == 2
     result = run_spec(simulator, spec)
@@ -161,8 +166,12 @@ def test_file_and_imagine_sources_upload_once_and_run_the_imagine_chain(
     assert simulator.requests_by_route()["POST /mj/submit/imagine"] == 1
     assert simulator.requests_by_route()["POST /mj/submit/action"] == 1
     jobs = {job["name"]: job for job in manifest(spec, "sources")["jobs"]}
-    assert jobs["castle"]["image"] == {"kind": "imagine", "name": "castle",
-                                       "imagine": "a castle on a hill at dawn", "pick": 2}
+    assert jobs["castle"]["image"] == {
+        "kind": "imagine",
+        "name": "castle",
+        "imagine": "a castle on a hill at dawn",
+        "pick": 2,
+    }
     # A second campaign using the same file reuses the upload cached by its sha256.
     spec2 = write(tmp_path / "d.yaml", SOURCES.replace("campaign: sources", "campaign: other"))
     assert run_spec(simulator, spec2).code == 0

@@ -35,6 +35,9 @@ class RunConfig:
     include_final: bool = False  # `mjv retry --include-final`: final failures too
     lease_seconds: float = LEASE_SECONDS
     download_concurrency: int = 4
+    retry_base: float = 2.0  # seconds; full-jitter exponential backoff
+    retry_cap: float = 120.0
+    account_backoff: float = 30.0  # queue full / no account: the whole account backs off
 
 
 @dataclass
@@ -67,7 +70,12 @@ class Pacing:
         return cls(
             bucket=TokenBucket(config.max_rps, burst=max(1.0, config.max_rps), clock=clock),
             slots=AdaptiveSlots(config.concurrency),
-            policy=RetryPolicy(max_attempts=config.max_attempts),
+            policy=RetryPolicy(
+                max_attempts=config.max_attempts,
+                base=config.retry_base,
+                cap=config.retry_cap,
+                account_base=config.account_backoff,
+            ),
             budget=Budget(config.max_cost, committed=spent),
             banned=BannedStreak(config.max_banned_in_row),
         )

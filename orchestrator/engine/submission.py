@@ -121,15 +121,18 @@ class Submitter:
             raise InDoubtError(f"{order.what}: in doubt (sent, answer lost); skipped")
         if in_doubt:
             self._rt.progress.event("in_doubt", job=order.what, action="resubmit")
-        if self._stop.is_set():
-            raise StopRequestedError(order.what)
         pacing = self._pacing
         await pacing.slots.acquire()
         try:
+            if self._stop.is_set():
+                raise StopRequestedError(order.what)
             pacing.budget.reserve(order.price, order.what)
             task_id = await self._send(order, in_doubt)
         except ProviderError as exc:
-            pacing.slots.release()
+            try:  # judged before the slot frees, so nobody sends after a stop verdict
+                self._stop_if_fatal(exc)
+            finally:
+                pacing.slots.release()
             return await self._rejected(order, exc, tries + 1), False
         except BaseException:
             pacing.slots.release()
@@ -170,12 +173,19 @@ class Submitter:
         else:
             self._rt.store.record_rejected(order.key, str(exc))
 
+    def _stop_if_fatal(self, exc: ProviderError) -> None:
+        banned = self._pacing.banned
+        reason = None
+        if exc.stops_run:
+            reason = str(exc)
+        elif isinstance(exc, BannedPromptError) and banned.record(True):
+            reason = f"{banned.count} banned prompts in a row (protecting the account)"
+        if reason is not None:
+            self._stop.set()
+            raise RunStoppedError(reason) from exc
+
     async def _rejected(self, order: Order, exc: ProviderError, tries: int) -> int:
         pacing = self._pacing
-        if exc.stops_run:
-            raise RunStoppedError(str(exc)) from exc
-        if isinstance(exc, BannedPromptError) and pacing.banned.record(True):
-            raise RunStoppedError(f"{pacing.banned.count} banned prompts in a row") from exc
         if isinstance(exc, QueueFullError | NoAccountError):
             pacing.slots.overloaded()
         if isinstance(exc, RateLimitedError) and exc.retry_after:

@@ -1,0 +1,132 @@
+"""Crash safety: SIGKILL at random moments, Ctrl-C, and two runners racing on one campaign."""
+
+from __future__ import annotations
+
+import json
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from runsupport import charged, simulator, subprocess_env, write
+
+from orchestrator.simulator import Simulator
+
+__all__ = ["simulator"]
+
+SPEC = """\
+version: 1
+campaign: crash
+defaults: {mode: fast, motion: low, batch_size: 1}
+images:
+  a: {url: "https://cdn.example.com/a.png"}
+  b: {url: "https://cdn.example.com/b.png"}
+  c: {url: "https://cdn.example.com/c.png"}
+prompts:
+  orbit: "slow orbit, {{ mood }} light"
+jobs:
+  - name: "{{ image }}-{{ mood }}"
+    images: [a, b, c]
+    prompts: [orbit]
+    matrix: {mood: [warm, cold]}
+    extend:
+      - {prompt: "keeps orbiting"}
+"""
+SUBMISSIONS = 12  # 6 jobs x (base clip + 1 extension)
+FAST = ["--poll-interval", "0.02", "--max-rps", "1000", "--concurrency", "4"]
+
+
+def _start(sim: Simulator, spec: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "orchestrator", "run", str(spec), "--quiet", *FAST],
+        env=subprocess_env(sim),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _finish(sim: Simulator, spec: Path) -> None:
+    for _ in range(5):
+        proc = _start(sim, spec)
+        out, err = proc.communicate(timeout=120)
+        if proc.returncode == 0:
+            return
+    raise AssertionError(f"campaign never finished: {proc.returncode} {out} {err}")
+
+
+def _assert_each_submission_charged_once(sim: Simulator) -> None:
+    counts = charged(sim)
+    assert len(counts) == SUBMISSIONS, counts
+    assert set(counts.values()) == {1}
+    # In-doubt resends repeat the first attempt's key, so every key is an "-a1".
+    assert all(key.endswith("-a1") for key in counts), counts
+
+
+def _assert_files_match_manifest(spec: Path) -> None:
+    import hashlib
+
+    out = spec.parent / "out" / "crash"
+    manifest = json.loads((out / "manifest.json").read_text())
+    files = 0
+    for job in manifest["jobs"]:
+        assert job["status"] == "done"
+        for step in job["steps"]:
+            for entry in step["files"]:
+                data = (out / job["output"] / entry["name"]).read_bytes()
+                assert hashlib.sha256(data).hexdigest() == entry["sha256"]
+                files += 1
+    assert files == SUBMISSIONS
+
+
+def test_sigkill_at_random_moments_never_pays_twice(simulator: Simulator, tmp_path: Path) -> None:
+    spec = write(tmp_path / "c.yaml", SPEC)
+    rng = random.Random(20261124)
+    for _ in range(8):
+        proc = _start(simulator, spec)
+        time.sleep(rng.uniform(0.05, 0.8))
+        proc.send_signal(signal.SIGKILL)
+        proc.communicate(timeout=30)
+    _finish(simulator, spec)
+    _assert_each_submission_charged_once(simulator)
+    _assert_files_match_manifest(spec)
+
+
+def test_two_concurrent_runners_never_submit_a_job_twice(
+    simulator: Simulator, tmp_path: Path
+) -> None:
+    spec = write(tmp_path / "c.yaml", SPEC)
+    first, second = _start(simulator, spec), _start(simulator, spec)
+    results = [proc.communicate(timeout=120) for proc in (first, second)]
+    assert (first.returncode, second.returncode) == (0, 0), results
+    _assert_each_submission_charged_once(simulator)
+    _assert_files_match_manifest(spec)
+
+
+def test_ctrl_c_stops_new_submissions_and_exits_130(tmp_path: Path) -> None:
+    from runsupport import KEY
+
+    from orchestrator.simulator import SimulatorConfig
+
+    with Simulator(SimulatorConfig(job_seconds=0.6, slots=2, api_key=KEY)) as sim:
+        spec = write(tmp_path / "c.yaml", SPEC)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "orchestrator", "run", str(spec), *FAST],
+            env=subprocess_env(sim),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert proc.stderr is not None
+        for line in proc.stderr:  # wait for the first accepted submission, however long
+            if "submitted" in line:
+                break
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=60)
+        assert proc.returncode == 130, out
+        assert "interrupted" in out
+        assert sum(charged(sim).values()) < SUBMISSIONS
+        _finish(sim, spec)
+        _assert_each_submission_charged_once(sim)

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from runsupport import KEY, charged, run_spec, write
+from runsupport import KEY, charged, mjv, run_spec, write
 
 from orchestrator.client import Client
 from orchestrator.engine.context import RunConfig, RunReport, Runtime
@@ -213,8 +213,5 @@ def test_budget_cap_refuses_submissions_that_would_exceed_it(
         assert result.code == 3
         assert "2/8 jobs done" in result.out
         assert sum(charged(sim).values()) == 2
-        status = run_spec  # noqa: F841 - status below reads the same state
-        from runsupport import mjv
-
         shown = mjv("status", str(spec))
         assert "spent 1.20" in shown.out

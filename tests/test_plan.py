@@ -1,0 +1,126 @@
+"""build_plan (pure totals and cost) and `mjv plan` output and exit codes."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from orchestrator.cli import main
+from orchestrator.model import Campaign, ImageSource, Job, Settings
+from orchestrator.plan import build_plan
+from orchestrator.spec import load_campaign
+
+REPO = Path(__file__).resolve().parent.parent
+SPECS = REPO / "specs"
+
+
+def _job(name: str, mode: str = "fast", batch: int = 1, image: ImageSource | None = None) -> Job:
+    source = image or ImageSource("s", "url", url="https://cdn.example.com/s.png")
+    return Job(
+        name, f"fp-{name}", source, None, None, Settings(mode=mode, batch_size=batch), 1, name
+    )
+
+
+def _campaign(*jobs: Job, pricing: dict[str, float] | None = None) -> Campaign:
+    return Campaign("c", Path("/c.yaml"), "", Path("/out"), jobs, pricing or {"fast": 0.6})
+
+
+def _plan_cli(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["plan", *argv], out, err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_totals_count_extensions_clips_and_cost() -> None:
+    campaign = load_campaign(SPECS / "extended-local.yaml")
+    totals = build_plan(campaign).totals
+    assert (totals.jobs, totals.to_do) == (4, 4)
+    assert totals.video_submissions == 3 * 4 + 2  # three jobs with 3 steps, one with 1
+    assert totals.seconds == 3 * 2 * (5 + 3 * 4) + 1 * (5 + 4)  # clips x seconds
+    assert totals.cost == pytest.approx(14 * 0.6)
+    assert totals.unpriced == {} and totals.imagine_submissions == 0
+
+
+def test_unknown_prices_are_reported_never_invented() -> None:
+    plan = build_plan(load_campaign(SPECS / "spring-matrix.yaml"))
+    totals = plan.totals
+    assert totals.cost is None
+    assert totals.unpriced == {"relax": 2}
+    assert totals.imagine_submissions == 2  # one still: imagine + upscale, shared by its jobs
+    assert totals.known_cost == pytest.approx(16 * 0.6 + 2 * 0.075)
+
+
+def test_imagine_without_a_price_is_unknown() -> None:
+    still = ImageSource("castle", "imagine", imagine="a castle", pick=1)
+    totals = build_plan(_campaign(_job("a", image=still), _job("b", image=still))).totals
+    assert totals.unpriced == {"imagine": 2} and totals.cost is None
+    assert totals.known_cost == pytest.approx(1.2)
+
+
+def test_statuses_decide_the_work_and_the_totals() -> None:
+    campaign = _campaign(_job("a"), _job("b", batch=2), _job("c"), _job("d"))
+    statuses = {"fp-a": "done", "fp-b": "changed", "fp-c": "failed"}
+    plan = build_plan(campaign, statuses)
+    assert [row.status for row in plan.rows] == ["done", "changed", "failed", "new"]
+    assert plan.has_work and plan.totals.to_do == 3
+    assert plan.totals.seconds == 2 * 5 + 5 + 5
+    assert not build_plan(
+        campaign, dict.fromkeys(("fp-a", "fp-b", "fp-c", "fp-d"), "done")
+    ).has_work
+
+
+def test_over_budget_uses_the_known_cost() -> None:
+    campaign = _campaign(_job("a"), _job("b"))
+    assert not build_plan(campaign).over_budget
+    tight = Campaign("c", Path("/c.yaml"), "", Path("/out"), campaign.jobs, {"fast": 0.6}, 1.0)
+    assert build_plan(tight).over_budget
+
+
+def test_plan_cli_text_shows_jobs_and_totals_and_exits_2() -> None:
+    code, out, err = _plan_cli(str(SPECS / "demo.yaml"))
+    assert code == 2 and err == ""
+    lines = out.splitlines()
+    assert "+ sneaker-orbit [new] 75dcb6b06e84" in lines
+    assert "    prompt   orbit: slow orbit around the sneaker, Acme colours, soft light" in lines
+    assert lines[-4:] == [
+        "2 jobs, 2 to do",
+        "2 video submissions (extensions included)",
+        "10 seconds of video",
+        "estimated cost: 1.20",
+    ]
+
+
+def test_plan_cli_text_says_unknown_cost() -> None:
+    _, out, _ = _plan_cli(str(SPECS / "spring-matrix.yaml"))
+    assert "estimated cost: unknown (no price for 2 relax submissions; known part 9.75)" in out
+
+
+def test_plan_cli_json_is_stable_and_has_every_field() -> None:
+    code, out, _ = _plan_cli("--format", "json", str(SPECS / "extended-local.yaml"))
+    assert code == 2
+    data = json.loads(out)
+    assert out == json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    job = data["jobs"][0]
+    assert job["name"] == "bottle-reveal-long" and job["status"] == "new"
+    assert job["key"] == job["fingerprint"][:32]
+    assert job["image"]["kind"] == "file" and len(job["image"]["sha256"]) == 64
+    assert job["settings"]["video_type"] == "vid_1.1_i2v_720"
+    assert [step["step"] for step in job["extensions"]] == [1, 2, 3]
+    assert job["extensions"][0]["prompt"] == "the camera keeps orbiting, high energy"
+    assert data["totals"]["video_submissions"] == 14 and data["totals"]["unpriced"] == {}
+    assert data["jobs"][3]["end_image"]["name"] == "bottle"
+
+
+def test_plan_cli_invalid_spec_exits_1_with_problems(tmp_path: Path) -> None:
+    (tmp_path / "bad.yaml").write_text("version: 1\ncampaign: x\njobs: [{images: [nope]}]\n")
+    code, out, err = _plan_cli("bad.yaml")
+    assert code == 1 and out == ""
+    assert "bad.yaml:3:18: $.jobs[0].images[0]: unknown image 'nope'" in err
+
+
+def test_plan_cli_missing_spec_exits_1_not_2() -> None:
+    code, _, err = _plan_cli("nothere.yaml")
+    assert code == 1 and "nothere.yaml: no such file" in err

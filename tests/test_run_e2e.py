@@ -5,9 +5,10 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+import pytest
 from runsupport import charged, manifest, mjv, run_spec, simulator, write
 
-from orchestrator.simulator import Simulator
+from orchestrator.simulator import Simulator, SimulatorConfig
 
 __all__ = ["simulator"]
 
@@ -255,3 +256,73 @@ def test_missing_key_is_a_clear_error_before_any_request(
     assert result.code == 1
     assert "MJV_API_KEY" in result.err
     assert simulator.total_requests() == 0
+
+
+def _leave_in_doubt(spec: Path, job_name: str) -> str:
+    """Record an intent for ``job_name`` by a process that died before the answer came."""
+    import socket
+    import subprocess
+
+    from orchestrator.engine.runner import submission_specs
+    from orchestrator.spec import load_campaign
+    from orchestrator.state import open_store
+
+    dead = subprocess.run(["true"], check=True)
+    assert dead.returncode == 0
+    campaign = load_campaign(spec)
+    job = next(job for job in campaign.jobs if job.name == job_name)
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    owner = f"{socket.gethostname()}:{proc.pid}:dead"
+    with open_store(spec.parent / ".mjv/state.db", campaign.name) as store:
+        store.declare(submission_specs(campaign.jobs))
+        assert store.claim(job.fingerprint, owner, 600)
+        store.record_intent(job.fingerprint, owner, 0.6)
+    return job.fingerprint
+
+
+def test_in_doubt_submission_is_reported_skipped_or_resent_with_a_warning(
+    simulator: Simulator, tmp_path: Path
+) -> None:
+    spec = write(tmp_path / "c.yaml", MATRIX)
+    key = _leave_in_doubt(spec, "a-warm")
+    status = mjv("status", str(spec))
+    assert "in doubt: a-warm" in status.out
+    skipped = run_spec(simulator, spec, "--in-doubt", "skip")
+    assert skipped.code == 3
+    assert "in_doubt: job a-warm: in doubt" in skipped.out
+    assert key[:32] + "-a1" not in charged(simulator)
+    resent = run_spec(simulator, spec)
+    assert resent.code == 0
+    assert "job a-warm was in doubt and was sent again; it may be charged twice" in resent.out
+    # The resend repeats the first attempt's idempotency key.
+    assert charged(simulator)[key[:32] + "-a1"] == 1
+
+
+def test_status_without_a_state_file_creates_none(tmp_path: Path) -> None:
+    spec = write(tmp_path / "c.yaml", MATRIX)
+    result = mjv("status", str(spec))
+    assert result.code == 0
+    assert "new 4" in result.out
+    assert not (tmp_path / ".mjv").exists()
+
+
+def test_retry_gives_failed_jobs_a_new_attempt(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MJV_API_KEY", "sk-simulator")
+    banned = MATRIX.replace("{{ mood }} light", "{{ mood }}{% if mood == 'cold' %} ban{% endif %}")
+    spec = write(tmp_path / "c.yaml", banned)
+    config = SimulatorConfig(job_seconds=0.05, slots=4, banned_words=("ban",))
+    with Simulator(config) as sim:
+        first = run_spec(sim, spec)
+        assert first.code == 3, first.out
+        assert first.out.count("failed (final)") == 2
+        # Final failures are not retried without --include-final.
+        again = run_spec(sim, spec, verb="retry")
+        assert again.code == 3
+        assert sim.submit_requests() == 4
+    with Simulator(SimulatorConfig(job_seconds=0.05, slots=4)) as sim:  # the word is allowed now
+        forced = run_spec(sim, spec, "--include-final", verb="retry")
+        assert forced.code == 0, forced.out
+        assert "4/4 jobs done, 2 submitted" in forced.out

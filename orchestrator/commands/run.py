@@ -123,6 +123,8 @@ def summarise(report: RunReport, campaign: Campaign, out: TextIO) -> int:
             kind = "final" if outcome.final else "retryable"
             label = f"failed ({kind})" if outcome.status == "failed" else outcome.status
             out.write(f"  {label}: {outcome.reason}\n")
+    for what in report.resent_in_doubt:
+        out.write(f"  warning: {what} was in doubt and was sent again; it may be charged twice\n")
     out.write(f"manifest: {manifest_path(campaign)}\n")
     if report.stopped:
         out.write(f"run stopped: {report.stopped}\n")

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TextIO
 
 from orchestrator.commands.run import state_path
-from orchestrator.engine.status import CampaignStatus, campaign_status
+from orchestrator.engine.status import CampaignStatus, campaign_status, empty_status
 from orchestrator.errors import EXIT_OK
 from orchestrator.spec import load_campaign
 from orchestrator.state import open_store
@@ -19,8 +19,12 @@ from orchestrator.state import open_store
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Print the state of the campaign of ``args.spec``."""
     campaign = load_campaign(Path(args.spec))
-    with open_store(state_path(args, campaign), campaign.name) as store:
-        status = campaign_status(campaign, store)
+    path = state_path(args, campaign)
+    if path.exists():
+        with open_store(path, campaign.name) as store:
+            status = campaign_status(campaign, store)
+    else:  # nothing has run yet; looking must not create a state file
+        status = empty_status(campaign)
     if args.format == "json":
         out.write(json.dumps(asdict(status), indent=2, sort_keys=True) + "\n")
     else:

@@ -101,6 +101,7 @@ class RunReport:
     spent: float
     interrupted: bool = False
     stopped: str | None = None  # why the run stopped early (auth, quota, banned prompts)
+    resent_in_doubt: tuple[str, ...] = ()  # in-doubt submissions sent again (maybe paid twice)
 
     def count(self, status: str) -> int:
         """Number of jobs that ended with ``status``."""

@@ -248,6 +248,7 @@ class _Runner:
             spent=self.pacing.budget.spent,
             interrupted=self.stop.is_set() and self.stopped is None,
             stopped=self.stopped,
+            resent_in_doubt=tuple(sorted(set(self.submitter.resent_in_doubt))),
         )
 
     @staticmethod

@@ -97,6 +97,14 @@ def campaign_status(campaign: Campaign, store: Store) -> CampaignStatus:
     )
 
 
+def empty_status(campaign: Campaign) -> CampaignStatus:
+    """Status of a campaign that has no state file yet: every job is new."""
+    return CampaignStatus(
+        campaign.name, len(campaign.jobs), {"new": len(campaign.jobs)} if campaign.jobs else {},
+        {}, (), (), (), 0.0, 0.0, 0.0,
+    )
+
+
 _SOURCES = ("imagine", "upscale")
 
 

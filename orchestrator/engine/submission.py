@@ -67,6 +67,7 @@ class Submitter:
         self._stop = stop
         self._critical: set[asyncio.Task[str]] = set()
         self.submitted = 0
+        self.resent_in_doubt: list[str] = []
 
     async def ensure(self, order: Order) -> Submission:
         """Return the submission once succeeded, submitting or polling it as its state needs."""
@@ -120,6 +121,7 @@ class Submitter:
         if in_doubt and self._config.in_doubt == "skip":
             raise InDoubtError(f"{order.what}: in doubt (sent, answer lost); skipped")
         if in_doubt:
+            self.resent_in_doubt.append(order.what)
             self._rt.progress.event("in_doubt", job=order.what, action="resubmit")
         pacing = self._pacing
         await pacing.slots.acquire()

@@ -95,7 +95,12 @@ def test_a_finished_video_has_one_clip_per_batch_item_and_buttons(
     task_id = finished_video(sim, clock, batch=4)
     task = use(sim, lambda c: c.fetch_task(task_id))
     assert len(task.clip_urls) == 4 and all(u.startswith(sim.base_url) for u in task.clip_urls)
-    assert f"MJ::JOB::video_virtual_upscale::4::{task.id}" in task.buttons
+    assert [b.split("::")[2:4] for b in task.buttons][3:] == [
+        ["video_virtual_upscale", "4"],
+        ["reroll", "0"],
+    ]
+    with pytest.raises(errors.InvalidRequestError, match="does not implement"):
+        use(sim, lambda c: c.action(task.id, task.buttons[-1]))
 
 
 def test_clips_are_unique_stable_mp4s(sim: Simulator, clock: FakeClock) -> None:

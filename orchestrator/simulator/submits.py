@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
-from orchestrator.simulator.tasks import VIDEO_ACTIONS, SimTask, TaskBook
+from orchestrator.simulator.tasks import VIDEO_ACTIONS, SimTask, TaskBook, button_ids
 
 MOTIONS = frozenset({"low", "high"})
 VIDEO_TYPES = frozenset({"vid_1.1_i2v_480", "vid_1.1_i2v_720"})
@@ -15,8 +14,6 @@ ANIMATE_MODES = frozenset({"manual", "auto"})
 BATCH_SIZES = frozenset({1, 2, 4})
 MAX_EXTENSIONS = 4
 MAX_STATE = 255
-_UPSAMPLE = re.compile(r"MJ::JOB::upsample::([1-4])::(\d+)$")
-_ZOOM = re.compile(r"MJ::CustomZoom::(\d+)$")
 
 
 class Refusal(Exception):
@@ -105,12 +102,13 @@ def action_task(book: TaskBook, body: Mapping[str, Any], now: float) -> SimTask:
         raise Refusal(3, "parent task not found")
     _require(book.status(parent, now)[0] == "SUCCESS", "parent task is not SUCCESS")
     state = str(body.get("state") or "")
-    up, zoom = _UPSAMPLE.match(custom_id), _ZOOM.match(custom_id)
-    if up and up.group(2) == parent.id and parent.action == "IMAGINE":
+    if custom_id not in button_ids(parent):
+        raise Refusal(4, f"customId is not a button of task {parent.id}")
+    if custom_id.startswith("MJ::JOB::upsample::"):
         return SimTask(book.new_id(), "UPSCALE", parent.prompt, state, now, parent=parent.id)
-    if zoom and zoom.group(1) == parent.id and parent.action == "UPSCALE":
+    if custom_id.startswith("MJ::CustomZoom::"):
         return SimTask(book.new_id(), "ZOOM", parent.prompt, state, now, modal=True)
-    raise Refusal(4, f"customId is not a button of task {parent.id}")
+    raise Refusal(4, "the simulator does not implement this button")
 
 
 def answer_modal(book: TaskBook, body: Mapping[str, Any], now: float) -> SimTask:

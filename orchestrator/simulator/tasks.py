@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -128,8 +129,7 @@ class TaskBook:
 def _results(task: SimTask, url: Callable[[str], str]) -> dict[str, Any]:
     if task.action in VIDEO_ACTIONS:
         clips = [url(f"/cdn/{task.id}/{i}.mp4") for i in range(task.batch)]
-        buttons = [f"MJ::JOB::video_virtual_upscale::{i + 1}::{task.id}" for i in range(task.batch)]
-        buttons.append(f"MJ::JOB::reroll::0::{task.id}::SOLO")
+        buttons = button_ids(task)
         return {
             "imageUrl": clips[0],
             "videoUrl": clips[0],
@@ -137,11 +137,20 @@ def _results(task: SimTask, url: Callable[[str], str]) -> dict[str, Any]:
             "buttons": _buttons(buttons),
         }
     if task.action == "IMAGINE":
-        buttons = [f"MJ::JOB::upsample::{i}::{task.id}" for i in range(1, 5)]
-        return {"imageUrl": url(f"/cdn/{task.id}/grid.png"), "buttons": _buttons(buttons)}
+        return {"imageUrl": url(f"/cdn/{task.id}/grid.png"), "buttons": _buttons(button_ids(task))}
     # An upscale (or a zoom answered through the modal) yields one picture.
-    zoom = [f"MJ::CustomZoom::{task.id}"] if task.action == "UPSCALE" else []
-    return {"imageUrl": url(f"/cdn/{task.id}/image.png"), "buttons": _buttons(zoom)}
+    return {"imageUrl": url(f"/cdn/{task.id}/image.png"), "buttons": _buttons(button_ids(task))}
+
+
+def button_ids(task: SimTask) -> list[str]:
+    """Custom ids of a finished task's buttons; like Midjourney's they end in a message hash."""
+    tag = uuid.uuid5(uuid.NAMESPACE_URL, f"mjv-simulator/{task.id}")
+    if task.action in VIDEO_ACTIONS:
+        ups = [f"MJ::JOB::video_virtual_upscale::{i + 1}::{tag}" for i in range(task.batch)]
+        return [*ups, f"MJ::JOB::reroll::0::{tag}::SOLO"]
+    if task.action == "IMAGINE":
+        return [f"MJ::JOB::upsample::{i}::{tag}" for i in range(1, 5)]
+    return [f"MJ::CustomZoom::{tag}"] if task.action == "UPSCALE" else []
 
 
 def _buttons(custom_ids: list[str]) -> list[dict[str, Any]]:

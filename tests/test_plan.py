@@ -102,7 +102,7 @@ def test_plan_cli_json_is_stable_and_has_every_field() -> None:
     code, out, _ = _plan_cli("--format", "json", str(SPECS / "extended-local.yaml"))
     assert code == 2
     data = json.loads(out)
-    assert out == json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    assert out == json.dumps(data, sort_keys=True, ensure_ascii=False) + "\n"
     job = data["jobs"][0]
     assert job["name"] == "bottle-reveal-long" and job["status"] == "new"
     assert job["key"] == job["fingerprint"][:32]

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TextIO
 
 from orchestrator.errors import EXIT_ERROR, EXIT_OK, EXIT_USAGE, SpecError, UsageError
-from orchestrator.spec import Problem, load_campaign
+from orchestrator.spec import Problem, validate_spec
 
 SPEC_SUFFIXES = (".yaml", ".yml")
 
@@ -58,12 +58,12 @@ def check_path(text: str) -> FileResult:
     if path.is_dir():
         return FileResult(text, error=f"{text}: no *.yaml or *.yml files in this folder")
     try:
-        campaign = load_campaign(path)
+        jobs = validate_spec(path)
     except UsageError as exc:
         return FileResult(text, error=str(exc))
     except SpecError as exc:
         return FileResult(text, problems=tuple(p for p in exc.problems if isinstance(p, Problem)))
-    return FileResult(text, jobs=len(campaign.jobs))
+    return FileResult(text, jobs=jobs)
 
 
 def exit_code(results: list[FileResult]) -> int:

@@ -10,6 +10,7 @@ import pytest
 from orchestrator.model import Campaign, RunOptions, fingerprint
 from orchestrator.spec import load_campaign
 from orchestrator.spec.expand import matrix_rows
+from orchestrator.spec.templates import Template, TemplateError
 
 REPO = Path(__file__).resolve().parent.parent
 PNG = (REPO / "specs" / "assets" / "bottle.png").read_bytes()
@@ -233,3 +234,38 @@ def test_matrix_rows_follow_github_actions(
     matrix: dict[str, object], rows: list[dict[str, object]]
 ) -> None:
     assert matrix_rows(matrix) == rows
+
+
+@pytest.mark.parametrize(
+    ("source", "context"),
+    [
+        ("a {{ x }} b {{y}}", {"x": 1, "y": True}),
+        ("{{ x }}", {"x": None}),
+        ("  {{x}}\n", {"x": 2.5}),
+        ("{{ x|upper }} {% if y %}yes{% endif %}", {"x": "a", "y": 1}),
+        ("{{ true }} {{ x }}", {"x": "t"}),
+        ("}} {{ x }}", {"x": "t"}),
+    ],
+)
+def test_plain_fast_path_renders_like_jinja2(source: str, context: dict[str, object]) -> None:
+    import jinja2
+
+    expected = jinja2.Environment().from_string(source).render(context).strip()
+    assert Template(source).render(context) == expected
+
+
+def test_templates_report_missing_variables_and_syntax_errors() -> None:
+    with pytest.raises(TemplateError, match="undefined variable 'mood'"):
+        Template("{{ brand }} {{ mood }}").render({"brand": "x"})
+    with pytest.raises(TemplateError, match="undefined variable 'mood'"):
+        Template("{{ mood|upper }}").render({})
+    with pytest.raises(TemplateError) as info:
+        Template("line one\n{{ oops")
+    assert info.value.line == 2 and info.value.message.startswith("template syntax error")
+    with pytest.raises(TemplateError, match="cannot render"):
+        Template("{{ x.y.z }}").render({"x": {}})
+
+
+def test_templates_are_sandboxed() -> None:
+    with pytest.raises(TemplateError, match="cannot render"):
+        Template("{{ x.__class__.__mro__ }}").render({"x": "s"})

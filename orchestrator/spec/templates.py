@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jinja2
-from jinja2 import meta, nodes
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+if TYPE_CHECKING:
+    import jinja2
 
-# Sandboxed: CI validates specs from pull requests, and a template must not run code.
-_ENV = ImmutableSandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False)
-_RENDER_ERRORS = (jinja2.TemplateError, ArithmeticError, LookupError, TypeError, ValueError)
+# `{{ name }}` and plain text need no Jinja2 at all; most specs hold nothing else, and skipping
+# Jinja2's import and compiler keeps `mjv validate` fast. Anything fancier goes to Jinja2.
+_PLAIN_NAME = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+_JINJA_MARKS = ("{{", "{%", "{#", "}}", "%}", "#}")
+_JINJA_WORDS = frozenset(
+    ["and", "or", "not", "in", "is", "if", "else", "true", "false", "none", "True", "False", "None"]
+)
 
 
 class TemplateError(Exception):
@@ -27,47 +32,78 @@ class Template:
     """A compiled template that knows its free variables and caches renders by their values."""
 
     def __init__(self, source: str) -> None:
-        try:
-            tree = _ENV.parse(source)
-            self._template = _ENV.from_string(tree)
-        except jinja2.TemplateSyntaxError as exc:
-            raise TemplateError(f"template syntax error: {exc.message}", exc.lineno) from None
-        except jinja2.TemplateError as exc:
-            raise TemplateError(f"template error: {exc.message}") from None
         self.source = source
-        self.variables = tuple(sorted(meta.find_undeclared_variables(tree)))
         self._cache: dict[tuple[Any, ...], str] = {}
-        self._parts = _plain_parts(tree)
+        self._parts = _plain_parts(source)
+        self._template: jinja2.Template | None = None
+        if self._parts is not None:
+            self.variables = tuple(sorted({text for var, text in self._parts if var}))
+        else:
+            self._template, self.variables = _compile(source)
 
     def render(self, context: Mapping[str, Any]) -> str:
         """Render with ``context``; a missing variable or a failing expression: TemplateError."""
         missing = [name for name in self.variables if name not in context]
         if missing:
             raise TemplateError(f"undefined variable {missing[0]!r}")
-        if self._parts is not None:  # plain text and {{ name }} only: same output, far faster
-            return "".join(str(context[p]) if var else p for var, p in self._parts).strip()
+        if self._parts is not None:  # renders exactly as Jinja2 would: str() of each value
+            return "".join(str(context[t]) if var else t for var, t in self._parts).strip()
         key = tuple(context[name] for name in self.variables)
-        cached = self._cache.get(key)
+        try:
+            cached = self._cache.get(key)
+        except TypeError:  # an unhashable value: render without the cache
+            return _render(self._template, context)
         if cached is None:
-            try:
-                cached = self._template.render(context).strip()
-            except _RENDER_ERRORS as exc:
-                raise TemplateError(f"cannot render: {exc}") from None
+            cached = _render(self._template, context)
             self._cache[key] = cached
         return cached
 
 
-def _plain_parts(tree: nodes.Template) -> list[tuple[bool, str]] | None:
-    """Split a template made only of text and ``{{ name }}`` into (is_variable, text) parts."""
+def _plain_parts(source: str) -> list[tuple[bool, str]] | None:
+    """Split text with only ``{{ name }}`` tags into (is_variable, text) parts, else None."""
     parts: list[tuple[bool, str]] = []
-    for output in tree.body:
-        if not isinstance(output, nodes.Output):
+    position = 0
+    for match in _PLAIN_NAME.finditer(source):
+        if match.group(1) in _JINJA_WORDS:
             return None
-        for node in output.nodes:
-            if isinstance(node, nodes.TemplateData):
-                parts.append((False, node.data))
-            elif isinstance(node, nodes.Name) and node.ctx == "load":
-                parts.append((True, node.name))
-            else:
-                return None
-    return parts
+        parts += [(False, source[position : match.start()]), (True, match.group(1))]
+        position = match.end()
+    parts.append((False, source[position:]))
+    texts = (text for var, text in parts if not var)
+    if any(mark in text for text in texts for mark in _JINJA_MARKS):
+        return None
+    return [part for part in parts if part[1]]
+
+
+@functools.cache
+def _environment() -> jinja2.Environment:
+    import jinja2
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    # Sandboxed: CI validates specs from pull requests, and a template must not run code.
+    return ImmutableSandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False)
+
+
+def _compile(source: str) -> tuple[jinja2.Template, tuple[str, ...]]:
+    import jinja2
+    from jinja2 import meta
+
+    env = _environment()
+    try:
+        tree = env.parse(source)
+        template = env.from_string(tree)
+    except jinja2.TemplateSyntaxError as exc:
+        raise TemplateError(f"template syntax error: {exc.message}", exc.lineno) from None
+    except jinja2.TemplateError as exc:
+        raise TemplateError(f"template error: {exc.message}") from None
+    return template, tuple(sorted(meta.find_undeclared_variables(tree)))
+
+
+def _render(template: jinja2.Template | None, context: Mapping[str, Any]) -> str:
+    import jinja2
+
+    assert template is not None  # only called for templates that Jinja2 compiled
+    try:
+        return template.render(context).strip()
+    except (jinja2.TemplateError, ArithmeticError, LookupError, TypeError, ValueError) as exc:
+        raise TemplateError(f"cannot render: {exc}") from None

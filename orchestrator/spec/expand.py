@@ -7,8 +7,9 @@ import itertools
 from dataclasses import dataclass
 from typing import Any
 
-from orchestrator.model import Extension, ImageSource, Job, Settings, fingerprint
+from orchestrator.model import Extension, ImageSource, Job, Settings
 from orchestrator.spec.checks import SETTING_NAMES, ImageTable, Templates
+from orchestrator.spec.identity import extension_fingerprint, job_fingerprint
 from orchestrator.spec.problems import JsonPath
 from orchestrator.spec.templates import Template, TemplateError
 from orchestrator.spec.yamlsource import Document
@@ -39,26 +40,17 @@ def _matches(row: dict[str, Any], pattern: dict[str, Any], only: object = None) 
     return all(key in row and row[key] == pattern[key] for key in keys)
 
 
-def expand_jobs(
-    doc: Document, images: ImageTable, templates: Templates, identities: bool = True
-) -> tuple[Job, ...]:
-    """Expand every job template of ``doc`` in file order; problems go to ``doc``.
-
-    With ``identities=False`` fingerprints are left empty: validation needs none and is faster.
-    """
+def expand_jobs(doc: Document, images: ImageTable, templates: Templates) -> tuple[Job, ...]:
+    """Expand every job template of ``doc`` in file order; problems go to ``doc``."""
     # Thousands of jobs allocate many small objects and make no reference cycles; the cyclic
     # collector's passes over the large live heap used to cost more than the expansion itself.
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _Expander(doc, images, templates, identities).run()
+        return _Expander(doc, images, templates).run()
     finally:
         if enabled:
             gc.enable()
-
-
-def _no_fingerprint(payload: Any) -> str:
-    return ""
 
 
 @dataclass(frozen=True)
@@ -69,10 +61,7 @@ class _Variant:
 
 
 class _Expander:
-    def __init__(
-        self, doc: Document, images: ImageTable, templates: Templates, identities: bool
-    ) -> None:
-        self.fingerprint = fingerprint if identities else _no_fingerprint
+    def __init__(self, doc: Document, images: ImageTable, templates: Templates) -> None:
         self.doc, self.images, self.templates = doc, images, templates
         self.data: dict[str, Any] = doc.data
         self.defaults: dict[str, Any] = self.data.get("defaults", {})
@@ -153,15 +142,7 @@ class _Expander:
             prompt_path: JsonPath = ("prompts", prompt_name)
             prompt = self.render(self.templates.get(prompt_path), prompt_path, context, repr(name))
         self.check_name(i, entry, name)
-        base = self.fingerprint(
-            {
-                "image": source.identity(),
-                "end_image": end.identity() if end else None,
-                "prompt": prompt,
-                "settings": vars(settings),
-                "take": take,
-            }
-        )
+        base = job_fingerprint(source, end, prompt, settings, take)
         output = self.render(self.output_name, ("output", "name"), context, repr(name)) or name
         self.check_output(output, name)
         extensions = self.extensions(i, entry, settings, context, base, name)
@@ -191,9 +172,7 @@ class _Expander:
                     f"index {index} needs batch_size > {index}; "
                     f"job {name!r} has batch_size {settings.batch_size}",
                 )
-            parent = self.fingerprint(
-                {"parent": parent, "prompt": prompt, "motion": motion, "index": index}
-            )
+            parent = extension_fingerprint(parent, prompt, motion, index)
             steps.append(Extension(k + 1, prompt, motion, index, parent))
         return tuple(steps)
 

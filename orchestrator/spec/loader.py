@@ -21,12 +21,12 @@ _FLOAT_OPTIONS = ("max_rps", "poll_interval", "task_timeout")
 
 def load_campaign(path: Path) -> Campaign:
     """Read, parse, validate and expand the spec at ``path``; raise SpecError with every problem."""
-    return _load(path, identities=True)
+    return _load(path)
 
 
 def validate_spec(path: Path) -> int:
-    """Check the spec at ``path`` like load_campaign (minus fingerprints); return its job count."""
-    return len(_load(path, identities=False).jobs)
+    """Check the spec at ``path`` like load_campaign; return its job count."""
+    return len(_load(path).jobs)
 
 
 def check_spec(path: Path) -> tuple[Problem, ...]:
@@ -38,9 +38,9 @@ def check_spec(path: Path) -> tuple[Problem, ...]:
     return ()
 
 
-def _load(path: Path, identities: bool) -> Campaign:
+def _load(path: Path) -> Campaign:
     doc = parse_yaml(str(path), read_spec(path))
-    campaign = _build(doc, path, identities) if _structure_ok(doc) else None
+    campaign = _build(doc, path) if _structure_ok(doc) else None
     if doc.problems or campaign is None:
         problems = sort_problems(doc.problems)
         raise SpecError(f"{path}: {_count(problems)} found", problems)
@@ -71,13 +71,13 @@ def _structure_ok(doc: Document) -> bool:
     return len(doc.problems) == errors_before
 
 
-def _build(doc: Document, path: Path, identities: bool) -> Campaign:
+def _build(doc: Document, path: Path) -> Campaign:
     spec_dir = path.resolve().parent
     images = checks.resolve_images(doc, spec_dir)
     checks.check_references(doc, images)
     checks.check_names(doc)
     templates = checks.compile_templates(doc)
-    jobs = expand_jobs(doc, images, templates, identities)
+    jobs = expand_jobs(doc, images, templates)
     data: dict[str, Any] = doc.data
     return Campaign(
         name=data["campaign"],

@@ -1,0 +1,63 @@
+"""Job identity: fingerprints of exactly what would be sent, equal to ``model.fingerprint``.
+
+A job's payload is its start image's identity, its end image's identity (or null), the rendered
+prompt, every setting, and the take number; an extension step's is its parent's fingerprint, its
+prompt, motion and index. The canonical JSON is assembled from cached pieces because campaigns
+have thousands of jobs sharing a few images and settings; the result is byte for byte what
+``model.fingerprint(payload)`` hashes (the tests hold both to that).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+from dataclasses import asdict
+from typing import Any
+
+from orchestrator.model import ImageSource, Settings
+
+_canonical = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
+
+
+def job_payload(
+    image: ImageSource, end: ImageSource | None, prompt: str | None, settings: Settings, take: int
+) -> dict[str, Any]:
+    """The payload a job's fingerprint hashes."""
+    return {
+        "image": image.identity(),
+        "end_image": end.identity() if end else None,
+        "prompt": prompt,
+        "settings": asdict(settings),
+        "take": take,
+    }
+
+
+def job_fingerprint(
+    image: ImageSource, end: ImageSource | None, prompt: str | None, settings: Settings, take: int
+) -> str:
+    """``model.fingerprint(job_payload(...))``, computed from cached pieces."""
+    text = (
+        f'{{"end_image":{_image_json(end)},"image":{_image_json(image)},'
+        f'"prompt":{_canonical(prompt)},"settings":{_settings_json(settings)},"take":{take}}}'
+    )
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def extension_fingerprint(parent: str, prompt: str | None, motion: str, index: int) -> str:
+    """``model.fingerprint({parent, prompt, motion, index})`` of one extension step."""
+    text = (
+        f'{{"index":{index},"motion":{_canonical(motion)},"parent":{_canonical(parent)},'
+        f'"prompt":{_canonical(prompt)}}}'
+    )
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@functools.cache
+def _image_json(image: ImageSource | None) -> str:
+    return _canonical(image.identity() if image else None)
+
+
+@functools.cache
+def _settings_json(settings: Settings) -> str:
+    return _canonical(asdict(settings))

@@ -1,0 +1,135 @@
+"""Benchmark `mjv run` against the simulator: makespan vs the ideal, requests, CPU, memory.
+
+The simulator runs in this process (threads); `mjv run` runs as a child process, so the child's
+CPU time and peak memory (from wait4's rusage) are the engine's alone.
+
+    python benchmarks/bench_run.py                      # the issue's scenarios
+    python benchmarks/bench_run.py --jobs 200 --slots 10 --job-seconds 0.5
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from orchestrator.simulator import Simulator, SimulatorConfig
+
+KEY = "sk-bench"
+
+
+@dataclass(frozen=True)
+class Figures:
+    """One measured run."""
+
+    jobs: int
+    slots: int
+    job_seconds: float
+    makespan: float
+    ideal: float
+    ratio: float
+    requests_per_job: float
+    cpu_ms_per_job: float
+    wall_ms_per_job: float
+    peak_mb: float
+    exit_code: int
+
+
+def write_spec(folder: Path, jobs: int) -> Path:
+    """A campaign of ``jobs`` jobs: images x moods, one prompt."""
+    moods = 10 if jobs >= 10 else jobs
+    images = math.ceil(jobs / moods)
+    lines = [
+        "version: 1",
+        "campaign: bench",
+        "defaults: {mode: fast, motion: low, batch_size: 1}",
+        "images:",
+        *[f'  i{n}: {{url: "https://cdn.example.com/{n}.png"}}' for n in range(images)],
+        "prompts:",
+        '  orbit: "slow orbit, {{ mood }} light"',
+        "jobs:",
+        '  - name: "{{ image }}-{{ mood }}"',
+        f"    images: [{', '.join(f'i{n}' for n in range(images))}]",
+        "    prompts: [orbit]",
+        f"    matrix: {{mood: [{', '.join(f'm{n}' for n in range(moods))}]}}",
+    ]
+    if images * moods > jobs:  # trim to exactly `jobs` jobs
+        extra = images * moods - jobs
+        excluded = [f"{{image: i{images - 1}, mood: m{moods - 1 - k}}}" for k in range(extra)]
+        lines[-1] = lines[-1][:-1] + f", exclude: [{', '.join(excluded)}]}}"
+    spec = folder / "bench.yaml"
+    spec.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return spec
+
+
+def measure(jobs: int, slots: int, job_seconds: float, poll: float) -> Figures:
+    """Run one campaign of ``jobs`` jobs and return its figures."""
+    config = SimulatorConfig(job_seconds=job_seconds, slots=slots, api_key=KEY)
+    with tempfile.TemporaryDirectory() as tmp, Simulator(config) as sim:
+        spec = write_spec(Path(tmp), jobs)
+        env = dict(os.environ, MJV_API_KEY=KEY, MJV_BASE_URL=sim.base_url)
+        argv = [
+            sys.executable,
+            "-m",
+            "orchestrator",
+            "run",
+            str(spec),
+            "--quiet",
+            "--concurrency",
+            str(slots),
+            "--poll-interval",
+            str(poll),
+            "--max-rps",
+            "100000",
+        ]
+        start = time.perf_counter()
+        proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        _, status, usage = os.wait4(proc.pid, 0)
+        makespan = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out, err = proc.communicate()
+        if proc.returncode != 0:
+            sys.stderr.write(out.decode() + err.decode())
+        ideal = math.ceil(jobs / slots) * job_seconds
+        cpu = usage.ru_utime + usage.ru_stime
+        return Figures(
+            jobs=jobs,
+            slots=slots,
+            job_seconds=job_seconds,
+            makespan=round(makespan, 3),
+            ideal=ideal,
+            ratio=round(makespan / ideal, 3),
+            requests_per_job=round(sim.total_requests() / jobs, 2),
+            cpu_ms_per_job=round(1000 * cpu / jobs, 3),
+            wall_ms_per_job=round(1000 * makespan / jobs, 3),
+            peak_mb=round(usage.ru_maxrss / 1024, 1),
+            exit_code=proc.returncode,
+        )
+
+
+def main() -> int:
+    """Run the scenarios (or one given on the command line) and print a JSON line each."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--jobs", type=int)
+    parser.add_argument("--slots", type=int, default=10)
+    parser.add_argument("--job-seconds", type=float, default=0.5)
+    parser.add_argument("--poll", type=float, default=0.05)
+    args = parser.parse_args()
+    if args.jobs:
+        scenarios = [(args.jobs, args.slots, args.job_seconds, args.poll)]
+    else:
+        scenarios = [(200, 10, 0.5, 0.05), (1000, 100, 0.05, 0.05), (10000, 100, 0.05, 0.05)]
+    for jobs, slots, seconds, poll in scenarios:
+        print(json.dumps(asdict(measure(jobs, slots, seconds, poll))), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -132,18 +132,17 @@ class _Expander:
         settings, end = variant.settings, variant.end
         context = {**variant.context, "image": source.name, "prompt": prompt_name or ""}
         context["take"] = take
-        label = f"$.jobs[{i}] (image {source.name!r}, take {take})"
-        name = self.render(name_template, ("jobs", i, "name"), context, label)
+        name = self.render(name_template, ("jobs", i, "name"), context, (i, source.name, take))
         if name is None:
             return None
         context["job"] = name
         prompt = None
         if prompt_name is not None:
             prompt_path: JsonPath = ("prompts", prompt_name)
-            prompt = self.render(self.templates.get(prompt_path), prompt_path, context, repr(name))
+            prompt = self.render(self.templates.get(prompt_path), prompt_path, context, name)
         self.check_name(i, entry, name)
         base = job_fingerprint(source, end, prompt, settings, take)
-        output = self.render(self.output_name, ("output", "name"), context, repr(name)) or name
+        output = self.render(self.output_name, ("output", "name"), context, name) or name
         self.check_output(output, name)
         extensions = self.extensions(i, entry, settings, context, base, name)
         return Job(name, base, source, prompt_name, prompt, settings, take, output, end, extensions)
@@ -165,7 +164,7 @@ class _Expander:
             if "prompt" in step:
                 path: JsonPath = ("jobs", i, "extend", k, "prompt")
                 step_context = {**context, "step": k + 1, "motion": motion}
-                prompt = self.render(self.templates.get(path), path, step_context, repr(name))
+                prompt = self.render(self.templates.get(path), path, step_context, name)
             if index >= settings.batch_size:
                 self.report(
                     ("jobs", i, "extend", k, "index"),
@@ -203,14 +202,23 @@ class _Expander:
         return ("defaults", setting) if setting in self.defaults else ("jobs", i)
 
     def render(
-        self, template: Template | None, path: JsonPath, context: dict[str, Any], job: str
+        self,
+        template: Template | None,
+        path: JsonPath,
+        context: dict[str, Any],
+        job: str | tuple[int, str, int],
     ) -> str | None:
+        """Render ``template`` for ``job`` (its name, or (entry, image, take) before it has one)."""
         if template is None:
             return None
         try:
             return template.render(context)
         except TemplateError as exc:
-            self.report(path, f"{exc.message} in job {job}", key=exc.message)
+            if isinstance(job, str):
+                where = repr(job)
+            else:
+                where = f"$.jobs[{job[0]}] (image {job[1]!r}, take {job[2]})"
+            self.report(path, f"{exc.message} in job {where}", key=exc.message)
             return None
 
     def report(self, path: JsonPath, message: str, key: str | None = None) -> None:

@@ -39,18 +39,26 @@ def job_fingerprint(
     """``model.fingerprint(job_payload(...))``, computed from cached pieces."""
     text = (
         f'{{"end_image":{_image_json(end)},"image":{_image_json(image)},'
-        f'"prompt":{_canonical(prompt)},"settings":{_settings_json(settings)},"take":{take}}}'
+        f'"prompt":{_text_json(prompt)},"settings":{_settings_json(settings)},"take":{take}}}'
     )
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def extension_fingerprint(parent: str, prompt: str | None, motion: str, index: int) -> str:
-    """``model.fingerprint({parent, prompt, motion, index})`` of one extension step."""
+    """``model.fingerprint({parent, prompt, motion, index})`` of one extension step.
+
+    ``parent`` is a sha256 hex digest, which JSON needs no escaping for.
+    """
     text = (
-        f'{{"index":{index},"motion":{_canonical(motion)},"parent":{_canonical(parent)},'
-        f'"prompt":{_canonical(prompt)}}}'
+        f'{{"index":{index},"motion":{_text_json(motion)},"parent":"{parent}",'
+        f'"prompt":{_text_json(prompt)}}}'
     )
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@functools.cache
+def _text_json(text: str | None) -> str:
+    return _canonical(text)  # prompts and motions repeat across thousands of jobs
 
 
 @functools.cache

@@ -34,20 +34,25 @@ class Template:
     def __init__(self, source: str) -> None:
         self.source = source
         self._cache: dict[tuple[Any, ...], str] = {}
-        self._parts = _plain_parts(source)
+        parts = _plain_parts(source)
         self._template: jinja2.Template | None = None
-        if self._parts is not None:
-            self.variables = tuple(sorted({text for var, text in self._parts if var}))
+        self._format: str | None = None
+        if parts is not None:
+            self.variables = tuple(sorted({text for var, text in parts if var}))
+            self._format = "".join(_format_part(var, text) for var, text in parts)
         else:
             self._template, self.variables = _compile(source)
 
     def render(self, context: Mapping[str, Any]) -> str:
         """Render with ``context``; a missing variable or a failing expression: TemplateError."""
+        if self._format is not None:  # format() of a plain value is its str(), as in Jinja2
+            try:
+                return self._format.format_map(context).strip()
+            except KeyError as exc:
+                raise TemplateError(f"undefined variable {exc.args[0]!r}") from None
         missing = [name for name in self.variables if name not in context]
         if missing:
             raise TemplateError(f"undefined variable {missing[0]!r}")
-        if self._parts is not None:  # renders exactly as Jinja2 would: str() of each value
-            return "".join(str(context[t]) if var else t for var, t in self._parts).strip()
         key = tuple(context[name] for name in self.variables)
         try:
             cached = self._cache.get(key)
@@ -57,6 +62,10 @@ class Template:
             cached = _render(self._template, context)
             self._cache[key] = cached
         return cached
+
+
+def _format_part(variable: bool, text: str) -> str:
+    return f"{{{text}}}" if variable else text.replace("{", "{{").replace("}", "}}")
 
 
 def _plain_parts(source: str) -> list[tuple[bool, str]] | None:

@@ -13,15 +13,28 @@ from orchestrator.errors import EXIT_INTERRUPTED, EXIT_USAGE, MjvError
 
 
 def _add_validate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("validate", help="check spec files against the schema and semantics")
+    p = sub.add_parser(
+        "validate",
+        help="check spec files against the schema and semantics",
+        description="Exit 0 when every spec is valid, 1 when one is not, 2 for an unreadable path.",
+    )
     p.add_argument("paths", nargs="+", metavar="PATH", help="spec files or folders of *.yaml")
-    p.add_argument("--format", choices=("text", "json", "github"), default="text")
+    p.add_argument(
+        "--format",
+        choices=("text", "json", "github"),
+        default="text",
+        help="text (file:line:col: path: message), json, or GitHub Actions annotations",
+    )
 
 
 def _add_plan(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("plan", help="show what a run would submit and cost")
+    p = sub.add_parser(
+        "plan",
+        help="show what a run would submit and cost",
+        description="Exit 0 when there is nothing to do, 2 when there is work, 1 on an error.",
+    )
     p.add_argument("spec", metavar="SPEC")
-    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument("--format", choices=("text", "json"), default="text", help="output format")
     p.add_argument("--state", metavar="PATH", help="state file (default .mjv/state.db)")
 
 

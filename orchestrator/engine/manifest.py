@@ -48,9 +48,21 @@ def build_manifest(campaign: Campaign, store: Store) -> dict[str, Any]:
     }
 
 
+def render_manifest(manifest: Mapping[str, Any]) -> str:
+    """Canonical text: sorted keys, one job per line (readable diffs, and the fast C encoder)."""
+    head = {key: value for key, value in manifest.items() if key != "jobs"}
+    lines = [_dumps(job) for job in manifest.get("jobs", [])]
+    body = ",\n".join(f"  {line}" for line in lines)
+    return f'{_dumps(head)[:-1]}, "jobs": [\n{body}\n]}}\n' if lines else _dumps(manifest) + "\n"
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False)
+
+
 def write_manifest(path: Path, manifest: Mapping[str, Any]) -> bool:
     """Write ``manifest`` atomically; return False (touching nothing) when it is unchanged."""
-    text = json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    text = render_manifest(manifest)
     if path.exists() and path.read_text(encoding="utf-8") == text:
         return False
     path.parent.mkdir(parents=True, exist_ok=True)

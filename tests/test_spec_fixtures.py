@@ -95,3 +95,8 @@ def test_examples_validate_with_check_jsonschema() -> None:
         [*command, *map(str, EXAMPLES)], capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_packaged_schema_is_the_repository_schema() -> None:
+    repository_schema = REPO / "schema" / "campaign.schema.json"
+    assert SCHEMA_PATH.read_bytes() == repository_schema.read_bytes()

@@ -13,7 +13,9 @@ from jsonschema.exceptions import ValidationError, best_match
 from orchestrator.spec.problems import did_you_mean
 from orchestrator.spec.yamlsource import Document
 
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schema" / "campaign.schema.json"
+# The repository's schema/campaign.schema.json; orchestrator/data holds a link to it that
+# installed packages (pip install ., pre-commit) carry as a real file.
+SCHEMA_PATH = Path(__file__).resolve().parent.parent / "data" / "campaign.schema.json"
 
 _TYPE_NAMES = {
     "object": "a mapping",

@@ -32,6 +32,7 @@ KEY_PATTERNS = (
     re.compile(r"Bearer\s+(?!<redacted>)\S+", re.IGNORECASE),
 )
 # Environment names read before the autouse fixture clears MJV_API_KEY and friends.
+LOOPBACK = re.compile(r"http://127\.0\.0\.1:\d+")  # a fresh port per recording: keep diffs small
 RECORD = os.environ.get("MJV_RECORD", "")
 RECORD_KEY = os.environ.get("MJV_RECORD_API_KEY", "")
 RECORD_URL = os.environ.get("MJV_RECORD_BASE_URL", "") or DEFAULT_BASE_URL
@@ -66,16 +67,17 @@ def secrets() -> list[str]:
 
 
 def scrub(text: str) -> str:
-    """Remove every secret and key-shaped string from ``text``."""
+    """Remove every secret and key-shaped string, and the simulator's port, from ``text``."""
     for secret in secrets():
         text = text.replace(secret, "<redacted>")
-    return KEY_PATTERNS[0].sub("<redacted>", text)
+    return LOOPBACK.sub(REPLAY_URL, KEY_PATTERNS[0].sub("<redacted>", text))
 
 
 def scrub_request(request: Any) -> Any:
     """vcrpy hook: drop credentials from a request before it is written."""
-    request.headers.pop("Authorization", None)
-    request.headers.pop("authorization", None)
+    for name in ("authorization", "host"):
+        request.headers.pop(name, None)
+    request.uri = scrub(request.uri)
     if isinstance(request.body, bytes):
         request.body = scrub(request.body.decode("utf-8", "replace")).encode()
     return request
@@ -83,8 +85,10 @@ def scrub_request(request: Any) -> Any:
 
 def scrub_response(response: dict[str, Any]) -> dict[str, Any]:
     """vcrpy hook: drop anything key-shaped a provider echoed back in a response body."""
+    headers = response.get("headers", {})
+    headers.pop("date", None)
     body = response.get("body", {}).get("string")
-    if isinstance(body, bytes) and response.get("headers", {}).get("Content-Type") != ["video/mp4"]:
+    if isinstance(body, bytes) and "video/mp4" not in headers.get("content-type", []):
         with contextlib.suppress(UnicodeDecodeError):  # binary media: nothing textual to leak
             response["body"]["string"] = scrub(body.decode("utf-8")).encode()
     return response

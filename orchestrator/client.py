@@ -216,7 +216,7 @@ def _json(text: str) -> Any:
 
 def _check_key(key: str) -> str:
     key = key.strip()
-    if not key or not key.isprintable() or " " in key:
+    if not key or not key.isascii() or not key.isprintable() or " " in key:
         raise ConfigError("the API key is empty or contains spaces or control characters")
     return key
 

@@ -323,7 +323,13 @@ def test_banned_prompt_carries_the_word_and_is_final() -> None:
 
 @pytest.mark.parametrize(
     ("header", "wait"),
-    [("7", 7.0), ("1.5", 1.5), (None, None), ("Wed, 21 Oct 2026 07:28:00 GMT", None)],
+    [
+        ("7", 7.0),
+        ("1.5", 1.5),
+        (None, None),
+        ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0),
+        ("soon", None),
+    ],
 )
 def test_rate_limit_carries_retry_after(header: str | None, wait: float | None) -> None:
     headers = {"Retry-After": header} if header else {}
@@ -419,9 +425,25 @@ def test_the_environment_is_the_default_source(monkeypatch: pytest.MonkeyPatch) 
 
 
 @pytest.mark.parametrize(
-    ("key", "url"), [("", DEFAULT_BASE_URL), ("sk a", DEFAULT_BASE_URL), ("sk-a", "ftp://x")]
+    ("key", "url"),
+    [
+        ("", DEFAULT_BASE_URL),
+        ("sk a", DEFAULT_BASE_URL),
+        ("sk-é", DEFAULT_BASE_URL),
+        ("sk-a", "ftp://x"),
+    ],
 )
 def test_bad_configuration_fails_before_any_request(key: str, url: str) -> None:
     with pytest.raises(errors.ConfigError) as info:
         Client(key, url)
     assert "sk a" not in str(info.value)
+
+
+def test_retry_after_as_an_http_date() -> None:
+    from datetime import UTC, datetime
+
+    from orchestrator.wire import parse_retry_after
+
+    now = datetime(2026, 11, 24, 12, 0, 0, tzinfo=UTC)
+    assert parse_retry_after("Tue, 24 Nov 2026 12:00:30 GMT", now) == 30.0
+    assert parse_retry_after("Tue, 24 Nov 2026 12:01:00 -0000", now) == 60.0

@@ -247,3 +247,27 @@ def test_mjv_simulate_reports_a_busy_port(sim: Simulator) -> None:
     err = io.StringIO()
     assert main(["simulate", "--port", port], io.StringIO(), err) == errors.EXIT_USAGE
     assert "cannot listen" in err.getvalue()
+
+
+def test_every_simulate_option_reaches_the_config() -> None:
+    from orchestrator.cli import build_parser
+
+    argv = "simulate --job-seconds 0.5 --slots 7 --seed 3 --rate-limit 0.1 --retry-after 4"
+    argv += " --server-error 0.2 --queue-full 0.3 --banned-word a --banned-word b --fail-rate 0.4"
+    argv += " --slow 0.01 --drop-after-submit 0.5 --credits 9 --api-key sk-local-test"
+    config = simulate.config_from_args(build_parser().parse_args(argv.split()))
+    assert config == SimulatorConfig(
+        job_seconds=0.5,
+        slots=7,
+        seed=3,
+        api_key="sk-local-test",
+        rate_limit=0.1,
+        retry_after=4.0,
+        server_error=0.2,
+        queue_full=0.3,
+        banned_words=("a", "b"),
+        fail_rate=0.4,
+        slow=0.01,
+        drop_after_submit=0.5,
+        credits=9,
+    )

@@ -19,6 +19,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # two writes per answer would otherwise stall on delayed ACK
+    timeout = 60  # idle keep-alive connections release their thread eventually
     server: _Server
 
     def do_GET(self) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from orchestrator.errors import SpecError
 from orchestrator.model import Campaign, RunOptions, fingerprint
 from orchestrator.spec import load_campaign
 from orchestrator.spec.expand import matrix_rows
@@ -269,3 +270,14 @@ def test_templates_report_missing_variables_and_syntax_errors() -> None:
 def test_templates_are_sandboxed() -> None:
     with pytest.raises(TemplateError, match="cannot render"):
         Template("{{ x.__class__.__mro__ }}").render({"x": "s"})
+
+
+def test_end_image_naming_a_missing_file_is_one_problem_not_a_crash(tmp_path: Path) -> None:
+    text = BASE.replace('{url: "https://cdn.example.com/bottle.png"}', "{file: gone.png}")
+    text = text.replace("    extend:", "    end_image: bottle\n    extend:")
+    with pytest.raises(SpecError) as info:
+        _load(tmp_path, text)
+    problems = [p.format() for p in info.value.problems]  # type: ignore[attr-defined]
+    assert problems == [
+        f"{tmp_path / 'spec.yaml'}:5:18: $.images.bottle.file: image file not found: gone.png"
+    ]

@@ -99,7 +99,7 @@ class _Expander:
         chosen.update({k: row[k] for k in SETTING_NAMES if k in row})
         settings = Settings(**{k: chosen[k] for k in _SETTING_FIELDS if k in chosen})
         end_name = chosen.get("end_image")
-        end = self.images.get(end_name, (None,))[0] if end_name else None
+        end = (self.images.get(end_name) or (None,))[0] if end_name else None
         context = {**self.data.get("vars", {}), **entry.get("vars", {}), **row, **vars(settings)}
         context |= {"campaign": self.data["campaign"], "end_image": end_name}
         if settings.video_type == _HD and settings.mode == "relax":

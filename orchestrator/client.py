@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import functools
 import json
@@ -53,6 +54,7 @@ class Client:
         transport: httpx.AsyncBaseTransport | None = None,
         download_transport: httpx.AsyncBaseTransport | None = None,
         timeout: float = 30.0,
+        max_in_flight: int = 8,
     ) -> None:
         self._key = _check_key(api_key)
         self.base_url = _check_base_url(base_url)
@@ -63,6 +65,9 @@ class Client:
             timeout=timeout,
             verify=_ssl_context(),
         )
+        # Requests in flight at once: polite to the gateway, and httpcore's pool does work
+        # per request that grows with the number of open connections.
+        self._gate = asyncio.Semaphore(max_in_flight)
         # A separate client without the Authorization header: clip URLs can name any host.
         self._cdn = httpx.AsyncClient(
             transport=download_transport,
@@ -149,7 +154,7 @@ class Client:
         if not url.startswith(("http://", "https://")):
             raise DownloadError(f"not an http(s) URL: {url[:200]}")
         try:
-            async with self._cdn.stream("GET", url) as resp:
+            async with self._gate, self._cdn.stream("GET", url) as resp:
                 if resp.status_code >= 400:
                     raise DownloadError(f"download of {url} failed: HTTP {resp.status_code}")
                 return await _drain(resp, sink)
@@ -170,7 +175,8 @@ class Client:
         submit: bool = False,
     ) -> Any:
         try:
-            resp = await self._api.request(method, path, json=body, headers=headers)
+            async with self._gate:
+                resp = await self._api.request(method, path, json=body, headers=headers)
         except httpx.HTTPError as exc:
             raise _transport_error(exc, method, path, submit) from None
         payload = _json(redact(resp.text, self._key))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict
 from pathlib import Path
@@ -66,7 +67,8 @@ def write_manifest(path: Path, manifest: Mapping[str, Any]) -> bool:
     if path.exists() and path.read_text(encoding="utf-8") == text:
         return False
     path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.tmp")
+    # A name of its own: two runners of one campaign may write their snapshots at once.
+    temp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
     with temp.open("w", encoding="utf-8") as handle:
         handle.write(text)
         handle.flush()

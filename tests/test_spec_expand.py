@@ -281,3 +281,17 @@ def test_end_image_naming_a_missing_file_is_one_problem_not_a_crash(tmp_path: Pa
     assert problems == [
         f"{tmp_path / 'spec.yaml'}:5:18: $.images.bottle.file: image file not found: gone.png"
     ]
+
+
+def test_glob_in_a_folder_with_glob_characters_and_clashing_stems(tmp_path: Path) -> None:
+    folder = tmp_path / "[draft]"
+    for sub in ("a", "b"):
+        (folder / "shots" / sub).mkdir(parents=True)
+        (folder / "shots" / sub / "x.png").write_bytes(PNG + sub.encode())
+    text = BASE.replace('{url: "https://cdn.example.com/bottle.png"}', '{glob: "shots/**/*.png"}')
+    with pytest.raises(SpecError) as info:
+        _load(folder, text)
+    problems = [p.message for p in info.value.problems]  # type: ignore[attr-defined]
+    assert problems == ["two files make the image name 'bottle/x'; rename one"]
+    only_a = text.replace("shots/**/*.png", "shots/a/*.png")
+    assert _load(folder, only_a).jobs[4].image.name == "bottle/x"

@@ -46,7 +46,8 @@ def resolve_images(doc: Document, spec_dir: Path) -> ImageTable:
 def _glob_images(
     doc: Document, path: JsonPath, spec_dir: Path, name: str, pattern: str
 ) -> ImageTable:
-    found = sorted(Path(p) for p in glob.glob(str(spec_dir / pattern), recursive=True))
+    # root_dir keeps glob characters in the spec's own folder name from acting as patterns.
+    found = sorted(spec_dir / p for p in glob.glob(pattern, root_dir=spec_dir, recursive=True))
     files = [p for p in found if p.is_file()]
     if not files:
         doc.problem(path, f"glob {pattern!r} matches no file")
@@ -54,7 +55,9 @@ def _glob_images(
     table: ImageTable = {}
     for file in files:
         source = _local_image(doc, path, file, f"{name}/{file.stem}", file.name)
-        if source is not None:
+        if source is not None and source.name in table:
+            doc.problem(path, f"two files make the image name {source.name!r}; rename one")
+        elif source is not None:
             table[source.name] = (source,)
     table[name] = tuple(source for (source,) in table.values())
     return table

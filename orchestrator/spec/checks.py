@@ -9,6 +9,7 @@ from typing import Any
 
 from orchestrator.model import ImageSource, Settings
 from orchestrator.spec.problems import JsonPath, did_you_mean
+from orchestrator.spec.salvage import live_jobs
 from orchestrator.spec.schema import describe_type, load_schema
 from orchestrator.spec.templates import Template, TemplateError
 from orchestrator.spec.yamlsource import Document
@@ -93,14 +94,14 @@ def check_references(doc: Document, images: ImageTable) -> None:
     """Every image and prompt name a job (or a setting) uses must exist."""
     prompts = doc.data.get("prompts", {})
     _check_end_image(doc, ("defaults", "end_image"), images)
-    for i, job in enumerate(doc.data["jobs"]):
+    for i, job in live_jobs(doc.data):
         for j, name in enumerate(job["images"]):
-            if name not in images:
+            if name not in images and ("images", name) not in doc.broken:
                 doc.problem(
                     ("jobs", i, "images", j), f"unknown image {name!r}{did_you_mean(name, images)}"
                 )
         for j, name in enumerate(job.get("prompts", [])):
-            if name not in prompts:
+            if name not in prompts and ("prompts", name) not in doc.broken:
                 doc.problem(
                     ("jobs", i, "prompts", j),
                     f"unknown prompt {name!r}{did_you_mean(name, prompts)}",
@@ -114,9 +115,9 @@ def _check_end_image(doc: Document, path: JsonPath, images: ImageTable) -> None:
     value = _lookup(doc.data, path)
     if not isinstance(value, str):
         return
-    if value not in images:
+    if value not in images and ("images", value) not in doc.broken:
         doc.problem(path, f"unknown image {value!r}{did_you_mean(value, images)}")
-    elif len(images[value]) > 1:
+    elif len(images.get(value, ())) > 1:
         doc.problem(
             path,
             f"end_image must name one image; {value!r} is a glob of {len(images[value])} files",
@@ -136,7 +137,7 @@ def check_names(doc: Document) -> None:
     """Variables and matrix axes must not shadow built-in names; include/exclude use real axes."""
     for key in doc.data.get("vars", {}):
         _check_var(doc, ("vars", key))
-    for i, job in enumerate(doc.data["jobs"]):
+    for i, job in live_jobs(doc.data):
         for key in job.get("vars", {}):
             _check_var(doc, ("jobs", i, "vars", key))
         if "matrix" in job:
@@ -187,7 +188,7 @@ def compile_templates(doc: Document) -> Templates:
     sources: list[tuple[JsonPath, Any]] = [
         (("prompts", n), s) for n, s in doc.data.get("prompts", {}).items()
     ]
-    for i, job in enumerate(doc.data["jobs"]):
+    for i, job in live_jobs(doc.data):
         sources.append((("jobs", i, "name"), job.get("name")))
         sources.extend(
             (("jobs", i, "extend", k, "prompt"), step.get("prompt"))

@@ -11,6 +11,7 @@ from orchestrator.model import Extension, ImageSource, Job, Settings
 from orchestrator.spec.checks import SETTING_NAMES, ImageTable, Templates
 from orchestrator.spec.identity import extension_fingerprint, job_fingerprint
 from orchestrator.spec.problems import JsonPath
+from orchestrator.spec.salvage import live_jobs
 from orchestrator.spec.templates import Template, TemplateError
 from orchestrator.spec.yamlsource import Document
 
@@ -71,7 +72,7 @@ class _Expander:
 
     def run(self) -> tuple[Job, ...]:
         jobs: list[Job] = []
-        for i, entry in enumerate(self.data["jobs"]):
+        for i, entry in live_jobs(self.data):
             jobs.extend(self.expand_entry(i, entry))
         return tuple(jobs)
 

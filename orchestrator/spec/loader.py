@@ -10,6 +10,7 @@ from orchestrator.model import Campaign, RunOptions
 from orchestrator.spec import checks
 from orchestrator.spec.expand import expand_jobs
 from orchestrator.spec.problems import Problem, sort_problems
+from orchestrator.spec.salvage import salvage
 from orchestrator.spec.schema import check_schema, describe_type
 from orchestrator.spec.templates import Template, TemplateError
 from orchestrator.spec.yamlsource import Document, parse_yaml
@@ -40,7 +41,8 @@ def check_spec(path: Path) -> tuple[Problem, ...]:
 
 def _load(path: Path) -> Campaign:
     doc = parse_yaml(str(path), read_spec(path))
-    campaign = _build(doc, path) if _structure_ok(doc) else None
+    expand = _check_structure(doc)
+    campaign = _build(doc, path, expand) if expand is not None else None
     if doc.problems or campaign is None:
         problems = sort_problems(doc.problems)
         raise SpecError(f"{path}: {_count(problems)} found", problems)
@@ -59,24 +61,26 @@ def read_spec(path: Path) -> bytes:
         raise UsageError(f"{path}: cannot read: {exc.strerror}") from None
 
 
-def _structure_ok(doc: Document) -> bool:
+def _check_structure(doc: Document) -> bool | None:
+    """Schema-check ``doc``; say whether expansion may run (None: no semantic check may)."""
     if doc.data is None:
-        return False
+        return None
     if not isinstance(doc.data, dict):
         got = describe_type(doc.data)
         doc.problem((), f"the top level must be a mapping of spec keys, got {got}")
-        return False
-    errors_before = len(doc.problems)
-    check_schema(doc)
-    return len(doc.problems) == errors_before
+        return None
+    broken = check_schema(doc)
+    return salvage(doc, broken) if broken else True
 
 
-def _build(doc: Document, path: Path) -> Campaign:
+def _build(doc: Document, path: Path, expand: bool) -> Campaign | None:
     spec_dir = path.resolve().parent
     images = checks.resolve_images(doc, spec_dir)
     checks.check_references(doc, images)
     checks.check_names(doc)
     templates = checks.compile_templates(doc)
+    if not expand:
+        return None
     jobs = expand_jobs(doc, images, templates)
     data: dict[str, Any] = doc.data
     return Campaign(

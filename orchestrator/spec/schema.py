@@ -10,7 +10,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 
-from orchestrator.spec.problems import did_you_mean
+from orchestrator.spec.problems import JsonPath, did_you_mean
 from orchestrator.spec.yamlsource import Document
 
 # The repository's schema/campaign.schema.json; orchestrator/data holds a link to it that
@@ -41,10 +41,12 @@ def validator() -> Draft202012Validator:
     return Draft202012Validator(load_schema())
 
 
-def check_schema(doc: Document) -> None:
-    """Validate ``doc.data`` against the schema, adding one problem per error to ``doc``."""
+def check_schema(doc: Document) -> list[JsonPath]:
+    """Validate ``doc.data``, adding one problem per error; return the paths that failed."""
+    broken: list[JsonPath] = []
     for error in validator().iter_errors(doc.data):
-        _report(doc, error)
+        broken.extend(_report(doc, error))
+    return broken
 
 
 def describe_type(value: object) -> str:
@@ -57,22 +59,24 @@ def describe_type(value: object) -> str:
     return names.get(type(value), "a number" if isinstance(value, float) else type(value).__name__)
 
 
-def _report(doc: Document, error: ValidationError) -> None:
+def _report(doc: Document, error: ValidationError) -> list[JsonPath]:
     path = tuple(error.absolute_path)
     kind = error.validator
     if kind == "additionalProperties" and isinstance(error.instance, dict):
         schema: Any = error.schema
         known = schema.get("properties", {})
-        for key in error.instance:
-            if key not in known:
-                doc.problem((*path, key), f"unknown key {key!r}{did_you_mean(key, known)}", True)
-        return
+        unknown = [(*path, key) for key in error.instance if key not in known]
+        for where in unknown:
+            key = where[-1]
+            doc.problem(where, f"unknown key {key!r}{did_you_mean(key, known)}", True)
+        return unknown
     if "propertyNames" in error.absolute_schema_path and isinstance(error.instance, str):
         key = error.instance  # jsonschema reports a bad key at its mapping's path
         hint = f"must match {error.validator_value}" if kind == "pattern" else error.message
         doc.problem((*path, key), f"invalid name {key!r}: {hint}", True)
-        return
+        return [(*path, key)]
     doc.problem(path, _message(error))
+    return [path]
 
 
 def _message(error: ValidationError) -> str:

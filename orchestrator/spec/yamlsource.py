@@ -28,6 +28,7 @@ class Document:
     values: dict[JsonPath, tuple[int, int]] = field(default_factory=dict)
     keys: dict[JsonPath, tuple[int, int]] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    broken: set[JsonPath] = field(default_factory=set)  # names whose definition failed the schema
 
     def locate(self, path: JsonPath, key: bool = False) -> tuple[int, int]:
         """Position of the value (or key) at ``path``, else of its nearest located parent."""

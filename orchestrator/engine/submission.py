@@ -122,7 +122,7 @@ class Submitter:
             raise InDoubtError(f"{order.what}: in doubt (sent, answer lost); skipped")
         if in_doubt:
             self.resent_in_doubt.append(order.what)
-            self._rt.progress.event("in_doubt", job=order.what, action="resubmit")
+            self._rt.progress.event("in_doubt", what=order.what, action="resubmit")
         pacing = self._pacing
         await pacing.slots.acquire()
         try:
@@ -140,7 +140,7 @@ class Submitter:
             pacing.slots.release()
             raise
         self.submitted += 1
-        self._rt.progress.event("submitted", job=order.what, task=task_id)
+        self._rt.progress.event("submitted", what=order.what, task=task_id)
         return tries, True
 
     async def _send(self, order: Order, same_attempt: bool) -> str:
@@ -199,7 +199,7 @@ class Submitter:
             if exc.retryable:
                 self._rt.store.record_failure(order.key, final=False, reason=str(exc), refund=False)
             raise JobFailedError(f"{order.what}: {exc}", final=not exc.retryable)
-        self._rt.progress.event("retry", job=order.what, reason=str(exc), delay=round(delay, 2))
+        self._rt.progress.event("retry", what=order.what, reason=str(exc), delay=round(delay, 2))
         await self._rt.sleep(delay)
         return tries
 
@@ -253,7 +253,7 @@ class Submitter:
         delay = self._pacing.policy.delay(exc, tries, self._rt.rng)
         if delay is None:
             raise JobFailedError(f"{order.what}: {exc}", final=not exc.retryable)
-        self._rt.progress.event("retry", job=order.what, reason=str(exc), delay=round(delay, 2))
+        self._rt.progress.event("retry", what=order.what, reason=str(exc), delay=round(delay, 2))
         await self._rt.sleep(delay)
         self._rt.store.reset(order.key, f"new attempt after: {exc}")
         return tries

@@ -151,6 +151,14 @@ class _Runner:
                 raise
 
     async def _job(self, job: Job) -> JobOutcome:
+        outcome = await self._outcome(job)
+        if outcome.status == "done":
+            self.rt.progress.event("done", job=job.name)
+        elif outcome.status != "interrupted":
+            self.rt.progress.event(outcome.status, job=job.name, reason=outcome.reason)
+        return outcome
+
+    async def _outcome(self, job: Job) -> JobOutcome:
         try:
             await self._chain(job)
         except JobFailedError as exc:
@@ -165,7 +173,6 @@ class _Runner:
             if getattr(exc, "stops_run", False):
                 raise RunStoppedError(str(exc)) from exc
             return JobOutcome(job.name, "failed", f"job {job.name}: {exc}", False)
-        self.rt.progress.event("done", job=job.name)
         return JobOutcome(job.name, "done")
 
     async def _chain(self, job: Job) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import os
@@ -65,7 +66,8 @@ async def download_clip(fetch: Fetch, url: str, dest: Path) -> Downloaded:
             await fetch(url, sink)
             _verify(sink, url, dest)
             file.flush()
-            os.fsync(file.fileno())
+            # fsync waits on the disk: in a thread, so the event loop keeps polling meanwhile.
+            await asyncio.to_thread(os.fsync, file.fileno())
         os.replace(temp, dest)
     except OSError as exc:
         raise DownloadError(f"download of {url} to {dest} failed: {exc}") from exc
@@ -73,7 +75,7 @@ async def download_clip(fetch: Fetch, url: str, dest: Path) -> Downloaded:
         # Also on cancellation: a half-written file must never survive.
         with contextlib.suppress(FileNotFoundError):
             temp.unlink()
-    _fsync_dir(dest.parent)
+    await asyncio.to_thread(_fsync_dir, dest.parent)
     return sink.result()
 
 

@@ -9,7 +9,12 @@ from typing import Any
 
 from orchestrator.model import Extension, ImageSource, Job, Settings
 from orchestrator.spec.checks import SETTING_NAMES, ImageTable, Templates
-from orchestrator.spec.identity import extension_fingerprint, job_fingerprint
+from orchestrator.spec.identity import (
+    encode_image,
+    encode_settings,
+    extension_fingerprint,
+    hash_job,
+)
 from orchestrator.spec.problems import JsonPath
 from orchestrator.spec.salvage import live_jobs
 from orchestrator.spec.templates import Template, TemplateError
@@ -59,6 +64,8 @@ class _Variant:
     settings: Settings
     end: ImageSource | None
     context: dict[str, Any]
+    settings_json: str  # canonical JSON pieces of the job fingerprint
+    end_json: str
 
 
 class _Expander:
@@ -68,6 +75,7 @@ class _Expander:
         self.defaults: dict[str, Any] = self.data.get("defaults", {})
         self.names: dict[str, JsonPath] = {}
         self.seen: set[tuple[JsonPath, str]] = set()
+        self.image_json: dict[str, str] = {}
         self.output_name = templates.get(("output", "name")) or Template("{{ job }}")
 
     def run(self) -> tuple[Job, ...]:
@@ -108,7 +116,7 @@ class _Expander:
             self.report(where, f"HD ({_HD}) is not available in relax mode; use fast")
         if prompts == [None] and settings.animate == "manual":
             self.report(("jobs", i), "a job without prompts needs animate: auto")
-        return _Variant(settings, end, context)
+        return _Variant(settings, end, context, encode_settings(settings), encode_image(end))
 
     def name_template(
         self, i: int, entry: dict[str, Any], rows: list[dict[str, Any]]
@@ -142,7 +150,9 @@ class _Expander:
             prompt_path: JsonPath = ("prompts", prompt_name)
             prompt = self.render(self.templates.get(prompt_path), prompt_path, context, name)
         self.check_name(i, entry, name)
-        base = job_fingerprint(source, end, prompt, settings, take)
+        image_json = self.image_json.get(source.name) or encode_image(source)
+        self.image_json[source.name] = image_json
+        base = hash_job(image_json, variant.end_json, prompt, variant.settings_json, take)
         output = self.render(self.output_name, ("output", "name"), context, name) or name
         self.check_output(output, name)
         extensions = self.extensions(i, entry, settings, context, base, name)

@@ -36,10 +36,15 @@ def job_payload(
 def job_fingerprint(
     image: ImageSource, end: ImageSource | None, prompt: str | None, settings: Settings, take: int
 ) -> str:
-    """``model.fingerprint(job_payload(...))``, computed from cached pieces."""
+    """``model.fingerprint(job_payload(...))``, computed from canonical-JSON pieces."""
+    return hash_job(encode_image(image), encode_image(end), prompt, encode_settings(settings), take)
+
+
+def hash_job(image: str, end: str, prompt: str | None, settings: str, take: int) -> str:
+    """A job's fingerprint from pieces made by encode_image and encode_settings."""
     text = (
-        f'{{"end_image":{_image_json(end)},"image":{_image_json(image)},'
-        f'"prompt":{_text_json(prompt)},"settings":{_settings_json(settings)},"take":{take}}}'
+        f'{{"end_image":{end},"image":{image},'
+        f'"prompt":{_text_json(prompt)},"settings":{settings},"take":{take}}}'
     )
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -56,16 +61,16 @@ def extension_fingerprint(parent: str, prompt: str | None, motion: str, index: i
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-@functools.cache
-def _text_json(text: str | None) -> str:
-    return _canonical(text)  # prompts and motions repeat across thousands of jobs
-
-
-@functools.cache
-def _image_json(image: ImageSource | None) -> str:
+def encode_image(image: ImageSource | None) -> str:
+    """Canonical JSON of an image's identity (``null`` for no image)."""
     return _canonical(image.identity() if image else None)
 
 
-@functools.cache
-def _settings_json(settings: Settings) -> str:
+def encode_settings(settings: Settings) -> str:
+    """Canonical JSON of every setting."""
     return _canonical(asdict(settings))
+
+
+@functools.lru_cache(maxsize=4096)
+def _text_json(text: str | None) -> str:
+    return _canonical(text)  # prompts and motions repeat across thousands of jobs

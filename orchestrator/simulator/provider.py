@@ -73,6 +73,7 @@ class FakeProvider:
         self.routes: Counter[str] = Counter()
         self.faults: Counter[str] = Counter()
         self.charged_total = 0
+        self.first_accepted: float | None = None  # clock time of the first charged submit
         self.submit_requests = 0
         self._failures = 0
 
@@ -158,6 +159,8 @@ class FakeProvider:
             self._keys[key] = task.id
         self.charged[key] += 1
         self.charged_total += 1
+        if self.first_accepted is None:
+            self.first_accepted = now
         code, text = (21, "Waiting for window confirm") if task.modal else (1, "Submit success")
         reply = envelope(code, text, task.id)
         if self._draw("drop_after_submit", self.config.drop_after_submit):

@@ -140,6 +140,11 @@ class Simulator:
         with self.provider.lock:
             return sum(self.provider.routes.values())
 
+    def first_accepted_at(self) -> float | None:
+        """Clock time of the first charged submission, None before it (for makespans)."""
+        with self.provider.lock:
+            return self.provider.first_accepted
+
     def faults_injected(self) -> dict[str, int]:
         """Faults injected so far, by option name."""
         with self.provider.lock:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from orchestrator.model import Campaign, Job
 
-STATUSES = ("new", "done", "changed", "failed", "orphaned")
-WORK_STATUSES = frozenset({"new", "changed", "failed"})
+STATUSES = ("new", "done", "changed", "incomplete", "failed", "orphaned")
+WORK_STATUSES = frozenset({"new", "changed", "incomplete", "failed"})
 IMAGINE_SUBMISSIONS = 2  # an imagine grid, then the upscale of the picked picture
 
 
@@ -66,10 +66,22 @@ class Plan:
         return self.max_cost is not None and self.totals.known_cost > self.max_cost
 
 
-def build_plan(campaign: Campaign, statuses: Mapping[str, str] | None = None) -> Plan:
-    """Plan ``campaign``; ``statuses`` maps job fingerprints to a status (default "new")."""
-    known = statuses or {}
-    rows = tuple(_row(job, known.get(job.fingerprint, "new")) for job in campaign.jobs)
+def build_plan(
+    campaign: Campaign,
+    statuses: Mapping[str, str] | None = None,
+    remaining: Mapping[str, int] | None = None,
+    orphaned: Sequence[str] = (),
+) -> Plan:
+    """Plan ``campaign`` against what the state knows.
+
+    ``statuses`` maps job names to a status (default "new"), ``remaining`` to the number of
+    submissions a run still has to make (default: the whole chain), and ``orphaned`` names jobs
+    the state has done work for that the spec no longer has.
+    """
+    known, left = statuses or {}, remaining or {}
+    rows = tuple(
+        _row(job, known.get(job.name, "new"), left.get(job.name)) for job in campaign.jobs
+    ) + tuple(PlanRow(name, "", "orphaned", None, 0, 0.0) for name in orphaned)
     return Plan(
         campaign=campaign.name,
         spec_path=str(campaign.spec_path),
@@ -80,9 +92,10 @@ def build_plan(campaign: Campaign, statuses: Mapping[str, str] | None = None) ->
     )
 
 
-def _row(job: Job, status: str) -> PlanRow:
-    submissions = 1 + len(job.extensions)
-    seconds = job.settings.batch_size * job.seconds
+def _row(job: Job, status: str, remaining: int | None) -> PlanRow:
+    chain = 1 + len(job.extensions)
+    submissions = chain if remaining is None else remaining
+    seconds = job.settings.batch_size * job.seconds if submissions else 0.0
     return PlanRow(job.name, job.fingerprint, status, job, submissions, seconds)
 
 
@@ -90,8 +103,9 @@ def _totals(campaign: Campaign, rows: tuple[PlanRow, ...]) -> Totals:
     work = [row for row in rows if row.has_work]
     jobs = [row.job for row in work if row.job is not None]
     by_mode: Counter[str] = Counter()
-    for job in jobs:
-        by_mode[job.settings.mode] += 1 + len(job.extensions)
+    for row in work:
+        if row.job is not None:
+            by_mode[row.job.settings.mode] += row.video_submissions
     imagine = IMAGINE_SUBMISSIONS * len(_imagine_sources(jobs))
     if imagine:
         by_mode["imagine"] += imagine

@@ -62,14 +62,12 @@ def test_imagine_without_a_price_is_unknown() -> None:
 
 def test_statuses_decide_the_work_and_the_totals() -> None:
     campaign = _campaign(_job("a"), _job("b", batch=2), _job("c"), _job("d"))
-    statuses = {"fp-a": "done", "fp-b": "changed", "fp-c": "failed"}
+    statuses = {"a": "done", "b": "changed", "c": "failed"}
     plan = build_plan(campaign, statuses)
     assert [row.status for row in plan.rows] == ["done", "changed", "failed", "new"]
     assert plan.has_work and plan.totals.to_do == 3
     assert plan.totals.seconds == 2 * 5 + 5 + 5
-    assert not build_plan(
-        campaign, dict.fromkeys(("fp-a", "fp-b", "fp-c", "fp-d"), "done")
-    ).has_work
+    assert not build_plan(campaign, dict.fromkeys(("a", "b", "c", "d"), "done")).has_work
 
 
 def test_over_budget_uses_the_known_cost() -> None:

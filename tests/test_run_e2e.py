@@ -326,3 +326,22 @@ def test_retry_gives_failed_jobs_a_new_attempt(
         forced = run_spec(sim, spec, "--include-final", verb="retry")
         assert forced.code == 0, forced.out
         assert "4/4 jobs done, 2 submitted" in forced.out
+
+
+def test_jobs_with_identical_requests_share_one_submission(
+    simulator: Simulator, tmp_path: Path
+) -> None:
+    twins = MATRIX.replace(
+        "    matrix: {mood: [warm, cold]}\n",
+        "    matrix: {mood: [warm]}\n"
+        "  - name: 'twin-{{ image }}'\n    images: [a]\n    prompts: [orbit]\n"
+        "    vars: {mood: warm}\n",
+    )
+    spec = write(tmp_path / "c.yaml", twins)
+    result = run_spec(simulator, spec)
+    assert result.code == 0, result.out + result.err
+    assert "3/3 jobs done, 2 submitted" in result.out
+    assert sorted(charged(simulator).values()) == [1, 1]
+    jobs = {job["name"]: job for job in manifest(spec, "e2e")["jobs"]}
+    assert jobs["twin-a"]["fingerprint"] == jobs["a-warm"]["fingerprint"]
+    assert _assert_files_match(spec, "e2e") == 3

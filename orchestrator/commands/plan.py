@@ -8,13 +8,22 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, TextIO
 
+from orchestrator.engine.status import classify
 from orchestrator.errors import EXIT_ERROR, EXIT_OK, SpecError, UsageError
-from orchestrator.model import ImageSource, Job
+from orchestrator.model import Campaign, ImageSource, Job
 from orchestrator.plan import Plan, PlanRow, Totals, build_plan
 from orchestrator.spec import Problem, load_campaign
+from orchestrator.state import default_state_path, open_store
 
 EXIT_WORK = 2  # terraform's -detailed-exitcode: 0 nothing to do, 1 error, 2 changes
-_MARKS = {"new": "+", "changed": "~", "failed": "!", "done": "=", "orphaned": "-"}
+_MARKS = {
+    "new": "+",
+    "changed": "~",
+    "incomplete": "~",
+    "failed": "!",
+    "done": "=",
+    "orphaned": "-",
+}
 
 
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -28,13 +37,23 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     except UsageError as exc:  # exit 2 means "work to do" here, so a bad path is plain 1
         err.write(f"mjv: error: {exc}\n")
         return EXIT_ERROR
-    plan = build_plan(campaign)
+    plan = _plan(campaign, args)
     if args.format == "json":
         # One line, so the C encoder does the work: ten thousand jobs in a fraction of a second.
         out.write(json.dumps(plan_to_json(plan), sort_keys=True, ensure_ascii=False) + "\n")
     else:
         write_text(plan, out)
     return EXIT_WORK if plan.has_work else EXIT_OK
+
+
+def _plan(campaign: Campaign, args: argparse.Namespace) -> Plan:
+    """Plan against the state file when there is one (looking never creates it)."""
+    path = Path(args.state) if args.state else default_state_path(campaign.spec_path)
+    if not path.exists():
+        return build_plan(campaign)
+    with open_store(path, campaign.name) as store:
+        classes = classify(campaign, {sub.key: sub for sub in store.submissions()})
+    return build_plan(campaign, classes.jobs, classes.remaining, classes.orphaned)
 
 
 def plan_to_json(plan: Plan) -> dict[str, Any]:

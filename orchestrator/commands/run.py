@@ -20,7 +20,7 @@ from orchestrator.errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_JOBS_FAILED, 
 from orchestrator.model import Campaign
 from orchestrator.simulator import Simulator, SimulatorConfig
 from orchestrator.spec import load_campaign
-from orchestrator.state import open_store
+from orchestrator.state import default_state_path, open_store
 
 SIMULATED_POLL = 0.5  # the simulator has no polling etiquette to respect
 SIMULATED_JOB_SECONDS = 1.5
@@ -51,8 +51,7 @@ def state_path(args: argparse.Namespace, campaign: Campaign) -> Path:
     """The state file: --state, else .mjv/state.db beside the spec (simulated runs apart)."""
     if args.state:
         return Path(args.state)
-    name = "state-simulated.db" if getattr(args, "simulate", False) else "state.db"
-    return campaign.spec_path.parent / ".mjv" / name
+    return default_state_path(campaign.spec_path, getattr(args, "simulate", False))
 
 
 def run_config(campaign: Campaign, args: argparse.Namespace, *, retry: bool) -> RunConfig:

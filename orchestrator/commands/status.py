@@ -9,17 +9,16 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TextIO
 
-from orchestrator.commands.run import state_path
 from orchestrator.engine.status import CampaignStatus, campaign_status, empty_status
 from orchestrator.errors import EXIT_OK
 from orchestrator.spec import load_campaign
-from orchestrator.state import open_store
+from orchestrator.state import default_state_path, open_store
 
 
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Print the state of the campaign of ``args.spec``."""
     campaign = load_campaign(Path(args.spec))
-    path = state_path(args, campaign)
+    path = Path(args.state) if args.state else default_state_path(campaign.spec_path)
     if path.exists():
         with open_store(path, campaign.name) as store:
             status = campaign_status(campaign, store)

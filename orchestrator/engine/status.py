@@ -15,7 +15,8 @@ from orchestrator.state import Store, Submission
 class Classes:
     """Each job's class against the state (fingerprint -> class) and the orphaned job names."""
 
-    jobs: Mapping[str, str]  # "new" | "done" | "changed" | "failed" | "incomplete"
+    jobs: Mapping[str, str]  # job name -> "new" | "done" | "changed" | "failed" | "incomplete"
+    remaining: Mapping[str, int]  # job name -> submissions a run still has to make
     orphaned: tuple[str, ...]
 
 
@@ -43,7 +44,8 @@ def classify(campaign: Campaign, subs: Mapping[str, Submission]) -> Classes:
     for sub in subs.values():
         if sub.kind == "video" and sub.attempt:
             by_name.setdefault(sub.job, set()).add(sub.key)
-    classes = {job.fingerprint: _classify(job, subs, by_name) for job in campaign.jobs}
+    classes = {job.name: _classify(job, subs, by_name) for job in campaign.jobs}
+    remaining = {job.name: _remaining(job, subs) for job in campaign.jobs}
     orphaned = sorted(
         {
             sub.job
@@ -54,7 +56,12 @@ def classify(campaign: Campaign, subs: Mapping[str, Submission]) -> Classes:
             and sub.status != "pending"
         }
     )
-    return Classes(classes, tuple(orphaned))
+    return Classes(classes, remaining, tuple(orphaned))
+
+
+def _remaining(job: Job, subs: Mapping[str, Submission]) -> int:
+    done = ("succeeded", "downloaded")
+    return sum(1 for _, key, *_ in chain(job) if key not in subs or subs[key].status not in done)
 
 
 def _classify(job: Job, subs: Mapping[str, Submission], by_name: Mapping[str, set[str]]) -> str:
@@ -100,8 +107,16 @@ def campaign_status(campaign: Campaign, store: Store) -> CampaignStatus:
 def empty_status(campaign: Campaign) -> CampaignStatus:
     """Status of a campaign that has no state file yet: every job is new."""
     return CampaignStatus(
-        campaign.name, len(campaign.jobs), {"new": len(campaign.jobs)} if campaign.jobs else {},
-        {}, (), (), (), 0.0, 0.0, 0.0,
+        campaign.name,
+        len(campaign.jobs),
+        {"new": len(campaign.jobs)} if campaign.jobs else {},
+        {},
+        (),
+        (),
+        (),
+        0.0,
+        0.0,
+        0.0,
     )
 
 

@@ -66,11 +66,23 @@ class Submitter:
         self._poller = poller
         self._stop = stop
         self._critical: set[asyncio.Task[str]] = set()
+        self._ensuring: dict[str, asyncio.Future[Submission]] = {}
         self.submitted = 0
         self.resent_in_doubt: list[str] = []
 
     async def ensure(self, order: Order) -> Submission:
-        """Return the submission once succeeded, submitting or polling it as its state needs."""
+        """Return the submission once succeeded, submitting or polling it as its state needs.
+
+        Jobs whose requests are identical share one submission: the second waits for the first.
+        """
+        running = self._ensuring.get(order.key)
+        if running is None:
+            running = asyncio.ensure_future(self._ensure(order))
+            self._ensuring[order.key] = running
+            running.add_done_callback(lambda _: self._ensuring.pop(order.key, None))
+        return await asyncio.shield(running)
+
+    async def _ensure(self, order: Order) -> Submission:
         await self._claim(order.key)
         tries, holding, retried = 0, False, False
         while True:

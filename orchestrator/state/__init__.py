@@ -1,6 +1,7 @@
 """The state file of ``mjv run``: the Store interface and its SQLite implementation."""
 
 from orchestrator.state.leases import holder_is_dead, make_owner
+from orchestrator.state.location import default_state_path
 from orchestrator.state.records import (
     KINDS,
     STATUSES,
@@ -25,6 +26,7 @@ __all__ = [
     "Submission",
     "SubmissionSpec",
     "Totals",
+    "default_state_path",
     "holder_is_dead",
     "make_owner",
     "open_store",

@@ -229,12 +229,19 @@ class _Expander:
                 where = repr(job)
             else:
                 where = f"$.jobs[{job[0]}] (image {job[1]!r}, take {job[2]})"
-            self.report(path, f"{exc.message} in job {where}", key=exc.message)
+            at = self.doc.find_in_template(path, exc.variable) if exc.variable else None
+            self.report(path, f"{exc.message} in job {where}", key=exc.message, at=at)
             return None
 
-    def report(self, path: JsonPath, message: str, key: str | None = None) -> None:
+    def report(
+        self,
+        path: JsonPath,
+        message: str,
+        key: str | None = None,
+        at: tuple[int, int] | None = None,
+    ) -> None:
         """Report a problem once per place and kind, however many jobs hit it."""
         marker = (path, key or message.split("'")[0])
         if marker not in self.seen:
             self.seen.add(marker)
-            self.doc.problem(path, message)
+            self.doc.problem(path, message, at=at)

@@ -22,10 +22,11 @@ _JINJA_WORDS = frozenset(
 class TemplateError(Exception):
     """A template does not compile or render; ``line`` is 1-based within the template."""
 
-    def __init__(self, message: str, line: int = 1) -> None:
+    def __init__(self, message: str, line: int = 1, variable: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.line = line
+        self.variable = variable  # the undefined variable, when that is the problem
 
 
 class Template:
@@ -49,10 +50,11 @@ class Template:
             try:
                 return self._format.format_map(context).strip()
             except KeyError as exc:
-                raise TemplateError(f"undefined variable {exc.args[0]!r}") from None
+                name = exc.args[0]
+                raise TemplateError(f"undefined variable {name!r}", variable=name) from None
         missing = [name for name in self.variables if name not in context]
         if missing:
-            raise TemplateError(f"undefined variable {missing[0]!r}")
+            raise TemplateError(f"undefined variable {missing[0]!r}", variable=missing[0])
         key = tuple(context[name] for name in self.variables)
         try:
             cached = self._cache.get(key)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +17,7 @@ _CONSTRUCTOR = SafeConstructor()
 _TEXT_TAGS = {"tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:binary"}
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _COLLECTION_TAGS = {"tag:yaml.org,2002:seq", "tag:yaml.org,2002:map"}
+_TEMPLATE_LINES = 50  # how far a multi-line template is searched for a variable
 _MAX_NODES = 1_000_000  # alias bombs expand exponentially; stop long before memory runs out
 
 
@@ -29,6 +31,7 @@ class Document:
     keys: dict[JsonPath, tuple[int, int]] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     broken: set[JsonPath] = field(default_factory=set)  # names whose definition failed the schema
+    lines: list[str] = field(default_factory=list)  # the source text, to point inside templates
 
     def locate(self, path: JsonPath, key: bool = False) -> tuple[int, int]:
         """Position of the value (or key) at ``path``, else of its nearest located parent."""
@@ -38,10 +41,23 @@ class Document:
             path = path[:-1]
         return self.values.get(path, (1, 1))
 
-    def problem(self, path: JsonPath, message: str, key: bool = False) -> None:
-        """Record a problem at the source position of ``path``."""
-        line, col = self.locate(path, key)
+    def problem(
+        self, path: JsonPath, message: str, key: bool = False, at: tuple[int, int] | None = None
+    ) -> None:
+        """Record a problem at ``at``, else at the source position of ``path``."""
+        line, col = at or self.locate(path, key)
         self.problems.append(Problem(self.file, line, col, json_path(path), message))
+
+    def find_in_template(self, path: JsonPath, name: str) -> tuple[int, int]:
+        """Position of the first template tag using ``name`` in the value at ``path``."""
+        line, col = self.locate(path)
+        pattern = re.compile(r"\{[{%][^}]*?\b(" + re.escape(name) + r")\b")
+        for number in range(line, min(line + _TEMPLATE_LINES, len(self.lines) + 1)):
+            start = col - 1 if number == line else 0
+            match = pattern.search(self.lines[number - 1], start)
+            if match:
+                return number, match.start(1) + 1
+        return line, col
 
 
 def parse_yaml(file: str, raw: bytes) -> Document:
@@ -50,6 +66,7 @@ def parse_yaml(file: str, raw: bytes) -> Document:
     text = _decode(doc, raw)
     if text is None:
         return doc
+    doc.lines = text.splitlines()
     try:
         node = yaml.compose(text, Loader=_LOADER)
     except yaml.MarkedYAMLError as exc:

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from orchestrator import __version__
-from orchestrator.errors import EXIT_INTERRUPTED, EXIT_USAGE, MjvError
+from orchestrator.errors import EXIT_INTERRUPTED, EXIT_USAGE, MjvError, SpecError
 
 
 def _add_validate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -116,6 +116,10 @@ def _fraction(text: str) -> float:
     return value
 
 
+def _formatted(problems: Sequence[object]) -> list[str]:
+    return [p.format() if hasattr(p, "format") else str(p) for p in problems]
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser for every verb."""
     parser = argparse.ArgumentParser(prog="mjv", description=__doc__)
@@ -141,6 +145,8 @@ def main(
     try:
         code: int = command.run(args, out, err)
     except MjvError as exc:
+        if isinstance(exc, SpecError):  # every problem, each pointing at its line
+            err.writelines(f"{problem}\n" for problem in _formatted(exc.problems))
         err.write(f"mjv: error: {exc}\n")
         return exc.exit_code
     except KeyboardInterrupt:

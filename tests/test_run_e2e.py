@@ -345,3 +345,14 @@ def test_jobs_with_identical_requests_share_one_submission(
     jobs = {job["name"]: job for job in manifest(spec, "e2e")["jobs"]}
     assert jobs["twin-a"]["fingerprint"] == jobs["a-warm"]["fingerprint"]
     assert _assert_files_match(spec, "e2e") == 3
+
+
+def test_run_of_a_broken_spec_points_at_the_line_and_submits_nothing(
+    simulator: Simulator, tmp_path: Path
+) -> None:
+    spec = write(tmp_path / "c.yaml", MATRIX.replace("campaign: e2e", "campaign: Bad_Name"))
+    result = run_spec(simulator, spec)
+    assert result.code == 1
+    assert f"{spec}:2:11: $.campaign: 'Bad_Name' does not match" in result.err
+    assert "Traceback" not in result.err
+    assert simulator.total_requests() == 0

@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import signal
 from collections.abc import Iterator
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TextIO
 
@@ -56,15 +56,15 @@ def state_path(args: argparse.Namespace, campaign: Campaign) -> Path:
 
 def run_config(campaign: Campaign, args: argparse.Namespace, *, retry: bool) -> RunConfig:
     """Spec ``run:`` options, overridden by flags."""
-    spec = campaign.run
-    poll = args.poll_interval or (SIMULATED_POLL if args.simulate else spec.poll_interval)
+    flags = {
+        "concurrency": args.concurrency,
+        "max_rps": args.max_rps,
+        "poll_interval": args.poll_interval or (SIMULATED_POLL if args.simulate else None),
+        "task_timeout": args.task_timeout,
+    }
+    chosen = {name: value for name, value in flags.items() if value is not None}
     return RunConfig(
-        concurrency=args.concurrency or spec.concurrency,
-        max_rps=args.max_rps or spec.max_rps,
-        poll_interval=poll,
-        task_timeout=args.task_timeout or spec.task_timeout,
-        max_attempts=spec.max_attempts,
-        max_banned_in_row=spec.max_banned_in_row,
+        **{**asdict(campaign.run), **chosen},
         max_cost=args.max_cost if args.max_cost is not None else campaign.max_cost,
         in_doubt=args.in_doubt,
         select=tuple(args.select),

@@ -12,21 +12,16 @@ from pathlib import Path
 from orchestrator.client import Client
 from orchestrator.engine.pacing import AdaptiveSlots, BannedStreak, Budget, RetryPolicy, TokenBucket
 from orchestrator.engine.progress import Progress
+from orchestrator.model import RunOptions
 from orchestrator.state import Store, make_owner
 
 LEASE_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
-class RunConfig:
-    """Effective options of one run (spec ``run:`` section overridden by flags)."""
+class RunConfig(RunOptions):
+    """Effective options of one run: the spec's ``run:`` section, flags, and engine knobs."""
 
-    concurrency: int = 3
-    max_rps: float = 2.0
-    poll_interval: float = 3.0
-    task_timeout: float = 900.0
-    max_attempts: int = 5
-    max_banned_in_row: int = 3
     max_cost: float | None = None
     in_doubt: str = "resubmit"  # "resubmit" | "skip"
     select: tuple[str, ...] = ()

@@ -106,6 +106,13 @@ def test_release_frees_only_the_holders_lease(store: SqliteStore) -> None:
     assert store.claim("k1", ME, 30)
 
 
+def test_release_all_frees_every_lease_of_the_owner_and_no_other(store: SqliteStore) -> None:
+    assert store.claim("k1", ME, 30) and store.claim("k2", REMOTE, 30)
+    store.release_all(ME)
+    assert holder(store) is None
+    assert not store.claim("k2", ME, 30)  # REMOTE still holds k2
+
+
 def test_intent_needs_the_lease(store: SqliteStore) -> None:
     with pytest.raises(StateError, match="lease"):
         store.record_intent("k1", ME, 1.0)

@@ -239,10 +239,7 @@ class _Runner:
         )
 
     def _release_leases(self) -> None:
-        store = self.rt.store
-        for sub in store.submissions():
-            if sub.lease_owner == self.rt.owner:
-                store.release(sub.key, self.rt.owner)
+        self.rt.store.release_all(self.rt.owner)
 
     def _report(self) -> RunReport:
         outcomes = tuple(

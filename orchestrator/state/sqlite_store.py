@@ -96,6 +96,15 @@ class SqliteStore(SqliteBase):
                 (self.campaign, key, owner),
             )
 
+    def release_all(self, owner: str) -> None:
+        """Drop every lease ``owner`` holds in this campaign (a runner that is done)."""
+        with self._write() as db:
+            db.execute(
+                "UPDATE submissions SET lease_owner = NULL, lease_until = NULL"
+                " WHERE lease_owner = ? AND campaign = ?",
+                (owner, self.campaign),
+            )
+
     def record_intent(
         self, key: str, owner: str, reserved: float, *, same_attempt: bool = False
     ) -> int:

@@ -38,6 +38,9 @@ class Store(Protocol):
     def release(self, key: str, owner: str) -> None:
         """Drop ``owner``'s lease on ``key``; a lease held by someone else is left alone."""
 
+    def release_all(self, owner: str) -> None:
+        """Drop every lease ``owner`` holds in this campaign, in one transaction."""
+
     def record_intent(
         self, key: str, owner: str, reserved: float, *, same_attempt: bool = False
     ) -> int:

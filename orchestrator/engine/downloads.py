@@ -66,17 +66,22 @@ async def download_clip(fetch: Fetch, url: str, dest: Path) -> Downloaded:
             await fetch(url, sink)
             _verify(sink, url, dest)
             file.flush()
-            # fsync waits on the disk: in a thread, so the event loop keeps polling meanwhile.
-            await asyncio.to_thread(os.fsync, file.fileno())
-        os.replace(temp, dest)
+            # fsync waits on the disk: one trip to a thread, so the event loop keeps polling.
+            await asyncio.to_thread(_make_durable, file.fileno(), temp, dest)
     except OSError as exc:
         raise DownloadError(f"download of {url} to {dest} failed: {exc}") from exc
     finally:
         # Also on cancellation: a half-written file must never survive.
         with contextlib.suppress(FileNotFoundError):
             temp.unlink()
-    await asyncio.to_thread(_fsync_dir, dest.parent)
     return sink.result()
+
+
+def _make_durable(fd: int, temp: Path, dest: Path) -> None:
+    """Flush the file to disk, rename it into place, and make the rename durable too."""
+    os.fsync(fd)
+    os.replace(temp, dest)
+    _fsync_dir(dest.parent)
 
 
 def _verify(sink: _HashingSink, url: str, dest: Path) -> None:

@@ -215,3 +215,21 @@ def test_budget_cap_refuses_submissions_that_would_exceed_it(
         assert sum(charged(sim).values()) == 2
         shown = mjv("status", str(spec))
         assert "spent 1.20" in shown.out
+
+
+def test_a_poller_that_breaks_fails_the_jobs_instead_of_hanging(spec: Path) -> None:
+    """A bug in polling must end the run with failed jobs, not leave it waiting forever."""
+    from unittest import mock
+
+    for sim in _simulator():
+        with mock.patch.object(Client, "list_tasks", side_effect=RuntimeError("boom")):
+            report, _ = run_lib(sim, spec)
+        assert report.count("failed") + report.count("done") == JOBS
+        assert report.count("failed") > 0
+        assert all("run again" in (o.reason or "") for o in report.outcomes if o.reason)
+        # The tasks stayed recorded: the next run polls them and submits nothing new.
+        submits = sim.submit_requests()
+        again, _ = run_lib(sim, spec)
+        assert again.count("done") == JOBS
+        assert sim.submit_requests() == submits
+        assert set(charged(sim).values()) == {1}

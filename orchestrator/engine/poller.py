@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from orchestrator.client import Task
-from orchestrator.errors import ProviderError, TaskNotFoundError
+from orchestrator.errors import ProviderError, ServerError, TaskNotFoundError
 
 BATCH = 100  # ids per list-by-condition request
 MISSES_BEFORE_FETCH = 3  # list-by-condition silently omits unknown ids; ask for one after this
@@ -75,7 +75,10 @@ class Poller:
                 self._wake.clear()
                 await self._wake.wait()
             await asyncio.sleep(self._interval)
-            await self.tick()
+            try:
+                await self.tick()
+            except Exception as exc:  # a dead poller would leave every job waiting forever
+                self._fail_all(ServerError(f"polling failed: {exc!r}"))
 
     async def tick(self) -> None:
         """Poll every watched task once."""

@@ -17,6 +17,7 @@ from orchestrator.errors import (
     QueueFullError,
     RateLimitedError,
     SubmitOutcomeUnknownError,
+    TaskNotFoundError,
 )
 from orchestrator.state import Submission
 
@@ -101,9 +102,10 @@ class Submitter:
                 tries, holding = await self._submit(order, sub, tries)
 
     async def drain(self) -> None:
-        """Wait for every send already under way (they are shielded from cancellation)."""
-        if self._critical:
-            await asyncio.gather(*self._critical, return_exceptions=True)
+        """Stop what is left and wait for every send already under way (those are shielded)."""
+        for running in list(self._ensuring.values()):
+            running.cancel()
+        await asyncio.gather(*self._ensuring.values(), *self._critical, return_exceptions=True)
 
     def _get(self, key: str) -> Submission:
         sub = self._rt.store.get(key)
@@ -223,11 +225,15 @@ class Submitter:
         except TaskTimeoutError as exc:
             store.record_failure(order.key, final=False, reason=str(exc), refund=False)
             return await self._after_failure(order, exc, tries + 1)
+        except TaskNotFoundError as exc:
+            store.record_failure(order.key, final=True, reason=str(exc), refund=False)
+            raise JobFailedError(f"{order.what}: {exc}", final=True) from exc
         except ProviderError as exc:
             if exc.stops_run:
                 raise RunStoppedError(str(exc)) from exc
-            store.record_failure(order.key, final=True, reason=str(exc), refund=False)
-            raise JobFailedError(f"{order.what}: {exc}", final=True) from exc
+            # The task id stays recorded: the next run polls it again, never re-submits it.
+            message = f"{order.what}: polling failed ({exc}); run again to pick it up"
+            raise JobFailedError(message, final=False) from exc
         finally:
             pacing.slots.release()
         if task.succeeded:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -62,6 +63,11 @@ class _Server(ThreadingHTTPServer):
         super().__init__(address, _Handler)
         self.provider = provider
         self.slow = slow
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A client that hangs up (a killed `mjv run`) is normal here, not worth a traceback."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)  # type: ignore[arg-type]
 
 
 class Simulator:

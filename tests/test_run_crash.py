@@ -130,3 +130,34 @@ def test_ctrl_c_stops_new_submissions_and_exits_130(tmp_path: Path) -> None:
         assert sum(charged(sim).values()) < SUBMISSIONS
         _finish(sim, spec)
         _assert_each_submission_charged_once(sim)
+
+
+SMALL = SPEC.replace("images: [a, b, c]", "images: [a, b]")
+
+
+def test_sigkill_before_each_kind_of_state_write_never_pays_twice(
+    simulator: Simulator, tmp_path: Path
+) -> None:
+    """Deterministic crashes: the child kills itself just before its N-th state write, so
+    every moment of the lifecycle is hit, including between an intent and its answer."""
+    spec = write(tmp_path / "c.yaml", SMALL)
+    child = Path(__file__).with_name("crash_child.py")
+    rng = random.Random(7)
+    codes = []
+    for writes in [*sorted(rng.sample(range(1, 60), 12)), 10**6]:  # the last run is not killed
+        proc = subprocess.run(
+            [sys.executable, str(child), str(spec), simulator.base_url, str(writes)],
+            env=subprocess_env(simulator),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert proc.returncode in (0, -signal.SIGKILL), proc.stderr
+        codes.append(proc.returncode)
+    assert codes[-1] == 0
+    assert codes.count(-signal.SIGKILL) >= 5  # the campaign was really interrupted, many times
+    counts = charged(simulator)
+    assert len(counts) == 8 and set(counts.values()) == {1}, counts
+    assert all(key.endswith("-a1") for key in counts)
+    manifest = json.loads((tmp_path / "out/crash/manifest.json").read_text())
+    assert [job["status"] for job in manifest["jobs"]] == ["done"] * 4

@@ -38,7 +38,8 @@ class Figures:
     process_seconds: float  # the whole `mjv run` process, interpreter start-up included
     process_ratio: float
     requests_per_job: float
-    cpu_ms_per_job: float
+    cpu_ms_per_job: float  # user + system
+    user_ms_per_job: float
     wall_ms_per_job: float
     peak_mb: float
     exit_code: int
@@ -114,6 +115,7 @@ def measure(jobs: int, slots: int, job_seconds: float, poll: float) -> Figures:
             process_ratio=round(process / ideal, 3),
             requests_per_job=round(sim.total_requests() / jobs, 2),
             cpu_ms_per_job=round(1000 * cpu / jobs, 3),
+            user_ms_per_job=round(1000 * usage.ru_utime / jobs, 3),
             wall_ms_per_job=round(1000 * process / jobs, 3),
             peak_mb=round(usage.ru_maxrss / 1024, 1),
             exit_code=proc.returncode,

@@ -54,7 +54,7 @@ class Client:
         transport: httpx.AsyncBaseTransport | None = None,
         download_transport: httpx.AsyncBaseTransport | None = None,
         timeout: float = 30.0,
-        max_in_flight: int = 8,
+        max_in_flight: int = 4,
     ) -> None:
         self._key = _check_key(api_key)
         self.base_url = _check_base_url(base_url)
@@ -65,8 +65,8 @@ class Client:
             timeout=timeout,
             verify=_ssl_context(),
         )
-        # Requests in flight at once: polite to the gateway, and httpcore's pool does work
-        # per request that grows with the number of open connections.
+        # API requests in flight at once: polite to the gateway, and httpcore's pool does work
+        # per request that grows with its open connections. (Downloads are paced by the engine.)
         self._gate = asyncio.Semaphore(max_in_flight)
         # A separate client without the Authorization header: clip URLs can name any host.
         self._cdn = httpx.AsyncClient(
@@ -154,7 +154,7 @@ class Client:
         if not url.startswith(("http://", "https://")):
             raise DownloadError(f"not an http(s) URL: {url[:200]}")
         try:
-            async with self._gate, self._cdn.stream("GET", url) as resp:
+            async with self._cdn.stream("GET", url) as resp:
                 if resp.status_code >= 400:
                     raise DownloadError(f"download of {url} failed: HTTP {resp.status_code}")
                 return await _drain(resp, sink)

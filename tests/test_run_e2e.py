@@ -181,6 +181,19 @@ def test_file_and_imagine_sources_upload_once_and_run_the_imagine_chain(
     assert simulator.requests_by_route()["POST /mj/submit/imagine"] == 2
 
 
+def test_force_regenerates_the_clip_but_keeps_the_imagine_still(
+    simulator: Simulator, tmp_path: Path
+) -> None:
+    (tmp_path / "assets").mkdir()
+    (tmp_path / "assets/bottle.png").write_bytes(PNG)
+    spec = write(tmp_path / "c.yaml", SOURCES)
+    assert run_spec(simulator, spec).code == 0
+    result = run_spec(simulator, spec, "--force", "castle")
+    assert result.code == 0
+    assert "1 submitted" in result.out
+    assert simulator.requests_by_route()["POST /mj/submit/imagine"] == 1
+
+
 def test_restore_from_committed_manifest_submits_nothing_and_verifies_files(
     simulator: Simulator, tmp_path: Path
 ) -> None:

@@ -113,8 +113,11 @@ class _Runner:
         return report
 
     def _force(self) -> None:
+        # The jobs' clips are regenerated; the stills they start from are kept.
         forced = select_jobs(self.campaign, self.config.force) if self.config.force else ()
         for spec in submission_specs(job for job in forced if job in self.jobs):
+            if spec.kind not in ("video", "extend"):
+                continue
             sub = self.rt.store.get(spec.key)
             if sub is not None and (sub.attempt or sub.status != "pending"):
                 self.rt.store.reset(spec.key, "forced with --force")

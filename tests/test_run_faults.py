@@ -233,3 +233,25 @@ def test_a_poller_that_breaks_fails_the_jobs_instead_of_hanging(spec: Path) -> N
         assert again.count("done") == JOBS
         assert sim.submit_requests() == submits
         assert set(charged(sim).values()) == {1}
+
+
+def test_retry_gives_retryable_failures_a_new_attempt_and_leaves_final_ones(
+    spec: Path,
+) -> None:
+    from dataclasses import replace
+
+    once = replace(QUICK, max_attempts=1, select=("a-warm", "a-cold"), concurrency=1)
+    for sim in _simulator(fail_rate=1.0):  # failures alternate: transient, then moderation
+        report, _ = run_lib(sim, spec, once)
+        kinds = {o.name: o.final for o in report.outcomes}
+        assert [o.status for o in report.outcomes] == ["failed", "failed"]
+        assert sorted(kinds.values()) == [False, True]
+    for sim in _simulator():
+        report, _ = run_lib(sim, spec, replace(once, retry_failed=True))
+        by_name = {o.name: o for o in report.outcomes}
+        retryable = next(name for name, final in kinds.items() if not final)
+        final = next(name for name, final in kinds.items() if final)
+        assert by_name[retryable].status == "done"
+        assert by_name[final].status == "failed" and by_name[final].final
+        assert len(charged(sim)) == 1
+        assert all(key.endswith("-a2") for key in charged(sim))  # a new attempt, a new key

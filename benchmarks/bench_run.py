@@ -129,13 +129,17 @@ def main() -> int:
     parser.add_argument("--slots", type=int, default=10)
     parser.add_argument("--job-seconds", type=float, default=0.5)
     parser.add_argument("--poll", type=float, default=0.05)
+    parser.add_argument("--repeat", type=int, default=1, help="runs per scenario; best CPU kept")
     args = parser.parse_args()
     if args.jobs:
         scenarios = [(args.jobs, args.slots, args.job_seconds, args.poll)]
     else:
         scenarios = [(200, 10, 0.5, 0.02), (1000, 100, 0.05, 0.05), (10000, 100, 0.05, 0.05)]
     for jobs, slots, seconds, poll in scenarios:
-        print(json.dumps(asdict(measure(jobs, slots, seconds, poll))), flush=True)
+        # On a shared machine the least disturbed run is the best estimate of the cost.
+        runs = [measure(jobs, slots, seconds, poll) for _ in range(args.repeat)]
+        best = min(runs, key=lambda figures: figures.cpu_ms_per_job)
+        print(json.dumps(asdict(best)), flush=True)
     return 0
 
 

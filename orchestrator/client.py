@@ -178,7 +178,8 @@ class Client:
             async with self._gate:
                 resp = await self._api.request(method, path, json=body, headers=headers)
         except httpx.HTTPError as exc:
-            raise _transport_error(exc, method, path, submit) from None
+            where = f"{method} {self.base_url}{path}"
+            raise _transport_error(exc, where, redact(str(exc), self._key), submit) from None
         payload = _json(redact(resp.text, self._key))
         if resp.status_code != 200:
             retry_after = resp.headers.get("Retry-After")
@@ -194,8 +195,8 @@ def _ssl_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
-def _transport_error(exc: httpx.HTTPError, method: str, path: str, submit: bool) -> Exception:
-    what = f"{method} {path}: {type(exc).__name__}"
+def _transport_error(exc: httpx.HTTPError, where: str, detail: str, submit: bool) -> Exception:
+    what = f"{where}: {type(exc).__name__}" + (f" ({detail})" if detail else "")
     if submit and not isinstance(exc, _NOT_SENT):
         return SubmitOutcomeUnknownError(f"{what}; the job may have been accepted")
     return ServerError(what)

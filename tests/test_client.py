@@ -361,6 +361,12 @@ def test_transport_errors_before_sending_or_on_reads_are_server_errors() -> None
     assert type(error_of(httpx.ReadTimeout("t", request=req), submit=False)) is errors.ServerError
 
 
+def test_transport_errors_name_the_url_and_the_cause() -> None:
+    req = httpx.Request("POST", "https://gw.example/mj/submit/video")
+    message = str(error_of(httpx.ConnectError("Connection refused", request=req)))
+    assert "POST " in message and "/mj/submit/video: ConnectError (Connection refused)" in message
+
+
 def test_the_key_is_scrubbed_from_provider_messages() -> None:
     body = {"error": {"message": f"invalid key {KEY} and sk-othersecretkey99"}}
     message = str(error_of(httpx.Response(401, json=body)))

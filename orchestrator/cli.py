@@ -47,7 +47,12 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--task-timeout", type=_positive_float, metavar="S", help="stuck task limit")
     p.add_argument("--max-cost", type=_positive_float, metavar="X", help="spending cap")
     p.add_argument("--select", action="append", default=[], metavar="GLOB", help="only these jobs")
-    p.add_argument("--in-doubt", choices=("resubmit", "skip"), default="resubmit")
+    p.add_argument(
+        "--in-doubt",
+        choices=("resubmit", "skip"),
+        default="resubmit",
+        help="a submission sent but never answered: send again (may be charged twice) or skip",
+    )
     p.add_argument("--base-url", metavar="URL", help="provider base URL (or MJV_BASE_URL)")
     p.add_argument("--simulate", action="store_true", help="run against the built-in simulator")
     p.add_argument("--quiet", action="store_true", help="print only the summary")
@@ -122,7 +127,11 @@ def _formatted(problems: Sequence[object]) -> list[str]:
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser for every verb."""
-    parser = argparse.ArgumentParser(prog="mjv", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="mjv",
+        description="Run Midjourney video campaigns from YAML specs: validate and plan them, "
+        "run them idempotently, and see their status.",
+    )
     parser.add_argument("--version", action="version", version=f"mjv {__version__}")
     sub = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
     for add in _VERBS:

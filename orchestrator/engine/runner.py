@@ -155,6 +155,8 @@ class _Runner:
 
     async def _job(self, job: Job) -> JobOutcome:
         outcome = await self._outcome(job)
+        self.outcomes[job.name] = outcome
+        self.rt.progress.update(self._snapshot())
         if outcome.status == "done":
             self.rt.progress.event("done", job=job.name)
         elif outcome.status != "interrupted":

@@ -14,7 +14,13 @@ from typing import Any
 
 import httpx
 
-from orchestrator.errors import ConfigError, DownloadError, ServerError, SubmitOutcomeUnknownError
+from orchestrator.errors import (
+    ConfigError,
+    DownloadError,
+    ProviderUnreachableError,
+    ServerError,
+    SubmitOutcomeUnknownError,
+)
 from orchestrator.wire import (
     ExtendRequest,
     Task,
@@ -199,6 +205,8 @@ def _transport_error(exc: httpx.HTTPError, where: str, detail: str, submit: bool
     what = f"{where}: {type(exc).__name__}" + (f" ({detail})" if detail else "")
     if submit and not isinstance(exc, _NOT_SENT):
         return SubmitOutcomeUnknownError(f"{what}; the job may have been accepted")
+    if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
+        return ProviderUnreachableError(what)
     return ServerError(what)
 
 

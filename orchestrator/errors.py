@@ -113,6 +113,10 @@ class ServerError(ProviderError):
     retryable = True
 
 
+class ProviderUnreachableError(ServerError):
+    """No connection to the provider at all (refused, DNS, connect timeout): nothing was sent."""
+
+
 class SubmitOutcomeUnknownError(ProviderError):
     """A transport error during a submit: the job may have been accepted (and charged)."""
 

@@ -357,7 +357,10 @@ def test_transport_errors_after_sending_a_submit_are_outcome_unknown() -> None:
 
 def test_transport_errors_before_sending_or_on_reads_are_server_errors() -> None:
     req = httpx.Request("POST", "https://gw.example/mj/submit/video")
-    assert type(error_of(httpx.ConnectError("refused", request=req))) is errors.ServerError
+    for exc in (httpx.ConnectError("refused", request=req), httpx.ConnectTimeout("t", request=req)):
+        unreachable = error_of(exc)
+        assert type(unreachable) is errors.ProviderUnreachableError
+        assert isinstance(unreachable, errors.ServerError) and unreachable.retryable
     assert type(error_of(httpx.ReadTimeout("t", request=req), submit=False)) is errors.ServerError
 
 

@@ -8,7 +8,7 @@ import random
 import pytest
 
 from orchestrator import errors
-from orchestrator.engine.pacing import AdaptiveSlots, BannedStreak, Budget, RetryPolicy, TokenBucket
+from orchestrator.engine.pacing import AdaptiveSlots, Budget, RetryPolicy, Streak, TokenBucket
 
 
 class FakeClock:
@@ -332,11 +332,11 @@ def test_same_seed_same_delays() -> None:
     assert first[0] == first[1] == first[2]
 
 
-# --- BannedStreak -----------------------------------------------------------------------------
+# --- Streak -----------------------------------------------------------------------------
 
 
 def test_banned_streak_trips_at_limit_and_resets_on_success() -> None:
-    streak = BannedStreak(3)
+    streak = Streak(3)
     assert streak.record(True) is False
     assert streak.record(True) is False
     assert streak.record(False) is False  # reset
@@ -348,7 +348,7 @@ def test_banned_streak_trips_at_limit_and_resets_on_success() -> None:
 
 
 def test_banned_streak_zero_disables() -> None:
-    streak = BannedStreak(0)
+    streak = Streak(0)
     assert not any(streak.record(True) for _ in range(20))
 
 

@@ -255,3 +255,27 @@ def test_retry_gives_retryable_failures_a_new_attempt_and_leaves_final_ones(
         assert by_name[final].status == "failed" and by_name[final].final
         assert len(charged(sim)) == 1
         assert all(key.endswith("-a2") for key in charged(sim))  # a new attempt, a new key
+
+
+def test_an_unreachable_provider_stops_the_run_instead_of_retrying_every_job(
+    spec: Path, tmp_path: Path
+) -> None:
+    import socket
+
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))  # a port nobody listens on
+    port = closed.getsockname()[1]
+
+    class Nowhere:
+        base_url = f"http://127.0.0.1:{port}"
+
+        @staticmethod
+        def submit_requests() -> int:
+            return 0
+
+    report, _ = run_lib(Nowhere(), spec)  # type: ignore[arg-type]
+    closed.close()
+    assert report.stopped is not None
+    assert "cannot be reached (8 tries in a row)" in report.stopped
+    assert f"127.0.0.1:{port}" in report.stopped
+    assert report.count("done") == 0

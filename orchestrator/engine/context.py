@@ -10,12 +10,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from orchestrator.client import Client
-from orchestrator.engine.pacing import AdaptiveSlots, BannedStreak, Budget, RetryPolicy, TokenBucket
+from orchestrator.engine.pacing import AdaptiveSlots, Budget, RetryPolicy, Streak, TokenBucket
 from orchestrator.engine.progress import Progress
 from orchestrator.model import RunOptions
 from orchestrator.state import Store, make_owner
 
 LEASE_SECONDS = 60.0
+UNREACHABLE_IN_ROW = 8  # connection failures in a row that stop the run: the provider is gone
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,8 @@ class Pacing:
     slots: AdaptiveSlots
     policy: RetryPolicy
     budget: Budget
-    banned: BannedStreak
+    banned: Streak
+    unreachable: Streak
 
     @classmethod
     def build(cls, config: RunConfig, spent: float, clock: Callable[[], float]) -> Pacing:
@@ -72,7 +74,8 @@ class Pacing:
                 account_base=config.account_backoff,
             ),
             budget=Budget(config.max_cost, committed=spent),
-            banned=BannedStreak(config.max_banned_in_row),
+            banned=Streak(config.max_banned_in_row),
+            unreachable=Streak(UNREACHABLE_IN_ROW),
         )
 
 

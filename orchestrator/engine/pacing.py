@@ -1,4 +1,4 @@
-"""Pacing of a run: request rate, in-flight job slots, retry delays, banned streaks and budget."""
+"""Pacing of a run: request rate, in-flight job slots, retry delays, failure streaks, budget."""
 
 from __future__ import annotations
 
@@ -180,8 +180,8 @@ class RetryPolicy:
         return bool(getattr(error, "retryable", False))
 
 
-class BannedStreak:
-    """Stops the run after ``limit`` banned prompts in a row (protects the account)."""
+class Streak:
+    """Counts failures of one kind in a row (banned prompts, an unreachable provider)."""
 
     def __init__(self, limit: int) -> None:
         self._limit = limit

@@ -14,6 +14,7 @@ from orchestrator.errors import (
     MjvError,
     NoAccountError,
     ProviderError,
+    ProviderUnreachableError,
     QueueFullError,
     RateLimitedError,
     SubmitOutcomeUnknownError,
@@ -154,6 +155,7 @@ class Submitter:
             pacing.slots.release()
             raise
         self.submitted += 1
+        pacing.unreachable.record(False)
         self._rt.progress.event("submitted", what=order.what, task=task_id)
         return tries, True
 
@@ -190,12 +192,14 @@ class Submitter:
             self._rt.store.record_rejected(order.key, str(exc))
 
     def _stop_if_fatal(self, exc: ProviderError) -> None:
-        banned = self._pacing.banned
+        banned, unreachable = self._pacing.banned, self._pacing.unreachable
         reason = None
         if exc.stops_run:
             reason = str(exc)
         elif isinstance(exc, BannedPromptError) and banned.record(True):
             reason = f"{banned.count} banned prompts in a row (protecting the account)"
+        elif unreachable.record(isinstance(exc, ProviderUnreachableError)):
+            reason = f"the provider cannot be reached ({unreachable.count} tries in a row): {exc}"
         if reason is not None:
             self._stop.set()
             raise RunStoppedError(reason) from exc

@@ -139,6 +139,23 @@ def test_the_task_id_turns_the_reservation_into_a_charge(store: SqliteStore) -> 
     assert (attempt.task_id, attempt.reserved, attempt.charged) == ("t1", 0, 1.25)
 
 
+def test_a_followup_task_id_replaces_the_polled_one_without_a_new_charge(
+    store: SqliteStore,
+) -> None:
+    submit(store, price=1.0)
+    store.record_task("k1", "t1", 1.0)
+    store.record_running("k1")
+    store.record_followup("k1", "t2")
+    sub = store.get("k1")
+    assert sub is not None and (sub.status, sub.task_id, sub.attempt) == ("submitted", "t2", 1)
+    [attempt] = store.attempts("k1")
+    assert (attempt.task_id, attempt.charged) == ("t2", 1.0)
+    assert store.totals() == Totals(spent=1.0, reserved=0, refunded=0)
+    store.record_success("k1", ["u"], None)
+    with pytest.raises(StateError, match="follow-up"):
+        store.record_followup("k1", "t3")
+
+
 def test_same_attempt_resends_without_a_new_attempt_or_reservation(store: SqliteStore) -> None:
     submit(store, price=1.0)
     assert store.record_intent("k1", OWNER, 1.0, same_attempt=True) == 1

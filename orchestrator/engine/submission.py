@@ -261,6 +261,7 @@ class Submitter:
         while task.status == "MODAL":
             await self._pacing.bucket.acquire()
             task_id = await self._rt.client.modal(task_id, order.modal_prompt)
+            self._rt.store.record_followup(order.key, task_id)  # a resume polls the new id
             task = await self._poller.watch(task_id)
         return task
 

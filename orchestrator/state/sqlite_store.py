@@ -133,6 +133,14 @@ class SqliteStore(SqliteBase):
             )
             self._update(db, key, status="submitted", task_id=task_id)
 
+    def record_followup(self, key: str, task_id: str) -> None:
+        """The task goes on under a new id (a modal was answered): polls follow the new one."""
+        with self._write() as db:
+            allowed = ("submitted", "running")
+            _, attempt, _ = self._expect(db, key, allowed, "record a follow-up task for")
+            self._set_attempt(db, key, attempt, task_id=task_id)
+            self._update(db, key, status="submitted", task_id=task_id)
+
     def record_rejected(self, key: str, reason: str) -> None:
         """The provider refused the submission without charging (-> pending)."""
         with self._write() as db:

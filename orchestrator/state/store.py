@@ -56,6 +56,10 @@ class Store(Protocol):
     def record_task(self, key: str, task_id: str, charged: float) -> None:
         """The provider accepted the submission (-> submitted); the reservation becomes a charge."""
 
+    def record_followup(self, key: str, task_id: str) -> None:
+        """The task goes on under a new id (a modal was answered): submitted/running ->
+        submitted with ``task_id``, on the same attempt and with no new charge."""
+
     def record_rejected(self, key: str, reason: str) -> None:
         """The provider refused without charging (-> pending); the reservation is freed."""
 

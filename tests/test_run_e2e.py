@@ -369,3 +369,33 @@ def test_run_of_a_broken_spec_points_at_the_line_and_submits_nothing(
     assert f"{spec}:2:11: $.campaign: 'Bad_Name' does not match" in result.err
     assert "Traceback" not in result.err
     assert simulator.total_requests() == 0
+
+
+def test_blocked_output_folder_fails_before_any_submission(
+    simulator: Simulator, tmp_path: Path
+) -> None:
+    spec = write(tmp_path / "c.yaml", MATRIX)
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out/e2e").write_text("a file where the output folder should be")
+    result = run_spec(simulator, spec)
+    assert result.code == 1
+    assert "manifest.json" in result.err and "Traceback" not in result.err
+    assert simulator.submit_requests() == 0
+
+
+def test_a_clip_that_cannot_be_saved_is_fetched_later_without_paying_again(
+    simulator: Simulator, tmp_path: Path
+) -> None:
+    spec = write(tmp_path / "c.yaml", MATRIX)
+    (tmp_path / "out/e2e").mkdir(parents=True)
+    (tmp_path / "out/e2e/a-warm").write_text("a file where the job folder should be")
+    result = run_spec(simulator, spec)
+    assert result.code == 3
+    assert "failed (retryable): job a-warm: cannot write" in result.out
+    submits = simulator.submit_requests()
+    assert submits == 4
+    (tmp_path / "out/e2e/a-warm").unlink()
+    again = run_spec(simulator, spec)
+    assert again.code == 0, again.out + again.err
+    assert "0 submitted, 1 clips downloaded" in again.out  # the paid clip was kept
+    assert simulator.submit_requests() == submits

@@ -64,8 +64,16 @@ def _dumps(value: Any) -> str:
 def write_manifest(path: Path, manifest: Mapping[str, Any]) -> bool:
     """Write ``manifest`` atomically; return False (touching nothing) when it is unchanged."""
     text = render_manifest(manifest)
-    if path.exists() and path.read_text(encoding="utf-8") == text:
-        return False
+    try:
+        if path.exists() and path.read_text(encoding="utf-8") == text:
+            return False
+        _replace(path, text)
+    except OSError as exc:
+        raise ManifestError(f"{path}: cannot write the manifest: {exc}") from exc
+    return True
+
+
+def _replace(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     # A name of its own: two runners of one campaign may write their snapshots at once.
     temp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
@@ -74,7 +82,6 @@ def write_manifest(path: Path, manifest: Mapping[str, Any]) -> bool:
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(temp, path)
-    return True
 
 
 def read_manifest(path: Path) -> dict[str, Any] | None:

@@ -3,7 +3,9 @@
 Set beside `bench_run.py` (the same campaign through HTTP and the simulator), it splits a
 job's CPU between the engine and the HTTP stack.
 
-    python benchmarks/bench_engine.py [JOBS]
+    python benchmarks/bench_engine.py [JOBS ...]     # default: 2,000 and 20,000
+
+Per-job CPU must not grow with the number of jobs: the last line compares the two sizes.
 """
 
 from __future__ import annotations
@@ -78,12 +80,17 @@ async def measure(jobs: int, folder: Path) -> tuple[float, float]:
 
 
 def main() -> int:
-    """Print the engine's CPU per job."""
-    jobs = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
-    with tempfile.TemporaryDirectory() as tmp:
-        user, system = asyncio.run(measure(jobs, Path(tmp)))
-    total = user + system
-    print(f"{jobs} jobs: engine CPU {total:.2f} ms/job ({user:.2f} user, {system:.2f} system)")
+    """Print the engine's CPU per job for each size, and how user CPU per job scales."""
+    sizes = [int(arg) for arg in sys.argv[1:]] or [2000, 20000]
+    users = []
+    for jobs in sizes:
+        with tempfile.TemporaryDirectory() as tmp:
+            user, system = asyncio.run(measure(jobs, Path(tmp)))
+        users.append(user)
+        total = user + system
+        print(f"{jobs} jobs: engine CPU {total:.2f} ms/job ({user:.2f} user, {system:.2f} system)")
+    if len(sizes) > 1:
+        print(f"user CPU per job, {sizes[-1]} vs {sizes[0]} jobs: {users[-1] / users[0]:.2f}x")
     return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import replace
 from fnmatch import fnmatchcase
@@ -88,6 +89,7 @@ class _Runner:
         self.sources = Sources(rt, self.pacing, self.submitter, campaign.price("imagine"))
         self.clips = Clips(rt.store, rt.client.download, config.download_concurrency)
         self.outcomes: dict[str, JobOutcome] = {}
+        self.ended: Counter[str] = Counter()  # outcomes by status, kept as they come
         self.stopped: str | None = None
 
     async def run(self) -> RunReport:
@@ -148,7 +150,7 @@ class _Runner:
         while not queue.empty():
             job = queue.get_nowait()
             try:
-                self.outcomes[job.name] = await self._job(job)
+                await self._job(job)
             except RunStoppedError:
                 self.stop.set()
                 raise
@@ -156,6 +158,7 @@ class _Runner:
     async def _job(self, job: Job) -> JobOutcome:
         outcome = await self._outcome(job)
         self.outcomes[job.name] = outcome
+        self.ended[outcome.status] += 1
         self.rt.progress.update(self._snapshot())
         if outcome.status == "done":
             self.rt.progress.event("done", job=job.name)
@@ -236,8 +239,7 @@ class _Runner:
             await asyncio.sleep(PROGRESS_EVERY)
 
     def _snapshot(self) -> Snapshot:
-        done = sum(1 for o in self.outcomes.values() if o.status == "done")
-        failed = sum(1 for o in self.outcomes.values() if o.status == "failed")
+        done, failed = self.ended["done"], self.ended["failed"]
         budget = self.pacing.budget
         return Snapshot(
             len(self.jobs), done, self.poller.watched, failed, budget.spent, budget.reserved

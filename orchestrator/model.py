@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -89,6 +89,13 @@ class Job:
     def seconds(self) -> float:
         """Seconds of video this job yields per clip, extensions included."""
         return BASE_SECONDS + EXTENSION_SECONDS * len(self.extensions)
+
+
+def chain(job: Job) -> Iterator[tuple[int, str, str | None, str, int]]:
+    """(step, fingerprint, prompt, motion, index) for the base clip and each extension."""
+    yield 0, job.fingerprint, job.prompt, job.settings.motion, 0
+    for ext in job.extensions:
+        yield ext.step, ext.fingerprint, ext.prompt, ext.motion, ext.index
 
 
 @dataclass(frozen=True)

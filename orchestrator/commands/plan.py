@@ -8,12 +8,10 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, TextIO
 
-from orchestrator.engine.status import classify
 from orchestrator.errors import EXIT_ERROR, EXIT_OK, SpecError, UsageError
 from orchestrator.model import Campaign, ImageSource, Job
 from orchestrator.plan import Plan, PlanRow, Totals, build_plan
 from orchestrator.spec import Problem, load_campaign
-from orchestrator.state import default_state_path, open_store
 
 EXIT_WORK = 2  # terraform's -detailed-exitcode: 0 nothing to do, 1 error, 2 changes
 _MARKS = {
@@ -48,6 +46,10 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 def _plan(campaign: Campaign, args: argparse.Namespace) -> Plan:
     """Plan against the state file when there is one (looking never creates it)."""
+    # Imported here: a plan without state (the CI case) need not load sqlite3.
+    from orchestrator.engine.status import classify
+    from orchestrator.state import default_state_path, open_store
+
     path = Path(args.state) if args.state else default_state_path(campaign.spec_path)
     if not path.exists():
         return build_plan(campaign)

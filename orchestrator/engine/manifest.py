@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 import os
 import secrets
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from orchestrator.engine.clips import clip_name
 from orchestrator.errors import MjvError
-from orchestrator.model import Campaign, ImageSource, Job
+from orchestrator.model import Campaign, ImageSource, Job, chain
 from orchestrator.state import FileRecord, Store, Submission
 
 MANIFEST_NAME = "manifest.json"
@@ -26,13 +26,6 @@ class ManifestError(MjvError):
 def manifest_path(campaign: Campaign) -> Path:
     """Where the campaign's manifest lives."""
     return campaign.output_dir / MANIFEST_NAME
-
-
-def chain(job: Job) -> Iterator[tuple[int, str, str | None, str, int]]:
-    """(step, fingerprint, prompt, motion, index) for the base clip and each extension."""
-    yield 0, job.fingerprint, job.prompt, job.settings.motion, 0
-    for ext in job.extensions:
-        yield ext.step, ext.fingerprint, ext.prompt, ext.motion, ext.index
 
 
 def build_manifest(campaign: Campaign, store: Store) -> dict[str, Any]:

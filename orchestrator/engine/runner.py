@@ -14,7 +14,6 @@ from orchestrator.engine.clips import Clips
 from orchestrator.engine.context import JobOutcome, Pacing, RunConfig, RunReport, Runtime
 from orchestrator.engine.manifest import (
     build_manifest,
-    chain,
     manifest_path,
     read_manifest,
     restore_from_manifest,
@@ -32,7 +31,7 @@ from orchestrator.engine.submission import (
     Submitter,
 )
 from orchestrator.errors import BudgetError, DownloadError, ProviderError
-from orchestrator.model import Campaign, Job
+from orchestrator.model import Campaign, Job, chain
 from orchestrator.state import SubmissionSpec
 
 PROGRESS_EVERY = 0.5

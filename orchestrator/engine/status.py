@@ -6,8 +6,7 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from orchestrator.engine.manifest import chain
-from orchestrator.model import Campaign, Job
+from orchestrator.model import Campaign, Job, chain
 from orchestrator.state import Store, Submission
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import os
@@ -14,7 +15,13 @@ from typing import Any
 import pytest
 
 from orchestrator.cli import main
+from orchestrator.client import Client
+from orchestrator.engine.context import RunConfig, RunReport, Runtime
+from orchestrator.engine.progress import make_progress
+from orchestrator.engine.runner import run_campaign
+from orchestrator.model import Campaign
 from orchestrator.simulator import Simulator, SimulatorConfig
+from orchestrator.state import open_store
 
 FAST = ("--poll-interval", "0.02", "--max-rps", "1000")
 KEY = "sk-simulator"
@@ -67,6 +74,19 @@ def manifest(spec: Path, campaign: str) -> dict[str, Any]:
 def charged(sim: Simulator) -> Mapping[str, int]:
     """Charged submissions per idempotency key."""
     return sim.accepted_submissions()
+
+
+def run_engine(campaign: Campaign, client: Client, state: Path, config: RunConfig) -> RunReport:
+    """Run ``campaign`` through the library API (no CLI), with a silent progress display."""
+
+    async def go() -> RunReport:
+        async with client:
+            with open_store(state, campaign.name) as store:
+                progress = make_progress(io.StringIO(), quiet=True, json_log=False)
+                runtime = Runtime(client, store, progress, campaign.output_dir)
+                return await run_campaign(campaign, runtime, config)
+
+    return asyncio.run(go())
 
 
 def subprocess_env(sim: Simulator) -> dict[str, str]:

@@ -6,22 +6,18 @@ Re-record against the simulator: ``MJV_RECORD=1 pytest tests/test_run_cassette.p
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-import io
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 from cassette_support import CASSETTES, target, vcr_settings
+from runsupport import run_engine
 
 from orchestrator.client import Client
-from orchestrator.engine.context import RunConfig, RunReport, Runtime
-from orchestrator.engine.progress import make_progress
-from orchestrator.engine.runner import run_campaign
+from orchestrator.engine.context import RunConfig, RunReport
 from orchestrator.spec import load_campaign
-from orchestrator.state import open_store
 
 SPEC = """\
 version: 1
@@ -59,15 +55,8 @@ def _run(spec: Path) -> RunReport:
     with target() as where:
         # One job in flight at a time, so the order of identical requests is the recorded one.
         config = RunConfig(concurrency=1, max_rps=1000, poll_interval=where.poll_seconds)
-
-        async def go() -> RunReport:
-            async with Client(where.api_key, where.base_url) as client:
-                with open_store(spec.parent / ".mjv/state.db", campaign.name) as store:
-                    progress = make_progress(io.StringIO(), quiet=True, json_log=False)
-                    rt = Runtime(client, store, progress, campaign.output_dir)
-                    return await run_campaign(campaign, rt, config)
-
-        return asyncio.run(go())
+        client = Client(where.api_key, where.base_url)
+        return run_engine(campaign, client, spec.parent / ".mjv/state.db", config)
 
 
 @pytest.mark.vcr

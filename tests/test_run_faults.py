@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
-import io
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from runsupport import KEY, charged, mjv, run_spec, write
+from runsupport import KEY, charged, mjv, run_engine, run_spec, write
 
 from orchestrator.client import Client
-from orchestrator.engine.context import RunConfig, RunReport, Runtime
-from orchestrator.engine.progress import make_progress
-from orchestrator.engine.runner import run_campaign
+from orchestrator.engine.context import RunConfig, RunReport
 from orchestrator.simulator import Simulator, SimulatorConfig
 from orchestrator.spec import load_campaign
 from orchestrator.state import open_store
@@ -58,17 +54,8 @@ def _simulator(**faults: object) -> Iterator[Simulator]:
 
 def run_lib(sim: Simulator, spec: Path, config: RunConfig = QUICK) -> tuple[RunReport, Path]:
     """Run ``spec`` through the library API with quick backoff; return the report."""
-    campaign = load_campaign(spec)
     state = spec.parent / ".mjv" / "state.db"
-
-    async def go() -> RunReport:
-        async with Client(KEY, sim.base_url) as client:
-            with open_store(state, campaign.name) as store:
-                progress = make_progress(io.StringIO(), quiet=True, json_log=False)
-                rt = Runtime(client, store, progress, campaign.output_dir)
-                return await run_campaign(campaign, rt, config)
-
-    return asyncio.run(go()), state
+    return run_engine(load_campaign(spec), Client(KEY, sim.base_url), state, config), state
 
 
 def _one_charge_per_attempt(sim: Simulator) -> dict[str, int]:

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
-import io
 import json
 from pathlib import Path
 
 import httpx
-from runsupport import write
+from runsupport import run_engine, write
 
 from orchestrator.client import Client
-from orchestrator.engine.context import RunConfig, Runtime
-from orchestrator.engine.progress import make_progress
-from orchestrator.engine.runner import run_campaign
+from orchestrator.engine.context import RunConfig
 from orchestrator.spec import load_campaign
 from orchestrator.state import open_store
 
@@ -70,22 +66,13 @@ def test_a_modal_is_answered_and_the_new_task_is_followed_and_recorded(tmp_path:
     gateway = Gateway()
     transport = httpx.MockTransport(gateway)
 
-    async def go() -> None:
-        client = Client(
-            "sk-test-modal-key",
-            "https://gw.example",
-            transport=transport,
-            download_transport=transport,
-        )
-        async with client:
-            with open_store(tmp_path / "state.db", campaign.name) as store:
-                progress = make_progress(io.StringIO(), quiet=True, json_log=False)
-                rt = Runtime(client, store, progress, campaign.output_dir)
-                report = await run_campaign(campaign, rt, RunConfig(poll_interval=0.01))
-                assert report.count("done") == 1
-                (sub,) = store.submissions()
-                assert (sub.status, sub.task_id) == ("downloaded", "t2")
-
-    asyncio.run(go())
+    client = Client(
+        "sk-test-modal-key", "https://gw.example", transport=transport, download_transport=transport
+    )
+    report = run_engine(campaign, client, tmp_path / "state.db", RunConfig(poll_interval=0.01))
+    assert report.count("done") == 1
+    with open_store(tmp_path / "state.db", campaign.name) as store:
+        (sub,) = store.submissions()
+    assert (sub.status, sub.task_id) == ("downloaded", "t2")
     assert gateway.modal_answers == [{"taskId": "t1", "prompt": "slow orbit"}]
     assert (tmp_path / "out/modal/a/clip-0.mp4").read_bytes() == MP4

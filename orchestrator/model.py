@@ -44,6 +44,7 @@ class ImageSource:
     sha256: str | None = None  # content hash of a local file
     imagine: str | None = None  # Midjourney prompt of a generated still
     pick: int | None = None  # grid picture 1-4 of the imagine task
+    mode: str = "fast"  # speed mode (path prefix) of an imagine source's imagine and upscale
 
     def identity(self) -> dict[str, Any]:
         """What identifies this image for fingerprints: URL, file hash, or imagine prompt + pick."""
@@ -79,6 +80,7 @@ class Job:
     output_name: str  # folder of this job's clips, relative to Campaign.output_dir
     end_image: ImageSource | None = None
     extensions: tuple[Extension, ...] = ()
+    matrix: tuple[tuple[str, Any], ...] = ()  # (axis, value) of this job's matrix row, axis order
 
     @property
     def key(self) -> str:

@@ -8,6 +8,7 @@ import functools
 import json
 import os
 import ssl
+import time
 from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
@@ -21,7 +22,9 @@ from orchestrator.errors import (
     ServerError,
     SubmitOutcomeUnknownError,
 )
+from orchestrator.provider import OnSend
 from orchestrator.wire import (
+    HD_VIDEO,
     ExtendRequest,
     Task,
     VideoRequest,
@@ -31,6 +34,7 @@ from orchestrator.wire import (
     http_error,
     parse_task,
     redact,
+    submit_path,
     video_body,
 )
 
@@ -45,8 +49,17 @@ __all__ = [
 
 DEFAULT_BASE_URL = "https://api.cometapi.com"
 KEY_VARS = ("MJV_API_KEY", "COMETAPI_KEY")
+# The Midjourney CDN sits behind a bot filter; midjourney-proxy's own fetcher sends a browser
+# User-Agent (MjImageFetchHelper.cs), and so do downloads here unless MJV_USER_AGENT says else.
+BROWSER_USER_AGENT = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/124.0.0.0 Safari/537.36"
+)
 # Failures before any byte left: the provider never saw the request, so a retry is safe.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
+_EXPIRED = (403, 404, 410)  # what an expired signed URL answers
+# httpcore's trace events fired just before a request's first byte is written.
+_SENDING = ("http11.send_request_headers.started", "http2.send_request_headers.started")
 
 
 class Client:
@@ -61,9 +74,13 @@ class Client:
         download_transport: httpx.AsyncBaseTransport | None = None,
         timeout: float = 30.0,
         max_in_flight: int = 4,
+        user_agent: str = BROWSER_USER_AGENT,
     ) -> None:
         self._key = _check_key(api_key)
         self.base_url = _check_base_url(base_url)
+        # A real connection pool reports the moment a request is written (httpcore's trace);
+        # a transport passed in (tests) may not, so the hook then runs just before the call.
+        self._traced = transport is None
         self._api = httpx.AsyncClient(
             base_url=self.base_url,
             headers={"Authorization": f"Bearer {self._key}"},
@@ -80,6 +97,7 @@ class Client:
             timeout=timeout,
             follow_redirects=True,
             verify=_ssl_context(),
+            headers={"User-Agent": user_agent},
         )
 
     @classmethod
@@ -93,6 +111,8 @@ class Client:
             raise ConfigError("no API key: set MJV_API_KEY (or COMETAPI_KEY) in the environment")
         if "timeout" not in kw and env.get("MJV_TIMEOUT"):
             kw["timeout"] = _parse_timeout(env["MJV_TIMEOUT"])
+        if "user_agent" not in kw and env.get("MJV_USER_AGENT", "").strip():
+            kw["user_agent"] = env["MJV_USER_AGENT"].strip()
         return cls(key, base_url or env.get("MJV_BASE_URL") or DEFAULT_BASE_URL, **kw)
 
     async def __aenter__(self) -> Client:
@@ -111,32 +131,51 @@ class Client:
         await self._api.aclose()
         await self._cdn.aclose()
 
-    async def create_video(self, req: VideoRequest) -> str:
-        """Submit a video job; return its task id."""
-        return _one(await self._submit("/mj/submit/video", video_body(req), req.state))
+    async def create_video(self, req: VideoRequest, on_send: OnSend | None = None) -> str:
+        """Submit a video job (under its mode's path); return its task id."""
+        path = submit_path("video", req.settings.mode)
+        hd = req.settings.video_type == HD_VIDEO
+        return _one(await self._submit(path, video_body(req), req.state, on_send, hd=hd))
 
-    async def extend_video(self, req: ExtendRequest) -> str:
+    async def extend_video(self, req: ExtendRequest, on_send: OnSend | None = None) -> str:
         """Submit an extension of one clip of a finished video task; return the new task id."""
-        return _one(await self._submit("/mj/submit/video", extend_body(req), req.state))
+        path = submit_path("video", req.mode)
+        return _one(await self._submit(path, extend_body(req), req.state, on_send))
 
-    async def imagine(self, prompt: str, *, state: str = "") -> str:
+    async def imagine(
+        self, prompt: str, *, mode: str = "fast", state: str = "", on_send: OnSend | None = None
+    ) -> str:
         """Submit an imagine (2x2 grid) job; return its task id."""
-        return _one(await self._submit("/mj/submit/imagine", {"prompt": prompt, "state": state}))
+        body = {"prompt": prompt, "state": state}
+        return _one(await self._submit(submit_path("imagine", mode), body, state, on_send))
 
-    async def action(self, task_id: str, custom_id: str, *, state: str = "") -> str:
+    async def action(
+        self,
+        task_id: str,
+        custom_id: str,
+        *,
+        mode: str = "fast",
+        state: str = "",
+        on_send: OnSend | None = None,
+    ) -> str:
         """Press a task's button (e.g. an upsample); return the new task id."""
         body = {"taskId": task_id, "customId": custom_id, "state": state}
-        return _one(await self._submit("/mj/submit/action", body, state))
+        return _one(await self._submit(submit_path("action", mode), body, state, on_send))
 
-    async def modal(self, task_id: str, prompt: str) -> str:
+    async def modal(
+        self, task_id: str, prompt: str, *, mode: str = "fast", on_send: OnSend | None = None
+    ) -> str:
         """Answer a task waiting in status MODAL; return the task id."""
         body = {"taskId": task_id, "prompt": prompt}
-        return _one(await self._submit("/mj/submit/modal", body))
+        return _one(await self._submit(submit_path("modal", mode), body, "", on_send))
 
-    async def upload_images(self, images: Sequence[tuple[bytes, str]]) -> list[str]:
+    async def upload_images(
+        self, images: Sequence[tuple[bytes, str]], on_send: OnSend | None = None
+    ) -> list[str]:
         """Upload local images as data URIs; return their public URLs, in order."""
         uris = [f"data:{mime};base64,{base64.b64encode(data).decode()}" for data, mime in images]
-        result = await self._submit("/mj/submit/upload-discord-images", {"base64Array": uris})
+        body = {"base64Array": uris}
+        result = await self._submit("/mj/submit/upload-discord-images", body, "", on_send)
         urls = result if isinstance(result, list) else [result]
         if len(urls) != len(images):
             raise ServerError(f"upload returned {len(urls)} URLs for {len(images)} images")
@@ -161,15 +200,37 @@ class Client:
             raise DownloadError(f"not an http(s) URL: {url[:200]}")
         try:
             async with self._cdn.stream("GET", url) as resp:
+                if resp.status_code in _EXPIRED:
+                    raise DownloadError(
+                        f"{url} no longer answers (HTTP {resp.status_code}): expired at the "
+                        "provider, or removed"
+                    )
                 if resp.status_code >= 400:
                     raise DownloadError(f"download of {url} failed: HTTP {resp.status_code}")
                 return await _drain(resp, sink)
         except httpx.HTTPError as exc:
             raise ServerError(f"download of {url} failed: {type(exc).__name__}") from None
 
-    async def _submit(self, path: str, body: dict[str, Any], state: str = "") -> str | list[str]:
+    async def ping(self) -> float:
+        """An authenticated call that creates nothing (a list of no tasks); return its seconds."""
+        started = time.monotonic()
+        body = await self._call("POST", "/mj/task/list-by-condition", {"ids": []})
+        if not isinstance(body, list):
+            raise ServerError("list-by-condition did not return a list")
+        return time.monotonic() - started
+
+    async def _submit(
+        self,
+        path: str,
+        body: dict[str, Any],
+        state: str,
+        on_send: OnSend | None,
+        *,
+        hd: bool = False,
+    ) -> str | list[str]:
         headers = {"Idempotency-Key": state} if state else None
-        return envelope_result(await self._call("POST", path, body, headers, submit=True))
+        answer = await self._call("POST", path, body, headers, submit=True, on_send=on_send)
+        return envelope_result(answer, hd=hd)
 
     async def _call(
         self,
@@ -179,12 +240,21 @@ class Client:
         headers: dict[str, str] | None = None,
         *,
         submit: bool = False,
+        on_send: OnSend | None = None,
     ) -> Any:
+        sent = _SendHook(on_send)
         try:
             async with self._gate:
-                resp = await self._api.request(method, path, json=body, headers=headers)
+                if not self._traced:
+                    sent.fire()
+                extensions = {"trace": sent.trace} if self._traced and on_send else None
+                resp = await self._api.request(
+                    method, path, json=body, headers=headers, extensions=extensions
+                )
         except httpx.HTTPError as exc:
             where = f"{method} {self.base_url}{path}"
+            # Not one byte was written: the provider never saw it, whatever the exception.
+            submit = submit and (sent.fired or on_send is None)
             raise _transport_error(exc, where, redact(str(exc), self._key), submit) from None
         payload = _json(redact(resp.text, self._key))
         if resp.status_code != 200:
@@ -193,6 +263,23 @@ class Client:
         if payload is None and not submit:
             raise ServerError(f"{method} {path}: unreadable answer from provider")
         return payload
+
+
+class _SendHook:
+    """Runs ``on_send`` once, when httpcore is about to write the request's first byte."""
+
+    def __init__(self, on_send: OnSend | None) -> None:
+        self._on_send = on_send
+        self.fired = False
+
+    def fire(self) -> None:
+        if not self.fired and self._on_send is not None:
+            self.fired = True
+            self._on_send()
+
+    async def trace(self, event: str, info: Mapping[str, Any]) -> None:
+        if event in _SENDING:
+            self.fire()
 
 
 @functools.cache

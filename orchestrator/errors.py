@@ -91,6 +91,20 @@ class NoAccountError(ProviderError):
     retryable = True
 
 
+class HdUnavailableError(ProviderError):
+    """Envelope code 3 on an HD request: this account cannot make HD clips; final for HD jobs."""
+
+
+class RefusedError(ProviderError):
+    """HTTP 200 ``{"success": false, "message": ...}``: refused before anything was accepted."""
+
+
+class AccountLockedError(RefusedError):
+    """The upstream account is locked (banned words): nothing more can be sent; the run stops."""
+
+    stops_run = True
+
+
 class BannedPromptError(ProviderError):
     """Envelope code 24: the prompt contains a banned word; final for that prompt."""
 
@@ -117,6 +131,16 @@ class ProviderUnreachableError(ServerError):
     """No connection to the provider at all (refused, DNS, connect timeout): nothing was sent."""
 
 
+class RelayError(ServerError):
+    """HTTP 400 code 5: the gateway could not talk to its upstream; nothing was charged."""
+
+
+class IdempotencyConflictError(ProviderError):
+    """``idempotency_conflict``: the gateway still processes this key; wait, then ask again."""
+
+    retryable = True
+
+
 class SubmitOutcomeUnknownError(ProviderError):
     """A transport error during a submit: the job may have been accepted (and charged)."""
 
@@ -124,10 +148,16 @@ class SubmitOutcomeUnknownError(ProviderError):
 
 
 class TaskFailedError(ProviderError):
-    """A task ended in FAILURE; ``moderation`` failures are final, others transient."""
+    """A task ended in FAILURE or CANCEL; ``kind`` says why and whether a retry can help.
 
-    def __init__(self, message: str, reason: str, moderation: bool) -> None:
+    ``moderation`` (the content was refused: final, counted as a banned prompt),
+    ``start_frame`` (the start image could not be fetched: upload it again, then retry),
+    ``timeout`` (the provider gave up on the task, refunded) or ``transient``.
+    """
+
+    def __init__(self, message: str, reason: str, kind: str) -> None:
         super().__init__(message)
         self.reason = reason
-        self.moderation = moderation
-        self.retryable = not moderation
+        self.kind = kind
+        self.moderation = kind == "moderation"
+        self.retryable = not self.moderation

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+VIDEO_KINDS = ("video", "extend")  # priced by speed mode; imagine, upscale, upload, modal by kind
 BASE_SECONDS = 5.0
 EXTENSION_SECONDS = 4.0
 MAX_EXTENSIONS = 4
@@ -107,7 +108,7 @@ class RunOptions:
     concurrency: int = 3
     max_rps: float = 2.0
     poll_interval: float = 3.0
-    task_timeout: float = 900.0
+    task_timeout: float = 3900.0  # the gateway itself fails a task after one hour
     max_attempts: int = 5
     max_banned_in_row: int = 3
 
@@ -128,3 +129,7 @@ class Campaign:
     def price(self, mode: str) -> float | None:
         """Price of one submission in ``mode``, or None when unknown."""
         return self.pricing.get(mode)
+
+    def price_of(self, kind: str, mode: str = "fast") -> float | None:
+        """Price of one submission of ``kind``: video calls by mode, the rest by kind."""
+        return self.pricing.get(mode if kind in VIDEO_KINDS else kind)

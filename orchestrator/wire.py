@@ -10,14 +10,19 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 from orchestrator.errors import (
+    AccountLockedError,
     AuthenticationError,
     BannedPromptError,
+    HdUnavailableError,
+    IdempotencyConflictError,
     InvalidRequestError,
     NoAccountError,
     ProviderError,
     QueueFullError,
     QuotaError,
     RateLimitedError,
+    RefusedError,
+    RelayError,
     ServerError,
     SubmitOutcomeUnknownError,
     TaskFailedError,
@@ -27,11 +32,33 @@ from orchestrator.model import Settings
 
 ACCEPTED_CODES = frozenset({1, 21, 22})
 TERMINAL_STATUSES = frozenset({"SUCCESS", "FAILURE", "CANCEL"})
-# failReason texts that mean the content itself was refused: retrying cannot help.
-_FINAL_REASONS = re.compile(
-    r"banned|denied|moderat|violat|nsfw|not allowed|blocked|invalid_request|policy",
+MODES = ("fast", "relax", "turbo")
+HD_VIDEO = "vid_1.1_i2v_720"
+# failReason texts, checked in this order (API.md "Task object"): the start image could not be
+# fetched (upload again), the content was refused (final, a banned prompt), the gateway gave
+# up on a task after an hour (refunded; a new attempt may succeed).
+_START_FRAME_REASONS = re.compile(r"no start frame|start frame .*(unreachable|invalid)", re.I)
+_MODERATION_REASONS = re.compile(
+    r"banned|denied|moderat|violat|nsfw|not allowed|blocked|policy|sensitive|敏感词|违规",
     re.IGNORECASE,
 )
+_TIMEOUT_REASONS = re.compile(r"上游任务超时|timed? ?out|超时", re.IGNORECASE)
+# Code 9 texts that mean "queue full" (trueai sends queue full as a system error).
+_QUEUE_FULL = re.compile(r"queue.*full|队列已满", re.IGNORECASE)
+# HTTP 400 descriptions (new-api's RelayMidjourney): code 5 relay hiccups, never charged.
+_RELAY_FAILURES = (
+    "do_request_failed",
+    "read_response_body_failed",
+    "unmarshal_response_body_failed",
+    "close_request_body_failed",
+    "close_response_body_failed",
+    "create_request_failed",
+    "read_request_body_failed",
+    "marshal_request_body_failed",
+    "empty_response_body",
+)
+_QUOTA_TEXTS = ("quota_not_enough", "所余资金不足", "余额不足")
+_ACCOUNT_LOCKED = re.compile(r"账号已被临时封锁|account .*(locked|suspended|banned)", re.I)
 _KEY_LIKE = re.compile(r"sk-[A-Za-z0-9_\-]{6,}")
 _MAX_TEXT = 200
 
@@ -49,12 +76,18 @@ class VideoRequest:
 
 @dataclass(frozen=True)
 class ExtendRequest:
-    """One extension of clip ``index`` of a finished video task."""
+    """One extension of clip ``index`` of a finished video task.
+
+    ``prompt`` is the step's motion text, or for an automatic extension the previous step's
+    prompt; ``batch_size`` is sent explicitly (absent, the upstream makes 4 clips).
+    """
 
     task_id: str
     index: int
     motion: str
-    prompt: str | None = None
+    prompt: str
+    batch_size: int = 1
+    mode: str = "fast"  # the job's speed mode: sent as the path prefix
     state: str = ""
 
 
@@ -97,7 +130,11 @@ class Task:
 
 
 def wire_prompt(image: str, text: str | None, settings: Settings) -> str:
-    """Build the wire prompt: the image URL first, then the motion text, then style flags."""
+    """Build the wire prompt: the image URL first, then the motion text, then style flags.
+
+    An automatic animation sends the image URL alone (never an empty prompt: the upstream
+    refuses that with code 4 ``Prompt 不能为空``).
+    """
     parts = [image]
     if settings.animate != "auto" and text:
         parts.append(text.strip())
@@ -106,16 +143,21 @@ def wire_prompt(image: str, text: str | None, settings: Settings) -> str:
     return " ".join(parts)
 
 
+def submit_path(route: str, mode: str) -> str:
+    """The path of a submit route in ``mode``: the upstream reads the speed from the prefix."""
+    if mode not in MODES:
+        raise ValueError(f"unknown speed mode {mode!r}")
+    return f"/mj-{mode}/mj/submit/{route}"
+
+
 def video_body(req: VideoRequest) -> dict[str, Any]:
-    """Return the JSON body of a create-video submission."""
+    """Return the JSON body of a create-video submission (the mode goes in the path)."""
     s = req.settings
     body: dict[str, Any] = {
         "prompt": wire_prompt(req.image, req.prompt, s),
         "image": req.image,
         "motion": s.motion,
         "videoType": s.video_type,
-        "mode": s.mode,
-        "animateMode": s.animate,
         "batchSize": s.batch_size,
         "loop": s.loop,
         "state": req.state,
@@ -126,17 +168,18 @@ def video_body(req: VideoRequest) -> dict[str, Any]:
 
 
 def extend_body(req: ExtendRequest) -> dict[str, Any]:
-    """Return the JSON body of an extend submission."""
-    body: dict[str, Any] = {
+    """Return the JSON body of an extend submission: prompt and batch size always sent."""
+    if not (req.prompt or "").strip():
+        raise ValueError("an extension needs a prompt (an automatic one repeats the previous)")
+    return {
         "action": "extend",
         "taskId": req.task_id,
         "index": req.index,
         "motion": req.motion,
+        "prompt": req.prompt,
+        "batchSize": req.batch_size,
         "state": req.state,
     }
-    if req.prompt:
-        body["prompt"] = req.prompt
-    return body
 
 
 def parse_task(raw: Any) -> Task:
@@ -175,32 +218,63 @@ def clip_urls(raw: Mapping[str, Any]) -> tuple[str, ...]:
 
 
 def classify_failure(task: Task) -> TaskFailedError:
-    """Turn a FAILURE (or CANCEL) task into an error: moderation is final, the rest transient."""
+    """Turn a FAILURE (or CANCEL) task into an error whose ``kind`` says what can help."""
     reason = task.fail_reason or ("cancelled" if task.status == "CANCEL" else "no reason given")
-    moderation = bool(_FINAL_REASONS.search(reason))
-    kind = "refused (final)" if moderation else "failed (transient)"
-    return TaskFailedError(f"task {task.id} {kind}: {_short(reason)}", reason, moderation)
+    kind = failure_kind(reason)
+    label = {
+        "moderation": "refused by moderation (final)",
+        "start_frame": "could not fetch its start image",
+        "timeout": "timed out at the provider",
+        "transient": "failed (transient)",
+    }[kind]
+    return TaskFailedError(f"task {task.id} {label}: {_short(reason)}", reason, kind)
 
 
-def envelope_result(body: Any) -> str | list[str]:
-    """Return the ``result`` of an accepted submit envelope or raise the error its code means."""
+def failure_kind(reason: str) -> str:
+    """``start_frame``, ``moderation``, ``timeout`` or ``transient`` for a failReason text."""
+    if _START_FRAME_REASONS.search(reason):
+        return "start_frame"
+    if _MODERATION_REASONS.search(reason):
+        return "moderation"
+    return "timeout" if _TIMEOUT_REASONS.search(reason) else "transient"
+
+
+def envelope_result(body: Any, *, hd: bool = False) -> str | list[str]:
+    """Return the ``result`` of an accepted submit envelope or raise the error its code means.
+
+    ``hd`` says the request asked for an HD clip: code 3 then means this account has no HD.
+    """
+    if isinstance(body, Mapping) and body.get("success") is False:
+        raise refusal_error(body)
     if not isinstance(body, Mapping) or not isinstance(body.get("code"), int):
         raise SubmitOutcomeUnknownError(f"unreadable submit answer: {_short(body)}")
     code, text = body["code"], str(body.get("description") or "").strip()
     result = body.get("result")
     if code in ACCEPTED_CODES and result not in (None, "", []):
         return [str(r) for r in result] if isinstance(result, list) else str(result)
-    raise envelope_error(code, text, body.get("properties") or {})
+    raise envelope_error(code, text, body.get("properties") or {}, hd=hd)
 
 
-def envelope_error(code: int, text: str, props: Mapping[str, Any]) -> ProviderError:
+def refusal_error(body: Mapping[str, Any]) -> RefusedError:
+    """trueai's HTTP 200 ``{"success": false, "message": ...}``: nothing accepted or charged."""
+    message = _short(body.get("message") or body.get("description")) or "no message"
+    if _ACCOUNT_LOCKED.search(message):
+        return AccountLockedError(f"the provider account is locked: {message}")
+    return RefusedError(f"refused by the provider: {message}")
+
+
+def envelope_error(
+    code: int, text: str, props: Mapping[str, Any], *, hd: bool = False
+) -> ProviderError:
     """Map a refused envelope code to its error class."""
     where = f"provider code {code}: {_short(text) or 'no description'}"
-    if code == 23 or (code == 9 and "queue" in text.lower()):
+    if code == 23 or (code == 9 and _QUEUE_FULL.search(text)):
         return QueueFullError(f"queue full ({where})")
     if code == 24:
         word = _opt_str(props.get("bannedWord"))
         return BannedPromptError(f"banned prompt, word {word!r} ({where})", banned_word=word)
+    if code == 3 and hd:
+        return HdUnavailableError(f"this account cannot make HD clips ({where})")
     if code == 3:
         return NoAccountError(f"no available account or parent task ({where})")
     if code == 4:
@@ -219,19 +293,25 @@ def http_error(status: int, body: Any, retry_after: str | None, submit: bool) ->
     if status == 429:
         return RateLimitedError(f"rate limited ({where})", parse_retry_after(retry_after))
     if status == 400 or 404 <= status < 500:
-        return _client_error(text, where)
+        return _client_error(text, where, submit)
     # A gateway timeout may fire after the upstream accepted (and charged) the job.
     if submit and status in (504, 524):
         return SubmitOutcomeUnknownError(f"gateway timed out during a submit ({where})")
     return ServerError(f"provider error ({where})")
 
 
-def _client_error(text: str, where: str) -> ProviderError:
+def _client_error(text: str, where: str, submit: bool) -> ProviderError:
     word = text.strip().lower()
-    if "quota_not_enough" in word:
+    if any(quota in word for quota in _QUOTA_TEXTS):
         return QuotaError(f"account quota exhausted ({where})")
     if "task_not_found" in word or "task_no_found" in word:
         return TaskNotFoundError(f"task not found ({where})")
+    if word.startswith(_RELAY_FAILURES):
+        return RelayError(f"the gateway could not reach its upstream ({where})")
+    if word.startswith("accepted_state_unknown") and submit:
+        return SubmitOutcomeUnknownError(f"the gateway lost the upstream's answer ({where})")
+    if word.startswith("idempotency_conflict"):
+        return IdempotencyConflictError(f"the gateway is still processing this key ({where})")
     return InvalidRequestError(f"request refused ({where})")
 
 

@@ -81,20 +81,57 @@ def test_create_video_sends_the_documented_body_auth_and_idempotency_key() -> No
     task_id = run(call(rec, lambda c: c.create_video(video(batch_size=2, motion="high"))))
     assert task_id == "1712345678901"
     req = rec.requests[0]
-    assert req.method == "POST" and str(req.url) == "https://gw.example/mj/submit/video"
+    assert req.method == "POST" and str(req.url) == "https://gw.example/mj-fast/mj/submit/video"
     assert req.headers["Authorization"] == f"Bearer {KEY}"
     assert req.headers["Idempotency-Key"] == "job-a1"
+    # No `mode` or `animateMode` in the body: the upstream ignores them (SubmitVideoDTO).
     assert rec.body() == {
         "prompt": "https://cdn.example/a.png slow orbit",
         "image": "https://cdn.example/a.png",
         "motion": "high",
         "videoType": "vid_1.1_i2v_480",
-        "mode": "fast",
-        "animateMode": "manual",
         "batchSize": 2,
         "loop": False,
         "state": "job-a1",
     }
+
+
+@pytest.mark.parametrize("mode", ["fast", "relax", "turbo"])
+def test_every_submit_of_a_mode_goes_under_its_path_prefix(mode: str) -> None:
+    rec = Recorder(envelope(), envelope(), envelope(), envelope(), envelope())
+
+    async def calls(c: Client) -> None:
+        await c.create_video(video(mode=mode))
+        await c.extend_video(ExtendRequest("55", 0, "low", "more", 1, mode, "k"))
+        await c.imagine("a castle", mode=mode)
+        await c.action("9", "MJ::JOB::upsample::1::x", mode=mode)
+        await c.modal("10", "more", mode=mode)
+
+    run(call(rec, calls))
+    routes = ["video", "video", "imagine", "action", "modal"]
+    assert [r.url.path for r in rec.requests] == [f"/mj-{mode}/mj/submit/{r}" for r in routes]
+    assert all("mode" not in json.loads(r.content) for r in rec.requests)
+
+
+def test_the_intent_hook_runs_once_just_before_the_request() -> None:
+    seen: list[str] = []
+    rec = Recorder(envelope())
+    run(call(rec, lambda c: c.create_video(video(), lambda: seen.append("sent"))))
+    assert seen == ["sent"] and len(rec.requests) == 1
+
+
+def test_a_request_that_never_left_is_not_in_doubt_even_on_a_submit() -> None:
+    """The hook fires only when the first byte is written (real pool): a failure before it
+    means nothing was sent, so the submit is a plain connection error, not 'in doubt'."""
+    seen: list[str] = []
+
+    async def go() -> None:
+        async with Client(KEY, "http://127.0.0.1:9") as client:  # nothing listens on port 9
+            await client.create_video(video(), lambda: seen.append("sent"))
+
+    with pytest.raises(errors.ProviderUnreachableError):
+        run(go())
+    assert seen == []
 
 
 def test_auto_animate_sends_the_url_alone_and_raw_goes_last() -> None:
@@ -109,9 +146,9 @@ def test_auto_animate_sends_the_url_alone_and_raw_goes_last() -> None:
     assert rec.body(1)["loop"] is True
 
 
-def test_extend_sends_action_parent_and_index() -> None:
+def test_extend_sends_action_parent_index_prompt_and_batch_size() -> None:
     rec = Recorder(envelope(code=22, result="77"))
-    req = ExtendRequest("55", 1, "low", "keep going", state="job-a1-e1")
+    req = ExtendRequest("55", 1, "low", "keep going", batch_size=2, state="job-a1-e1")
     assert run(call(rec, lambda c: c.extend_video(req))) == "77"
     assert rec.body() == {
         "action": "extend",
@@ -119,9 +156,17 @@ def test_extend_sends_action_parent_and_index() -> None:
         "index": 1,
         "motion": "low",
         "prompt": "keep going",
+        "batchSize": 2,  # absent, the upstream makes 4 clips (SubmitVideoDTO.BatchSize = 4)
         "state": "job-a1-e1",
     }
     assert rec.requests[0].headers["Idempotency-Key"] == "job-a1-e1"
+
+
+def test_an_extension_without_a_prompt_is_never_sent() -> None:
+    rec = Recorder()
+    with pytest.raises(ValueError, match="prompt"):
+        run(call(rec, lambda c: c.extend_video(ExtendRequest("55", 0, "low", " "))))
+    assert rec.requests == []
 
 
 def test_imagine_action_modal_and_upload() -> None:
@@ -142,9 +187,9 @@ def test_imagine_action_modal_and_upload() -> None:
 
     assert run(call(rec, calls)) == ["9", "10", "11", ["https://cdn/u1.png", "https://cdn/u2.png"]]
     assert [r.url.path for r in rec.requests] == [
-        "/mj/submit/imagine",
-        "/mj/submit/action",
-        "/mj/submit/modal",
+        "/mj-fast/mj/submit/imagine",
+        "/mj-fast/mj/submit/action",
+        "/mj-fast/mj/submit/modal",
         "/mj/submit/upload-discord-images",
     ]
     assert rec.body(0) == {"prompt": "a red sneaker", "state": "img-1"}
@@ -228,21 +273,27 @@ def test_list_tasks_batches_ids_and_skips_the_call_when_empty() -> None:
 
 
 @pytest.mark.parametrize(
-    ("reason", "moderation"),
+    ("reason", "kind"),
     [
-        ("执行超时 5 分钟", False),
-        ("Banned prompt detected: gore", True),
-        ("Image denied by moderation", True),
-        ("invalid_request, No start frame provided", True),
-        (None, False),
+        ("执行超时 5 分钟", "timeout"),
+        ("任务失败，请重试", "transient"),
+        ("上游任务超时（超过1小时）", "timeout"),
+        ("Banned prompt detected: gore", "moderation"),
+        ("Image denied by moderation", "moderation"),
+        ("可能包含敏感词", "moderation"),
+        ("the prompt violates our content policy", "moderation"),
+        ("sensitive content", "moderation"),
+        ("invalid_request, No start frame provided", "start_frame"),
+        (None, "transient"),
     ],
 )
-def test_classify_failure(reason: str | None, moderation: bool) -> None:
+def test_classify_failure(reason: str | None, kind: str) -> None:
     task = fetched({"id": "8", "status": "FAILURE", "failReason": reason})
     assert task.failed and task.terminal
     exc = classify_failure(task)
     assert isinstance(exc, errors.TaskFailedError)
-    assert exc.moderation is moderation and exc.retryable is not moderation
+    assert exc.kind == kind
+    assert exc.moderation is (kind == "moderation") and exc.retryable is not exc.moderation
     assert "8" in str(exc)
 
 
@@ -302,10 +353,81 @@ QUOTA = {"description": "quota_not_enough ", "type": "upstream_error", "code": 4
         (httpx.Response(200, text="<html>gateway</html>"), errors.SubmitOutcomeUnknownError),
         (httpx.Response(504), errors.SubmitOutcomeUnknownError),
         (httpx.Response(524), errors.SubmitOutcomeUnknownError),
+        # API.md revision 2: trueai's and the newer gateways' texts.
+        (
+            httpx.Response(200, json={"code": 9, "description": "提交失败，队列已满，请稍后重试"}),
+            errors.QueueFullError,
+        ),
+        (
+            httpx.Response(400, json={**QUOTA, "description": "您在本站点的所余资金不足够了 "}),
+            errors.QuotaError,
+        ),
+        (
+            httpx.Response(400, json={**QUOTA, "description": "accepted_state_unknown "}),
+            errors.SubmitOutcomeUnknownError,
+        ),
+        (
+            httpx.Response(400, json={**QUOTA, "description": "idempotency_conflict "}),
+            errors.IdempotencyConflictError,
+        ),
+        (
+            httpx.Response(429, json={"description": "当前分组负载已饱和 ", "code": 30}),
+            errors.RateLimitedError,
+        ),
+        (
+            httpx.Response(200, json={"success": False, "code": -1, "message": "State参数过长"}),
+            errors.RefusedError,
+        ),
+        (
+            httpx.Response(
+                200,
+                json={"success": False, "code": -1, "message": "账号已被临时封锁，请勿使用违规词作图"},
+            ),
+            errors.AccountLockedError,
+        ),
     ],
 )
 def test_submit_errors_are_classified(response: httpx.Response, cls: type[Exception]) -> None:
     assert type(error_of(response)) is cls
+
+
+@pytest.mark.parametrize(
+    "reason",
+    [
+        "do_request_failed",
+        "read_response_body_failed",
+        "unmarshal_response_body_failed",
+        "close_request_body_failed",
+        "close_response_body_failed",
+        "create_request_failed",
+        "empty_response_body",
+    ],
+)
+def test_relay_hiccups_are_transient_and_never_charged(reason: str) -> None:
+    body = {"description": f"{reason} ", "type": "upstream_error", "code": 5}
+    exc = error_of(httpx.Response(400, json=body))
+    assert type(exc) is errors.RelayError and exc.retryable and not exc.stops_run
+
+
+def test_an_http_200_refusal_shows_its_message_and_a_lock_stops_the_run() -> None:
+    refused = {"success": False, "code": -1, "message": "State参数过长，最大255字符"}
+    exc = error_of(httpx.Response(200, json=refused))
+    assert "State参数过长" in str(exc) and not exc.retryable and not exc.stops_run  # type: ignore[attr-defined]
+    locked = {**refused, "message": "账号已被临时封锁，请勿使用违规词作图"}
+    assert error_of(httpx.Response(200, json=locked)).stops_run  # type: ignore[attr-defined]
+
+
+def test_code_3_on_an_hd_request_means_no_hd_and_on_sd_no_account() -> None:
+    def refuse(video_type: str) -> errors.MjvError:
+        rec = Recorder(envelope(code=3, result=None))
+        with pytest.raises(errors.MjvError) as info:
+            run(call(rec, lambda c: c.create_video(video(video_type=video_type))))
+        return info.value
+
+    hd = refuse("vid_1.1_i2v_720")
+    assert type(hd) is errors.HdUnavailableError and not hd.retryable  # type: ignore[attr-defined]
+    assert "cannot make HD clips" in str(hd)
+    assert type(refuse("vid_1.1_i2v_480")) is errors.NoAccountError
 
 
 def test_stop_and_retry_flags() -> None:
@@ -367,7 +489,7 @@ def test_transport_errors_before_sending_or_on_reads_are_server_errors() -> None
 def test_transport_errors_name_the_url_and_the_cause() -> None:
     req = httpx.Request("POST", "https://gw.example/mj/submit/video")
     message = str(error_of(httpx.ConnectError("Connection refused", request=req)))
-    assert "POST " in message and "/mj/submit/video: ConnectError (Connection refused)" in message
+    assert "POST " in message and "/mj-fast/mj/submit/video: ConnectError (Connection refused)" in message
 
 
 def test_the_key_is_scrubbed_from_provider_messages() -> None:
@@ -389,6 +511,28 @@ def test_download_streams_without_the_authorization_header() -> None:
 
     assert run(go()) == 1200 and b"".join(chunks)[4:8] == b"ftyp"
     assert "Authorization" not in cdn.requests[0].headers and not api.requests
+    # The Midjourney CDN filters bots: downloads look like a browser (MjImageFetchHelper.cs).
+    assert cdn.requests[0].headers["User-Agent"].startswith("Mozilla/5.0")
+
+
+def test_the_download_user_agent_can_be_overridden() -> None:
+    cdn = Recorder(httpx.Response(200, content=b"\0\0\0\x18ftypmp42"))
+    env = {"MJV_API_KEY": KEY, "MJV_USER_AGENT": "mjv-test/1"}
+
+    async def go() -> None:
+        async with Client.from_env(env=env, download_transport=httpx.MockTransport(cdn)) as c:
+            await c.download("https://x/1.mp4", lambda _: None)
+
+    run(go())
+    assert cdn.requests[0].headers["User-Agent"] == "mjv-test/1"
+
+
+def test_ping_is_an_authenticated_call_that_creates_nothing() -> None:
+    rec = Recorder(httpx.Response(200, json=[]))
+    assert run(call(rec, lambda c: c.ping())) >= 0
+    assert rec.requests[0].url.path == "/mj/task/list-by-condition" and rec.body() == {"ids": []}
+    with pytest.raises(errors.AuthenticationError):
+        run(call(Recorder(httpx.Response(401)), lambda c: c.ping()))
 
 
 def test_download_errors() -> None:
@@ -398,8 +542,11 @@ def test_download_errors() -> None:
         async with client_with(Recorder(), Recorder(*responses)) as c:
             return await c.download(url, lambda _: None)
 
-    with pytest.raises(errors.DownloadError, match="404"):
-        run(go("https://x/1.mp4", httpx.Response(404)))
+    for status in (403, 404, 410):
+        with pytest.raises(errors.DownloadError, match=f"{status}.*expired at the provider"):
+            run(go("https://x/1.mp4", httpx.Response(status)))
+    with pytest.raises(errors.DownloadError, match="HTTP 500"):
+        run(go("https://x/1.mp4", httpx.Response(500)))
     with pytest.raises(errors.DownloadError):
         run(go("file:///etc/passwd"))
     with pytest.raises(errors.ServerError):

@@ -252,7 +252,7 @@ RETRYABLE: list[BaseException] = [
     errors.ServerError("502"),
     errors.SubmitOutcomeUnknownError("reset"),
     errors.DownloadError("truncated"),
-    errors.TaskFailedError("failed", reason="timed out", moderation=False),
+    errors.TaskFailedError("failed", reason="timed out", kind="transient"),
 ]
 ACCOUNT: list[BaseException] = [
     errors.QueueFullError("queue full"),
@@ -264,7 +264,7 @@ FINAL: list[BaseException] = [
     errors.BannedPromptError("banned", banned_word="x"),
     errors.InvalidRequestError("bad"),
     errors.TaskNotFoundError("gone"),
-    errors.TaskFailedError("failed", reason="Image denied", moderation=True),
+    errors.TaskFailedError("failed", reason="Image denied", kind="moderation"),
     errors.ProviderError("generic"),
     errors.SpecError("spec"),
     errors.UsageError("usage"),

@@ -9,10 +9,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from orchestrator.client import Client
 from orchestrator.engine.pacing import AdaptiveSlots, Budget, RetryPolicy, Streak, TokenBucket
 from orchestrator.engine.progress import Progress
 from orchestrator.model import RunOptions
+from orchestrator.provider import Provider
 from orchestrator.state import Store, make_owner
 
 LEASE_SECONDS = 60.0
@@ -40,12 +40,13 @@ class RunConfig(RunOptions):
 class Runtime:
     """The collaborators a run is given: nothing here is created by the engine itself."""
 
-    client: Client
+    client: Provider
     store: Store
     progress: Progress
     output_dir: Path
     owner: str = field(default_factory=make_owner)
     clock: Callable[[], float] = time.monotonic
+    wall: Callable[[], float] = time.time  # for expiries the provider states in wall time
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     rng: random.Random = field(default_factory=random.Random)
 
@@ -60,6 +61,7 @@ class Pacing:
     budget: Budget
     banned: Streak
     unreachable: Streak
+    hd_refused: str | None = None  # set once the account refused HD: HD jobs fail at once
 
     @classmethod
     def build(cls, config: RunConfig, spent: float, clock: Callable[[], float]) -> Pacing:
@@ -84,7 +86,7 @@ class JobOutcome:
     """How one job ended in this run."""
 
     name: str
-    status: str  # "done" | "failed" | "in_doubt" | "blocked" | "interrupted"
+    status: str  # "done" | "failed" | "in_doubt" | "blocked" | "stuck" | "interrupted"
     reason: str | None = None
     final: bool = False
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
-from dataclasses import replace
 from fnmatch import fnmatchcase
 from typing import Any, TypeVar
 
@@ -25,6 +24,7 @@ from orchestrator.engine.sources import Sources, source_specs
 from orchestrator.engine.submission import (
     InDoubtError,
     JobFailedError,
+    JobStuckError,
     Order,
     RunStoppedError,
     StopRequestedError,
@@ -32,7 +32,9 @@ from orchestrator.engine.submission import (
 )
 from orchestrator.errors import BudgetError, DownloadError, ProviderError
 from orchestrator.model import Campaign, Job, chain
+from orchestrator.provider import OnSend
 from orchestrator.state import SubmissionSpec
+from orchestrator.wire import HD_VIDEO, wire_prompt
 
 PROGRESS_EVERY = 0.5
 T = TypeVar("T")
@@ -85,7 +87,7 @@ class _Runner:
             clock=rt.clock,
         )
         self.submitter = Submitter(rt, config, self.pacing, self.poller, stop)
-        self.sources = Sources(rt, self.pacing, self.submitter, campaign.price("imagine"))
+        self.sources = Sources(rt, self.submitter, campaign)
         self.clips = Clips(rt.store, rt.client.download, config.download_concurrency)
         self.outcomes: dict[str, JobOutcome] = {}
         self.ended: Counter[str] = Counter()  # outcomes by status, kept as they come
@@ -172,6 +174,8 @@ class _Runner:
             return JobOutcome(job.name, "failed", str(exc), exc.final)
         except InDoubtError as exc:
             return JobOutcome(job.name, "in_doubt", str(exc))
+        except JobStuckError as exc:
+            return JobOutcome(job.name, "stuck", str(exc))
         except BudgetError as exc:
             return JobOutcome(job.name, "blocked", str(exc))
         except StopRequestedError:
@@ -189,15 +193,7 @@ class _Runner:
             parent = await self.submitter.ensure(await self._base_order(job))
             downloads.append(self._spawn(self.clips.ensure(parent, folder)))
             for ext in job.extensions:
-                parent_task = parent.task_id or ""
-                request = ExtendRequest(parent_task, ext.index, ext.motion, ext.prompt)
-                order = Order(
-                    key=ext.fingerprint,
-                    what=f"job {job.name}, extension {ext.step}",
-                    price=self.campaign.price(job.settings.mode),
-                    send=self._extend_sender(request),
-                    modal_prompt=ext.prompt or "",
-                )
+                order = self._extend_order(job, ext.step, parent.task_id or "")
                 parent = await self.submitter.ensure(order)
                 downloads.append(self._spawn(self.clips.ensure(parent, folder)))
         finally:
@@ -208,23 +204,71 @@ class _Runner:
 
     async def _base_order(self, job: Job) -> Order:
         sub = self.rt.store.get(job.fingerprint)
-        needs_send = sub is None or sub.status in ("pending", "submitting", "failed")
-        image = await self.sources.url(job.image) if needs_send else ""
-        end = await self.sources.url(job.end_image) if needs_send and job.end_image else None
-        request = VideoRequest(image, job.prompt, job.settings, end)
+        if sub is None or sub.status in ("pending", "submitting", "failed"):
+            # Resolved before a slot is taken (uploads and stills overlap with other jobs);
+            # `send` asks again, which is instant unless the upload had to be renewed.
+            await self._start_frames(job)
+        images = (job.image, job.end_image) if job.end_image else (job.image,)
         return Order(
             key=job.fingerprint,
             what=f"job {job.name}",
-            price=self.campaign.price(job.settings.mode),
-            send=self._video_sender(request),
+            price=self.campaign.price_of("video", job.settings.mode),
+            send=self._video_sender(job),
+            mode=job.settings.mode,
+            hd=job.settings.video_type == HD_VIDEO,
             modal_prompt=job.prompt or "",
+            modal_price=self.campaign.price_of("modal"),
+            on_dead_frame=lambda: self.sources.forget(*images),
         )
 
-    def _video_sender(self, request: VideoRequest) -> Callable[[str], Awaitable[str]]:
-        return lambda state: self.rt.client.create_video(replace(request, state=state))
+    async def _start_frames(self, job: Job) -> tuple[str, str | None]:
+        image = await self.sources.url(job.image)
+        end = await self.sources.url(job.end_image) if job.end_image else None
+        return image, end
 
-    def _extend_sender(self, request: ExtendRequest) -> Callable[[str], Awaitable[str]]:
-        return lambda state: self.rt.client.extend_video(replace(request, state=state))
+    def _video_sender(self, job: Job) -> Callable[[str, OnSend], Awaitable[str]]:
+        async def send(state: str, on_send: OnSend) -> str:
+            image, end = await self._start_frames(job)
+            request = VideoRequest(image, job.prompt, job.settings, end, state)
+            return await self.rt.client.create_video(request, on_send)
+
+        return send
+
+    def _extend_order(self, job: Job, step: int, parent_task: str) -> Order:
+        ext = job.extensions[step - 1]
+
+        async def send(state: str, on_send: OnSend) -> str:
+            prompt = await self._extension_prompt(job, step)
+            request = ExtendRequest(
+                parent_task,
+                ext.index,
+                ext.motion,
+                prompt,
+                job.settings.batch_size,
+                job.settings.mode,
+                state,
+            )
+            return await self.rt.client.extend_video(request, on_send)
+
+        return Order(
+            key=ext.fingerprint,
+            what=f"job {job.name}, extension {ext.step}",
+            price=self.campaign.price_of("extend", job.settings.mode),
+            send=send,
+            mode=job.settings.mode,
+            modal_prompt=ext.prompt or job.prompt or "",
+            modal_price=self.campaign.price_of("modal"),
+        )
+
+    async def _extension_prompt(self, job: Job, step: int) -> str:
+        """The step's own text, else (Extend Auto) the previous step's prompt, back to the base."""
+        for ext in reversed(job.extensions[:step]):
+            if ext.prompt:
+                return ext.prompt
+        if job.prompt and job.settings.animate != "auto":
+            return job.prompt
+        image, _ = await self._start_frames(job)  # an automatic animation's base: the image URL
+        return wire_prompt(image, job.prompt, job.settings)
 
     async def _renew_leases(self) -> None:
         every = self.config.lease_seconds / 3

@@ -1,17 +1,24 @@
-"""Start frames to public URLs: URLs as they are, files uploaded once, imagine chains run once."""
+"""Start frames to public URLs: URLs as they are, files uploaded while fresh, stills made once."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
+from urllib.parse import parse_qs, urlsplit
 
-from orchestrator.engine.context import Pacing, Runtime
+from orchestrator.engine.context import Runtime
 from orchestrator.engine.submission import JobFailedError, Order, Submitter
-from orchestrator.errors import InvalidRequestError, ProviderError
-from orchestrator.model import ImageSource, fingerprint
-from orchestrator.state import SubmissionSpec
+from orchestrator.errors import InvalidRequestError
+from orchestrator.model import Campaign, ImageSource, fingerprint
+from orchestrator.provider import OnSend
+from orchestrator.state import SubmissionSpec, UploadRecord
 
 _MIME = ((b"\x89PNG", "image/png"), (b"\xff\xd8\xff", "image/jpeg"), (b"RIFF", "image/webp"))
+# Uploaded images are signed links that expire (API.md "Uploads expire"): without an `ex=` in
+# the URL, trust one for 12 hours; and never send one that dies within 2 hours, since a task may
+# wait in the provider's queue that long before the start frame is fetched.
+UPLOAD_TTL = 12 * 3600.0
+FRESH_MARGIN = 2 * 3600.0
 
 
 def imagine_key(image: ImageSource) -> str:
@@ -24,10 +31,18 @@ def upscale_key(image: ImageSource) -> str:
     return fingerprint({"upscale": imagine_key(image), "pick": image.pick})
 
 
+def upload_key(image: ImageSource) -> str:
+    """Key of the upload submission of a local file (by content)."""
+    return fingerprint({"upload": image.sha256})
+
+
 def source_specs(images: Iterable[ImageSource]) -> list[SubmissionSpec]:
-    """Submissions that ``imagine:`` sources need, one chain per distinct prompt and pick."""
+    """Submissions the sources need: an upload per file, an imagine chain per prompt and pick."""
     specs: dict[str, SubmissionSpec] = {}
     for image in images:
+        if image.kind == "file":
+            key = upload_key(image)
+            specs[key] = SubmissionSpec(key, image.name, "upload", 0, None)
         if image.kind != "imagine":
             continue
         grid = imagine_key(image)
@@ -35,6 +50,20 @@ def source_specs(images: Iterable[ImageSource]) -> list[SubmissionSpec]:
         up = upscale_key(image)
         specs[up] = SubmissionSpec(up, image.name, "upscale", 0, grid)
     return list(specs.values())
+
+
+def upload_expiry(record: UploadRecord) -> float:
+    """Wall-clock time an uploaded URL dies: its signed ``ex=`` (hex), else a conservative TTL."""
+    values = parse_qs(urlsplit(record.url).query).get("ex", [])
+    try:
+        return float(int(values[0], 16))
+    except (IndexError, ValueError):
+        return record.recorded_at + UPLOAD_TTL
+
+
+def is_fresh(record: UploadRecord, now: float) -> bool:
+    """True when the uploaded URL outlives now by the safety margin."""
+    return upload_expiry(record) > now + FRESH_MARGIN
 
 
 def mime_type(content: bytes) -> str:
@@ -48,14 +77,12 @@ def mime_type(content: bytes) -> str:
 class Sources:
     """Resolves each distinct image once per run, however many jobs use it."""
 
-    def __init__(
-        self, rt: Runtime, pacing: Pacing, submitter: Submitter, imagine_price: float | None
-    ) -> None:
+    def __init__(self, rt: Runtime, submitter: Submitter, campaign: Campaign) -> None:
         self._rt = rt
-        self._pacing = pacing
         self._submitter = submitter
-        self._imagine_price = imagine_price
+        self._campaign = campaign
         self._pending: dict[str, asyncio.Future[str]] = {}
+        self._dead: set[str] = set()  # uploads whose URL a task could not fetch
 
     async def url(self, image: ImageSource) -> str:
         """Return a public URL for ``image``."""
@@ -67,6 +94,14 @@ class Sources:
             self._pending[name] = asyncio.ensure_future(self._resolve(image))
         return await asyncio.shield(self._pending[name])
 
+    def forget(self, *images: ImageSource) -> None:
+        """The provider could not fetch these uploaded images: the next use uploads them again."""
+        for image in images:
+            if image.kind == "file" and image.sha256 is not None:
+                self._pending.pop(fingerprint(image.identity()), None)
+                self._dead.add(image.sha256)
+                self._rt.store.forget_upload(image.sha256)
+
     async def _resolve(self, image: ImageSource) -> str:
         if image.kind == "file":
             return await self._upload(image)
@@ -74,54 +109,72 @@ class Sources:
 
     async def _upload(self, image: ImageSource) -> str:
         assert image.sha256 is not None and image.path is not None
-        cached = self._rt.store.upload_url(image.sha256)
-        if cached is not None:
-            return cached
+        cached = self._rt.store.upload(image.sha256)
+        fresh = cached is not None and is_fresh(cached, self._rt.wall())
+        if cached is not None and fresh and image.sha256 not in self._dead:
+            return cached.url
         content = image.path.read_bytes()
-        tries = 0
-        while True:
-            await self._pacing.bucket.acquire()
-            try:
-                (url,) = await self._rt.client.upload_images([(content, mime_type(content))])
-            except ProviderError as exc:
-                tries += 1
-                delay = self._pacing.policy.delay(exc, tries, self._rt.rng)
-                if delay is None:
-                    raise JobFailedError(f"upload of image {image.name}: {exc}", True) from exc
-                await self._rt.sleep(delay)
-                continue
-            self._rt.store.record_upload(image.sha256, url)
+        client, sha = self._rt.client, image.sha256
+
+        async def send(_state: str, on_send: OnSend) -> str:
+            (url,) = await client.upload_images([(content, mime_type(content))], on_send)
             return url
+
+        url = await self._submitter.submit_once(
+            Order(
+                key=upload_key(image),
+                what=f"image {image.name} (upload)",
+                price=self._campaign.price_of("upload"),
+                send=send,
+            )
+        )
+        self._rt.store.record_upload(sha, url)
+        self._dead.discard(sha)
+        return url
 
     async def _imagine(self, image: ImageSource) -> str:
         assert image.imagine is not None
-        client, prompt = self._rt.client, image.imagine
+        client, prompt, mode = self._rt.client, image.imagine, image.mode
+
+        async def imagine(state: str, on_send: OnSend) -> str:
+            return await client.imagine(prompt, mode=mode, state=state, on_send=on_send)
+
         grid = await self._submitter.ensure(
             Order(
                 key=imagine_key(image),
                 what=f"image {image.name} (imagine)",
-                price=self._imagine_price,
-                send=lambda state: client.imagine(prompt, state=state),
+                price=self._campaign.price_of("imagine"),
+                send=imagine,
+                mode=mode,
             )
         )
-        assert grid.task_id is not None
+        grid_task = grid.task_id or ""
+
+        async def upsample(state: str, on_send: OnSend) -> str:
+            return await self._upsample(grid_task, image, state, on_send)
+
         upscaled = await self._submitter.ensure(
             Order(
                 key=upscale_key(image),
                 what=f"image {image.name} (upscale {image.pick})",
-                price=self._imagine_price,
-                send=lambda state: self._upsample(grid.task_id or "", image.pick or 1, state),
+                price=self._campaign.price_of("upscale"),
+                send=upsample,
+                mode=mode,
             )
         )
         if not upscaled.image_url:
             raise JobFailedError(f"image {image.name}: the upscale gave no image URL", True)
         return upscaled.image_url
 
-    async def _upsample(self, grid_task: str, pick: int, state: str) -> str:
+    async def _upsample(
+        self, grid_task: str, image: ImageSource, state: str, on_send: OnSend
+    ) -> str:
         # The button's custom id carries a hash only the finished grid task knows.
         task = await self._rt.client.fetch_task(grid_task)
-        prefix = f"MJ::JOB::upsample::{pick}::"
+        prefix = f"MJ::JOB::upsample::{image.pick or 1}::"
         custom = next((b for b in task.buttons if b.startswith(prefix)), None)
         if custom is None:
-            raise InvalidRequestError(f"imagine task {grid_task} has no button U{pick}")
-        return await self._rt.client.action(grid_task, custom, state=state)
+            raise InvalidRequestError(f"imagine task {grid_task} has no button U{image.pick}")
+        return await self._rt.client.action(
+            grid_task, custom, mode=image.mode, state=state, on_send=on_send
+        )

@@ -1,4 +1,4 @@
-"""The lifecycle of one submission: claim, reserve, intent, send, record, poll, retry."""
+"""The lifecycle of one submission: claim, reserve, send (intent at the wire), record, poll."""
 
 from __future__ import annotations
 
@@ -6,43 +6,46 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from orchestrator.client import Task, classify_failure
 from orchestrator.engine.context import Pacing, RunConfig, Runtime
+from orchestrator.engine.outcomes import (
+    InDoubtError,
+    JobFailedError,
+    JobStuckError,
+    RunStoppedError,
+    StopRequestedError,
+)
 from orchestrator.engine.poller import Poller, TaskTimeoutError
 from orchestrator.errors import (
     BannedPromptError,
+    HdUnavailableError,
+    IdempotencyConflictError,
     MjvError,
     NoAccountError,
     ProviderError,
     ProviderUnreachableError,
     QueueFullError,
     RateLimitedError,
+    StateError,
     SubmitOutcomeUnknownError,
     TaskNotFoundError,
 )
+from orchestrator.provider import OnSend
 from orchestrator.state import Submission
+from orchestrator.wire import Task, classify_failure
 
-Send = Callable[[str], Awaitable[str]]  # idempotency key -> task id
+__all__ = [
+    "InDoubtError",
+    "JobFailedError",
+    "JobStuckError",
+    "Order",
+    "RunStoppedError",
+    "StopRequestedError",
+    "Submitter",
+]
 
-
-class JobFailedError(MjvError):
-    """A submission of the job failed for good in this run."""
-
-    def __init__(self, message: str, final: bool) -> None:
-        super().__init__(message)
-        self.final = final
-
-
-class InDoubtError(MjvError):
-    """A submission's intent was recorded but its answer lost, and the run may not resend it."""
-
-
-class RunStoppedError(MjvError):
-    """The run must stop at once (bad key, no quota, too many banned prompts)."""
-
-
-class StopRequestedError(MjvError):
-    """The user asked the run to stop (Ctrl-C) before this submission was sent."""
+Send = Callable[[str, OnSend], Awaitable[str]]  # (idempotency key, on_send) -> task id or URL
+# The answer is lost but the request may have been taken: the submission stays in doubt.
+_UNKNOWN = (SubmitOutcomeUnknownError, IdempotencyConflictError)
 
 
 @dataclass(frozen=True)
@@ -53,7 +56,11 @@ class Order:
     what: str  # for messages: "job sneaker-orbit" or "job sneaker-orbit, extension 2"
     price: float | None
     send: Send
+    mode: str = "fast"
+    hd: bool = False  # an HD video: refused at once once the account proved it has no HD
     modal_prompt: str = ""
+    modal_price: float | None = None
+    on_dead_frame: Callable[[], None] | None = None  # the start image died: upload it again
 
 
 class Submitter:
@@ -69,6 +76,7 @@ class Submitter:
         self._stop = stop
         self._critical: set[asyncio.Task[str]] = set()
         self._ensuring: dict[str, asyncio.Future[Submission]] = {}
+        self._refreshed: set[str] = set()  # keys whose start image was uploaded again
         self.submitted = 0
         self.resent_in_doubt: list[str] = []
 
@@ -101,6 +109,29 @@ class Submitter:
                 retried = True
             else:
                 tries, holding = await self._submit(order, sub, tries)
+
+    async def submit_once(self, order: Order) -> str:
+        """Send a submission that yields its result at once (an upload); return that result.
+
+        It takes no job slot and is never polled; a new call after success starts a new attempt
+        (an expired upload is uploaded, and paid, again).
+        """
+        await self._claim(order.key)
+        sub = self._get(order.key)
+        if sub.status != "pending":
+            self._rt.store.reset(order.key, "uploaded again")
+        tries = 0
+        while True:
+            sub = self._get(order.key)
+            try:
+                self._pacing.budget.reserve(order.price, order.what)
+                result = await self._send(order, sub.status == "submitting")
+            except ProviderError as exc:
+                self._stop_if_fatal(exc)
+                tries = await self._rejected(order, exc, tries + 1)
+                continue
+            self._rt.store.record_success(order.key, (), result)
+            return result
 
     async def drain(self) -> None:
         """Stop what is left and wait for every send already under way (those are shielded)."""
@@ -135,6 +166,7 @@ class Submitter:
         in_doubt = sub.status == "submitting"
         if in_doubt and self._config.in_doubt == "skip":
             raise InDoubtError(f"{order.what}: in doubt (sent, answer lost); skipped")
+        self._refuse_known_hd(order)
         if in_doubt:
             self.resent_in_doubt.append(order.what)
             self._rt.progress.event("in_doubt", what=order.what, action="resubmit")
@@ -159,8 +191,14 @@ class Submitter:
         self._rt.progress.event("submitted", what=order.what, task=task_id)
         return tries, True
 
+    def _refuse_known_hd(self, order: Order) -> None:
+        refused = self._pacing.hd_refused
+        if order.hd and refused is not None:
+            self._rt.store.record_failure(order.key, final=True, reason=refused, refund=False)
+            raise JobFailedError(f"{order.what}: {refused}", final=True)
+
     async def _send(self, order: Order, same_attempt: bool) -> str:
-        # Intent, request and answer form one unit that Ctrl-C must not cut in half.
+        # Request and answer form one unit that Ctrl-C must not cut in half.
         section = asyncio.ensure_future(self._critical_section(order, same_attempt))
         self._critical.add(section)
         section.add_done_callback(self._critical.discard)
@@ -168,24 +206,40 @@ class Submitter:
 
     async def _critical_section(self, order: Order, same_attempt: bool) -> str:
         store, pacing = self._rt.store, self._pacing
-        attempt = store.record_intent(
-            order.key, self._rt.owner, order.price or 0.0, same_attempt=same_attempt
-        )
         await pacing.bucket.acquire()
+        sub = self._get(order.key)
+        resend = same_attempt and sub.status == "submitting" and sub.attempt > 0
+        attempt = sub.attempt if resend else sub.attempt + 1
+        intents: list[int] = []
+
+        def commit_intent() -> None:
+            # After every wait, just before the first byte leaves: only now can it be charged.
+            got = store.record_intent(
+                order.key, self._rt.owner, order.price or 0.0, same_attempt=resend
+            )
+            if got != attempt:
+                raise StateError(f"{order.what}: attempt {got} recorded, {attempt} expected")
+            intents.append(got)
+
         try:
-            task_id = await order.send(f"{order.key[:32]}-a{attempt}")
+            result = await order.send(f"{order.key[:32]}-a{attempt}", commit_intent)
         except ProviderError as exc:
             pacing.budget.release(order.price)
             # An unknown outcome stays "submitting": the next send repeats the same key.
-            if not isinstance(exc, SubmitOutcomeUnknownError):
+            if intents and not isinstance(exc, _UNKNOWN):
                 self._record_refusal(order, exc)
             raise
-        store.record_task(order.key, task_id, order.price or 0.0)
+        except BaseException:
+            pacing.budget.release(order.price)
+            raise
+        store.record_task(order.key, result, order.price or 0.0)
         pacing.budget.charge(order.price)
-        return task_id
+        return result
 
     def _record_refusal(self, order: Order, exc: ProviderError) -> None:
         final = not exc.retryable and not exc.stops_run
+        if isinstance(exc, HdUnavailableError):
+            self._pacing.hd_refused = f"this account cannot make HD clips ({exc})"
         if final:
             self._rt.store.record_failure(order.key, final=True, reason=str(exc), refund=False)
         else:
@@ -211,12 +265,15 @@ class Submitter:
         if isinstance(exc, RateLimitedError) and exc.retry_after:
             pacing.bucket.pause(exc.retry_after)
         delay = pacing.policy.delay(exc, tries, self._rt.rng)
-        if delay is None and isinstance(exc, SubmitOutcomeUnknownError):
+        if delay is None and isinstance(exc, _UNKNOWN):
             raise InDoubtError(f"{order.what}: in doubt after {tries} tries: {exc}") from exc
         if delay is None:
-            if exc.retryable:
+            if exc.retryable and self._get(order.key).status != "failed":
                 self._rt.store.record_failure(order.key, final=False, reason=str(exc), refund=False)
-            raise JobFailedError(f"{order.what}: {exc}", final=not exc.retryable)
+            message = str(exc)
+            if isinstance(exc, HdUnavailableError):
+                message = self._pacing.hd_refused or message
+            raise JobFailedError(f"{order.what}: {message}", final=not exc.retryable)
         self._rt.progress.event("retry", what=order.what, reason=str(exc), delay=round(delay, 2))
         await self._rt.sleep(delay)
         return tries
@@ -227,8 +284,8 @@ class Submitter:
         try:
             task = await self._watch(order, sub.task_id, sub.status)
         except TaskTimeoutError as exc:
-            store.record_failure(order.key, final=False, reason=str(exc), refund=False)
-            return await self._after_failure(order, exc, tries + 1)
+            # Slow is not dead: the task keeps its id and a later run polls it again.
+            raise JobStuckError(f"{order.what}: {exc}; run again later to pick it up") from exc
         except TaskNotFoundError as exc:
             store.record_failure(order.key, final=True, reason=str(exc), refund=False)
             raise JobFailedError(f"{order.what}: {exc}", final=True) from exc
@@ -245,25 +302,54 @@ class Submitter:
             pacing.slots.succeeded()
             pacing.banned.record(False)
             return tries
+        return await self._task_failed(order, task, tries)
+
+    async def _task_failed(self, order: Order, task: Task, tries: int) -> int:
         failure = classify_failure(task)
         refund = task.status == "FAILURE"
-        store.record_failure(
+        self._rt.store.record_failure(
             order.key, final=failure.moderation, reason=failure.reason, refund=refund
         )
         if refund:
-            pacing.budget.refund(order.price)
+            self._pacing.budget.refund(order.price)
+        if failure.moderation:
+            self._stop_if_fatal(BannedPromptError(str(failure)))
+        if failure.kind == "start_frame" and self._refresh_frame(order):
+            self._rt.store.reset(order.key, f"start image uploaded again after: {failure}")
+            return tries
         return await self._after_failure(order, failure, tries + 1)
+
+    def _refresh_frame(self, order: Order) -> bool:
+        """A dead start frame gets one fresh upload per run; True when one is arranged."""
+        if order.on_dead_frame is None or order.key in self._refreshed:
+            return False
+        self._refreshed.add(order.key)
+        order.on_dead_frame()
+        self._rt.progress.event("reupload", what=order.what)
+        return True
 
     async def _watch(self, order: Order, task_id: str, status: str) -> Task:
         """Poll ``task_id`` to a terminal state, answering a modal with the order's prompt."""
         on_progress = self._mark_running(order.key) if status == "submitted" else None
         task = await self._poller.watch(task_id, on_progress)
         while task.status == "MODAL":
-            await self._pacing.bucket.acquire()
-            task_id = await self._rt.client.modal(task_id, order.modal_prompt)
-            self._rt.store.record_followup(order.key, task_id)  # a resume polls the new id
+            task_id = await self._answer_modal(order, task_id)
             task = await self._poller.watch(task_id)
         return task
+
+    async def _answer_modal(self, order: Order, task_id: str) -> str:
+        """Answer a MODAL task (charged at the modal price); a resume polls the new id."""
+        budget = self._pacing.budget
+        budget.reserve(order.modal_price, f"{order.what} (modal answer)")
+        await self._pacing.bucket.acquire()
+        try:
+            new_id = await self._rt.client.modal(task_id, order.modal_prompt, mode=order.mode)
+        except BaseException:
+            budget.release(order.modal_price)
+            raise
+        budget.charge(order.modal_price)
+        self._rt.store.record_followup(order.key, new_id, order.modal_price or 0.0)
+        return new_id
 
     def _mark_running(self, key: str) -> Callable[[Task], None]:
         def mark(task: Task) -> None:

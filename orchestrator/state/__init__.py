@@ -10,6 +10,7 @@ from orchestrator.state.records import (
     Submission,
     SubmissionSpec,
     Totals,
+    UploadRecord,
 )
 from orchestrator.state.schema import SCHEMA_VERSION
 from orchestrator.state.sqlite_store import SqliteStore, open_store
@@ -26,6 +27,7 @@ __all__ = [
     "Submission",
     "SubmissionSpec",
     "Totals",
+    "UploadRecord",
     "default_state_path",
     "holder_is_dead",
     "make_owner",

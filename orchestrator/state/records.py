@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 STATUSES = ("pending", "submitting", "submitted", "running", "succeeded", "downloaded", "failed")
-KINDS = ("video", "extend", "imagine", "upscale")
+KINDS = ("video", "extend", "imagine", "upscale", "upload")
 
 
 @dataclass(frozen=True)
@@ -15,7 +15,7 @@ class SubmissionSpec:
     key: str
     job: str  # display name: the job's name, or the image's name for imagine/upscale
     kind: str  # one of KINDS
-    step: int  # 0 for base clips, imagine and upscale; 1..4 for extension steps
+    step: int  # 0 for base clips, imagine, upscale and upload; 1..4 for extension steps
     parent: str | None  # key of the submission this one extends or upscales
 
 
@@ -69,6 +69,15 @@ class Attempt:
     refunded: float
     outcome: str | None  # None while in flight; see docs-notes/state.md for the values
     reason: str | None
+
+
+@dataclass(frozen=True)
+class UploadRecord:
+    """Where an image with this content hash was uploaded, and when (for its expiry)."""
+
+    sha256: str
+    url: str
+    recorded_at: float  # wall-clock seconds
 
 
 @dataclass(frozen=True)

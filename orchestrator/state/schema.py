@@ -8,7 +8,7 @@ from pathlib import Path
 
 from orchestrator.errors import StateError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 BUSY_TIMEOUT_SECONDS = 30.0
 SQLITE_HEADER = b"SQLite format 3\x00"
 
@@ -77,8 +77,18 @@ def _create_v1(db: sqlite3.Connection) -> None:
         db.execute(statement)
 
 
+def _uploads_are_submissions_v2(db: sqlite3.Connection) -> None:
+    """1 -> 2: uploads are charged, so they become submissions (kind 'upload') with attempts."""
+    db.execute("ALTER TABLE submissions RENAME TO submissions_v1")
+    db.execute("DROP INDEX submissions_by_lease")
+    db.execute(_V1[2].replace("'imagine', 'upscale'", "'imagine', 'upscale', 'upload'"))
+    db.execute(_V1[3])
+    db.execute("INSERT INTO submissions SELECT * FROM submissions_v1")
+    db.execute("DROP TABLE submissions_v1")
+
+
 # MIGRATIONS[i] upgrades a file from version i to i + 1; append, never edit a released one.
-MIGRATIONS: Sequence[Migration] = (_create_v1,)
+MIGRATIONS: Sequence[Migration] = (_create_v1, _uploads_are_submissions_v2)
 
 
 def connect(path: Path) -> sqlite3.Connection:

@@ -10,7 +10,14 @@ from types import TracebackType
 
 from orchestrator.errors import StateError
 from orchestrator.state.leases import holder_is_dead
-from orchestrator.state.records import Attempt, FileRecord, Submission, SubmissionSpec, Totals
+from orchestrator.state.records import (
+    Attempt,
+    FileRecord,
+    Submission,
+    SubmissionSpec,
+    Totals,
+    UploadRecord,
+)
 from orchestrator.state.schema import connect
 from orchestrator.state.sqlite_base import (
     ANY_STATUS,
@@ -133,12 +140,13 @@ class SqliteStore(SqliteBase):
             )
             self._update(db, key, status="submitted", task_id=task_id)
 
-    def record_followup(self, key: str, task_id: str) -> None:
+    def record_followup(self, key: str, task_id: str, charged: float = 0.0) -> None:
         """The task goes on under a new id (a modal was answered): polls follow the new one."""
         with self._write() as db:
             allowed = ("submitted", "running")
             _, attempt, _ = self._expect(db, key, allowed, "record a follow-up task for")
-            self._set_attempt(db, key, attempt, task_id=task_id)
+            extra = to_micros(charged) + self._charged(key, attempt)
+            self._set_attempt(db, key, attempt, task_id=task_id, charged=extra)
             self._update(db, key, status="submitted", task_id=task_id)
 
     def record_rejected(self, key: str, reason: str) -> None:
@@ -255,18 +263,31 @@ class SqliteStore(SqliteBase):
 
     def upload_url(self, sha256: str) -> str | None:
         """Return the URL an image with this content hash was uploaded to, in any campaign."""
+        record = self.upload(sha256)
+        return None if record is None else record.url
+
+    def upload(self, sha256: str) -> UploadRecord | None:
+        """Return where and when an image with this content hash was last uploaded."""
         with self._read() as db:
-            row = db.execute("SELECT url FROM uploads WHERE sha256 = ?", (sha256,)).fetchone()
-        return None if row is None else str(row[0])
+            row = db.execute(
+                "SELECT url, recorded_at FROM uploads WHERE sha256 = ?", (sha256,)
+            ).fetchone()
+        return None if row is None else UploadRecord(sha256, str(row[0]), float(row[1]))
 
     def record_upload(self, sha256: str, url: str) -> None:
-        """Remember that the image with this content hash is at ``url``."""
+        """Remember that the image with this content hash is at ``url`` (uploaded now)."""
         with self._write() as db:
             db.execute(
                 "INSERT INTO uploads (sha256, url, recorded_at) VALUES (?, ?, ?)"
-                " ON CONFLICT (sha256) DO UPDATE SET url = excluded.url",
+                " ON CONFLICT (sha256) DO UPDATE SET url = excluded.url,"
+                " recorded_at = excluded.recorded_at",
                 (sha256, url, self._clock()),
             )
+
+    def forget_upload(self, sha256: str) -> None:
+        """The uploaded URL is dead (expired or unreachable): the next use uploads again."""
+        with self._write() as db:
+            db.execute("DELETE FROM uploads WHERE sha256 = ?", (sha256,))
 
     def totals(self) -> Totals:
         """Return this campaign's money: spent (charged - refunded), reserved, refunded."""

@@ -6,7 +6,14 @@ from collections.abc import Sequence
 from types import TracebackType
 from typing import Protocol
 
-from orchestrator.state.records import Attempt, FileRecord, Submission, SubmissionSpec, Totals
+from orchestrator.state.records import (
+    Attempt,
+    FileRecord,
+    Submission,
+    SubmissionSpec,
+    Totals,
+    UploadRecord,
+)
 
 
 class Store(Protocol):
@@ -56,9 +63,10 @@ class Store(Protocol):
     def record_task(self, key: str, task_id: str, charged: float) -> None:
         """The provider accepted the submission (-> submitted); the reservation becomes a charge."""
 
-    def record_followup(self, key: str, task_id: str) -> None:
+    def record_followup(self, key: str, task_id: str, charged: float = 0.0) -> None:
         """The task goes on under a new id (a modal was answered): submitted/running ->
-        submitted with ``task_id``, on the same attempt and with no new charge."""
+        submitted with ``task_id``, on the same attempt; ``charged`` (the modal answer's
+        price) is added to that attempt's charge."""
 
     def record_rejected(self, key: str, reason: str) -> None:
         """The provider refused without charging (-> pending); the reservation is freed."""
@@ -112,8 +120,14 @@ class Store(Protocol):
     def upload_url(self, sha256: str) -> str | None:
         """Return the URL an image with this content hash was uploaded to, in any campaign."""
 
+    def upload(self, sha256: str) -> UploadRecord | None:
+        """Return where and when an image with this content hash was last uploaded."""
+
     def record_upload(self, sha256: str, url: str) -> None:
-        """Remember that the image with this content hash is at ``url``."""
+        """Remember that the image with this content hash is at ``url`` (uploaded now)."""
+
+    def forget_upload(self, sha256: str) -> None:
+        """The uploaded URL is dead (expired or unreachable): the next use uploads again."""
 
     def totals(self) -> Totals:
         """Return this campaign's money: spent (charged - refunded), reserved, refunded."""

@@ -153,21 +153,25 @@ def test_banned_prompts_in_a_row_stop_the_run(spec: Path) -> None:
         assert sim.submit_requests() == 2
 
 
-def test_stuck_task_times_out_and_is_retried_as_a_new_attempt(spec: Path) -> None:
+def test_a_slow_task_is_stuck_not_dead_and_a_later_run_picks_it_up(spec: Path) -> None:
+    """Slow is not dead (API.md): past the task timeout the job is reported as stuck with its
+    last status, keeps its task id, and is never submitted again while the provider runs it."""
     from dataclasses import replace
 
-    config = SimulatorConfig(job_seconds=30, slots=8, api_key=KEY)
+    config = SimulatorConfig(job_seconds=0.6, slots=8, api_key=KEY)
     with Simulator(config) as sim:
-        report, state = run_lib(
-            sim, spec, replace(QUICK, task_timeout=0.1, max_attempts=2, select=("a-warm",))
-        )
+        quick = replace(QUICK, task_timeout=0.1, select=("a-warm",))
+        report, state = run_lib(sim, spec, quick)
         (outcome,) = report.outcomes
-        assert outcome.status == "failed" and "did not finish" in (outcome.reason or "")
+        assert outcome.status == "stuck"
+        assert "still" in (outcome.reason or "") and "after waiting" in (outcome.reason or "")
         with open_store(state, "faults") as store:
             sub = next(s for s in store.submissions() if s.job == "a-warm")
-            attempts = store.attempts(sub.key)
-        assert [a.attempt for a in attempts] == [1, 2]
-        assert all("did not finish" in (a.reason or "") for a in attempts)
+            assert sub.task_id is not None and sub.status in ("submitted", "running")
+            assert [a.attempt for a in store.attempts(sub.key)] == [1]
+        report, _ = run_lib(sim, spec, replace(quick, task_timeout=30))
+        assert report.count("done") == 1 and report.submitted == 0
+        assert sum(charged(sim).values()) == 1
 
 
 def test_wrong_key_stops_the_run_with_a_clear_message(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -34,9 +35,9 @@ class Gateway:
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path
-        if path == "/mj/submit/video":
+        if path == "/mj-fast/mj/submit/video":
             return httpx.Response(200, json={"code": 21, "description": "modal", "result": "t1"})
-        if path == "/mj/submit/modal":
+        if path == "/mj-fast/mj/submit/modal":
             self.modal_answers.append(json.loads(request.content))
             return httpx.Response(200, json={"code": 1, "description": "ok", "result": "t2"})
         if path == "/mj/task/list-by-condition":
@@ -62,7 +63,8 @@ class Gateway:
 
 def test_a_modal_is_answered_and_the_new_task_is_followed_and_recorded(tmp_path: Path) -> None:
     spec = write(tmp_path / "c.yaml", SPEC)
-    campaign = load_campaign(spec)
+    # The gateway charges a modal answer at its own price (API.md "Submit envelope").
+    campaign = replace(load_campaign(spec), pricing={"fast": 0.6, "modal": 0.05})
     gateway = Gateway()
     transport = httpx.MockTransport(gateway)
 
@@ -71,8 +73,12 @@ def test_a_modal_is_answered_and_the_new_task_is_followed_and_recorded(tmp_path:
     )
     report = run_engine(campaign, client, tmp_path / "state.db", RunConfig(poll_interval=0.01))
     assert report.count("done") == 1
+    assert report.spent == 0.65
     with open_store(tmp_path / "state.db", campaign.name) as store:
         (sub,) = store.submissions()
+        (attempt,) = store.attempts(sub.key)
+        assert store.totals().spent == 0.65
     assert (sub.status, sub.task_id) == ("downloaded", "t2")
+    assert attempt.charged == 0.65
     assert gateway.modal_answers == [{"taskId": "t1", "prompt": "slow orbit"}]
     assert (tmp_path / "out/modal/a/clip-0.mp4").read_bytes() == MP4

@@ -17,7 +17,7 @@ FetchTask = Callable[[str], Awaitable[Task]]
 
 
 class TaskTimeoutError(ProviderError):
-    """A task stayed non-terminal longer than the task timeout."""
+    """A task stayed non-terminal longer than the task timeout (it may still finish)."""
 
     retryable = True
 
@@ -25,9 +25,11 @@ class TaskTimeoutError(ProviderError):
 @dataclass
 class _Watch:
     future: asyncio.Future[Task]
+    started: float
     deadline: float
     on_progress: Callable[[Task], None] | None
     misses: int = 0
+    last: str = "not seen yet"  # the last status the provider reported
     seen: set[str] = field(default_factory=set)
 
 
@@ -58,8 +60,8 @@ class Poller:
     ) -> asyncio.Future[Task]:
         """Return a future for the terminal state of ``task_id``."""
         future: asyncio.Future[Task] = asyncio.get_running_loop().create_future()
-        deadline = self._clock() + self._timeout
-        self._watches[task_id] = _Watch(future, deadline, on_progress)
+        now = self._clock()
+        self._watches[task_id] = _Watch(future, now, now + self._timeout, on_progress)
         self._wake.set()
         return future
 
@@ -111,6 +113,7 @@ class Poller:
 
     def _observe(self, task_id: str, watch: _Watch, task: Task) -> None:
         watch.misses = 0
+        watch.last = task.status or "blank"
         if watch.on_progress is not None and task.status not in watch.seen:
             watch.seen.add(task.status)
             watch.on_progress(task)
@@ -138,7 +141,11 @@ class Poller:
         now = self._clock()
         for task_id, watch in list(self._watches.items()):
             if now > watch.deadline:
-                message = f"task {task_id} did not finish within {self._timeout:g} s"
+                waited = now - watch.started
+                message = (
+                    f"task {task_id} is still {watch.last} at the provider after waiting "
+                    f"{waited:.0f} s (task timeout {self._timeout:g} s)"
+                )
                 self._resolve_error(task_id, TaskTimeoutError(message))
 
     def _resolve_error(self, task_id: str, exc: BaseException) -> None:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
+from orchestrator.graph import SOURCE_KINDS, Graph, Kind, build_graph
 from orchestrator.model import Campaign, Job
 
 STATUSES = ("new", "done", "changed", "incomplete", "failed", "orphaned")
 WORK_STATUSES = frozenset({"new", "changed", "incomplete", "failed"})
-IMAGINE_SUBMISSIONS = 2  # an imagine grid, then the upscale of the picked picture
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,8 @@ class Totals:
     jobs: int
     to_do: int
     video_submissions: int
-    imagine_submissions: int
+    imagine_submissions: int  # imagine grids and upscales
+    upload_submissions: int
     seconds: float
     cost: float | None  # None when any submission has no known price
     known_cost: float  # the part of the cost with known prices
@@ -69,69 +70,67 @@ class Plan:
 def build_plan(
     campaign: Campaign,
     statuses: Mapping[str, str] | None = None,
-    remaining: Mapping[str, int] | None = None,
+    done: Collection[str] = frozenset(),
     orphaned: Sequence[str] = (),
 ) -> Plan:
     """Plan ``campaign`` against what the state knows.
 
-    ``statuses`` maps job names to a status (default "new"), ``remaining`` to the number of
-    submissions a run still has to make (default: the whole chain), and ``orphaned`` names jobs
-    the state has done work for that the spec no longer has.
+    ``statuses`` maps job names to a status (default "new"), ``done`` holds the keys of the
+    submission graph a run need not send again (finished, or an upload still fresh), and
+    ``orphaned`` names jobs the state has done work for that the spec no longer has.
     """
-    known, left = statuses or {}, remaining or {}
-    rows = tuple(
-        _row(job, known.get(job.name, "new"), left.get(job.name)) for job in campaign.jobs
-    ) + tuple(PlanRow(name, "", "orphaned", None, 0, 0.0) for name in orphaned)
+    known = statuses or {}
+    graph = build_graph(campaign.jobs)
+    rows = tuple(_row(graph, job, known.get(job.name, "new"), done) for job in campaign.jobs)
+    rows += tuple(PlanRow(name, "", "orphaned", None, 0, 0.0) for name in orphaned)
     return Plan(
         campaign=campaign.name,
         spec_path=str(campaign.spec_path),
         output_dir=str(campaign.output_dir),
         max_cost=campaign.max_cost,
         rows=rows,
-        totals=_totals(campaign, rows),
+        totals=_totals(campaign, graph, rows, done),
     )
 
 
-def _row(job: Job, status: str, remaining: int | None) -> PlanRow:
-    chain = 1 + len(job.extensions)
-    submissions = chain if remaining is None else remaining
+def _row(graph: Graph, job: Job, status: str, done: Collection[str]) -> PlanRow:
+    chain = [k for k in graph.needs[job.name] if graph.nodes[k].kind not in SOURCE_KINDS]
+    submissions = sum(1 for key in chain if key not in done) if status != "done" else 0
     seconds = job.settings.batch_size * job.seconds if submissions else 0.0
     return PlanRow(job.name, job.fingerprint, status, job, submissions, seconds)
 
 
-def _totals(campaign: Campaign, rows: tuple[PlanRow, ...]) -> Totals:
+def work_keys(graph: Graph, rows: Sequence[PlanRow], done: Collection[str]) -> list[str]:
+    """Keys a run would send for the rows with work, each once (shared sources too)."""
+    keys: dict[str, None] = {}
+    for row in rows:
+        if row.has_work and row.job is not None:
+            keys.update((k, None) for k in graph.needs[row.job.name] if k not in done)
+    return list(keys)
+
+
+def _totals(
+    campaign: Campaign, graph: Graph, rows: tuple[PlanRow, ...], done: Collection[str]
+) -> Totals:
     work = [row for row in rows if row.has_work]
-    jobs = [row.job for row in work if row.job is not None]
-    by_mode: Counter[str] = Counter()
-    for row in work:
-        if row.job is not None:
-            by_mode[row.job.settings.mode] += row.video_submissions
-    imagine = IMAGINE_SUBMISSIONS * len(_imagine_sources(jobs))
-    if imagine:
-        by_mode["imagine"] += imagine
+    nodes = [graph.nodes[key] for key in work_keys(graph, rows, done)]
+    by_price: Counter[str] = Counter(node.price_key for node in nodes)
+    kinds = Counter(node.kind for node in nodes)
     known_cost, unpriced = 0.0, {}
-    for mode, count in sorted(by_mode.items()):
-        price = campaign.price(mode)
+    for name, count in sorted(by_price.items()):
+        price = campaign.pricing.get(name)
         if price is None:
-            unpriced[mode] = count
+            unpriced[name] = count
         else:
             known_cost += price * count
     return Totals(
         jobs=len(rows),
         to_do=len(work),
-        video_submissions=sum(row.video_submissions for row in work),
-        imagine_submissions=imagine,
+        video_submissions=kinds[Kind.VIDEO] + kinds[Kind.EXTEND],
+        imagine_submissions=kinds[Kind.IMAGINE] + kinds[Kind.UPSCALE],
+        upload_submissions=kinds[Kind.UPLOAD],
         seconds=sum(row.seconds for row in work),
         cost=None if unpriced else round(known_cost, 6),
         known_cost=round(known_cost, 6),
         unpriced=unpriced,
     )
-
-
-def _imagine_sources(jobs: list[Job]) -> set[str]:
-    """Names of the Midjourney stills these jobs need; each is generated once per run."""
-    names: set[str] = set()
-    for job in jobs:
-        sources = (job.image, job.end_image)
-        names.update(s.name for s in sources if s is not None and s.kind == "imagine")
-    return names

@@ -381,7 +381,11 @@ QUOTA = {"description": "quota_not_enough ", "type": "upstream_error", "code": 4
         (
             httpx.Response(
                 200,
-                json={"success": False, "code": -1, "message": "账号已被临时封锁，请勿使用违规词作图"},
+                json={
+                    "success": False,
+                    "code": -1,
+                    "message": "账号已被临时封锁，请勿使用违规词作图",
+                },
             ),
             errors.AccountLockedError,
         ),
@@ -489,7 +493,10 @@ def test_transport_errors_before_sending_or_on_reads_are_server_errors() -> None
 def test_transport_errors_name_the_url_and_the_cause() -> None:
     req = httpx.Request("POST", "https://gw.example/mj/submit/video")
     message = str(error_of(httpx.ConnectError("Connection refused", request=req)))
-    assert "POST " in message and "/mj-fast/mj/submit/video: ConnectError (Connection refused)" in message
+    assert (
+        "POST " in message
+        and "/mj-fast/mj/submit/video: ConnectError (Connection refused)" in message
+    )
 
 
 def test_the_key_is_scrubbed_from_provider_messages() -> None:

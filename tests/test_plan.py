@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -40,23 +41,41 @@ def test_totals_count_extensions_clips_and_cost() -> None:
     assert (totals.jobs, totals.to_do) == (4, 4)
     assert totals.video_submissions == 3 * 4 + 2  # three jobs with 3 steps, one with 1
     assert totals.seconds == 3 * 2 * (5 + 3 * 4) + 1 * (5 + 4)  # clips x seconds
-    assert totals.cost == pytest.approx(14 * 0.6)
-    assert totals.unpriced == {} and totals.imagine_submissions == 0
+    # Four distinct local files (bottle, label, two heroes), each uploaded once: the gateway
+    # charges uploads, and without a `pricing.upload` their price is unknown, never guessed.
+    assert totals.upload_submissions == 4 and totals.unpriced == {"upload": 4}
+    assert totals.cost is None and totals.known_cost == pytest.approx(14 * 0.6)
+    assert totals.imagine_submissions == 0
+    priced = replace(campaign, pricing={**campaign.pricing, "upload": 0.01})
+    assert build_plan(priced).totals.cost == pytest.approx(14 * 0.6 + 4 * 0.01)
+
+
+def test_shared_stills_count_each_submission_once() -> None:
+    """Three images on one imagine still, picks 1, 2, 2: one grid and two upscales in all."""
+    stills = [
+        ImageSource(name, "imagine", imagine="a castle", pick=pick)
+        for name, pick in (("c1", 1), ("c2", 2), ("c3", 2))
+    ]
+    jobs = [_job(f"j{i}", image=still) for i, still in enumerate(stills)]
+    pricing = {"fast": 0.6, "imagine": 0.1, "upscale": 0.05}
+    totals = build_plan(_campaign(*jobs, pricing=pricing)).totals
+    assert totals.imagine_submissions == 3 and totals.video_submissions == 3
+    assert totals.cost == pytest.approx(3 * 0.6 + 0.1 + 2 * 0.05)
 
 
 def test_unknown_prices_are_reported_never_invented() -> None:
     plan = build_plan(load_campaign(SPECS / "spring-matrix.yaml"))
     totals = plan.totals
     assert totals.cost is None
-    assert totals.unpriced == {"relax": 2}
+    assert totals.unpriced == {"relax": 2, "upscale": 1}
     assert totals.imagine_submissions == 2  # one still: imagine + upscale, shared by its jobs
-    assert totals.known_cost == pytest.approx(16 * 0.6 + 2 * 0.075)
+    assert totals.known_cost == pytest.approx(16 * 0.6 + 0.075)
 
 
 def test_imagine_without_a_price_is_unknown() -> None:
     still = ImageSource("castle", "imagine", imagine="a castle", pick=1)
     totals = build_plan(_campaign(_job("a", image=still), _job("b", image=still))).totals
-    assert totals.unpriced == {"imagine": 2} and totals.cost is None
+    assert totals.unpriced == {"imagine": 1, "upscale": 1} and totals.cost is None
     assert totals.known_cost == pytest.approx(1.2)
 
 
@@ -93,7 +112,7 @@ def test_plan_cli_text_shows_jobs_and_totals_and_exits_2() -> None:
 
 def test_plan_cli_text_says_unknown_cost() -> None:
     _, out, _ = _plan_cli(str(SPECS / "spring-matrix.yaml"))
-    assert "estimated cost: unknown (no price for 2 relax submissions; known part 9.75)" in out
+    assert "estimated cost: unknown (no price for 2 relax" in out
 
 
 def test_plan_cli_json_is_stable_and_has_every_field() -> None:
@@ -108,7 +127,8 @@ def test_plan_cli_json_is_stable_and_has_every_field() -> None:
     assert job["settings"]["video_type"] == "vid_1.1_i2v_720"
     assert [step["step"] for step in job["extensions"]] == [1, 2, 3]
     assert job["extensions"][0]["prompt"] == "the camera keeps orbiting, high energy"
-    assert data["totals"]["video_submissions"] == 14 and data["totals"]["unpriced"] == {}
+    assert data["totals"]["video_submissions"] == 14
+    assert data["totals"]["upload_submissions"] == 4 and data["totals"]["unpriced"] == {"upload": 4}
     assert data["jobs"][3]["end_image"]["name"] == "bottle"
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, TextIO
@@ -47,7 +48,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 def _plan(campaign: Campaign, args: argparse.Namespace) -> Plan:
     """Plan against the state file when there is one (looking never creates it)."""
     # Imported here: a plan without state (the CI case) need not load sqlite3.
-    from orchestrator.engine.status import classify
+    from orchestrator.engine.status import classify, done_keys
     from orchestrator.state import default_state_path, open_store
 
     path = Path(args.state) if args.state else default_state_path(campaign.spec_path)
@@ -55,7 +56,8 @@ def _plan(campaign: Campaign, args: argparse.Namespace) -> Plan:
         return build_plan(campaign)
     with open_store(path, campaign.name) as store:
         classes = classify(campaign, {sub.key: sub for sub in store.submissions()})
-    return build_plan(campaign, classes.jobs, classes.remaining, classes.orphaned)
+        done = done_keys(campaign, store, time.time())
+    return build_plan(campaign, classes.jobs, done, classes.orphaned)
 
 
 def plan_to_json(plan: Plan) -> dict[str, Any]:
@@ -144,7 +146,8 @@ def _totals_text(totals: Totals, max_cost: float | None, over_budget: bool) -> s
             f", {totals.imagine_submissions} imagine/upscale submissions"
             if totals.imagine_submissions
             else ""
-        ),
+        )
+        + (f", {totals.upload_submissions} uploads" if totals.upload_submissions else ""),
         f"{totals.seconds:g} seconds of video",
         f"estimated cost: {_cost_text(totals)}",
     ]

@@ -20,7 +20,7 @@ from orchestrator.engine.manifest import (
 )
 from orchestrator.engine.poller import Poller
 from orchestrator.engine.progress import Snapshot
-from orchestrator.engine.sources import Sources, source_specs
+from orchestrator.engine.sources import Sources
 from orchestrator.engine.submission import (
     InDoubtError,
     JobFailedError,
@@ -31,7 +31,8 @@ from orchestrator.engine.submission import (
     Submitter,
 )
 from orchestrator.errors import BudgetError, DownloadError, ProviderError
-from orchestrator.model import Campaign, Job, chain
+from orchestrator.graph import build_graph
+from orchestrator.model import Campaign, Job
 from orchestrator.provider import OnSend
 from orchestrator.state import SubmissionSpec
 from orchestrator.wire import HD_VIDEO, wire_prompt
@@ -49,17 +50,8 @@ def select_jobs(campaign: Campaign, globs: Iterable[str]) -> tuple[Job, ...]:
 
 
 def submission_specs(jobs: Iterable[Job]) -> list[SubmissionSpec]:
-    """Every submission the jobs need: imagine chains, base clips and extension steps."""
-    jobs = tuple(jobs)
-    images = [job.image for job in jobs] + [job.end_image for job in jobs if job.end_image]
-    specs = source_specs(images)
-    for job in jobs:
-        parent: str | None = None
-        for step, key, *_ in chain(job):
-            kind = "video" if step == 0 else "extend"
-            specs.append(SubmissionSpec(key, job.name, kind, step, parent))
-            parent = key
-    return specs
+    """Every submission the jobs need (the submission graph): sources, clips, extensions."""
+    return build_graph(jobs).specs()
 
 
 async def run_campaign(

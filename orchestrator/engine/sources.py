@@ -3,67 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
-from urllib.parse import parse_qs, urlsplit
 
 from orchestrator.engine.context import Runtime
 from orchestrator.engine.submission import JobFailedError, Order, Submitter
 from orchestrator.errors import InvalidRequestError
+from orchestrator.graph import imagine_key, upload_key, upscale_key
 from orchestrator.model import Campaign, ImageSource, fingerprint
 from orchestrator.provider import OnSend
-from orchestrator.state import SubmissionSpec, UploadRecord
+from orchestrator.uploads import is_fresh
 
 _MIME = ((b"\x89PNG", "image/png"), (b"\xff\xd8\xff", "image/jpeg"), (b"RIFF", "image/webp"))
-# Uploaded images are signed links that expire (API.md "Uploads expire"): without an `ex=` in
-# the URL, trust one for 12 hours; and never send one that dies within 2 hours, since a task may
-# wait in the provider's queue that long before the start frame is fetched.
-UPLOAD_TTL = 12 * 3600.0
-FRESH_MARGIN = 2 * 3600.0
-
-
-def imagine_key(image: ImageSource) -> str:
-    """Key of the imagine (grid) submission behind an ``imagine:`` source."""
-    return fingerprint({"imagine": image.imagine})
-
-
-def upscale_key(image: ImageSource) -> str:
-    """Key of the upsample submission that picks one picture of the grid."""
-    return fingerprint({"upscale": imagine_key(image), "pick": image.pick})
-
-
-def upload_key(image: ImageSource) -> str:
-    """Key of the upload submission of a local file (by content)."""
-    return fingerprint({"upload": image.sha256})
-
-
-def source_specs(images: Iterable[ImageSource]) -> list[SubmissionSpec]:
-    """Submissions the sources need: an upload per file, an imagine chain per prompt and pick."""
-    specs: dict[str, SubmissionSpec] = {}
-    for image in images:
-        if image.kind == "file":
-            key = upload_key(image)
-            specs[key] = SubmissionSpec(key, image.name, "upload", 0, None)
-        if image.kind != "imagine":
-            continue
-        grid = imagine_key(image)
-        specs[grid] = SubmissionSpec(grid, image.name, "imagine", 0, None)
-        up = upscale_key(image)
-        specs[up] = SubmissionSpec(up, image.name, "upscale", 0, grid)
-    return list(specs.values())
-
-
-def upload_expiry(record: UploadRecord) -> float:
-    """Wall-clock time an uploaded URL dies: its signed ``ex=`` (hex), else a conservative TTL."""
-    values = parse_qs(urlsplit(record.url).query).get("ex", [])
-    try:
-        return float(int(values[0], 16))
-    except (IndexError, ValueError):
-        return record.recorded_at + UPLOAD_TTL
-
-
-def is_fresh(record: UploadRecord, now: float) -> bool:
-    """True when the uploaded URL outlives now by the safety margin."""
-    return upload_expiry(record) > now + FRESH_MARGIN
 
 
 def mime_type(content: bytes) -> str:

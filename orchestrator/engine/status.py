@@ -6,8 +6,12 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from orchestrator.graph import upload_key
 from orchestrator.model import Campaign, Job, chain
 from orchestrator.state import Store, Submission
+from orchestrator.uploads import is_fresh
+
+FINISHED = ("succeeded", "downloaded")
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,20 @@ def classify(campaign: Campaign, subs: Mapping[str, Submission]) -> Classes:
         }
     )
     return Classes(classes, remaining, tuple(orphaned))
+
+
+def done_keys(campaign: Campaign, store: Store, now: float) -> set[str]:
+    """Keys of the submission graph a run need not send: finished, or an upload still fresh."""
+    done = {sub.key for sub in store.submissions() if sub.status in FINISHED}
+    done -= {sub.key for sub in store.submissions() if sub.kind == "upload"}
+    for job in campaign.jobs:
+        for image in (job.image, job.end_image):
+            if image is None or image.kind != "file" or image.sha256 is None:
+                continue
+            record = store.upload(image.sha256)
+            if record is not None and is_fresh(record, now):
+                done.add(upload_key(image))
+    return done
 
 
 def _remaining(job: Job, subs: Mapping[str, Submission]) -> int:

@@ -97,7 +97,26 @@ def _add_simulate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.add_argument("--api-key", default="sk-simulator", help="key the simulator accepts")
 
 
-_VERBS = (_add_validate, _add_plan, _add_run, _add_status, _add_retry, _add_simulate)
+def _add_doctor(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "doctor",
+        help="check the API key and base URL without spending anything",
+        description="One authenticated call that creates no task (a list of no task ids): "
+        "says whether the gateway was reached, whether the key was accepted, and the latency. "
+        "Exit 0 when both are fine, 1 otherwise.",
+    )
+    p.add_argument("--base-url", metavar="URL", help="provider base URL (or MJV_BASE_URL)")
+
+
+_VERBS = (
+    _add_validate,
+    _add_plan,
+    _add_run,
+    _add_status,
+    _add_retry,
+    _add_simulate,
+    _add_doctor,
+)
 
 
 def _positive_int(text: str) -> int:

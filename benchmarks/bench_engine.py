@@ -24,6 +24,7 @@ from orchestrator.client import ExtendRequest, Task, VideoRequest
 from orchestrator.engine.context import RunConfig, Runtime
 from orchestrator.engine.progress import make_progress
 from orchestrator.engine.runner import run_campaign
+from orchestrator.provider import OnSend
 from orchestrator.spec import load_campaign
 from orchestrator.state import open_store
 
@@ -36,11 +37,15 @@ class InstantProvider:
     def __init__(self) -> None:
         self._ids = 0
 
-    async def create_video(self, req: VideoRequest) -> str:
-        self._ids += 1
-        return str(self._ids)
+    async def create_video(self, req: VideoRequest, on_send: OnSend | None = None) -> str:
+        return self._accept(on_send)
 
-    async def extend_video(self, req: ExtendRequest) -> str:
+    async def extend_video(self, req: ExtendRequest, on_send: OnSend | None = None) -> str:
+        return self._accept(on_send)
+
+    def _accept(self, on_send: OnSend | None) -> str:
+        if on_send is not None:  # the intent is committed when the request "leaves"
+            on_send()
         self._ids += 1
         return str(self._ids)
 

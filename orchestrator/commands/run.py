@@ -118,7 +118,7 @@ def summarise(report: RunReport, campaign: Campaign, out: TextIO) -> int:
             f"{report.downloaded} clips downloaded, spent {report.spent:.2f}\n"
         )
     for outcome in report.outcomes:
-        if outcome.status in ("failed", "in_doubt", "blocked"):
+        if outcome.status in ("failed", "in_doubt", "blocked", "stuck"):
             kind = "final" if outcome.final else "retryable"
             label = f"failed ({kind})" if outcome.status == "failed" else outcome.status
             out.write(f"  {label}: {outcome.reason}\n")

@@ -15,8 +15,14 @@ from orchestrator.client import Client
 from orchestrator.engine.context import RunConfig, RunReport, Runtime
 from orchestrator.engine.manifest import manifest_path
 from orchestrator.engine.progress import make_progress
-from orchestrator.engine.runner import run_campaign
-from orchestrator.errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_JOBS_FAILED, EXIT_OK
+from orchestrator.engine.runner import run_campaign, unmatched
+from orchestrator.errors import (
+    EXIT_ERROR,
+    EXIT_INTERRUPTED,
+    EXIT_JOBS_FAILED,
+    EXIT_OK,
+    UsageError,
+)
 from orchestrator.model import Campaign
 from orchestrator.simulator import Simulator, SimulatorConfig
 from orchestrator.spec import load_campaign
@@ -40,11 +46,23 @@ def execute(args: argparse.Namespace, out: TextIO, err: TextIO, *, retry: bool) 
             output_dir=campaign.output_dir.with_name(campaign.output_dir.name + "-simulated"),
         )
     config = run_config(campaign, args, retry=retry)
+    _check_patterns(campaign, config)
     with open_store(state_path(args, campaign), campaign.name) as store, _client(args) as client:
         progress = make_progress(err, quiet=args.quiet, json_log=args.json_log)
         runtime = Runtime(client, store, progress, campaign.output_dir)
         report = asyncio.run(_run(campaign, runtime, config))
     return summarise(report, campaign, out)
+
+
+def _check_patterns(campaign: Campaign, config: RunConfig) -> None:
+    """A --select or --force pattern that matches no job is a typo, not a no-op."""
+    for flag, globs in (("--select", config.select), ("--force", config.force)):
+        missing = unmatched(campaign, globs)
+        if missing:
+            raise UsageError(
+                f"{flag} {missing[0]!r} matches no job of campaign {campaign.name} "
+                f"({len(campaign.jobs)} jobs; `mjv plan` lists their names)"
+            )
 
 
 def state_path(args: argparse.Namespace, campaign: Campaign) -> Path:

@@ -49,6 +49,12 @@ def select_jobs(campaign: Campaign, globs: Iterable[str]) -> tuple[Job, ...]:
     return tuple(job for job in campaign.jobs if any(fnmatchcase(job.name, p) for p in patterns))
 
 
+def unmatched(campaign: Campaign, globs: Iterable[str]) -> list[str]:
+    """The patterns among ``globs`` that match no job name of ``campaign``."""
+    names = [job.name for job in campaign.jobs]
+    return [p for p in globs if not any(fnmatchcase(name, p) for name in names)]
+
+
 def submission_specs(jobs: Iterable[Job]) -> list[SubmissionSpec]:
     """Every submission the jobs need (the submission graph): sources, clips, extensions."""
     return build_graph(jobs).specs()

@@ -90,6 +90,8 @@ class Submitter:
             running = asyncio.ensure_future(self._ensure(order))
             self._ensuring[order.key] = running
             running.add_done_callback(lambda _: self._ensuring.pop(order.key, None))
+            # Its waiters may all be gone (a stopped run): the outcome is still collected.
+            running.add_done_callback(_collect)
         return await asyncio.shield(running)
 
     async def _ensure(self, order: Order) -> Submission:
@@ -366,3 +368,9 @@ class Submitter:
         await self._rt.sleep(delay)
         self._rt.store.reset(order.key, f"new attempt after: {exc}")
         return tries
+
+
+def _collect(future: asyncio.Future[Submission]) -> None:
+    """Mark a finished future's exception as seen, so asyncio never logs it as lost."""
+    if not future.cancelled():
+        future.exception()

@@ -11,6 +11,8 @@ from runsupport import FAST, KEY, run_spec, simulator, subprocess_env, write
 
 from orchestrator.simulator import Simulator, SimulatorConfig
 
+__all__ = ["simulator"]
+
 SPEC = """\
 version: 1
 campaign: stops

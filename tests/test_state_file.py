@@ -204,3 +204,34 @@ def test_processes_creating_the_file_at_once_all_succeed(path: Path) -> None:
     outputs = [opener.communicate("go\n")[0].strip() for opener in openers]
     assert outputs == ["50"] * 4
     assert stored_version(path) == SCHEMA_VERSION
+
+
+def test_a_version_1_file_migrates_to_2_keeping_every_row(tmp_path: Path) -> None:
+    """v2 lets uploads be charged submissions and keeps each attempt's idempotency key."""
+    import sqlite3
+
+    from orchestrator.state import SubmissionSpec, open_store
+
+    path = tmp_path / "v1.db"
+    db = sqlite3.connect(path, isolation_level=None)
+    schema.MIGRATIONS[0](db)
+    db.execute("INSERT INTO meta VALUES ('schema_version', '1')")
+    db.execute(
+        "INSERT INTO submissions (campaign, key, job, kind, step, status, attempt, updated_at)"
+        " VALUES ('c', 'k1', 'a', 'video', 0, 'submitting', 1, 0)"
+    )
+    db.execute(
+        "INSERT INTO attempts (campaign, key, attempt, reserved, started_at)"
+        " VALUES ('c', 'k1', 1, 600000, 0)"
+    )
+    db.execute("INSERT INTO campaigns VALUES ('c', 600000, 0, 0)")
+    db.close()
+    with open_store(path, "c") as store:
+        sub = store.get("k1")
+        assert sub is not None and (sub.status, sub.attempt) == ("submitting", 1)
+        (attempt,) = store.attempts("k1")
+        assert (attempt.reserved, attempt.sent_key) == (0.6, None)
+        assert store.totals().reserved == 0.6
+        store.declare([SubmissionSpec("u1", "img", "upload", 0, None)])
+        assert store.get("u1") is not None
+    assert stored_version(path) == SCHEMA_VERSION == 2

@@ -156,23 +156,25 @@ def test_a_followup_task_id_replaces_the_polled_one_without_a_new_charge(
         store.record_followup("k1", "t3")
 
 
-def test_same_attempt_resends_without_a_new_attempt_or_reservation(store: SqliteStore) -> None:
+def test_an_in_doubt_resend_is_its_own_attempt_with_the_first_key(store: SqliteStore) -> None:
+    """Every send is recorded: the lost one stays possibly charged (reserved), the resend
+    repeats its idempotency key, and both count until the provider's answer says more."""
     submit(store, price=1.0)
-    assert store.record_intent("k1", OWNER, 1.0, same_attempt=True) == 1
-    assert store.totals().reserved == 1.0
-    assert len(store.attempts("k1")) == 1
-
-
-def test_a_new_attempt_over_an_in_doubt_one_keeps_its_reservation(store: SqliteStore) -> None:
-    submit(store, price=1.0)
-    assert store.record_intent("k1", OWNER, 1.0) == 2
+    assert store.record_intent("k1", OWNER, 1.0, sent_key="k1-a1") == 2
+    first, second = store.attempts("k1")
+    assert (first.outcome, first.reserved, first.sent_key) == ("in_doubt", 1.0, "k1-a1")
+    assert (second.outcome, second.sent_key) == (None, "k1-a1")
     assert store.totals().reserved == 2.0
-    assert [a.outcome for a in store.attempts("k1")] == ["abandoned", None]
+    store.record_task("k1", "t1", 1.0)
+    assert store.totals() == Totals(spent=1.0, reserved=1.0, refunded=0)
 
 
-def test_same_attempt_is_a_new_attempt_when_nothing_is_in_doubt(store: SqliteStore) -> None:
-    assert store.claim("k1", OWNER, 60)
-    assert store.record_intent("k1", OWNER, 1.0, same_attempt=True) == 1
+def test_a_new_attempt_is_sent_with_its_own_key_by_default(store: SqliteStore) -> None:
+    submit(store, price=1.0)
+    store.record_rejected("k1", "queue full")
+    assert store.record_intent("k1", OWNER, 1.0) == 2
+    assert [a.sent_key for a in store.attempts("k1")] == ["k1-a1", "k1-a2"]
+    assert [a.outcome for a in store.attempts("k1")] == ["rejected", None]
 
 
 @pytest.mark.parametrize(("final", "failure"), [(True, "final"), (False, "retryable")])
@@ -341,7 +343,7 @@ def test_reset_of_an_in_doubt_submission_keeps_its_reservation(store: SqliteStor
     store.reset("k1", "--force")
     assert store.totals() == Totals(spent=0, reserved=2.0, refunded=0)
     [attempt] = store.attempts("k1")
-    assert (attempt.outcome, attempt.reserved) == ("abandoned", 2.0)
+    assert (attempt.outcome, attempt.reserved) == ("in_doubt", 2.0)
     assert status(store) == "pending"
 
 

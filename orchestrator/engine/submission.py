@@ -210,21 +210,25 @@ class Submitter:
         store, pacing = self._rt.store, self._pacing
         await pacing.bucket.acquire()
         sub = self._get(order.key)
-        resend = same_attempt and sub.status == "submitting" and sub.attempt > 0
-        attempt = sub.attempt if resend else sub.attempt + 1
+        attempt = sub.attempt + 1
+        # Every send is its own attempt; an in-doubt resend repeats the lost one's key, so a
+        # gateway that honours Idempotency-Key does not charge it twice.
+        sent_key = f"{order.key[:32]}-a{attempt}"
+        if same_attempt and sub.status == "submitting" and sub.attempt > 0:
+            sent_key = self._in_doubt_key(sub)
         intents: list[int] = []
 
         def commit_intent() -> None:
             # After every wait, just before the first byte leaves: only now can it be charged.
             got = store.record_intent(
-                order.key, self._rt.owner, order.price or 0.0, same_attempt=resend
+                order.key, self._rt.owner, order.price or 0.0, sent_key=sent_key
             )
             if got != attempt:
                 raise StateError(f"{order.what}: attempt {got} recorded, {attempt} expected")
             intents.append(got)
 
         try:
-            result = await order.send(f"{order.key[:32]}-a{attempt}", commit_intent)
+            result = await order.send(sent_key, commit_intent)
         except ProviderError as exc:
             pacing.budget.release(order.price)
             # An unknown outcome stays "submitting": the next send repeats the same key.
@@ -237,6 +241,12 @@ class Submitter:
         store.record_task(order.key, result, order.price or 0.0)
         pacing.budget.charge(order.price)
         return result
+
+    def _in_doubt_key(self, sub: Submission) -> str:
+        """The idempotency key the in-doubt attempt of ``sub`` was sent with."""
+        attempts = self._rt.store.attempts(sub.key)
+        last = attempts[-1] if attempts else None
+        return (last.sent_key if last else None) or f"{sub.key[:32]}-a{sub.attempt}"
 
     def _record_refusal(self, order: Order, exc: ProviderError) -> None:
         final = not exc.retryable and not exc.stops_run

@@ -17,6 +17,7 @@ class SubmissionSpec:
     kind: str  # one of KINDS
     step: int  # 0 for base clips, imagine, upscale and upload; 1..4 for extension steps
     parent: str | None  # key of the submission this one extends or upscales
+    request: str | None = None  # canonical JSON of what it asks for (why a job changed)
 
 
 @dataclass(frozen=True)
@@ -67,8 +68,9 @@ class Attempt:
     reserved: float
     charged: float
     refunded: float
-    outcome: str | None  # None while in flight; see docs-notes/state.md for the values
+    outcome: str | None  # None while in flight; "in_doubt" when resent after a lost answer
     reason: str | None
+    sent_key: str | None = None  # the idempotency key this attempt was sent with
 
 
 @dataclass(frozen=True)

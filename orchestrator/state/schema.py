@@ -77,14 +77,29 @@ def _create_v1(db: sqlite3.Connection) -> None:
         db.execute(statement)
 
 
+_V1_SUBMISSION_COLUMNS = (
+    "campaign, key, job, kind, step, parent, status, attempt, task_id, failure, reason,"
+    " clip_urls, image_url, lease_owner, lease_until, updated_at"
+)
+
+
 def _uploads_are_submissions_v2(db: sqlite3.Connection) -> None:
-    """1 -> 2: uploads are charged, so they become submissions (kind 'upload') with attempts."""
+    """1 -> 2: uploads are charged, so they are submissions (kind 'upload') with attempts;
+    each submission keeps the request it stands for (why a job changed); each attempt keeps
+    the idempotency key it was sent with (an in-doubt resend repeats the first one's)."""
     db.execute("ALTER TABLE submissions RENAME TO submissions_v1")
     db.execute("DROP INDEX submissions_by_lease")
-    db.execute(_V1[2].replace("'imagine', 'upscale'", "'imagine', 'upscale', 'upload'"))
+    table = _V1[2].replace("'imagine', 'upscale'", "'imagine', 'upscale', 'upload'")
+    db.execute(
+        table.replace("updated_at REAL NOT NULL,", "updated_at REAL NOT NULL, request TEXT,")
+    )
     db.execute(_V1[3])
-    db.execute("INSERT INTO submissions SELECT * FROM submissions_v1")
+    db.execute(
+        f"INSERT INTO submissions ({_V1_SUBMISSION_COLUMNS})"
+        f" SELECT {_V1_SUBMISSION_COLUMNS} FROM submissions_v1"
+    )
     db.execute("DROP TABLE submissions_v1")
+    db.execute("ALTER TABLE attempts ADD COLUMN sent_key TEXT")
 
 
 # MIGRATIONS[i] upgrades a file from version i to i + 1; append, never edit a released one.

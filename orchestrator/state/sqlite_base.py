@@ -159,8 +159,10 @@ class SqliteBase:
         ).fetchone()
         if row is None or row[0] is not None:
             return
-        money = {} if status == "submitting" else {"reserved": 0}
-        self._set_attempt(db, key, attempt, outcome="abandoned", reason=why, **money)
+        if status == "submitting":  # it may have reached the provider: possibly charged
+            self._set_attempt(db, key, attempt, outcome="in_doubt", reason=why)
+        else:
+            self._set_attempt(db, key, attempt, outcome="abandoned", reason=why, reserved=0)
 
     def _replace_files(self, db: sqlite3.Connection, key: str, files: Sequence[FileRecord]) -> None:
         """Delete the key's files and insert ``files`` instead."""

@@ -31,9 +31,11 @@ from orchestrator.state.sqlite_base import (
 )
 
 _DECLARE = (
-    "INSERT INTO submissions (campaign, key, job, kind, step, parent, status, updated_at)"
-    " VALUES (?, ?, ?, ?, ?, ?, 'pending', ?)"
-    " ON CONFLICT (campaign, key) DO UPDATE SET job = excluded.job WHERE job != excluded.job"
+    "INSERT INTO submissions (campaign, key, job, kind, step, parent, status, updated_at, request)"
+    " VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?)"
+    " ON CONFLICT (campaign, key) DO UPDATE SET job = excluded.job,"
+    " request = coalesce(excluded.request, request)"
+    " WHERE job != excluded.job OR request IS NOT excluded.request"
 )
 _CLEARED = {"task_id": None, "failure": None, "clip_urls": "[]", "image_url": None}
 
@@ -50,7 +52,9 @@ class SqliteStore(SqliteBase):
     def declare(self, specs: Sequence[SubmissionSpec]) -> None:
         """Insert unknown keys as pending and rename known ones, in one transaction."""
         now = self._clock()
-        rows = [(self.campaign, s.key, s.job, s.kind, s.step, s.parent, now) for s in specs]
+        rows = [
+            (self.campaign, s.key, s.job, s.kind, s.step, s.parent, now, s.request) for s in specs
+        ]
         with self._write() as db:
             db.executemany(_DECLARE, rows)
 
@@ -113,20 +117,25 @@ class SqliteStore(SqliteBase):
             )
 
     def record_intent(
-        self, key: str, owner: str, reserved: float, *, same_attempt: bool = False
+        self, key: str, owner: str, reserved: float, *, sent_key: str | None = None
     ) -> int:
-        """Commit the intent to submit (-> submitting); returns the attempt number."""
+        """Commit the intent to submit (-> submitting); returns the new attempt's number."""
         with self._write() as db:
             allowed = ("pending", "submitting", "failed")
             status, attempt, holder = self._expect(db, key, allowed, "submit")
             if holder != owner:
                 raise StateError(f"cannot submit {key}: its lease is held by {holder}, not {owner}")
-            if not (same_attempt and status == "submitting" and attempt > 0):
-                self._abandon(db, key, status, attempt, "submitted again as a new attempt")
-                attempt += 1
+            self._abandon(db, key, status, attempt, f"sent again as attempt {attempt + 1}")
+            attempt += 1
             self._start_attempt(db, key, attempt)
             self._set_attempt(
-                db, key, attempt, reserved=to_micros(reserved), task_id=None, outcome=None
+                db,
+                key,
+                attempt,
+                reserved=to_micros(reserved),
+                task_id=None,
+                outcome=None,
+                sent_key=sent_key or f"{key[:32]}-a{attempt}",
             )
             self._update(db, key, status="submitting", attempt=attempt, reason=None, **_CLEARED)
             return attempt
@@ -252,12 +261,12 @@ class SqliteStore(SqliteBase):
         """Return every attempt of ``key``, oldest first."""
         with self._read() as db:
             rows = db.execute(
-                "SELECT key, attempt, task_id, reserved, charged, refunded, outcome, reason"
-                " FROM attempts WHERE campaign = ? AND key = ? ORDER BY attempt",
+                "SELECT key, attempt, task_id, reserved, charged, refunded, outcome, reason,"
+                " sent_key FROM attempts WHERE campaign = ? AND key = ? ORDER BY attempt",
                 (self.campaign, key),
             ).fetchall()
         return [
-            Attempt(r[0], r[1], r[2], r[3] / MICROS, r[4] / MICROS, r[5] / MICROS, r[6], r[7])
+            Attempt(r[0], r[1], r[2], r[3] / MICROS, r[4] / MICROS, r[5] / MICROS, r[6], r[7], r[8])
             for r in rows
         ]
 

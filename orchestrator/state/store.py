@@ -49,15 +49,15 @@ class Store(Protocol):
         """Drop every lease ``owner`` holds in this campaign, in one transaction."""
 
     def record_intent(
-        self, key: str, owner: str, reserved: float, *, same_attempt: bool = False
+        self, key: str, owner: str, reserved: float, *, sent_key: str | None = None
     ) -> int:
-        """Commit the intent to submit (-> submitting) before the request is sent.
+        """Commit the intent to submit (-> submitting) just before the request is written.
 
-        Starts a new attempt reserving ``reserved``, or with ``same_attempt`` re-uses the
-        in-doubt one (re-sent with the same idempotency key; ignored unless the key is in
-        doubt). A new attempt over an in-doubt one keeps the old reservation, since that
-        request may have been charged. Allowed from pending, submitting and failed; the lease
-        must be ``owner``'s. Returns the attempt number.
+        Always starts a new attempt reserving ``reserved``, sent with the idempotency key
+        ``sent_key`` (default ``<key[:32]>-a<attempt>``; an in-doubt resend passes the key of
+        the attempt it repeats). An attempt left in doubt keeps its reservation and becomes
+        ``in_doubt``: it may have been charged. Allowed from pending, submitting and failed;
+        the lease must be ``owner``'s. Returns the new attempt's number.
         """
 
     def record_task(self, key: str, task_id: str, charged: float) -> None:

@@ -7,9 +7,11 @@ the plan prices it, so both count the same submissions.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from enum import StrEnum
+from typing import Any
 
 from orchestrator.model import VIDEO_KINDS, Campaign, ImageSource, Job, fingerprint
 from orchestrator.state import SubmissionSpec
@@ -39,6 +41,7 @@ class Node:
     label: str  # the job's name, or the image's name for a source
     step: int  # 1..4 for extension steps, else 0
     jobs: tuple[str, ...]  # names of the jobs that need it
+    request: str = ""  # canonical JSON of what it asks for: compared to say why a job changed
 
     @property
     def price_key(self) -> str:
@@ -56,7 +59,7 @@ class Graph:
     def specs(self) -> list[SubmissionSpec]:
         """What the state declares for these nodes."""
         return [
-            SubmissionSpec(n.key, n.label, str(n.kind), n.step, n.parent)
+            SubmissionSpec(n.key, n.label, str(n.kind), n.step, n.parent, n.request or None)
             for n in self.nodes.values()
         ]
 
@@ -97,23 +100,38 @@ def _add(nodes: dict[str, Node], node: Node, job: str) -> str:
     if known is None:
         nodes[node.key] = node
     elif job not in known.jobs:
-        nodes[node.key] = Node(*_fields(known), (*known.jobs, job))
+        nodes[node.key] = replace(known, jobs=(*known.jobs, job))
     return node.key
 
 
-def _fields(node: Node) -> tuple[str, Kind, str, str | None, str, int]:
-    return node.key, node.kind, node.mode, node.parent, node.label, node.step
+def describe(value: Mapping[str, Any]) -> str:
+    """Canonical JSON of a request description (sorted keys, no spaces)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def job_request(job: Job) -> dict[str, Any]:
+    """What a job's base clip asks for: the parts of its fingerprint, by name."""
+    end = job.end_image.identity() if job.end_image else None
+    return {
+        "image": job.image.identity(),
+        "end_image": end,
+        "prompt": job.prompt,
+        "settings": asdict(job.settings),
+        "take": job.take,
+    }
 
 
 def _job_nodes(job: Job) -> Iterator[Node]:
     for image in (job.image, job.end_image):
         if image is not None:
             yield from _source_nodes(image, job.name)
-    mode, parent = job.settings.mode, None
-    yield Node(job.fingerprint, Kind.VIDEO, mode, None, job.name, 0, (job.name,))
+    mode, name = job.settings.mode, job.name
+    base = describe(job_request(job))
+    yield Node(job.fingerprint, Kind.VIDEO, mode, None, name, 0, (name,), base)
     parent = job.fingerprint
     for ext in job.extensions:
-        yield Node(ext.fingerprint, Kind.EXTEND, mode, parent, job.name, ext.step, (job.name,))
+        request = describe({"prompt": ext.prompt, "motion": ext.motion, "index": ext.index})
+        yield Node(ext.fingerprint, Kind.EXTEND, mode, parent, name, ext.step, (name,), request)
         parent = ext.fingerprint
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from orchestrator.graph import SOURCE_KINDS, Graph, Kind, build_graph
 from orchestrator.model import Campaign, Job
@@ -23,6 +23,8 @@ class PlanRow:
     job: Job | None
     video_submissions: int  # the base clip plus each extension step
     seconds: float  # clips x seconds per clip
+    why: tuple[str, ...] = ()  # a changed job: what differs from what ran
+    damaged: tuple[str, ...] = ()  # an incomplete job: its files missing or altered on disk
 
     @property
     def has_work(self) -> bool:
@@ -72,16 +74,27 @@ def build_plan(
     statuses: Mapping[str, str] | None = None,
     done: Collection[str] = frozenset(),
     orphaned: Sequence[str] = (),
+    *,
+    why: Mapping[str, tuple[str, ...]] | None = None,
+    damaged: Mapping[str, tuple[str, ...]] | None = None,
 ) -> Plan:
     """Plan ``campaign`` against what the state knows.
 
     ``statuses`` maps job names to a status (default "new"), ``done`` holds the keys of the
     submission graph a run need not send again (finished, or an upload still fresh), and
-    ``orphaned`` names jobs the state has done work for that the spec no longer has.
+    ``orphaned`` names jobs the state has done work for that the spec no longer has; ``why``
+    and ``damaged`` explain changed and incomplete jobs.
     """
     known = statuses or {}
     graph = build_graph(campaign.jobs)
-    rows = tuple(_row(graph, job, known.get(job.name, "new"), done) for job in campaign.jobs)
+    rows = tuple(
+        replace(
+            _row(graph, job, known.get(job.name, "new"), done),
+            why=(why or {}).get(job.name, ()),
+            damaged=(damaged or {}).get(job.name, ()),
+        )
+        for job in campaign.jobs
+    )
     rows += tuple(PlanRow(name, "", "orphaned", None, 0, 0.0) for name in orphaned)
     return Plan(
         campaign=campaign.name,

@@ -55,9 +55,12 @@ def _plan(campaign: Campaign, args: argparse.Namespace) -> Plan:
     if not path.exists():
         return build_plan(campaign)
     with open_store(path, campaign.name) as store:
-        classes = classify(campaign, {sub.key: sub for sub in store.submissions()})
+        subs = {sub.key: sub for sub in store.submissions()}
+        classes = classify(campaign, subs, store.all_files())
         done = done_keys(campaign, store, time.time())
-    return build_plan(campaign, classes.jobs, done, classes.orphaned)
+    return build_plan(
+        campaign, classes.jobs, done, classes.orphaned, why=classes.why, damaged=classes.damaged
+    )
 
 
 def plan_to_json(plan: Plan) -> dict[str, Any]:
@@ -76,6 +79,7 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
 def _row_json(row: PlanRow) -> dict[str, Any]:
     data: dict[str, Any] = {"name": row.name, "fingerprint": row.fingerprint, "status": row.status}
     data |= {"submissions": row.video_submissions, "seconds": row.seconds}
+    data |= {"why": list(row.why), "damaged": list(row.damaged)}
     if row.job is not None:
         data |= _job_json(row.job)
     return data
@@ -110,6 +114,8 @@ def write_text(plan: Plan, out: TextIO) -> None:
 
 def _write_row(row: PlanRow, out: TextIO) -> None:
     out.write(f"{_MARKS.get(row.status, '?')} {row.name} [{row.status}] {row.fingerprint[:12]}\n")
+    out.writelines(f"    changed  {line}\n" for line in row.why)
+    out.writelines(f"    file     {line}: a run downloads it again\n" for line in row.damaged)
     job = row.job
     if job is None:
         return

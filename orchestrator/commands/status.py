@@ -41,6 +41,7 @@ def render(status: CampaignStatus) -> str:
         f"refunded {status.refunded:.2f}"
     )
     lines += [f"  in doubt: {name} (sent, answer lost)" for name in status.in_doubt]
+    lines += [f"  file: {line} (`mjv run` downloads it again)" for line in status.damaged]
     lines += [f"  failed ({kind}): {name}: {reason}" for name, kind, reason in status.failures]
     lines += [
         f"  orphaned: {name} (in the state, no longer in the spec)" for name in status.orphaned

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 
-from orchestrator.graph import upload_key
+from orchestrator.changes import differences
+from orchestrator.engine.downloads import file_matches
+from orchestrator.graph import job_request, upload_key
 from orchestrator.model import Campaign, Job, chain
-from orchestrator.state import Store, Submission
+from orchestrator.state import FileRecord, Store, Submission
 from orchestrator.uploads import is_fresh
 
 FINISHED = ("succeeded", "downloaded")
@@ -16,11 +19,12 @@ FINISHED = ("succeeded", "downloaded")
 
 @dataclass(frozen=True)
 class Classes:
-    """Each job's class against the state (fingerprint -> class) and the orphaned job names."""
+    """Each job's class against the state, why changed jobs changed, damaged files, orphans."""
 
     jobs: Mapping[str, str]  # job name -> "new" | "done" | "changed" | "failed" | "incomplete"
-    remaining: Mapping[str, int]  # job name -> submissions a run still has to make
     orphaned: tuple[str, ...]
+    why: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # changed job -> lines
+    damaged: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # job -> file lines
 
 
 @dataclass(frozen=True)
@@ -37,29 +41,113 @@ class CampaignStatus:
     spent: float
     reserved: float
     refunded: float
+    damaged: tuple[str, ...] = ()  # "job: file missing|altered"
 
 
-def classify(campaign: Campaign, subs: Mapping[str, Submission]) -> Classes:
-    """Class of every job of ``campaign`` given the state's submissions by key."""
+def classify(
+    campaign: Campaign,
+    subs: Mapping[str, Submission],
+    files: Mapping[str, Sequence[FileRecord]] | None = None,
+) -> Classes:
+    """Class of every job of ``campaign`` given the state's submissions by key.
+
+    With ``files`` (recorded downloads by key) a job whose files are missing from its folder
+    or differ from their recorded sha256 is ``incomplete``, not ``done``.
+    """
+    by_name = _history(subs)
+    classes, why, damaged = {}, {}, {}
+    for job in campaign.jobs:
+        status = _classify(job, subs, by_name)
+        if status == "done" and files is not None:
+            broken = _damaged(job, campaign.output_dir, files)
+            if broken:
+                status, damaged[job.name] = "incomplete", broken
+        if status == "changed":
+            why[job.name] = tuple(_why(job, subs, by_name))
+        classes[job.name] = status
+    return Classes(classes, _orphaned(campaign, subs), why, damaged)
+
+
+def _history(subs: Mapping[str, Submission]) -> dict[str, list[Submission]]:
+    """Started clip submissions by job name, newest first."""
+    by_name: dict[str, list[Submission]] = {}
+    for sub in subs.values():
+        if sub.kind in ("video", "extend") and sub.attempt:
+            by_name.setdefault(sub.job, []).append(sub)
+    for history in by_name.values():
+        history.sort(key=lambda sub: sub.updated_at, reverse=True)
+    return by_name
+
+
+def _orphaned(campaign: Campaign, subs: Mapping[str, Submission]) -> tuple[str, ...]:
     planned = {key for job in campaign.jobs for _, key, *_ in chain(job)}
     names = {job.name for job in campaign.jobs}
-    by_name: dict[str, set[str]] = {}
-    for sub in subs.values():
-        if sub.kind == "video" and sub.attempt:
-            by_name.setdefault(sub.job, set()).add(sub.key)
-    classes = {job.name: _classify(job, subs, by_name) for job in campaign.jobs}
-    remaining = {job.name: _remaining(job, subs) for job in campaign.jobs}
-    orphaned = sorted(
-        {
-            sub.job
-            for sub in subs.values()
-            if sub.kind == "video"
-            and sub.key not in planned
-            and sub.job not in names
-            and sub.status != "pending"
-        }
+    return tuple(
+        sorted(
+            {
+                sub.job
+                for sub in subs.values()
+                if sub.kind == "video"
+                and sub.key not in planned
+                and sub.job not in names
+                and sub.status != "pending"
+            }
+        )
     )
-    return Classes(classes, remaining, tuple(orphaned))
+
+
+def _classify(
+    job: Job, subs: Mapping[str, Submission], by_name: Mapping[str, list[Submission]]
+) -> str:
+    steps = [subs.get(key) for _, key, *_ in chain(job)]
+    statuses = [sub.status if sub else "pending" for sub in steps]
+    if all(status == "downloaded" for status in statuses):
+        return "done"
+    if "failed" in statuses:
+        return "failed"
+    started = [s for s in steps if s is not None and (s.attempt or s.status != "pending")]
+    if started:
+        return "changed" if statuses[0] == "downloaded" and "pending" in statuses else "incomplete"
+    earlier = [s for s in by_name.get(job.name, ()) if s.kind == "video"]
+    return "changed" if any(s.key != job.fingerprint for s in earlier) else "new"
+
+
+def _why(
+    job: Job, subs: Mapping[str, Submission], by_name: Mapping[str, list[Submission]]
+) -> list[str]:
+    history = by_name.get(job.name, [])
+    base = subs.get(job.fingerprint)
+    if base is None or not base.attempt:
+        old = next((s for s in history if s.kind == "video" and s.key != job.fingerprint), None)
+        return differences(old.request if old else None, job_request(job))
+    for ext in job.extensions:
+        sub = subs.get(ext.fingerprint)
+        if sub is not None and sub.attempt:
+            continue
+        where = f"extension {ext.step}"
+        old = next((s for s in history if s.kind == "extend" and s.step == ext.step), None)
+        if old is None:
+            return [f"{where}: added"]
+        new = {"prompt": ext.prompt, "motion": ext.motion, "index": ext.index}
+        lines = differences(old.request, new, where)
+        if lines[0].endswith("same fields, different fingerprint"):
+            return [f"{where}: re-made because an earlier step changed"]
+        return lines
+    return ["a step of its chain changed"]
+
+
+def _damaged(job: Job, output: Path, files: Mapping[str, Sequence[FileRecord]]) -> tuple[str, ...]:
+    """Recorded clips of ``job`` missing from disk or different from their sha256."""
+    folder = output / job.output_name
+    lines = []
+    for _, key, *_ in chain(job):
+        for record in files.get(key, ()):
+            path = folder / record.name
+            if not path.exists():
+                lines.append(f"{job.output_name}/{record.name} missing")
+            elif not file_matches(path, record.sha256, record.size):
+                lines.append(f"{job.output_name}/{record.name} altered (sha256 differs)")
+    return tuple(lines)
 
 
 def done_keys(campaign: Campaign, store: Store, now: float) -> set[str]:
@@ -76,28 +164,10 @@ def done_keys(campaign: Campaign, store: Store, now: float) -> set[str]:
     return done
 
 
-def _remaining(job: Job, subs: Mapping[str, Submission]) -> int:
-    done = ("succeeded", "downloaded")
-    return sum(1 for _, key, *_ in chain(job) if key not in subs or subs[key].status not in done)
-
-
-def _classify(job: Job, subs: Mapping[str, Submission], by_name: Mapping[str, set[str]]) -> str:
-    steps = [subs.get(key) for _, key, *_ in chain(job)]
-    statuses = [sub.status if sub else "pending" for sub in steps]
-    if all(status == "downloaded" for status in statuses):
-        return "done"
-    if "failed" in statuses:
-        return "failed"
-    started = [s for s in steps if s is not None and (s.attempt or s.status != "pending")]
-    if started:
-        return "changed" if statuses[0] == "downloaded" and "pending" in statuses else "incomplete"
-    return "changed" if by_name.get(job.name, set()) - {job.fingerprint} else "new"
-
-
 def campaign_status(campaign: Campaign, store: Store) -> CampaignStatus:
-    """Summarise the state of ``campaign``."""
+    """Summarise the state of ``campaign`` (its files on disk included)."""
     subs = {sub.key: sub for sub in store.submissions()}
-    classes = classify(campaign, subs)
+    classes = classify(campaign, subs, store.all_files())
     planned = {key for job in campaign.jobs for _, key, *_ in chain(job)}
     current = [sub for sub in subs.values() if sub.key in planned or sub.kind in _SOURCES]
     totals = store.totals()
@@ -118,6 +188,9 @@ def campaign_status(campaign: Campaign, store: Store) -> CampaignStatus:
         spent=totals.spent,
         reserved=totals.reserved,
         refunded=totals.refunded,
+        damaged=tuple(
+            f"{name}: {line}" for name, lines in sorted(classes.damaged.items()) for line in lines
+        ),
     )
 
 
@@ -137,7 +210,7 @@ def empty_status(campaign: Campaign) -> CampaignStatus:
     )
 
 
-_SOURCES = ("imagine", "upscale")
+_SOURCES = ("imagine", "upscale", "upload")
 
 
 def _label(sub: Submission) -> str:

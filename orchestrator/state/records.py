@@ -39,6 +39,7 @@ class Submission:
     lease_owner: str | None
     lease_until: float | None
     updated_at: float
+    request: str | None = None  # canonical JSON of what it asks for, when declared with one
 
     @property
     def in_doubt(self) -> bool:

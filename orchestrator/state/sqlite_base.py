@@ -18,7 +18,8 @@ ANY_STATUS = ("pending", "submitting", "submitted", "running", "succeeded", "dow
 
 SUBMISSION_QUERY = (
     "SELECT key, job, kind, step, parent, status, attempt, task_id, failure, reason, clip_urls,"
-    " image_url, lease_owner, lease_until, updated_at FROM submissions WHERE campaign = ?"
+    " image_url, lease_owner, lease_until, updated_at, request FROM submissions"
+    " WHERE campaign = ?"
 )
 FILES_QUERY = "SELECT key, idx, name, url, sha256, size FROM files WHERE campaign = ?"
 _ADD_TOTALS = (
@@ -53,6 +54,7 @@ def submission_from_row(row: Sequence[Any]) -> Submission:
         lease_owner=row[12],
         lease_until=row[13],
         updated_at=row[14],
+        request=row[15],
     )
 
 

@@ -57,6 +57,15 @@ class Plan:
     max_cost: float | None
     rows: tuple[PlanRow, ...]
     totals: Totals
+    spent: float = 0.0  # what the campaign has spent so far (refunds deducted)
+    in_doubt: float = 0.0  # sent but never answered: possibly charged
+
+    @property
+    def left(self) -> float | None:
+        """What the cap leaves after the spending so far and this plan's known cost."""
+        if self.max_cost is None:
+            return None
+        return round(self.max_cost - self.spent - self.in_doubt - self.totals.known_cost, 6)
 
     @property
     def has_work(self) -> bool:
@@ -65,8 +74,9 @@ class Plan:
 
     @property
     def over_budget(self) -> bool:
-        """True when the known cost already exceeds ``max_cost``."""
-        return self.max_cost is not None and self.totals.known_cost > self.max_cost
+        """True when spending so far plus this plan's known cost exceeds ``max_cost``."""
+        left = self.left
+        return left is not None and left < -1e-9
 
 
 def build_plan(
@@ -77,6 +87,8 @@ def build_plan(
     *,
     why: Mapping[str, tuple[str, ...]] | None = None,
     damaged: Mapping[str, tuple[str, ...]] | None = None,
+    spent: float = 0.0,
+    in_doubt: float = 0.0,
 ) -> Plan:
     """Plan ``campaign`` against what the state knows.
 
@@ -103,6 +115,8 @@ def build_plan(
         max_cost=campaign.max_cost,
         rows=rows,
         totals=_totals(campaign, graph, rows, done),
+        spent=spent,
+        in_doubt=in_doubt,
     )
 
 

@@ -96,17 +96,28 @@ def test_over_budget_uses_the_known_cost() -> None:
     assert build_plan(tight).over_budget
 
 
+def test_the_budget_counts_what_the_campaign_spent_before() -> None:
+    """A plan far under the cap by itself can be over it with the spending so far."""
+    jobs = (_job("a"), _job("b"))
+    capped = Campaign("c", Path("/c.yaml"), "", Path("/out"), jobs, {"fast": 0.6}, 2.0)
+    assert build_plan(capped).left == 0.8
+    plan = build_plan(capped, spent=0.6, in_doubt=0.6)
+    assert plan.over_budget and plan.left == -0.4
+
+
 def test_plan_cli_text_shows_jobs_and_totals_and_exits_2() -> None:
     code, out, err = _plan_cli(str(SPECS / "demo.yaml"))
     assert code == 2 and err == ""
     lines = out.splitlines()
     assert "+ sneaker-orbit [new] 75dcb6b06e84" in lines
     assert "    prompt   orbit: slow orbit around the sneaker, Acme colours, soft light" in lines
-    assert lines[-4:] == [
+    assert lines[-6:] == [
         "2 jobs, 2 to do",
         "2 video submissions (extensions included)",
         "10 seconds of video",
         "estimated cost: 1.20",
+        "spent so far: 0.00; this plan: 1.20",
+        "budget: no cap",
     ]
 
 

@@ -117,9 +117,13 @@ def test_editing_one_prompt_resubmits_only_its_jobs(simulator: Simulator, tmp_pa
     )
     plan = mjv("plan", str(spec))
     assert plan.code == 2
+    spent = 0.6 * len(charged(simulator))
+    assert f"spent so far: {spent:.2f}; this plan: 1.20" in plan.out
     result = run_spec(simulator, spec)
     assert result.code == 0
     assert "2 submitted" in result.out
+    # The run's own spending and the campaign's total, apart.
+    assert f"spent 1.20 in this run ({spent + 1.2:.2f} by the campaign in all)" in result.out
     prompts = {job["name"]: job["prompt"] for job in manifest(spec, "e2e")["jobs"]}
     assert prompts["a-cold"] == "slow orbit, icy light"
 

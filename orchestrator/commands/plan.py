@@ -58,8 +58,16 @@ def _plan(campaign: Campaign, args: argparse.Namespace) -> Plan:
         subs = {sub.key: sub for sub in store.submissions()}
         classes = classify(campaign, subs, store.all_files())
         done = done_keys(campaign, store, time.time())
+        money = store.totals()
     return build_plan(
-        campaign, classes.jobs, done, classes.orphaned, why=classes.why, damaged=classes.damaged
+        campaign,
+        classes.jobs,
+        done,
+        classes.orphaned,
+        why=classes.why,
+        damaged=classes.damaged,
+        spent=money.spent,
+        in_doubt=money.reserved,
     )
 
 
@@ -71,6 +79,9 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         "output_dir": plan.output_dir,
         "max_cost": plan.max_cost,
         "over_budget": plan.over_budget,
+        "spent": plan.spent,
+        "in_doubt": plan.in_doubt,
+        "left": plan.left,
         "jobs": [_row_json(row) for row in plan.rows],
         "totals": {**asdict(plan.totals), "unpriced": dict(plan.totals.unpriced)},
     }
@@ -109,7 +120,8 @@ def write_text(plan: Plan, out: TextIO) -> None:
     out.write(f"campaign {plan.campaign} ({plan.spec_path})\noutput   {plan.output_dir}\n\n")
     for row in plan.rows:
         _write_row(row, out)
-    out.write(_totals_text(plan.totals, plan.max_cost, plan.over_budget))
+    out.write(_totals_text(plan.totals))
+    out.write(_budget_text(plan))
 
 
 def _write_row(row: PlanRow, out: TextIO) -> None:
@@ -144,7 +156,20 @@ def _image_text(image: ImageSource) -> str:
     return f"imagine {image.imagine!r} pick {image.pick}"
 
 
-def _totals_text(totals: Totals, max_cost: float | None, over_budget: bool) -> str:
+def _budget_text(plan: Plan) -> str:
+    """Spent so far, this plan's cost, and what the cap leaves: the run's budget in view."""
+    text = f"spent so far: {plan.spent:.2f}"
+    if plan.in_doubt:
+        text += f" (+{plan.in_doubt:.2f} possibly charged: sent, answer lost)"
+    text += f"; this plan: {_cost_text(plan.totals)}\n"
+    if plan.max_cost is None:
+        return text + "budget: no cap\n"
+    left = plan.left or 0.0
+    verdict = "EXCEEDED by the known cost" if plan.over_budget else f"{left:.2f} left after it"
+    return text + f"budget: cap {plan.max_cost:g}, {verdict}\n"
+
+
+def _totals_text(totals: Totals) -> str:
     lines = [
         f"\n{totals.jobs} jobs, {totals.to_do} to do",
         f"{totals.video_submissions} video submissions (extensions included)"
@@ -157,10 +182,6 @@ def _totals_text(totals: Totals, max_cost: float | None, over_budget: bool) -> s
         f"{totals.seconds:g} seconds of video",
         f"estimated cost: {_cost_text(totals)}",
     ]
-    if max_cost is not None:
-        lines.append(
-            f"budget: {max_cost:g}" + (" (EXCEEDED by the known cost)" if over_budget else "")
-        )
     return "\n".join(lines) + "\n"
 
 

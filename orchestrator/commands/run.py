@@ -133,7 +133,8 @@ def summarise(report: RunReport, campaign: Campaign, out: TextIO) -> int:
     else:
         out.write(
             f"{campaign.name}: {done}/{total} jobs done, {report.submitted} submitted, "
-            f"{report.downloaded} clips downloaded, spent {report.spent:.2f}\n"
+            f"{report.downloaded} clips downloaded, spent {report.spent_this_run:.2f} in this "
+            f"run ({report.spent:.2f} by the campaign in all)\n"
         )
     for outcome in report.outcomes:
         if outcome.status in ("failed", "in_doubt", "blocked", "stuck"):

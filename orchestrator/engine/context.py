@@ -98,7 +98,8 @@ class RunReport:
     outcomes: tuple[JobOutcome, ...]
     submitted: int
     downloaded: int
-    spent: float
+    spent: float  # the campaign's spending in all (earlier runs included), refunds deducted
+    spent_this_run: float = 0.0
     interrupted: bool = False
     stopped: str | None = None  # why the run stopped early (auth, quota, banned prompts)
     resent_in_doubt: tuple[str, ...] = ()  # in-doubt submissions sent again (maybe paid twice)

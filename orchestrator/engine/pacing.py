@@ -208,6 +208,7 @@ class Budget:
 
     def __init__(self, max_cost: float | None, committed: float = 0.0) -> None:
         self._max_cost = max_cost
+        self._committed = committed
         self._spent = committed
         self._reserved = 0.0
         self._refunded = 0.0
@@ -221,6 +222,11 @@ class Budget:
     def spent(self) -> float:
         """Money spent (earlier runs included), refunds deducted."""
         return self._spent
+
+    @property
+    def spent_this_run(self) -> float:
+        """Money spent by this run alone (refunds in this run deducted)."""
+        return round(self._spent - self._committed, 6)
 
     @property
     def reserved(self) -> float:

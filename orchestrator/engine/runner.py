@@ -298,6 +298,7 @@ class _Runner:
             submitted=self.submitter.submitted,
             downloaded=self.clips.downloaded,
             spent=self.pacing.budget.spent,
+            spent_this_run=self.pacing.budget.spent_this_run,
             interrupted=self.stop.is_set() and self.stopped is None,
             stopped=self.stopped,
             resent_in_doubt=tuple(sorted(set(self.submitter.resent_in_doubt))),

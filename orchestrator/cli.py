@@ -34,7 +34,12 @@ def _add_plan(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description="Exit 0 when there is nothing to do, 2 when there is work, 1 on an error.",
     )
     p.add_argument("spec", metavar="SPEC")
-    p.add_argument("--format", choices=("text", "json"), default="text", help="output format")
+    p.add_argument(
+        "--format",
+        choices=("text", "json", "markdown"),
+        default="text",
+        help="output format (markdown: a short summary for a pull request)",
+    )
     p.add_argument("--state", metavar="PATH", help="state file (default .mjv/state.db)")
 
 

@@ -59,6 +59,7 @@ class Plan:
     totals: Totals
     spent: float = 0.0  # what the campaign has spent so far (refunds deducted)
     in_doubt: float = 0.0  # sent but never answered: possibly charged
+    basis: str = "nothing (no state file, no manifest): every job is new"
 
     @property
     def left(self) -> float | None:
@@ -89,6 +90,7 @@ def build_plan(
     damaged: Mapping[str, tuple[str, ...]] | None = None,
     spent: float = 0.0,
     in_doubt: float = 0.0,
+    basis: str | None = None,
 ) -> Plan:
     """Plan ``campaign`` against what the state knows.
 
@@ -117,6 +119,7 @@ def build_plan(
         totals=_totals(campaign, graph, rows, done),
         spent=spent,
         in_doubt=in_doubt,
+        **({"basis": basis} if basis else {}),
     )
 
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections import Counter
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, TextIO
 
 from orchestrator.errors import EXIT_ERROR, EXIT_OK, SpecError, UsageError
 from orchestrator.model import Campaign, ImageSource, Job
-from orchestrator.plan import Plan, PlanRow, Totals, build_plan
+from orchestrator.plan import STATUSES, Plan, PlanRow, Totals, build_plan
 from orchestrator.spec import Problem, load_campaign
 
 EXIT_WORK = 2  # terraform's -detailed-exitcode: 0 nothing to do, 1 error, 2 changes
@@ -37,7 +38,9 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         err.write(f"mjv: error: {exc}\n")
         return EXIT_ERROR
     plan = _plan(campaign, args)
-    if args.format == "json":
+    if args.format == "markdown":
+        out.write(markdown(plan))
+    elif args.format == "json":
         # One line, so the C encoder does the work: ten thousand jobs in a fraction of a second.
         out.write(json.dumps(plan_to_json(plan), sort_keys=True, ensure_ascii=False) + "\n")
     else:
@@ -46,14 +49,15 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _plan(campaign: Campaign, args: argparse.Namespace) -> Plan:
-    """Plan against the state file when there is one (looking never creates it)."""
+    """Plan against the state file when there is one (looking never creates it), else against
+    the committed manifest (the lock file: what ran), else as all new."""
     # Imported here: a plan without state (the CI case) need not load sqlite3.
     from orchestrator.engine.status import classify, done_keys
     from orchestrator.state import default_state_path, open_store
 
     path = Path(args.state) if args.state else default_state_path(campaign.spec_path)
     if not path.exists():
-        return build_plan(campaign)
+        return _plan_from_manifest(campaign)
     with open_store(path, campaign.name) as store:
         subs = {sub.key: sub for sub in store.submissions()}
         classes = classify(campaign, subs, store.all_files())
@@ -68,7 +72,71 @@ def _plan(campaign: Campaign, args: argparse.Namespace) -> Plan:
         damaged=classes.damaged,
         spent=money.spent,
         in_doubt=money.reserved,
+        basis=f"the state file {path}",
     )
+
+
+def _plan_from_manifest(campaign: Campaign) -> Plan:
+    from orchestrator.engine.lockfile import finished_keys, records_from_manifest
+    from orchestrator.engine.manifest import manifest_path, read_manifest
+    from orchestrator.engine.status import classify
+
+    path = manifest_path(campaign)
+    manifest = read_manifest(path)
+    if manifest is None or manifest.get("campaign") != campaign.name:
+        return build_plan(campaign)
+    subs, history, _ = records_from_manifest(manifest)
+    # Clips are seldom committed: the lock file vouches for them, the disk is not checked.
+    classes = classify(campaign, subs, history=history)
+    spent = (manifest.get("totals") or {}).get("spent") or 0.0
+    return build_plan(
+        campaign,
+        classes.jobs,
+        finished_keys(subs),
+        classes.orphaned,
+        why=classes.why,
+        spent=float(spent),
+        basis=f"the committed manifest {path} (no state file)",
+    )
+
+
+def markdown(plan: Plan) -> str:
+    """A short summary for a pull request (`$GITHUB_STEP_SUMMARY` or a comment)."""
+    counts = Counter(row.status for row in plan.rows)
+    classes = ", ".join(f"{counts[s]} {s}" for s in STATUSES if counts[s])
+    lines = [
+        f"### mjv plan: `{plan.campaign}`",
+        "",
+        f"{plan.totals.jobs} jobs: {classes or 'none'}. Planned against {plan.basis}.",
+        "",
+        f"**Cost of this change: {_cost_text(plan.totals)}** "
+        f"({plan.totals.video_submissions} video submissions; spent so far {plan.spent:.2f}"
+        + (
+            f", cap {plan.max_cost:g}, {plan.left:.2f} left after it"
+            if plan.left is not None
+            else ""
+        )
+        + ")",
+    ]
+    if plan.over_budget:
+        lines.append("\n:warning: this plan exceeds the budget cap")
+    changed = [row for row in plan.rows if row.has_work]
+    if changed:
+        lines += ["", "| job | status | what changed |", "|---|---|---|"]
+        lines += [f"| `{_cell(r.name)}` | {r.status} | {_cell(_reason(r))} |" for r in changed]
+    return "\n".join(lines) + "\n"
+
+
+def _reason(row: PlanRow) -> str:
+    if row.why:
+        return "; ".join(row.why)
+    return "; ".join(row.damaged) or {"new": "new job", "failed": "failed before"}.get(
+        row.status, "unfinished"
+    )
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
 
 
 def plan_to_json(plan: Plan) -> dict[str, Any]:
@@ -80,6 +148,7 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         "max_cost": plan.max_cost,
         "over_budget": plan.over_budget,
         "spent": plan.spent,
+        "basis": plan.basis,
         "in_doubt": plan.in_doubt,
         "left": plan.left,
         "jobs": [_row_json(row) for row in plan.rows],
@@ -117,7 +186,8 @@ def _image_json(image: ImageSource) -> dict[str, Any]:
 
 def write_text(plan: Plan, out: TextIO) -> None:
     """Print the plan for people: one block per job, then the totals."""
-    out.write(f"campaign {plan.campaign} ({plan.spec_path})\noutput   {plan.output_dir}\n\n")
+    out.write(f"campaign {plan.campaign} ({plan.spec_path})\noutput   {plan.output_dir}\n")
+    out.write(f"against  {plan.basis}\n\n")
     for row in plan.rows:
         _write_row(row, out)
     out.write(_totals_text(plan.totals))

@@ -48,13 +48,15 @@ def classify(
     campaign: Campaign,
     subs: Mapping[str, Submission],
     files: Mapping[str, Sequence[FileRecord]] | None = None,
+    history: Mapping[str, list[Submission]] | None = None,
 ) -> Classes:
     """Class of every job of ``campaign`` given the state's submissions by key.
 
     With ``files`` (recorded downloads by key) a job whose files are missing from its folder
-    or differ from their recorded sha256 is ``incomplete``, not ``done``.
+    or differ from their recorded sha256 is ``incomplete``, not ``done``. ``history`` gives each
+    job name's started submissions (default: by the submissions' own job name).
     """
-    by_name = _history(subs)
+    by_name = _history(subs) if history is None else history
     classes, why, damaged = {}, {}, {}
     for job in campaign.jobs:
         status = _classify(job, subs, by_name)

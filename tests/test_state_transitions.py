@@ -364,3 +364,14 @@ def test_a_job_that_never_started_can_fail(store: SqliteStore) -> None:
     assert found is not None
     assert (found.status, found.failure, found.attempt) == ("failed", "final", 0)
     assert store.attempts("k2") == []
+
+
+def test_money_per_key_sums_every_attempt(store: SqliteStore) -> None:
+    submit(store, price=1.0)
+    store.record_task("k1", "t1", 1.0)
+    store.record_failure("k1", final=False, reason="x", refund=True)
+    assert store.record_intent("k1", OWNER, 1.0) == 2
+    store.record_task("k1", "t2", 1.0)
+    money = store.money()["k1"]
+    assert (money.charged, money.refunded, money.reserved, money.spent) == (2.0, 1.0, 0.0, 1.0)
+    assert store.totals().spent == money.spent

@@ -84,6 +84,20 @@ class UploadRecord:
 
 
 @dataclass(frozen=True)
+class Money:
+    """The money of one submission over all its attempts."""
+
+    charged: float
+    refunded: float
+    reserved: float  # held for sends whose answer never came: possibly charged
+
+    @property
+    def spent(self) -> float:
+        """Charged minus refunded."""
+        return round(self.charged - self.refunded, 6)
+
+
+@dataclass(frozen=True)
 class Totals:
     """Money of one campaign: ``spent`` is charged minus refunded."""
 

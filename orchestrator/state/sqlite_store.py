@@ -13,6 +13,7 @@ from orchestrator.state.leases import holder_is_dead
 from orchestrator.state.records import (
     Attempt,
     FileRecord,
+    Money,
     Submission,
     SubmissionSpec,
     Totals,
@@ -297,6 +298,16 @@ class SqliteStore(SqliteBase):
         """The uploaded URL is dead (expired or unreachable): the next use uploads again."""
         with self._write() as db:
             db.execute("DELETE FROM uploads WHERE sha256 = ?", (sha256,))
+
+    def money(self) -> dict[str, Money]:
+        """Charged, refunded and reserved money of every key of this campaign, in one query."""
+        with self._read() as db:
+            rows = db.execute(
+                "SELECT key, sum(charged), sum(refunded), sum(reserved) FROM attempts"
+                " WHERE campaign = ? GROUP BY key",
+                (self.campaign,),
+            ).fetchall()
+        return {r[0]: Money(r[1] / MICROS, r[2] / MICROS, r[3] / MICROS) for r in rows}
 
     def totals(self) -> Totals:
         """Return this campaign's money: spent (charged - refunded), reserved, refunded."""

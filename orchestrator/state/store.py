@@ -9,6 +9,7 @@ from typing import Protocol
 from orchestrator.state.records import (
     Attempt,
     FileRecord,
+    Money,
     Submission,
     SubmissionSpec,
     Totals,
@@ -128,6 +129,9 @@ class Store(Protocol):
 
     def forget_upload(self, sha256: str) -> None:
         """The uploaded URL is dead (expired or unreachable): the next use uploads again."""
+
+    def money(self) -> dict[str, Money]:
+        """Charged, refunded and reserved money of every key of this campaign, in one query."""
 
     def totals(self) -> Totals:
         """Return this campaign's money: spent (charged - refunded), reserved, refunded."""

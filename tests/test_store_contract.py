@@ -6,7 +6,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -303,3 +303,120 @@ def test_submitting_needs_the_lease(store: Store) -> None:
     store.claim("k1", OTHER, 60)
     with pytest.raises(LeaseLostError):
         store.record_intent("k1", ME, 1.0)
+
+
+# --- account job slots and budget holds --------------------------------------------------------
+
+
+def test_job_slots_are_limited_per_account_across_campaigns(store: Store, open_: Opener) -> None:
+    assert store.acquire_slot("acct", ME, 2, 60)
+    assert store.acquire_slot("acct", ME, 2, 60)
+    with open_("other") as other:
+        assert not other.acquire_slot("acct", OTHER, 2, 60)
+        assert other.acquire_slot("another-account", OTHER, 2, 60)
+        store.release_slot("acct", ME)
+        assert other.acquire_slot("acct", OTHER, 2, 60)
+        assert not store.acquire_slot("acct", ME, 2, 60)
+
+
+def test_releasing_a_slot_we_do_not_hold_changes_nothing(store: Store) -> None:
+    assert store.acquire_slot("acct", OTHER, 1, 60)
+    store.release_slot("acct", ME)
+    assert not store.acquire_slot("acct", ME, 1, 60)
+
+
+def test_an_expired_slot_comes_back_unless_renewed(store: Store) -> None:
+    assert store.acquire_slot("acct", REMOTE, 1, SHORT)
+    assert store.acquire_slot("acct", OTHER, 2, SHORT)
+    store.renew_leases(OTHER, 60)
+    time.sleep(SHORT + 0.1)
+    assert store.acquire_slot("acct", ME, 2, 60)
+    assert not store.acquire_slot("acct", ME, 2, 60)
+
+
+def test_the_slot_of_a_dead_local_process_comes_back(store: Store) -> None:
+    dead = f"{socket.gethostname()}:{dead_pid()}:gone"
+    assert store.acquire_slot("acct", dead, 1, 600)
+    assert store.acquire_slot("acct", ME, 1, 60)
+
+
+def test_release_all_gives_back_slots_and_holds(store: Store) -> None:
+    assert store.acquire_slot("acct", OTHER, 1, 60)
+    assert store.reserve(OTHER, 1.0, 1.0, 60)
+    store.release_all(OTHER)
+    assert store.acquire_slot("acct", ME, 1, 60)
+    assert store.reserve(ME, 1.0, 1.0, 60)
+
+
+def test_a_reservation_counts_spent_reserved_and_held_money(store: Store) -> None:
+    walk_to(store, Status.SUBMITTED)  # 1.0 charged
+    store.claim("k2", ME, 60)
+    store.record_intent("k2", ME, 0.25)  # 0.25 reserved
+    assert not store.reserve(ME, 0.5, 1.7, 60)
+    assert store.reserve(ME, 0.45, 1.7, 60)
+    assert not store.reserve(OTHER, 0.01, 1.7, 60)
+    store.unreserve(ME, 0.2)
+    assert store.reserve(OTHER, 0.2, 1.7, 60)
+    assert store.totals().reserved == 0.25  # holds are not attempts' reservations
+
+
+def test_an_expired_hold_no_longer_counts(store: Store) -> None:
+    assert store.reserve(REMOTE, 1.0, 1.0, SHORT)
+    assert store.reserve(OTHER, 1.0, 2.0, SHORT)
+    store.renew_leases(OTHER, 60)
+    time.sleep(SHORT + 0.1)
+    assert store.reserve(ME, 1.0, 2.0, 60)
+    assert not store.reserve(ME, 0.01, 2.0, 60)
+
+
+# --- races between runners, each with its own connection ---------------------------------------
+
+
+def race(open_: Opener, runners: int, work: Callable[[Store, int], object]) -> list[object]:
+    """Run ``work(store, runner)`` in ``runners`` threads released together; their results."""
+    barrier = threading.Barrier(runners)
+    results: list[object] = [None] * runners
+    stores = [open_() for _ in range(runners)]
+
+    def one(index: int) -> None:
+        barrier.wait()
+        results[index] = work(stores[index], index)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(runners)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for opened in stores:
+        opened.close()
+    return results
+
+
+def test_concurrent_claims_give_every_key_to_exactly_one_runner(
+    store: Store, open_: Opener
+) -> None:
+    keys = [f"r{i:03d}" for i in range(60)]
+    store.declare([spec(key) for key in keys])
+
+    def claim_all(opened: Store, runner: int) -> list[str]:
+        order = keys[runner % 2 :: 2] + keys[1 - runner % 2 :: 2]
+        return [key for key in order if opened.claim(key, f"{ME}-{runner}", 60)]
+
+    won = race(open_, 8, claim_all)
+    winners = [key for keys_won in won for key in keys_won]  # type: ignore[union-attr]
+    assert sorted(winners) == keys
+    for key in keys:
+        found = store.get(key)
+        assert found is not None and found.lease_owner is not None
+        assert key in won[int(found.lease_owner.rsplit("-", 1)[1])]  # type: ignore[operator]
+
+
+def test_concurrent_slot_takers_never_exceed_the_limit(open_: Opener) -> None:
+    got = race(open_, 8, lambda opened, i: opened.acquire_slot("acct", f"{ME}-{i}", 3, 60))
+    assert got.count(True) == 3
+
+
+def test_concurrent_reservations_never_pass_the_cap(store: Store, open_: Opener) -> None:
+    got = race(open_, 8, lambda opened, i: opened.reserve(f"{ME}-{i}", 1.0, 5.0, 60))
+    assert got.count(True) == 5
+    assert not store.reserve(ME, 0.01, 5.0, 60)

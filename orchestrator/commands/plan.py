@@ -48,12 +48,12 @@ def _plan(campaign: Campaign, args: argparse.Namespace) -> Plan:
     """Plan against the state file when there is one (looking never creates it)."""
     # Imported here: a plan without state (the CI case) need not load sqlite3.
     from orchestrator.engine.status import classify
-    from orchestrator.state import default_state_path, open_store
+    from orchestrator.state import default_state_path, open_state, state_found
 
-    path = Path(args.state) if args.state else default_state_path(campaign.spec_path)
-    if not path.exists():
+    default = default_state_path(campaign.spec_path)
+    if not state_found(args.state, default_path=default):
         return build_plan(campaign)
-    with open_store(path, campaign.name) as store:
+    with open_state(args.state, campaign.name, default_path=default) as store:
         classes = classify(campaign, {sub.key: sub for sub in store.submissions()})
     return build_plan(campaign, classes.jobs, classes.remaining, classes.orphaned)
 

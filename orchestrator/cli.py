@@ -97,7 +97,21 @@ def _add_simulate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.add_argument("--api-key", default="sk-simulator", help="key the simulator accepts")
 
 
-_VERBS = (_add_validate, _add_plan, _add_run, _add_status, _add_retry, _add_simulate)
+def _add_state(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("state", help="manage campaign state (SQLite files, PostgreSQL)")
+    actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    copy = actions.add_parser(
+        "copy",
+        help="copy campaigns' state from one location to another",
+        description="FROM and TO are state files or postgresql:// URLs. Refuses to overwrite "
+        "a campaign TO already has.",
+    )
+    copy.add_argument("source", metavar="FROM", help="state file or postgresql:// URL")
+    copy.add_argument("target", metavar="TO", help="state file or postgresql:// URL")
+    copy.add_argument("--campaign", metavar="NAME", help="copy only this campaign (default all)")
+
+
+_VERBS = (_add_validate, _add_plan, _add_run, _add_status, _add_retry, _add_simulate, _add_state)
 
 
 def _positive_int(text: str) -> int:

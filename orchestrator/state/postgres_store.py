@@ -14,6 +14,7 @@ from orchestrator.state.lifecycle import Action, Status, target
 from orchestrator.state.postgres_leases import PostgresLeases
 from orchestrator.state.postgres_reads import PostgresReads
 from orchestrator.state.postgres_schema import NOW, connect
+from orchestrator.state.postgres_transfer import PostgresTransfer
 from orchestrator.state.records import FileRecord, SubmissionSpec
 from orchestrator.state.url import PostgresUrl, parse_postgres_url
 
@@ -31,7 +32,7 @@ def open_postgres(url: PostgresUrl | str, campaign: str) -> PostgresStore:
     return PostgresStore(connect(found), found, campaign)
 
 
-class PostgresStore(PostgresLeases, PostgresReads):
+class PostgresStore(PostgresLeases, PostgresReads, PostgresTransfer):
     """The PostgreSQL implementation of ``Store``; see ``Store`` for each method's semantics."""
 
     def __enter__(self) -> Self:

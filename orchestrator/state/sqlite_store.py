@@ -15,6 +15,7 @@ from orchestrator.state.schema import connect
 from orchestrator.state.sqlite_base import SUBMISSION_QUERY, submission_from_row, to_micros
 from orchestrator.state.sqlite_leases import SqliteLeases, ensure_limit_tables
 from orchestrator.state.sqlite_reads import SqliteReads
+from orchestrator.state.sqlite_transfer import SqliteTransfer
 
 _DECLARE = (
     "INSERT INTO submissions (campaign, key, job, kind, step, parent, status, updated_at)"
@@ -32,7 +33,7 @@ def open_store(path: Path, campaign: str, *, clock: Callable[[], float] = time.t
     return SqliteStore(db, path, campaign, clock)
 
 
-class SqliteStore(SqliteLeases, SqliteReads):
+class SqliteStore(SqliteLeases, SqliteReads, SqliteTransfer):
     """The SQLite implementation of ``Store``; see ``Store`` for each method's semantics.
 
     Writes given an ``owner`` are fenced: ``LeaseLostError`` unless it holds the key's lease.

@@ -45,8 +45,11 @@ def _run(args: list[str]) -> None:
 
 
 @contextmanager
-def postgres_server() -> Iterator[str]:
-    """Start a private server; yield the URL of an empty database; stop and delete it after."""
+def postgres_server(durable: bool = False) -> Iterator[str]:
+    """Start a private server; yield the URL of an empty database; stop and delete it after.
+
+    Tests run it without fsync (their data is thrown away); ``durable`` keeps the defaults.
+    """
     bin_dir = find_bin_dir()
     root = Path(tempfile.mkdtemp(prefix="mjv-pg-"))
     try:
@@ -54,7 +57,8 @@ def postgres_server() -> Iterator[str]:
             shutil.chown(root, "postgres")
         data, log = root / "data", root / "server.log"
         _run([str(bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"])
-        options = f"-c listen_addresses='' -c unix_socket_directories={root} -c fsync=off"
+        options = f"-c listen_addresses='' -c unix_socket_directories={root}"
+        options += "" if durable else " -c fsync=off"
         _run(
             [str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(log), "-o", options, "-w", "start"]
         )

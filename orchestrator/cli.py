@@ -113,6 +113,20 @@ def _add_doctor(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.add_argument("--base-url", metavar="URL", help="provider base URL (or MJV_BASE_URL)")
 
 
+def _add_state(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("state", help="manage campaign state (SQLite files, PostgreSQL)")
+    actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    copy = actions.add_parser(
+        "copy",
+        help="copy campaigns' state from one location to another",
+        description="FROM and TO are state files or postgresql:// URLs. Refuses to overwrite "
+        "a campaign TO already has.",
+    )
+    copy.add_argument("source", metavar="FROM", help="state file or postgresql:// URL")
+    copy.add_argument("target", metavar="TO", help="state file or postgresql:// URL")
+    copy.add_argument("--campaign", metavar="NAME", help="copy only this campaign (default all)")
+
+
 _VERBS = (
     _add_validate,
     _add_plan,
@@ -121,6 +135,7 @@ _VERBS = (
     _add_retry,
     _add_simulate,
     _add_doctor,
+    _add_state,
 )
 
 

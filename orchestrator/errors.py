@@ -37,6 +37,10 @@ class StateError(MjvError):
     """The state file is corrupt, too new, or cannot be written."""
 
 
+class LeaseLostError(StateError):
+    """A fenced write came from an owner that no longer holds the submission's lease."""
+
+
 class BudgetError(MjvError):
     """A submission would exceed the campaign's spending cap."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,3 +21,17 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]
     for name in ("MJV_API_KEY", "COMETAPI_KEY", "MJV_BASE_URL"):
         monkeypatch.delenv(name, raising=False)
     yield
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """URL of a private PostgreSQL server for this session; skipped (failed in CI) without one."""
+    from pg_support import NoServerError, postgres_server
+
+    try:
+        with postgres_server() as url:
+            yield url
+    except NoServerError as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI needs a PostgreSQL server: {exc}")
+        pytest.skip(f"no PostgreSQL server: {exc}")

@@ -53,12 +53,13 @@ def _plan(campaign: Campaign, args: argparse.Namespace) -> Plan:
     the committed manifest (the lock file: what ran), else as all new."""
     # Imported here: a plan without state (the CI case) need not load sqlite3.
     from orchestrator.engine.status import classify, done_keys
-    from orchestrator.state import default_state_path, open_store
+    from orchestrator.state import default_state_path, locate_state, open_state, state_found
 
-    path = Path(args.state) if args.state else default_state_path(campaign.spec_path)
-    if not path.exists():
+    default = default_state_path(campaign.spec_path)
+    if not state_found(args.state, default_path=default):
         return _plan_from_manifest(campaign)
-    with open_store(path, campaign.name) as store:
+    where = locate_state(args.state, default_path=default)
+    with open_state(args.state, campaign.name, default_path=default) as store:
         subs = {sub.key: sub for sub in store.submissions()}
         classes = classify(campaign, subs, store.all_files())
         done = done_keys(campaign, store, time.time())
@@ -72,7 +73,7 @@ def _plan(campaign: Campaign, args: argparse.Namespace) -> Plan:
         damaged=classes.damaged,
         spent=money.spent,
         in_doubt=money.reserved,
-        basis=f"the state file {path}",
+        basis=f"the state {getattr(where, 'shown', where)}",
     )
 
 

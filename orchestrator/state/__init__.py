@@ -1,7 +1,9 @@
-"""The state file of ``mjv run``: the Store interface and its SQLite implementation."""
+"""The state of ``mjv run``: the Store interface, on an SQLite file or a PostgreSQL schema."""
 
 from orchestrator.state.leases import holder_is_dead, make_owner
+from orchestrator.state.lifecycle import TRANSITIONS, Action, Status
 from orchestrator.state.location import default_state_path
+from orchestrator.state.opening import open_state, state_found
 from orchestrator.state.records import (
     KINDS,
     STATUSES,
@@ -16,15 +18,20 @@ from orchestrator.state.records import (
 from orchestrator.state.schema import SCHEMA_VERSION
 from orchestrator.state.sqlite_store import SqliteStore, open_store
 from orchestrator.state.store import Store
+from orchestrator.state.url import STATE_ENV, locate_state, redact
 
 __all__ = [
     "KINDS",
     "SCHEMA_VERSION",
+    "STATE_ENV",
     "STATUSES",
+    "TRANSITIONS",
+    "Action",
     "Attempt",
     "FileRecord",
     "Money",
     "SqliteStore",
+    "Status",
     "Store",
     "Submission",
     "SubmissionSpec",
@@ -32,6 +39,10 @@ __all__ = [
     "UploadRecord",
     "default_state_path",
     "holder_is_dead",
+    "locate_state",
     "make_owner",
+    "open_state",
     "open_store",
+    "redact",
+    "state_found",
 ]

@@ -1,10 +1,14 @@
-"""Lease owners: who holds a submission, and whether that holder is a dead local process."""
+"""Lease owners: who holds a submission, whether that holder is dead, and fenced writes."""
 
 from __future__ import annotations
 
 import os
 import secrets
 import socket
+import threading
+from collections.abc import Iterable
+
+from orchestrator.errors import LeaseLostError
 
 
 def make_owner() -> str:
@@ -37,3 +41,41 @@ def _pid_alive(pid: int) -> bool:
     except OverflowError:
         return False
     return True
+
+
+def check_fence(key: str, holder: str | None, owner: str | None) -> None:
+    """Refuse a fenced write (``owner`` given) unless ``owner`` holds the lease on ``key``."""
+    if owner is not None and holder != owner:
+        raise LeaseLostError(
+            f"{key}: the lease is held by {holder or 'nobody'}, not {owner}; "
+            "this runner lost it and must not record results for it"
+        )
+
+
+class LeaseBook:
+    """The keys each owner claimed through one store, so a renewal can tell which were lost."""
+
+    def __init__(self) -> None:
+        self._held: dict[str, set[str]] = {}
+        self._lock = threading.Lock()
+
+    def took(self, owner: str, key: str) -> None:
+        """``owner`` claimed ``key``."""
+        with self._lock:
+            self._held.setdefault(owner, set()).add(key)
+
+    def dropped(self, owner: str, key: str | None = None) -> None:
+        """``owner`` released ``key`` (every key when None)."""
+        with self._lock:
+            if key is None:
+                self._held.pop(owner, None)
+            else:
+                self._held.get(owner, set()).discard(key)
+
+    def lost(self, owner: str, still_held: Iterable[str]) -> frozenset[str]:
+        """Forget and return the keys ``owner`` claimed but no longer holds."""
+        with self._lock:
+            held = self._held.get(owner, set())
+            gone = frozenset(held.difference(still_held))
+            held.difference_update(gone)
+            return gone

@@ -1,4 +1,4 @@
-"""The state store interface the engine talks to; SQLite implements it, PostgreSQL could."""
+"""The state store interface the engine talks to; SQLite and PostgreSQL implement it."""
 
 from __future__ import annotations
 
@@ -21,7 +21,10 @@ class Store(Protocol):
     """Durable record of one campaign's submissions; every change is its own transaction.
 
     Every method raises ``StateError`` when the backend fails, when a key was never declared,
-    or when a transition is not allowed from the submission's current status.
+    or when a transition is not allowed from the submission's current status (see
+    ``lifecycle.TRANSITIONS``). Result writes take an optional ``owner``: given, the write is
+    fenced and raises ``LeaseLostError`` unless ``owner`` holds the key's lease; None (the
+    default) writes unfenced.
     """
 
     def declare(self, specs: Sequence[SubmissionSpec]) -> None:
@@ -40,14 +43,38 @@ class Store(Protocol):
         host that no longer exists. Owners are ``"<hostname>:<pid>:<nonce>"`` strings.
         """
 
-    def renew_leases(self, owner: str, lease_seconds: float) -> None:
-        """Push every lease ``owner`` holds in this campaign to now + ``lease_seconds``."""
+    def renew_leases(self, owner: str, lease_seconds: float) -> frozenset[str]:
+        """Push ``owner``'s leases, job slots and budget holds to now + ``lease_seconds``.
+
+        Returns the keys ``owner`` claimed through this store but no longer holds (its lease
+        expired and another owner took it): the runner must stop working on those.
+        """
 
     def release(self, key: str, owner: str) -> None:
         """Drop ``owner``'s lease on ``key``; a lease held by someone else is left alone."""
 
     def release_all(self, owner: str) -> None:
-        """Drop every lease ``owner`` holds in this campaign, in one transaction."""
+        """Drop every lease and hold ``owner`` has in this campaign and its job slots."""
+
+    def acquire_slot(self, account: str, owner: str, limit: int, lease_seconds: float) -> bool:
+        """Take one of the ``limit`` job slots of ``account`` (shared by every campaign).
+
+        False when all are held by live owners. A slot is leased like a key: renewed by
+        ``renew_leases``, and free again once expired or its holder is a dead local process.
+        """
+
+    def release_slot(self, account: str, owner: str) -> None:
+        """Give back one job slot ``owner`` holds on ``account``; none held: no change."""
+
+    def reserve(self, owner: str, amount: float, cap: float, lease_seconds: float) -> bool:
+        """Hold ``amount`` for ``owner`` unless spent + reserved + live holds would pass ``cap``.
+
+        Atomic against every runner of the campaign. Holds are leased like keys (renewed by
+        ``renew_leases``; an expired one no longer counts) and dropped by ``release_all``.
+        """
+
+    def unreserve(self, owner: str, amount: float) -> None:
+        """Give back ``amount`` of what ``owner`` holds (never below zero)."""
 
     def record_intent(
         self, key: str, owner: str, reserved: float, *, sent_key: str | None = None
@@ -61,24 +88,37 @@ class Store(Protocol):
         the lease must be ``owner``'s. Returns the new attempt's number.
         """
 
-    def record_task(self, key: str, task_id: str, charged: float) -> None:
+    def record_task(
+        self, key: str, task_id: str, charged: float, *, owner: str | None = None
+    ) -> None:
         """The provider accepted the submission (-> submitted); the reservation becomes a charge."""
 
-    def record_followup(self, key: str, task_id: str, charged: float = 0.0) -> None:
+    def record_followup(
+        self, key: str, task_id: str, charged: float = 0.0, *, owner: str | None = None
+    ) -> None:
         """The task goes on under a new id (a modal was answered): submitted/running ->
         submitted with ``task_id``, on the same attempt; ``charged`` (the modal answer's
         price) is added to that attempt's charge."""
 
-    def record_rejected(self, key: str, reason: str) -> None:
+    def record_rejected(self, key: str, reason: str, *, owner: str | None = None) -> None:
         """The provider refused without charging (-> pending); the reservation is freed."""
 
-    def record_running(self, key: str) -> None:
+    def record_running(self, key: str, *, owner: str | None = None) -> None:
         """The task was seen in progress (-> running); repeating it is harmless."""
 
-    def record_success(self, key: str, clip_urls: Sequence[str], image_url: str | None) -> None:
+    def record_success(
+        self,
+        key: str,
+        clip_urls: Sequence[str],
+        image_url: str | None,
+        *,
+        owner: str | None = None,
+    ) -> None:
         """The task finished (-> succeeded) with these clip URLs and grid/still image URL."""
 
-    def record_failure(self, key: str, *, final: bool, reason: str, refund: bool) -> None:
+    def record_failure(
+        self, key: str, *, final: bool, reason: str, refund: bool, owner: str | None = None
+    ) -> None:
         """The submission failed (-> failed, retryable or final); frees the reservation.
 
         ``refund`` marks the attempt's charge as given back (the gateway refunds FAILURE tasks).
@@ -86,7 +126,9 @@ class Store(Protocol):
         start) no attempt is touched.
         """
 
-    def record_files(self, key: str, files: Sequence[FileRecord]) -> None:
+    def record_files(
+        self, key: str, files: Sequence[FileRecord], *, owner: str | None = None
+    ) -> None:
         """Replace the key's downloaded files (-> downloaded); allowed once succeeded."""
 
     def files(self, key: str) -> list[FileRecord]:

@@ -1,0 +1,159 @@
+"""The read side of PostgresStore (submissions, files, attempts, uploads, totals) and closing."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Any
+
+from orchestrator.state.postgres_base import PostgresBase
+from orchestrator.state.postgres_schema import NOW
+from orchestrator.state.records import (
+    Attempt,
+    FileRecord,
+    Money,
+    Submission,
+    Totals,
+    UploadRecord,
+)
+
+MICROS = 1_000_000  # money is stored in integer millionths so sums stay exact
+SUBMISSION_QUERY = (
+    "SELECT key, job, kind, step, parent, status, attempt, task_id, failure, reason, clip_urls,"
+    " image_url, lease_owner, lease_until, updated_at, request FROM submissions"
+    " WHERE campaign = %s"
+)
+FILES_QUERY = "SELECT key, idx, name, url, sha256, size FROM files WHERE campaign = %s"
+
+
+def submission_from_row(row: Sequence[Any]) -> Submission:
+    """Build a Submission from a row of SUBMISSION_QUERY."""
+    key, job, kind, step, parent, status, attempt, task_id, failure, reason = row[:10]
+    return Submission(
+        key,
+        job,
+        kind,
+        step,
+        parent,
+        status,
+        attempt,
+        task_id,
+        failure,
+        reason,
+        clip_urls=tuple(json.loads(row[10])),
+        image_url=row[11],
+        lease_owner=row[12],
+        lease_until=row[13],
+        updated_at=row[14],
+        request=row[15],
+    )
+
+
+class PostgresReads(PostgresBase):
+    """Queries that change no submission, plus the upload cache and the context manager."""
+
+    def get(self, key: str) -> Submission | None:
+        """Return the submission with ``key``, or None when it was never declared."""
+        with self._read() as db:
+            row = db.execute(SUBMISSION_QUERY + " AND key = %s", (self.campaign, key)).fetchone()
+        return None if row is None else submission_from_row(row)
+
+    def submissions(self) -> list[Submission]:
+        """Return every submission of this campaign (orphans included), ordered by key."""
+        with self._read() as db:
+            rows = db.execute(SUBMISSION_QUERY + " ORDER BY key", (self.campaign,)).fetchall()
+        return [submission_from_row(row) for row in rows]
+
+    def files(self, key: str) -> list[FileRecord]:
+        """Return the key's recorded files, ordered by index."""
+        with self._read() as db:
+            rows = db.execute(FILES_QUERY + " AND key = %s ORDER BY idx", (self.campaign, key))
+            return [FileRecord(*row) for row in rows]
+
+    def all_files(self) -> dict[str, list[FileRecord]]:
+        """Return the recorded files of every key of this campaign, in one query."""
+        found: dict[str, list[FileRecord]] = {}
+        with self._read() as db:
+            for row in db.execute(FILES_QUERY + " ORDER BY key, idx", (self.campaign,)):
+                found.setdefault(row[0], []).append(FileRecord(*row))
+        return found
+
+    def attempts(self, key: str) -> list[Attempt]:
+        """Return every attempt of ``key``, oldest first."""
+        with self._read() as db:
+            rows = db.execute(
+                "SELECT key, attempt, task_id, reserved, charged, refunded, outcome, reason,"
+                " sent_key FROM attempts WHERE campaign = %s AND key = %s ORDER BY attempt",
+                (self.campaign, key),
+            ).fetchall()
+        return [
+            Attempt(r[0], r[1], r[2], r[3] / MICROS, r[4] / MICROS, r[5] / MICROS, r[6], r[7], r[8])
+            for r in rows
+        ]
+
+    def upload_url(self, sha256: str) -> str | None:
+        """Return the URL an image with this content hash was uploaded to, in any campaign."""
+        record = self.upload(sha256)
+        return None if record is None else record.url
+
+    def upload(self, sha256: str) -> UploadRecord | None:
+        """Return where and when an image with this content hash was last uploaded."""
+        with self._read() as db:
+            row = db.execute(
+                "SELECT url, recorded_at FROM uploads WHERE sha256 = %s", (sha256,)
+            ).fetchone()
+        return None if row is None else UploadRecord(sha256, str(row[0]), float(row[1]))
+
+    def record_upload(self, sha256: str, url: str) -> None:
+        """Remember that the image with this content hash is at ``url`` (uploaded now)."""
+        with self._write() as db:
+            db.execute(
+                f"INSERT INTO uploads (sha256, url, recorded_at) VALUES (%s, %s, {NOW})"
+                " ON CONFLICT (sha256) DO UPDATE SET url = excluded.url,"
+                " recorded_at = excluded.recorded_at",
+                (sha256, url),
+            )
+
+    def forget_upload(self, sha256: str) -> None:
+        """The uploaded URL is dead (expired or unreachable): the next use uploads again."""
+        with self._write() as db:
+            db.execute("DELETE FROM uploads WHERE sha256 = %s", (sha256,))
+
+    def money(self) -> dict[str, Money]:
+        """Charged, refunded and reserved money of every key of this campaign, in one query."""
+        with self._read() as db:
+            rows = db.execute(
+                "SELECT key, sum(charged), sum(refunded), sum(reserved) FROM attempts"
+                " WHERE campaign = %s GROUP BY key",
+                (self.campaign,),
+            ).fetchall()
+        return {r[0]: Money(r[1] / MICROS, r[2] / MICROS, r[3] / MICROS) for r in rows}
+
+    def totals(self) -> Totals:
+        """Return this campaign's money: spent (charged - refunded), reserved, refunded."""
+        with self._read() as db:
+            row = db.execute(
+                "SELECT reserved, charged, refunded FROM campaigns WHERE campaign = %s",
+                (self.campaign,),
+            ).fetchone()
+        reserved, charged, refunded = row or (0, 0, 0)
+        return Totals((charged - refunded) / MICROS, reserved / MICROS, refunded / MICROS)
+
+    def close(self) -> None:
+        """Close the connection; the store is unusable afterwards."""
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> PostgresReads:
+        """Return the store itself."""
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Close the store."""
+        self.close()

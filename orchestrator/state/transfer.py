@@ -1,0 +1,103 @@
+"""Copying campaigns' state between locations (SQLite file <-> PostgreSQL), nothing lost."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from orchestrator.errors import StateError
+from orchestrator.state.opening import open_state, state_found
+from orchestrator.state.url import redact
+
+# Every column but ``campaign``, per table holding a campaign's state; leases are not copied.
+_SUBMISSIONS = "key job kind step parent status attempt task_id failure reason clip_urls"
+_ATTEMPTS = "key attempt task_id reserved charged refunded outcome reason started_at sent_key"
+TABLES: Mapping[str, tuple[str, ...]] = {
+    "campaigns": ("reserved", "charged", "refunded"),
+    "submissions": (*_SUBMISSIONS.split(" "), "image_url", "updated_at", "request"),
+    "attempts": tuple(_ATTEMPTS.split(" ")),
+    "files": ("key", "idx", "name", "url", "sha256", "size"),
+}
+UPLOADS = ("sha256", "url", "recorded_at")
+
+Rows = tuple[tuple[Any, ...], ...]
+
+
+@dataclass(frozen=True)
+class CampaignDump:
+    """One campaign's rows, table by table (without the campaign column), and every upload."""
+
+    campaign: str
+    tables: Mapping[str, Rows]
+    uploads: Rows
+
+
+@dataclass(frozen=True)
+class Copied:
+    """What one campaign's copy carried over."""
+
+    campaign: str
+    submissions: int
+    attempts: int
+    files: int
+
+
+class Transferable(Protocol):
+    """The raw access both stores give for copying whole campaigns."""
+
+    def campaign_names(self) -> list[str]:
+        """Every campaign with submissions or money in this location, sorted."""
+
+    def export_campaign(self, campaign: str) -> CampaignDump:
+        """Read every row of ``campaign``, and the upload cache, in one snapshot."""
+
+    def import_campaign(self, dump: CampaignDump) -> None:
+        """Insert ``dump`` in one transaction; StateError when the campaign already exists."""
+
+
+def copy_state(source: str | Path, target: str | Path, campaign: str | None = None) -> list[Copied]:
+    """Copy ``campaign`` (every campaign when None) from ``source`` to ``target``.
+
+    Refuses, before writing anything, when ``target`` already holds one of them.
+    """
+    if not state_found(source, default_path=Path(source)):
+        raise StateError(f"no state at {_shown(source)}: nothing to copy")
+    with _open(source) as src, _open(target) as dst:
+        names = _chosen(src, campaign, source)
+        clash = sorted(set(names) & set(dst.campaign_names()))
+        if clash:
+            raise StateError(
+                f"{_shown(target)} already has campaign {', '.join(clash)}; refusing to "
+                "overwrite it (copy to an empty location or another schema)"
+            )
+        return [_copy_one(src, dst, name) for name in names]
+
+
+def _open(location: str | Path) -> Any:
+    """Open a location for copying (the store's campaign is irrelevant here)."""
+    return open_state(location, "", default_path=Path(location))
+
+
+def _chosen(src: Transferable, campaign: str | None, source: str | Path) -> Sequence[str]:
+    """The campaigns to copy; StateError when the one asked for is not in ``source``."""
+    names = src.campaign_names()
+    if campaign is None:
+        return names
+    if campaign not in names:
+        raise StateError(f"{_shown(source)} has no campaign {campaign!r}")
+    return [campaign]
+
+
+def _copy_one(src: Transferable, dst: Transferable, campaign: str) -> Copied:
+    """Copy one campaign and count what went over."""
+    dump = src.export_campaign(campaign)
+    dst.import_campaign(dump)
+    count = {table: len(rows) for table, rows in dump.tables.items()}
+    return Copied(campaign, count["submissions"], count["attempts"], count["files"])
+
+
+def _shown(location: str | Path) -> str:
+    """A location as messages show it: URLs without their password."""
+    return redact(location) if isinstance(location, str) and "://" in location else str(location)

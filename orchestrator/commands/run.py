@@ -26,7 +26,7 @@ from orchestrator.errors import (
 from orchestrator.model import Campaign
 from orchestrator.simulator import Simulator, SimulatorConfig
 from orchestrator.spec import load_campaign
-from orchestrator.state import default_state_path, open_store
+from orchestrator.state import default_state_path, open_state
 
 SIMULATED_POLL = 0.5  # the simulator has no polling etiquette to respect
 SIMULATED_JOB_SECONDS = 1.5
@@ -47,7 +47,11 @@ def execute(args: argparse.Namespace, out: TextIO, err: TextIO, *, retry: bool) 
         )
     config = run_config(campaign, args, retry=retry)
     _check_patterns(campaign, config)
-    with open_store(state_path(args, campaign), campaign.name) as store, _client(args) as client:
+    location, default = state_location(args, campaign)
+    with (
+        open_state(location, campaign.name, default_path=default) as store,
+        _client(args) as client,
+    ):
         progress = make_progress(err, quiet=args.quiet, json_log=args.json_log)
         runtime = Runtime(client, store, progress, campaign.output_dir)
         report = asyncio.run(_run(campaign, runtime, config))
@@ -65,11 +69,15 @@ def _check_patterns(campaign: Campaign, config: RunConfig) -> None:
             )
 
 
-def state_path(args: argparse.Namespace, campaign: Campaign) -> Path:
-    """The state file: --state, else .mjv/state.db beside the spec (simulated runs apart)."""
-    if args.state:
-        return Path(args.state)
-    return default_state_path(campaign.spec_path, getattr(args, "simulate", False))
+def state_location(args: argparse.Namespace, campaign: Campaign) -> tuple[str | None, Path]:
+    """The state: --state, else $MJV_STATE, else .mjv/state.db beside the spec.
+
+    A simulated run keeps its own file and ignores $MJV_STATE, so simulated work never mixes
+    with a team's real state.
+    """
+    simulated = bool(getattr(args, "simulate", False))
+    default = default_state_path(campaign.spec_path, simulated)
+    return (args.state or str(default) if simulated else args.state), default
 
 
 def run_config(campaign: Campaign, args: argparse.Namespace, *, retry: bool) -> RunConfig:

@@ -6,7 +6,14 @@ from collections.abc import Sequence
 from types import TracebackType
 from typing import Protocol
 
-from orchestrator.state.records import Attempt, FileRecord, Submission, SubmissionSpec, Totals
+from orchestrator.state.records import (
+    Attempt,
+    FileRecord,
+    FileVersion,
+    Submission,
+    SubmissionSpec,
+    Totals,
+)
 
 
 class Store(Protocol):
@@ -85,6 +92,16 @@ class Store(Protocol):
 
     def all_files(self) -> dict[str, list[FileRecord]]:
         """Return the recorded files of every key of this campaign, in one query."""
+
+    def file_versions(self) -> list[FileVersion]:
+        """Return the records of files that submissions replaced (never deleted), with attempts.
+
+        ``reset``, ``adopt`` and ``record_files`` keep every file row they replace (unless the
+        new files repeat it) here, with the attempt that made it.
+        """
+
+    def check_file(self) -> None:
+        """StateError when the backing file was removed or replaced (a no-op without one)."""
 
     def reset(self, key: str, reason: str) -> None:
         """Send the key back to pending for a new attempt (force, retry, stuck task).

@@ -15,7 +15,7 @@ from orchestrator.client import Client
 from orchestrator.engine.context import RunConfig, RunReport, Runtime
 from orchestrator.engine.manifest import manifest_path
 from orchestrator.engine.progress import make_progress
-from orchestrator.engine.runner import run_campaign
+from orchestrator.engine.runner import ManifestNotWrittenError, run_campaign
 from orchestrator.errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_JOBS_FAILED, EXIT_OK
 from orchestrator.model import Campaign
 from orchestrator.simulator import Simulator, SimulatorConfig
@@ -43,7 +43,12 @@ def execute(args: argparse.Namespace, out: TextIO, err: TextIO, *, retry: bool) 
     with open_store(state_path(args, campaign), campaign.name) as store, _client(args) as client:
         progress = make_progress(err, quiet=args.quiet, json_log=args.json_log)
         runtime = Runtime(client, store, progress, campaign.output_dir)
-        report = asyncio.run(_run(campaign, runtime, config))
+        try:
+            report = asyncio.run(_run(campaign, runtime, config))
+        except ManifestNotWrittenError as exc:  # the summary first, then why the manifest failed
+            summarise(exc.report, campaign, out)
+            err.write(f"mjv: error: {exc}\n")
+            return EXIT_ERROR
     return summarise(report, campaign, out)
 
 

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import replace
 from fnmatch import fnmatchcase
+from pathlib import Path
 from typing import Any, TypeVar
 
 from orchestrator.client import ExtendRequest, VideoRequest
 from orchestrator.engine.clips import Clips
 from orchestrator.engine.context import JobOutcome, Pacing, RunConfig, RunReport, Runtime
+from orchestrator.engine.downloads import remove_stale_parts
 from orchestrator.engine.manifest import (
+    ManifestError,
     build_manifest,
     manifest_path,
     read_manifest,
@@ -20,6 +24,7 @@ from orchestrator.engine.manifest import (
     write_manifest,
 )
 from orchestrator.engine.poller import Poller
+from orchestrator.engine.preflight import FreeSpace, preflight
 from orchestrator.engine.progress import Snapshot
 from orchestrator.engine.sources import Sources, source_specs
 from orchestrator.engine.submission import (
@@ -30,12 +35,21 @@ from orchestrator.engine.submission import (
     StopRequestedError,
     Submitter,
 )
-from orchestrator.errors import BudgetError, DownloadError, ProviderError
+from orchestrator.errors import BudgetError, DownloadError, ProviderError, StateError
 from orchestrator.model import Campaign, Job, chain
 from orchestrator.state import SubmissionSpec
 
 PROGRESS_EVERY = 0.5
+STATE_CHECK_EVERY = 0.5  # seconds between checks that the state file is still the one opened
 T = TypeVar("T")
+
+
+class ManifestNotWrittenError(ManifestError):
+    """The run finished but its manifest could not be written; ``report`` is what it did."""
+
+    def __init__(self, message: str, report: RunReport) -> None:
+        super().__init__(message)
+        self.report = report
 
 
 def select_jobs(campaign: Campaign, globs: Iterable[str]) -> tuple[Job, ...]:
@@ -61,11 +75,21 @@ def submission_specs(jobs: Iterable[Job]) -> list[SubmissionSpec]:
 
 
 async def run_campaign(
-    campaign: Campaign, rt: Runtime, config: RunConfig, stop: asyncio.Event | None = None
+    campaign: Campaign,
+    rt: Runtime,
+    config: RunConfig,
+    stop: asyncio.Event | None = None,
+    *,
+    free_space: FreeSpace | None = None,
 ) -> RunReport:
-    """Run the selected jobs of ``campaign`` to completion (or to a stop) and report."""
+    """Run the selected jobs of ``campaign`` to completion (or to a stop) and report.
+
+    Raises PreflightError (nothing submitted) when the clips could not be saved, and
+    ManifestNotWrittenError (carrying the report) when the manifest could not be written.
+    ``free_space`` replaces the disk free-space probe of the preflight.
+    """
     runner = _Runner(campaign, rt, config, stop or asyncio.Event())
-    return await runner.run()
+    return await runner.run(free_space)
 
 
 class _Runner:
@@ -91,15 +115,18 @@ class _Runner:
         self.ended: Counter[str] = Counter()  # outcomes by status, kept as they come
         self.stopped: str | None = None
 
-    async def run(self) -> RunReport:
+    async def run(self, free_space: FreeSpace | None) -> RunReport:
         store = self.rt.store
+        # Refuses an output folder of another campaign before anything is written.
+        manifest = read_manifest(manifest_path(self.campaign), self.campaign.name)
+        self._preflight(free_space)
         store.declare(submission_specs(self.jobs))
-        manifest = read_manifest(manifest_path(self.campaign))
         if manifest is not None:
             restore_from_manifest(manifest, store)
         self._force()
         helpers = [self._spawn(self.poller.run()), self._spawn(self._renew_leases())]
         helpers.append(self._spawn(self._report_progress()))
+        helpers.append(self._spawn(self._watch_state()))
         try:
             await self._work()
         finally:
@@ -108,10 +135,30 @@ class _Runner:
             await asyncio.gather(*helpers, return_exceptions=True)
             await self.submitter.drain()
             self._release_leases()
-            write_manifest(manifest_path(self.campaign), build_manifest(self.campaign, store))
+            failure = self._write_manifest()
         report = self._report()
         self.rt.progress.close(self._snapshot())
+        if failure is not None:
+            raise ManifestNotWrittenError(str(failure), report) from failure
         return report
+
+    def _preflight(self, free_space: FreeSpace | None) -> None:
+        # Before any declaration or submission: never pay for a clip that cannot be saved.
+        subs = {sub.key: sub for sub in self.rt.store.submissions()}
+        path = getattr(self.rt.store, "path", None)
+        state_path = path if isinstance(path, Path) else None
+        preflight(self.rt.output_dir, self.jobs, subs, state_path=state_path, free_space=free_space)
+        for job in self.jobs:  # temp files of killed runs
+            remove_stale_parts(self.rt.output_dir / job.output_name)
+
+    def _write_manifest(self) -> ManifestError | None:
+        try:
+            write_manifest(
+                manifest_path(self.campaign), build_manifest(self.campaign, self.rt.store)
+            )
+        except ManifestError as exc:
+            return exc
+        return None
 
     def _force(self) -> None:
         # The jobs' clips are regenerated; the stills they start from are kept.
@@ -153,6 +200,9 @@ class _Runner:
             except RunStoppedError:
                 self.stop.set()
                 raise
+            except StateError as exc:  # e.g. the state file was removed: stop, keep the summary
+                self.stop.set()
+                raise RunStoppedError(str(exc)) from exc
 
     async def _job(self, job: Job) -> JobOutcome:
         outcome = await self._outcome(job)
@@ -232,6 +282,17 @@ class _Runner:
             await asyncio.sleep(every)
             self.rt.store.renew_leases(self.rt.owner, self.config.lease_seconds)
 
+    async def _watch_state(self) -> None:
+        # Writes to a removed or replaced state file would be lost: stop the run instead.
+        while True:
+            await asyncio.sleep(STATE_CHECK_EVERY)
+            try:
+                self.rt.store.check_file()
+            except StateError as exc:
+                self.stopped = self.stopped or str(exc)
+                self.stop.set()
+                return
+
     async def _report_progress(self) -> None:
         while True:
             self.rt.progress.update(self._snapshot())
@@ -245,7 +306,9 @@ class _Runner:
         )
 
     def _release_leases(self) -> None:
-        self.rt.store.release_all(self.rt.owner)
+        # A run stopped because its state file is gone has no leases left to give back.
+        with contextlib.suppress(StateError) if self.stopped else contextlib.nullcontext():
+            self.rt.store.release_all(self.rt.owner)
 
     def _report(self) -> RunReport:
         outcomes = tuple(

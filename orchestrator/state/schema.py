@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -110,11 +111,7 @@ def connect(path: Path) -> sqlite3.Connection:
     _check_writable(path)
     db = _open(path)
     try:
-        _check_contents(db, path)
-        db.execute("PRAGMA journal_mode = WAL")
-        db.execute("PRAGMA synchronous = NORMAL")
-        _migrate(db, path)
-        _check_clip_urls(db, path)
+        _prepare(db, path)
     except sqlite3.Error as exc:
         db.close()
         if is_access_error(exc):
@@ -142,6 +139,27 @@ def _check_header(path: Path) -> None:
             f"state file {path} is not an SQLite database; it was left untouched. "
             "Move it aside or pass --state to use another file."
         )
+
+
+def _prepare(db: sqlite3.Connection, path: Path) -> None:
+    """Check, switch to WAL and migrate; retried while another process holds the file.
+
+    Switching the journal mode can meet SQLITE_BUSY without the busy handler being asked
+    (two processes opening a new file at once); every step is safe to repeat.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
+    while True:
+        try:
+            _check_contents(db, path)
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute("PRAGMA synchronous = NORMAL")
+            _migrate(db, path)
+            _check_clip_urls(db, path)
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def writable(path: Path) -> bool:
@@ -191,6 +209,8 @@ def _check_contents(db: sqlite3.Connection, path: Path) -> None:
         verdict = _quick_check(db)
         version = read_version(db, path)
     except sqlite3.DatabaseError as exc:
+        if "locked" in str(exc):  # busy, not damaged: the caller waits and tries again
+            raise
         if is_access_error(exc):
             raise not_writable(path, str(exc)) from exc
         raise _corrupt(path, str(exc)) from exc

@@ -152,7 +152,7 @@ def read_manifest(path: Path, campaign: str | None = None) -> dict[str, Any] | N
     """
     try:
         text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # no output folder (yet): no manifest
         return None
     except (OSError, UnicodeDecodeError) as exc:
         raise ManifestError(f"{path}: cannot read the manifest: {exc}") from exc

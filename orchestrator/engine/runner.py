@@ -148,7 +148,7 @@ class _Runner:
         path = getattr(self.rt.store, "path", None)
         state_path = path if isinstance(path, Path) else None
         preflight(self.rt.output_dir, self.jobs, subs, state_path=state_path, free_space=free_space)
-        for job in self.jobs:  # temp files of killed runs
+        for job in self.campaign.jobs:  # temp files of killed runs
             remove_stale_parts(self.rt.output_dir / job.output_name)
 
     def _write_manifest(self) -> ManifestError | None:

@@ -93,7 +93,7 @@ def test_force_keeps_the_earlier_clip_in_the_state_and_the_manifest(
 def test_reverting_a_prompt_puts_the_kept_clip_back_without_paying(
     simulator: Simulator, tmp_path: Path
 ) -> None:
-    spec, old_key, old_sha, clip = _first_run(simulator, tmp_path)
+    spec, _, old_sha, clip = _first_run(simulator, tmp_path)
     write(spec, ONE.replace("warm light", "cold light"))
     assert run_spec(simulator, spec).code == 0
     new_sha = _sha(clip)
@@ -150,4 +150,3 @@ def test_two_campaigns_on_one_output_folder_are_refused(
     assert "Traceback" not in result.err
     assert simulator.submit_requests() == submits
     assert json.loads((tmp_path / "shared/manifest.json").read_text())["campaign"] == "keep"
-

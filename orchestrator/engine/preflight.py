@@ -81,8 +81,9 @@ def check_output(output_dir: Path) -> None:
     try:
         output_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
+        why = "a file is in its place" if isinstance(exc, FileExistsError) else exc.strerror
         raise PreflightError(
-            f"output folder {output_dir} cannot be created ({exc.strerror or exc}); "
+            f"output folder {output_dir} cannot be created ({why or exc}); "
             "nothing was submitted. Fix output.dir in the spec or the folder's permissions."
         ) from exc
     probe = output_dir / f".mjv-probe-{secrets.token_hex(6)}"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import replace
@@ -219,6 +218,8 @@ class _Runner:
         try:
             await self._chain(job)
         except JobFailedError as exc:
+            if self._state_gone():  # the failure is the state file's, not the job's
+                return JobOutcome(job.name, "interrupted")
             return JobOutcome(job.name, "failed", str(exc), exc.final)
         except InDoubtError as exc:
             return JobOutcome(job.name, "in_doubt", str(exc))
@@ -286,11 +287,7 @@ class _Runner:
         # Writes to a removed or replaced state file would be lost: stop the run instead.
         while True:
             await asyncio.sleep(STATE_CHECK_EVERY)
-            try:
-                self.rt.store.check_file()
-            except StateError as exc:
-                self.stopped = self.stopped or str(exc)
-                self.stop.set()
+            if self._state_gone():
                 return
 
     async def _report_progress(self) -> None:
@@ -306,9 +303,22 @@ class _Runner:
         )
 
     def _release_leases(self) -> None:
-        # A run stopped because its state file is gone has no leases left to give back.
-        with contextlib.suppress(StateError) if self.stopped else contextlib.nullcontext():
+        try:
             self.rt.store.release_all(self.rt.owner)
+        except StateError:
+            # A state file that is gone has no leases left to give back: report, don't crash.
+            if not self._state_gone():
+                raise
+
+    def _state_gone(self) -> bool:
+        """True (and the run marked stopped) when the state file was removed or replaced."""
+        try:
+            self.rt.store.check_file()
+        except StateError as exc:
+            self.stopped = self.stopped or str(exc)
+            self.stop.set()
+            return True
+        return False
 
     def _report(self) -> RunReport:
         outcomes = tuple(

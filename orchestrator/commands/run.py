@@ -13,9 +13,9 @@ from typing import TextIO
 
 from orchestrator.client import Client
 from orchestrator.engine.context import RunConfig, RunReport, Runtime
-from orchestrator.engine.manifest import manifest_path
+from orchestrator.engine.manifest import ManifestNotWrittenError, manifest_path
 from orchestrator.engine.progress import make_progress
-from orchestrator.engine.runner import ManifestNotWrittenError, run_campaign
+from orchestrator.engine.runner import run_campaign
 from orchestrator.errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_JOBS_FAILED, EXIT_OK
 from orchestrator.model import Campaign
 from orchestrator.simulator import Simulator, SimulatorConfig

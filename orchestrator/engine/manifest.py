@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.engine.clips import clip_name, version_name
+from orchestrator.engine.context import RunReport
 from orchestrator.engine.downloads import file_digest
 from orchestrator.errors import MjvError
 from orchestrator.model import Campaign, ImageSource, Job, chain
@@ -31,6 +32,14 @@ class ManifestError(MjvError):
 
 class OutputCollisionError(ManifestError):
     """The output folder's manifest belongs to another campaign."""
+
+
+class ManifestNotWrittenError(ManifestError):
+    """The run finished but its manifest could not be written; ``report`` is what it did."""
+
+    def __init__(self, message: str, report: RunReport) -> None:
+        super().__init__(message)
+        self.report = report
 
 
 def manifest_path(campaign: Campaign) -> Path:
@@ -130,6 +139,15 @@ def write_manifest(path: Path, manifest: Mapping[str, Any]) -> bool:
         with contextlib.suppress(OSError):
             temp.unlink()
     return True
+
+
+def save_manifest(campaign: Campaign, store: Store) -> ManifestError | None:
+    """Write the campaign's manifest; return (not raise) why it could not be written."""
+    try:
+        write_manifest(manifest_path(campaign), build_manifest(campaign, store))
+    except ManifestError as exc:
+        return exc
+    return None
 
 
 def _stream(temp: Path, manifest: Mapping[str, Any]) -> str:

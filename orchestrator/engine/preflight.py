@@ -15,7 +15,7 @@ from pathlib import Path
 
 from orchestrator.errors import MjvError
 from orchestrator.model import BASE_SECONDS, EXTENSION_SECONDS, Job, Settings, chain
-from orchestrator.state import Submission
+from orchestrator.state import Store, Submission
 
 MB = 1 << 20
 # Deliberately generous estimates of a clip's size per second of video (real clips are smaller).
@@ -60,19 +60,20 @@ def expected_bytes(jobs: Iterable[Job], subs: Mapping[str, Submission]) -> tuple
 
 
 def preflight(
-    output_dir: Path,
-    jobs: Iterable[Job],
-    subs: Mapping[str, Submission],
-    *,
-    state_path: Path | None = None,
-    free_space: FreeSpace | None = None,
+    output_dir: Path, jobs: Iterable[Job], store: Store, *, free_space: FreeSpace | None = None
 ) -> None:
-    """Raise PreflightError unless the run can save every clip it may pay for."""
+    """Raise PreflightError unless the run can save every clip it may pay for.
+
+    ``free_space`` replaces the disk probe (tests); the state file is checked when the store
+    has one (``store.path``).
+    """
     check_output(output_dir)
+    subs = {sub.key: sub for sub in store.submissions()}
     clips, need = expected_bytes(jobs, subs)
     if clips:
         check_space(output_dir, clips, need, free_space or free_bytes)
-    if state_path is not None:
+    state_path = getattr(store, "path", None)
+    if isinstance(state_path, Path):
         check_state(state_path)
 
 

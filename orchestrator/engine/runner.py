@@ -7,7 +7,6 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import replace
 from fnmatch import fnmatchcase
-from pathlib import Path
 from typing import Any, TypeVar
 
 from orchestrator.client import ExtendRequest, VideoRequest
@@ -15,12 +14,11 @@ from orchestrator.engine.clips import Clips
 from orchestrator.engine.context import JobOutcome, Pacing, RunConfig, RunReport, Runtime
 from orchestrator.engine.downloads import remove_stale_parts
 from orchestrator.engine.manifest import (
-    ManifestError,
-    build_manifest,
+    ManifestNotWrittenError,
     manifest_path,
     read_manifest,
     restore_from_manifest,
-    write_manifest,
+    save_manifest,
 )
 from orchestrator.engine.poller import Poller
 from orchestrator.engine.preflight import FreeSpace, preflight
@@ -39,16 +37,7 @@ from orchestrator.model import Campaign, Job, chain
 from orchestrator.state import SubmissionSpec
 
 PROGRESS_EVERY = 0.5
-STATE_CHECK_EVERY = 0.5  # seconds between checks that the state file is still the one opened
 T = TypeVar("T")
-
-
-class ManifestNotWrittenError(ManifestError):
-    """The run finished but its manifest could not be written; ``report`` is what it did."""
-
-    def __init__(self, message: str, report: RunReport) -> None:
-        super().__init__(message)
-        self.report = report
 
 
 def select_jobs(campaign: Campaign, globs: Iterable[str]) -> tuple[Job, ...]:
@@ -83,9 +72,7 @@ async def run_campaign(
 ) -> RunReport:
     """Run the selected jobs of ``campaign`` to completion (or to a stop) and report.
 
-    Raises PreflightError (nothing submitted) when the clips could not be saved, and
-    ManifestNotWrittenError (carrying the report) when the manifest could not be written.
-    ``free_space`` replaces the disk free-space probe of the preflight.
+    PreflightError: nothing was submitted. ManifestNotWrittenError carries the report.
     """
     runner = _Runner(campaign, rt, config, stop or asyncio.Event())
     return await runner.run(free_space)
@@ -125,7 +112,6 @@ class _Runner:
         self._force()
         helpers = [self._spawn(self.poller.run()), self._spawn(self._renew_leases())]
         helpers.append(self._spawn(self._report_progress()))
-        helpers.append(self._spawn(self._watch_state()))
         try:
             await self._work()
         finally:
@@ -134,7 +120,7 @@ class _Runner:
             await asyncio.gather(*helpers, return_exceptions=True)
             await self.submitter.drain()
             self._release_leases()
-            failure = self._write_manifest()
+            failure = save_manifest(self.campaign, store)
         report = self._report()
         self.rt.progress.close(self._snapshot())
         if failure is not None:
@@ -143,21 +129,9 @@ class _Runner:
 
     def _preflight(self, free_space: FreeSpace | None) -> None:
         # Before any declaration or submission: never pay for a clip that cannot be saved.
-        subs = {sub.key: sub for sub in self.rt.store.submissions()}
-        path = getattr(self.rt.store, "path", None)
-        state_path = path if isinstance(path, Path) else None
-        preflight(self.rt.output_dir, self.jobs, subs, state_path=state_path, free_space=free_space)
+        preflight(self.rt.output_dir, self.jobs, self.rt.store, free_space=free_space)
         for job in self.campaign.jobs:  # temp files of killed runs
             remove_stale_parts(self.rt.output_dir / job.output_name)
-
-    def _write_manifest(self) -> ManifestError | None:
-        try:
-            write_manifest(
-                manifest_path(self.campaign), build_manifest(self.campaign, self.rt.store)
-            )
-        except ManifestError as exc:
-            return exc
-        return None
 
     def _force(self) -> None:
         # The jobs' clips are regenerated; the stills they start from are kept.
@@ -283,15 +257,9 @@ class _Runner:
             await asyncio.sleep(every)
             self.rt.store.renew_leases(self.rt.owner, self.config.lease_seconds)
 
-    async def _watch_state(self) -> None:
-        # Writes to a removed or replaced state file would be lost: stop the run instead.
-        while True:
-            await asyncio.sleep(STATE_CHECK_EVERY)
-            if self._state_gone():
-                return
-
     async def _report_progress(self) -> None:
-        while True:
+        # Also checks the state file: writes to a removed or replaced one would be lost.
+        while not self._state_gone():
             self.rt.progress.update(self._snapshot())
             await asyncio.sleep(PROGRESS_EVERY)
 

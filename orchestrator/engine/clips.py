@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 from orchestrator.engine.downloads import (
+    ContentMismatchError,
     Downloaded,
     Fetch,
     download_clip,
@@ -81,8 +82,8 @@ class Clips:
                 return await download_clip(
                     self._fetch, url, dest, expected=expected, set_aside=self.set_aside
                 )
-            except (DownloadError, ServerError):
-                if attempt == DOWNLOAD_TRIES:
+            except (DownloadError, ServerError) as exc:
+                if attempt == DOWNLOAD_TRIES or isinstance(exc, ContentMismatchError):
                     raise
                 await asyncio.sleep(0.5 * attempt)
         raise AssertionError("unreachable")

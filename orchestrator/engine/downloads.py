@@ -30,6 +30,12 @@ _HEADER_BYTES = 8
 _CHUNK = 1 << 20
 
 
+class ContentMismatchError(DownloadError):
+    """The download is not the recorded content; fetching the same URL again will not help."""
+
+    retryable = False
+
+
 @dataclass(frozen=True)
 class Downloaded:
     """A verified file: its content hash and size in bytes."""
@@ -116,7 +122,7 @@ def _verify(sink: _HashingSink, url: str, dest: Path, expected: str | None) -> N
         )
     got = sink.result().sha256
     if expected is not None and got != expected:
-        raise DownloadError(
+        raise ContentMismatchError(
             f"download of {url} for {dest} does not match the recorded sha256 {expected} "
             f"(got {got}); nothing was put in place"
         )

@@ -106,8 +106,8 @@ class Store(Protocol):
     def reset(self, key: str, reason: str) -> None:
         """Send the key back to pending for a new attempt (force, retry, stuck task).
 
-        Clears the task id, failure, URLs and files; keeps the attempt counter, the attempts'
-        history and their money. An in-doubt attempt keeps its reservation (it may be charged).
+        Clears the task id, failure, URLs and files (their rows move to ``file_versions``);
+        keeps the attempt counter, the attempts' history and their money. An in-doubt attempt keeps its reservation (it may be charged).
         """
 
     def adopt(

@@ -107,7 +107,8 @@ class Store(Protocol):
         """Send the key back to pending for a new attempt (force, retry, stuck task).
 
         Clears the task id, failure, URLs and files (their rows move to ``file_versions``);
-        keeps the attempt counter, the attempts' history and their money. An in-doubt attempt keeps its reservation (it may be charged).
+        keeps the attempt counter, the attempts' history and their money. An in-doubt attempt
+        keeps its reservation (it may be charged).
         """
 
     def adopt(

@@ -6,15 +6,16 @@ import os
 import shutil
 import sqlite3
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from runsupport import FAST, KEY, mjv, write
-from test_state_helpers import spec, store_at
+from test_state_helpers import clip, spec, store_at
 
 from orchestrator.errors import StateError
 from orchestrator.simulator import Simulator, SimulatorConfig
-from orchestrator.state import schema
+from orchestrator.state import FileRecord, FileVersion, SqliteStore, schema
 
 RUN = """\
 version: 1
@@ -143,3 +144,41 @@ def test_a_state_file_deleted_mid_run_stops_the_run_cleanly(
     assert "0/2 jobs done" in result.out
     assert "Traceback" not in result.err
     assert submitted <= 2
+
+
+def _downloaded(store: SqliteStore, key: str, record: FileRecord) -> None:
+    owner = "host:1:x"
+    assert store.claim(key, owner, 60)
+    store.record_intent(key, owner, 1.0)
+    store.record_task(key, f"t-{key}", 1.0)
+    store.record_success(key, [record.url], None)
+    store.record_files(key, [record])
+
+
+def test_reset_keeps_the_replaced_file_rows_with_their_attempt(path: Path) -> None:
+    with store_at(path) as store:
+        store.declare([spec("k1")])
+        _downloaded(store, "k1", clip("k1"))
+        store.record_files("k1", [clip("k1")])  # the same file again: nothing replaced
+        assert store.file_versions() == []
+        store.reset("k1", "forced with --force")
+        assert store.files("k1") == []
+        assert store.file_versions() == [FileVersion(1, clip("k1"))]
+        _downloaded(store, "k1", replace(clip("k1"), sha256="cd" * 32))
+        store.reset("k1", "forced again")
+        assert [v.attempt for v in store.file_versions()] == [1, 2]
+
+
+def test_a_version_1_file_is_migrated_to_keep_file_versions(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:1])
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", 1)
+    with store_at(path) as store:
+        store.declare([spec("k1")])
+        _downloaded(store, "k1", clip("k1"))
+    monkeypatch.undo()
+    with store_at(path) as store:
+        assert store.files("k1") == [clip("k1")]
+        store.reset("k1", "forced")
+        assert store.file_versions() == [FileVersion(1, clip("k1"))]

@@ -44,7 +44,6 @@ class Clips:
         self._fetch = fetch
         self._gate = asyncio.Semaphore(concurrency)
         self.downloaded = 0
-        self.set_aside_count = 0
 
     async def ensure(self, sub: Submission, folder: Path) -> None:
         """Make every clip of ``sub`` present in ``folder`` with its recorded content."""
@@ -116,7 +115,6 @@ class Clips:
                 os.replace(dest, target)
         except OSError as exc:
             raise DownloadError(f"{dest}: cannot move it to {target} to keep it: {exc}") from exc
-        self.set_aside_count += 1
 
     def _owner(self, found: Downloaded) -> str | None:
         """``<key[:12]>-a<attempt>`` of the recorded file with this content, if any."""

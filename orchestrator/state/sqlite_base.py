@@ -229,12 +229,14 @@ class SqliteBase:
             " WHERE f.campaign = ? AND f.key = ?",
             (self.campaign, key),
         ).fetchall()
-        db.executemany(
-            "INSERT OR REPLACE INTO file_versions (campaign, key, attempt, idx, name, url,"
-            " sha256, size, replaced_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (self.campaign, key, row[5], *row[:5], self._clock())
-                for row in old
-                if (row[0], row[3]) not in kept
-            ],
-        )
+        replaced = [
+            (self.campaign, key, row[5], *row[:5], self._clock())
+            for row in old
+            if (row[0], row[3]) not in kept
+        ]
+        if replaced:
+            db.executemany(
+                "INSERT OR REPLACE INTO file_versions (campaign, key, attempt, idx, name, url,"
+                " sha256, size, replaced_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                replaced,
+            )

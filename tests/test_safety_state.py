@@ -6,6 +6,7 @@ import os
 import shutil
 import sqlite3
 import threading
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -134,16 +135,23 @@ def test_a_state_file_deleted_mid_run_stops_the_run_cleanly(
     state = tmp_path / ".mjv/state.db"
     spec_path = write(tmp_path / "c.yaml", RUN)
     with Simulator(SimulatorConfig(job_seconds=3.0, slots=4)) as sim:
-        timer = threading.Timer(0.4, state.unlink)
-        timer.start()
+
+        def remove_once_submitted() -> None:
+            deadline = time.monotonic() + 10
+            while sim.submit_requests() < 2 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            state.unlink()
+
+        remover = threading.Thread(target=remove_once_submitted)
+        remover.start()
         result = mjv("run", str(spec_path), "--base-url", sim.base_url, *FAST)
-        timer.join()
+        remover.join()
         submitted = sim.submit_requests()
     assert result.code == 1, result.out + result.err
     assert "run stopped: state file" in result.out and "removed or replaced" in result.out
     assert "0/2 jobs done" in result.out
     assert "Traceback" not in result.err
-    assert submitted <= 2
+    assert submitted == 2
 
 
 def _downloaded(store: SqliteStore, key: str, record: FileRecord) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -110,3 +111,12 @@ def test_a_stderr_closed_from_the_start_is_no_crash(simulator: Simulator, tmp_pa
     assert proc.returncode == 0, out
     assert "pipes: 2/2 jobs done" in out.decode()
     _all_done(spec)
+
+
+def test_closed_standard_descriptors_are_filled_so_no_file_takes_their_number() -> None:
+    # A file opened later (the state, a clip) must never become fd 2, where stray writes land.
+    probe = "import os; from orchestrator.cli import main; main(['status', 'x.yaml']); os.fstat(2)"
+    command = ["sh", "-c", 'exec "$0" -c "$1" 2>&-', sys.executable, probe]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    done = subprocess.run(command, capture_output=True, env=env, check=False)
+    assert done.returncode == 0, done.stderr

@@ -120,13 +120,13 @@ def check_space(output_dir: Path, clips: int, need: int, free_space: FreeSpace) 
 
 
 def check_state(state_path: Path) -> None:
-    """The state file (or, before it exists, its folder) can be written."""
-    target = state_path if state_path.exists() else state_path.parent
-    if target.exists() and not writable(target):
-        raise PreflightError(
-            f"state file {state_path} is not writable; nothing was submitted. "
-            "Fix its permissions or pass --state to use another file."
-        )
+    """The state file and its folder (SQLite writes -wal and -shm files there) can be written."""
+    for target in (state_path, state_path.parent):
+        if target.exists() and not writable(target):
+            raise PreflightError(
+                f"state file {state_path} is not writable ({target} is read-only); nothing was "
+                "submitted. Fix the permissions or pass --state to use another file."
+            )
 
 
 def _mb(size: int) -> str:

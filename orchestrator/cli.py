@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import io
+import os
 import sys
+import traceback
 from collections.abc import Sequence
-from typing import TextIO
+from typing import TextIO, cast
 
 from orchestrator import __version__
-from orchestrator.errors import EXIT_INTERRUPTED, EXIT_USAGE, MjvError, SpecError
+from orchestrator.engine.progress import GuardedStream
+from orchestrator.errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, MjvError, SpecError
 
 
 def _add_validate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -172,6 +177,9 @@ def build_parser() -> argparse.ArgumentParser:
         "run them idempotently, and see their status.",
     )
     parser.add_argument("--version", action="version", version=f"mjv {__version__}")
+    parser.add_argument(
+        "--debug", action="store_true", help="show the traceback of an internal error"
+    )
     sub = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
     for add in _VERBS:
         add(sub)
@@ -182,15 +190,28 @@ def main(
     argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None
 ) -> int:
     """Run mjv with ``argv`` and return the exit code."""
-    out = out or sys.stdout
-    err = err or sys.stderr
+    real = out is None and err is None
+    if real:
+        _fill_closed_std_fds()
+    guarded_out = GuardedStream(out or sys.stdout or io.StringIO())
+    guarded_err = GuardedStream(err or sys.stderr or io.StringIO())
+    try:
+        return _dispatch(argv, cast(TextIO, guarded_out), cast(TextIO, guarded_err))
+    finally:
+        if real:
+            _settle(guarded_out)
+            _settle(guarded_err)
+
+
+def _dispatch(argv: Sequence[str] | None, out: TextIO, err: TextIO) -> int:
+    """Parse, run the verb, and turn every error into a message and an exit code."""
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # argparse exits on --help, --version and usage errors
         return EXIT_USAGE if exc.code else 0
-    # Commands are imported lazily so that `mjv validate` never pays for httpx or sqlite.
-    command = importlib.import_module(f"orchestrator.commands.{args.verb}")
     try:
+        # Commands are imported lazily so that `mjv validate` never pays for httpx or sqlite.
+        command = importlib.import_module(f"orchestrator.commands.{args.verb}")
         code: int = command.run(args, out, err)
     except MjvError as exc:
         if isinstance(exc, SpecError):  # every problem, each pointing at its line
@@ -200,4 +221,36 @@ def main(
     except KeyboardInterrupt:
         err.write("mjv: interrupted\n")
         return EXIT_INTERRUPTED
+    except Exception as exc:  # the one boundary for bugs: one line, the traceback on request
+        if args.debug:
+            err.write(traceback.format_exc())
+        err.write(
+            f"mjv: internal error in {args.verb!r}: {type(exc).__name__}: {exc}; please report "
+            "it (run with --debug for the traceback)\n"
+        )
+        return EXIT_ERROR
     return code
+
+
+def _fill_closed_std_fds() -> None:
+    """Point a closed stdin/stdout/stderr at /dev/null, so no file we open takes its number."""
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            null = os.open(os.devnull, os.O_RDWR)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+
+
+def _settle(stream: GuardedStream) -> None:
+    """Flush now; a reader that went away gets /dev/null, so Python's exit flush stays quiet."""
+    stream.flush()
+    if not stream.broken:
+        return
+    # https://docs.python.org/3/library/signal.html#note-on-sigpipe
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, stream.stream.fileno())
+        os.close(null)

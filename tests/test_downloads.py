@@ -165,3 +165,29 @@ def test_file_matches_checks_size_before_reading(
 
     monkeypatch.setattr(Path, "open", no_reading)
     assert not file_matches(path, hashlib.sha256(MP4).hexdigest(), len(MP4) - 1)
+
+
+def test_content_that_differs_from_the_recorded_sha_never_takes_the_name(tmp_path: Path) -> None:
+    dest = tmp_path / "clip-0.mp4"
+    dest.write_bytes(b"the clip in place")
+    with pytest.raises(DownloadError, match="does not match the recorded sha256"):
+        asyncio.run(download_clip(_serve(MP4), URL, dest, expected="0" * 64))
+    assert dest.read_bytes() == b"the clip in place"
+    assert _leftovers(tmp_path) == []
+
+
+def test_the_file_in_place_is_set_aside_just_before_the_rename(tmp_path: Path) -> None:
+    dest = tmp_path / "clip-0.mp4"
+    dest.write_bytes(b"an earlier paid clip")
+    kept = tmp_path / "kept.mp4"
+    seen: list[bytes] = []
+
+    def set_aside(path: Path) -> None:
+        seen.append(path.read_bytes())
+        path.rename(kept)
+
+    expected = hashlib.sha256(MP4).hexdigest()
+    asyncio.run(download_clip(_serve(MP4), URL, dest, expected=expected, set_aside=set_aside))
+    assert seen == [b"an earlier paid clip"]
+    assert kept.read_bytes() == b"an earlier paid clip"
+    assert dest.read_bytes() == MP4

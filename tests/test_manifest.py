@@ -9,6 +9,7 @@ import pytest
 
 from orchestrator.engine.manifest import (
     ManifestError,
+    OutputCollisionError,
     read_manifest,
     render_manifest,
     write_manifest,
@@ -64,3 +65,31 @@ def test_unreadable_manifest_is_a_clear_error(tmp_path: Path, text: str, message
 
 def test_missing_manifest_reads_as_none(tmp_path: Path) -> None:
     assert read_manifest(tmp_path / "manifest.json") is None
+
+
+def test_streamed_bytes_equal_the_rendered_text(tmp_path: Path) -> None:
+    path = tmp_path / "manifest.json"
+    for manifest in (
+        MANIFEST,
+        {**MANIFEST, "jobs": []},
+        {**MANIFEST, "jobs": MANIFEST["jobs"][:1]},
+    ):
+        write_manifest(path, manifest)
+        assert path.read_bytes() == render_manifest(manifest).encode("utf-8")
+
+
+def test_a_changed_manifest_is_rewritten_and_leaves_no_temp_file(tmp_path: Path) -> None:
+    path = tmp_path / "manifest.json"
+    write_manifest(path, MANIFEST)
+    changed = {**MANIFEST, "totals": {"jobs": 2, "done": 2}}
+    assert write_manifest(path, changed) is True
+    assert read_manifest(path) == changed
+    assert not list(tmp_path.glob(".*"))
+
+
+def test_a_manifest_of_another_campaign_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "manifest.json"
+    write_manifest(path, MANIFEST)
+    assert read_manifest(path, "c") == MANIFEST
+    with pytest.raises(OutputCollisionError, match="belongs to campaign 'c', not 'd'"):
+        read_manifest(path, "d")

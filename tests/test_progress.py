@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.engine.progress import (
+    GuardedStream,
     JsonProgress,
     LogProgress,
     Progress,
@@ -170,3 +171,35 @@ def test_quiet_prints_only_the_summary(json_log: bool) -> None:
         assert json.loads(lines[0])["event"] == "summary"
     else:
         assert lines[0] == "mjv: 9/10 done, 0 in flight, 1 failed, spent 5.40"
+
+
+class _Pipe(io.StringIO):
+    """A stream whose reader goes away after ``room`` writes."""
+
+    def __init__(self, room: int, error: OSError) -> None:
+        super().__init__()
+        self.room, self.error, self.calls = room, error, 0
+
+    def write(self, text: str) -> int:
+        self.calls += 1
+        if self.calls > self.room:
+            raise self.error
+        return super().write(text)
+
+
+def test_a_broken_pipe_silences_the_stream_once_and_for_all() -> None:
+    pipe = _Pipe(1, BrokenPipeError(32, "Broken pipe"))
+    stream = GuardedStream(pipe)
+    progress = LogProgress(stream, lambda: 0.0, 5.0)  # type: ignore[arg-type]
+    progress.event("done", job="a")
+    progress.event("done", job="b")  # the reader left: dropped, no exception
+    progress.close(END)
+    assert stream.broken and pipe.calls == 2
+    assert pipe.getvalue() == "mjv: done job=a\n"
+
+
+def test_other_write_errors_are_not_hidden() -> None:
+    stream = GuardedStream(_Pipe(0, OSError(28, "No space left on device")))
+    with pytest.raises(OSError, match="No space"):
+        stream.write("x")
+    assert not stream.broken

@@ -383,7 +383,8 @@ def test_blocked_output_folder_fails_before_any_submission(
     (tmp_path / "out/e2e").write_text("a file where the output folder should be")
     result = run_spec(simulator, spec)
     assert result.code == 1
-    assert "manifest.json" in result.err and "Traceback" not in result.err
+    assert "out/e2e cannot be created (a file is in its place)" in result.err
+    assert "Traceback" not in result.err
     assert simulator.submit_requests() == 0
 
 

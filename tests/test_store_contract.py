@@ -456,3 +456,11 @@ def test_declared_requests_are_kept_and_uploads_are_submissions(store: Store) ->
     store.declare([SubmissionSpec("u1", "img", "upload", 0, None, '{"upload":1}')])
     sub = store.get("u1")
     assert sub is not None and (sub.kind, sub.request) == ("upload", '{"upload":1}')
+
+
+def test_replaced_files_are_kept_as_versions(store: Store) -> None:
+    walk_to(store, Status.DOWNLOADED)
+    store.reset("k1", "forced")
+    (version,) = store.file_versions()
+    assert (version.attempt, version.file) == (1, clip("k1"))
+    store.check_file()  # the state is still where it was opened

@@ -13,7 +13,7 @@ from typing import TextIO
 
 from orchestrator.client import Client
 from orchestrator.engine.context import RunConfig, RunReport, Runtime
-from orchestrator.engine.manifest import manifest_path
+from orchestrator.engine.manifest import ManifestNotWrittenError, manifest_path
 from orchestrator.engine.progress import make_progress
 from orchestrator.engine.runner import run_campaign, unmatched
 from orchestrator.errors import (
@@ -54,7 +54,12 @@ def execute(args: argparse.Namespace, out: TextIO, err: TextIO, *, retry: bool) 
     ):
         progress = make_progress(err, quiet=args.quiet, json_log=args.json_log)
         runtime = Runtime(client, store, progress, campaign.output_dir)
-        report = asyncio.run(_run(campaign, runtime, config))
+        try:
+            report = asyncio.run(_run(campaign, runtime, config))
+        except ManifestNotWrittenError as exc:  # the summary first, then why the manifest failed
+            summarise(exc.report, campaign, out)
+            err.write(f"mjv: error: {exc}\n")
+            return EXIT_ERROR
     return summarise(report, campaign, out)
 
 

@@ -1,20 +1,39 @@
-"""Clip files of a job: their names, and fetching them into place exactly when needed."""
+"""Clip files of a job: their names, and fetching them into place exactly when needed.
+
+A paid clip is never deleted nor overwritten: a file in a clip's place that is about to be
+replaced moves to ``versions/<fingerprint[:12]>-a<attempt>/`` of its job folder (or to
+``versions/unknown-<sha256[:12]>/`` when the state does not know it).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 
-from orchestrator.engine.downloads import Downloaded, Fetch, download_clip, file_matches
+from orchestrator.engine.downloads import (
+    ContentMismatchError,
+    Downloaded,
+    Fetch,
+    download_clip,
+    file_digest,
+    file_matches,
+)
 from orchestrator.errors import DownloadError, ServerError
 from orchestrator.state import FileRecord, Store, Submission
 
 DOWNLOAD_TRIES = 3
+VERSIONS_DIR = "versions"
 
 
 def clip_name(step: int, index: int) -> str:
     """File name of clip ``index`` of extension ``step`` (0 = the base clip)."""
     return f"clip-{index}.mp4" if step == 0 else f"ext{step}-clip-{index}.mp4"
+
+
+def version_name(key: str, attempt: int, name: str) -> str:
+    """Where (relative to the job folder) the file ``name`` of ``key``'s attempt is kept."""
+    return f"{VERSIONS_DIR}/{key[:12]}-a{attempt}/{name}"
 
 
 class Clips:
@@ -40,6 +59,9 @@ class Clips:
             if record is not None and file_matches(dest, record.sha256, record.size):
                 records.append(record)
                 continue
+            if record is not None and await asyncio.to_thread(self._unversion, record, dest):
+                records.append(record)
+                continue
             records.append(await self._fetch_one(sub, index, url, dest, record))
             changed = True
         if changed:
@@ -49,20 +71,58 @@ class Clips:
         self, sub: Submission, index: int, url: str, dest: Path, record: FileRecord | None
     ) -> FileRecord:
         async with self._gate:
-            got = await self._download(url, dest)
-        if record is not None and got.sha256 != record.sha256:
-            raise DownloadError(
-                f"{dest}: downloaded content does not match the recorded sha256 {record.sha256}"
-            )
+            got = await self._download(url, dest, record.sha256 if record else None)
         self.downloaded += 1
         return FileRecord(sub.key, index, dest.name, url, got.sha256, got.size)
 
-    async def _download(self, url: str, dest: Path) -> Downloaded:
+    async def _download(self, url: str, dest: Path, expected: str | None) -> Downloaded:
         for attempt in range(1, DOWNLOAD_TRIES + 1):
             try:
-                return await download_clip(self._fetch, url, dest)
-            except (DownloadError, ServerError):
-                if attempt == DOWNLOAD_TRIES:
+                return await download_clip(
+                    self._fetch, url, dest, expected=expected, set_aside=self.set_aside
+                )
+            except (DownloadError, ServerError) as exc:
+                if attempt == DOWNLOAD_TRIES or isinstance(exc, ContentMismatchError):
                     raise
                 await asyncio.sleep(0.5 * attempt)
         raise AssertionError("unreachable")
+
+    def _unversion(self, record: FileRecord, dest: Path) -> bool:
+        """Put back a kept version with the recorded content (a reverted prompt edit)."""
+        pattern = f"{record.key[:12]}-a*/{record.name}"
+        for kept in sorted((dest.parent / VERSIONS_DIR).glob(pattern)):
+            if file_matches(kept, record.sha256, record.size):
+                if os.path.lexists(dest):
+                    self.set_aside(dest)
+                os.replace(kept, dest)
+                return True
+        return False
+
+    def set_aside(self, dest: Path) -> None:
+        """Move the file at ``dest`` into the job's versions folder (never delete it)."""
+        found = file_digest(dest)
+        if found is None:
+            raise DownloadError(f"{dest}: cannot read the file there to keep it: refusing")
+        label = self._owner(found) or f"unknown-{found.sha256[:12]}"
+        target = dest.parent / VERSIONS_DIR / label / dest.name
+        if target.exists() and not file_matches(target, found.sha256, found.size):
+            target = dest.parent / VERSIONS_DIR / f"{label}-{found.sha256[:12]}" / dest.name
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if file_matches(target, found.sha256, found.size):
+                dest.unlink()  # the very same bytes are kept there already
+            else:
+                os.replace(dest, target)
+        except OSError as exc:
+            raise DownloadError(f"{dest}: cannot move it to {target} to keep it: {exc}") from exc
+
+    def _owner(self, found: Downloaded) -> str | None:
+        """``<key[:12]>-a<attempt>`` of the recorded file with this content, if any."""
+        for key, records in self._store.all_files().items():
+            if any(r.sha256 == found.sha256 and r.size == found.size for r in records):
+                sub = self._store.get(key)
+                return f"{key[:12]}-a{sub.attempt if sub else 0}"
+        for version in self._store.file_versions():
+            if version.file.sha256 == found.sha256 and version.file.size == found.size:
+                return f"{version.file.key[:12]}-a{version.attempt}"
+        return None

@@ -2,25 +2,44 @@
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from orchestrator.engine.clips import clip_name
+from orchestrator.engine.clips import clip_name, version_name
+from orchestrator.engine.context import RunReport
+from orchestrator.engine.downloads import file_digest
 from orchestrator.errors import MjvError
 from orchestrator.model import Campaign, ImageSource, Job, chain
 from orchestrator.state import FileRecord, Store, Submission
+
+# (attempt, record, current): a file record a job's folder may keep under versions/
+Candidate = tuple[int, FileRecord, bool]
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_VERSION = 1
 
 
 class ManifestError(MjvError):
-    """The manifest file cannot be read as an mjv manifest."""
+    """The manifest file cannot be read (or written) as an mjv manifest."""
+
+
+class OutputCollisionError(ManifestError):
+    """The output folder's manifest belongs to another campaign."""
+
+
+class ManifestNotWrittenError(ManifestError):
+    """The run finished but its manifest could not be written; ``report`` is what it did."""
+
+    def __init__(self, message: str, report: RunReport) -> None:
+        super().__init__(message)
+        self.report = report
 
 
 def manifest_path(campaign: Campaign) -> Path:
@@ -32,7 +51,14 @@ def build_manifest(campaign: Campaign, store: Store) -> dict[str, Any]:
     """Return the manifest of every job of ``campaign`` as the state file knows it."""
     subs = {sub.key: sub for sub in store.submissions()}
     files = store.all_files()
-    jobs = [_job_entry(campaign, job, subs, files) for job in campaign.jobs]
+    kept = _candidates(store, subs, files)
+    jobs = []
+    for job in campaign.jobs:
+        entry = _job_entry(campaign, job, subs, files)
+        versions = _versions(campaign.output_dir / job.output_name, job, kept.get(job.name, []))
+        if versions:  # only then: manifests without versions keep their exact bytes
+            entry["versions"] = versions
+        jobs.append(entry)
     jobs.sort(key=lambda entry: str(entry["name"]))
     return {
         "manifest_version": MANIFEST_VERSION,
@@ -42,12 +68,54 @@ def build_manifest(campaign: Campaign, store: Store) -> dict[str, Any]:
     }
 
 
+def _candidates(
+    store: Store, subs: Mapping[str, Submission], files: Mapping[str, list[FileRecord]]
+) -> dict[str, list[Candidate]]:
+    """Per job name: replaced file records, and current ones of keys the job may have left."""
+    found: dict[str, list[Candidate]] = {}
+    for version in store.file_versions():
+        sub = subs.get(version.file.key)
+        if sub is not None:
+            found.setdefault(sub.job, []).append((version.attempt, version.file, False))
+    for key, records in files.items():
+        sub = subs.get(key)
+        if sub is not None and sub.kind in ("video", "extend"):
+            found.setdefault(sub.job, []).extend((sub.attempt, r, True) for r in records)
+    return found
+
+
+def _versions(folder: Path, job: Job, candidates: list[Candidate]) -> list[dict[str, Any]]:
+    """The job's earlier clips kept on disk under versions/, grouped by fingerprint and attempt."""
+    keys = {key for _, key, *_ in chain(job)}
+    groups: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    for attempt, record, current in candidates:
+        name = version_name(record.key, attempt, record.name)
+        if (current and record.key in keys) or not (folder / name).is_file():
+            continue
+        entry = {"name": name, "sha256": record.sha256, "bytes": record.size}
+        groups.setdefault((record.key, attempt), []).append(entry)
+    return [
+        {"fingerprint": key, "attempt": attempt, "files": sorted(listed, key=lambda f: f["name"])}
+        for (key, attempt), listed in sorted(groups.items(), key=lambda item: item[1][0]["name"])
+    ]
+
+
 def render_manifest(manifest: Mapping[str, Any]) -> str:
     """Canonical text: sorted keys, one job per line (readable diffs, and the fast C encoder)."""
+    return "".join(_chunks(manifest))
+
+
+def _chunks(manifest: Mapping[str, Any]) -> Iterator[str]:
+    """The canonical text piece by piece: a head, then one line per job."""
+    jobs = manifest.get("jobs", [])
+    if not jobs:
+        yield _dumps(manifest) + "\n"
+        return
     head = {key: value for key, value in manifest.items() if key != "jobs"}
-    lines = [_dumps(job) for job in manifest.get("jobs", [])]
-    body = ",\n".join(f"  {line}" for line in lines)
-    return f'{_dumps(head)[:-1]}, "jobs": [\n{body}\n]}}\n' if lines else _dumps(manifest) + "\n"
+    yield f'{_dumps(head)[:-1]}, "jobs": [\n'
+    for number, job in enumerate(jobs):
+        yield (",\n  " if number else "  ") + _dumps(job)
+    yield "\n]}\n"
 
 
 def _dumps(value: Any) -> str:
@@ -55,33 +123,54 @@ def _dumps(value: Any) -> str:
 
 
 def write_manifest(path: Path, manifest: Mapping[str, Any]) -> bool:
-    """Write ``manifest`` atomically; return False (touching nothing) when it is unchanged."""
-    text = render_manifest(manifest)
+    """Write ``manifest`` atomically, job by job; return False (file untouched) when unchanged."""
+    # A name of its own: two runners of one campaign may write their snapshots at once.
+    temp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
     try:
-        if path.exists() and path.read_text(encoding="utf-8") == text:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        digest = _stream(temp, manifest)
+        old = file_digest(path) if path.exists() else None
+        if old is not None and old.sha256 == digest:
             return False
-        _replace(path, text)
+        os.replace(temp, path)
     except OSError as exc:
         raise ManifestError(f"{path}: cannot write the manifest: {exc}") from exc
+    finally:
+        with contextlib.suppress(OSError):
+            temp.unlink()
     return True
 
 
-def _replace(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # A name of its own: two runners of one campaign may write their snapshots at once.
-    temp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    with temp.open("w", encoding="utf-8") as handle:
-        handle.write(text)
+def save_manifest(campaign: Campaign, store: Store) -> ManifestError | None:
+    """Write the campaign's manifest; return (not raise) why it could not be written."""
+    try:
+        write_manifest(manifest_path(campaign), build_manifest(campaign, store))
+    except ManifestError as exc:
+        return exc
+    return None
+
+
+def _stream(temp: Path, manifest: Mapping[str, Any]) -> str:
+    """Write the canonical text to ``temp`` one job at a time; return its sha256."""
+    digest = hashlib.sha256()
+    with temp.open("xb") as handle:
+        for chunk in _chunks(manifest):
+            data = chunk.encode("utf-8")
+            handle.write(data)
+            digest.update(data)
         handle.flush()
         os.fsync(handle.fileno())
-    os.replace(temp, path)
+    return digest.hexdigest()
 
 
-def read_manifest(path: Path) -> dict[str, Any] | None:
-    """Return the manifest at ``path``, None when there is none; ManifestError when unreadable."""
+def read_manifest(path: Path, campaign: str | None = None) -> dict[str, Any] | None:
+    """Return the manifest at ``path``, None when there is none; ManifestError when unreadable.
+
+    With ``campaign``, a manifest of another campaign is refused (OutputCollisionError).
+    """
     try:
         text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # no output folder (yet): no manifest
         return None
     except (OSError, UnicodeDecodeError) as exc:
         raise ManifestError(f"{path}: cannot read the manifest: {exc}") from exc
@@ -91,6 +180,12 @@ def read_manifest(path: Path) -> dict[str, Any] | None:
         raise ManifestError(f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from exc
     if not isinstance(data, dict) or data.get("manifest_version") != MANIFEST_VERSION:
         raise ManifestError(f"{path}: not an mjv manifest of version {MANIFEST_VERSION}")
+    if campaign is not None and data.get("campaign") != campaign:
+        raise OutputCollisionError(
+            f"{path} belongs to campaign {data.get('campaign')!r}, not {campaign!r}: refusing "
+            f"to write {campaign!r} into {path.parent} (nothing was submitted). Give each "
+            "campaign its own output.dir, or move that folder aside."
+        )
     return data
 
 

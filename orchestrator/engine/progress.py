@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import io
 import json
 import math
 import time
@@ -37,6 +39,53 @@ class Progress(Protocol):
 
     def close(self, snap: Snapshot) -> None:
         """End the display with a one-line summary."""
+
+
+class GuardedStream(io.TextIOBase):
+    """A text stream whose reader may go away (``mjv run ... | head``, a closed stderr).
+
+    The first broken pipe (or closed file) silences it for good: the run goes on, keeps its
+    state and exits with its own code instead of dying on a write.
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        super().__init__()
+        self.stream = stream
+        self.broken = False
+
+    def write(self, text: str) -> int:
+        """Write ``text`` unless the reader is gone (then drop it)."""
+        if not self.broken:
+            try:
+                self.stream.write(text)
+            except (OSError, ValueError) as exc:
+                self._break(exc)
+        return len(text)
+
+    def flush(self) -> None:
+        """Flush unless the reader is gone."""
+        if not self.broken:
+            try:
+                self.stream.flush()
+            except (OSError, ValueError) as exc:
+                self._break(exc)
+
+    def isatty(self) -> bool:
+        """Whether the wrapped stream is a terminal."""
+        try:
+            return not self.broken and bool(self.stream.isatty())
+        except (OSError, ValueError):
+            return False
+
+    def writable(self) -> bool:
+        """Always: writes to a gone reader are dropped, not refused."""
+        return True
+
+    def _break(self, exc: Exception) -> None:
+        gone = not isinstance(exc, OSError) or exc.errno in (errno.EPIPE, errno.EBADF)
+        if not gone:  # a full disk behind a redirect is a real error
+            raise exc
+        self.broken = True
 
 
 def _money(amount: float) -> str:

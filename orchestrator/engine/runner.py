@@ -11,14 +11,16 @@ from typing import Any, TypeVar
 from orchestrator.client import ExtendRequest, VideoRequest
 from orchestrator.engine.clips import Clips
 from orchestrator.engine.context import JobOutcome, Pacing, RunConfig, RunReport, Runtime
+from orchestrator.engine.downloads import remove_stale_parts
 from orchestrator.engine.manifest import (
-    build_manifest,
+    ManifestNotWrittenError,
     manifest_path,
     read_manifest,
     restore_from_manifest,
-    write_manifest,
+    save_manifest,
 )
 from orchestrator.engine.poller import Poller
+from orchestrator.engine.preflight import FreeSpace, preflight
 from orchestrator.engine.progress import Snapshot
 from orchestrator.engine.sources import Sources
 from orchestrator.engine.submission import (
@@ -30,7 +32,7 @@ from orchestrator.engine.submission import (
     StopRequestedError,
     Submitter,
 )
-from orchestrator.errors import BudgetError, DownloadError, ProviderError
+from orchestrator.errors import BudgetError, DownloadError, ProviderError, StateError
 from orchestrator.graph import build_graph
 from orchestrator.model import Campaign, Job
 from orchestrator.provider import OnSend
@@ -61,11 +63,19 @@ def submission_specs(jobs: Iterable[Job]) -> list[SubmissionSpec]:
 
 
 async def run_campaign(
-    campaign: Campaign, rt: Runtime, config: RunConfig, stop: asyncio.Event | None = None
+    campaign: Campaign,
+    rt: Runtime,
+    config: RunConfig,
+    stop: asyncio.Event | None = None,
+    *,
+    free_space: FreeSpace | None = None,
 ) -> RunReport:
-    """Run the selected jobs of ``campaign`` to completion (or to a stop) and report."""
+    """Run the selected jobs of ``campaign`` to completion (or to a stop) and report.
+
+    PreflightError: nothing was submitted. ManifestNotWrittenError carries the report.
+    """
     runner = _Runner(campaign, rt, config, stop or asyncio.Event())
-    return await runner.run()
+    return await runner.run(free_space)
 
 
 class _Runner:
@@ -91,10 +101,12 @@ class _Runner:
         self.ended: Counter[str] = Counter()  # outcomes by status, kept as they come
         self.stopped: str | None = None
 
-    async def run(self) -> RunReport:
+    async def run(self, free_space: FreeSpace | None) -> RunReport:
         store = self.rt.store
+        # Refuses an output folder of another campaign before anything is written.
+        manifest = read_manifest(manifest_path(self.campaign), self.campaign.name)
+        self._preflight(free_space)
         store.declare(submission_specs(self.jobs))
-        manifest = read_manifest(manifest_path(self.campaign))
         if manifest is not None:
             restore_from_manifest(manifest, store)
         self._force()
@@ -108,10 +120,18 @@ class _Runner:
             await asyncio.gather(*helpers, return_exceptions=True)
             await self.submitter.drain()
             self._release_leases()
-            write_manifest(manifest_path(self.campaign), build_manifest(self.campaign, store))
+            failure = save_manifest(self.campaign, store)
         report = self._report()
         self.rt.progress.close(self._snapshot())
+        if failure is not None:
+            raise ManifestNotWrittenError(str(failure), report) from failure
         return report
+
+    def _preflight(self, free_space: FreeSpace | None) -> None:
+        # Before any declaration or submission: never pay for a clip that cannot be saved.
+        preflight(self.rt.output_dir, self.jobs, self.rt.store, free_space=free_space)
+        for job in self.campaign.jobs:  # temp files of killed runs
+            remove_stale_parts(self.rt.output_dir / job.output_name)
 
     def _force(self) -> None:
         # The jobs' clips are regenerated; the stills they start from are kept.
@@ -153,6 +173,9 @@ class _Runner:
             except RunStoppedError:
                 self.stop.set()
                 raise
+            except StateError as exc:  # e.g. the state file was removed: stop, keep the summary
+                self.stop.set()
+                raise RunStoppedError(str(exc)) from exc
 
     async def _job(self, job: Job) -> JobOutcome:
         outcome = await self._outcome(job)
@@ -169,6 +192,8 @@ class _Runner:
         try:
             await self._chain(job)
         except JobFailedError as exc:
+            if self._state_gone():  # the failure is the state file's, not the job's
+                return JobOutcome(job.name, "interrupted")
             return JobOutcome(job.name, "failed", str(exc), exc.final)
         except InDoubtError as exc:
             return JobOutcome(job.name, "in_doubt", str(exc))
@@ -275,7 +300,8 @@ class _Runner:
             self.rt.store.renew_leases(self.rt.owner, self.config.lease_seconds)
 
     async def _report_progress(self) -> None:
-        while True:
+        # Also checks the state file: writes to a removed or replaced one would be lost.
+        while not self._state_gone():
             self.rt.progress.update(self._snapshot())
             await asyncio.sleep(PROGRESS_EVERY)
 
@@ -287,7 +313,22 @@ class _Runner:
         )
 
     def _release_leases(self) -> None:
-        self.rt.store.release_all(self.rt.owner)
+        try:
+            self.rt.store.release_all(self.rt.owner)
+        except StateError:
+            # A state file that is gone has no leases left to give back: report, don't crash.
+            if not self._state_gone():
+                raise
+
+    def _state_gone(self) -> bool:
+        """True (and the run marked stopped) when the state file was removed or replaced."""
+        try:
+            self.rt.store.check_file()
+        except StateError as exc:
+            self.stopped = self.stopped or str(exc)
+            self.stop.set()
+            return True
+        return False
 
     def _report(self) -> RunReport:
         outcomes = tuple(

@@ -113,13 +113,36 @@ class PostgresBase:
             self._set_attempt(key, attempt, outcome="abandoned", reason=why, reserved=0)
 
     def _replace_files(self, key: str, files: Sequence[Any]) -> None:
-        """Delete the key's files and insert ``files`` (FileRecords) instead."""
+        """Delete the key's files and insert ``files`` instead; replaced ones go to versions."""
+        self._keep_versions(key, files)
         self._db.execute("DELETE FROM files WHERE campaign = %s AND key = %s", (self.campaign, key))
         with self._db.cursor() as cursor:
             cursor.executemany(
                 "INSERT INTO files (campaign, key, idx, name, url, sha256, size)"
                 " VALUES (%s, %s, %s, %s, %s, %s, %s)",
                 [(self.campaign, key, f.index, f.name, f.url, f.sha256, f.size) for f in files],
+            )
+
+    def _keep_versions(self, key: str, files: Sequence[Any]) -> None:
+        """Copy the key's file rows that ``files`` does not repeat into file_versions."""
+        kept = [(f.index, f.sha256) for f in files]
+        old = self._db.execute(
+            "SELECT f.idx, f.name, f.url, f.sha256, f.size, s.attempt FROM files f"
+            " JOIN submissions s ON s.campaign = f.campaign AND s.key = f.key"
+            " WHERE f.campaign = %s AND f.key = %s",
+            (self.campaign, key),
+        ).fetchall()
+        replaced = [(self.campaign, key, r[5], *r[:5]) for r in old if (r[0], r[3]) not in kept]
+        if not replaced:
+            return
+        with self._db.cursor() as cursor:
+            cursor.executemany(
+                "INSERT INTO file_versions (campaign, key, attempt, idx, name, url, sha256, size,"
+                f" replaced_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, {NOW})"
+                " ON CONFLICT (campaign, key, attempt, idx) DO UPDATE SET name = excluded.name,"
+                " url = excluded.url, sha256 = excluded.sha256, size = excluded.size,"
+                " replaced_at = excluded.replaced_at",
+                replaced,
             )
 
 

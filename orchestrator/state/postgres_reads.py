@@ -12,6 +12,7 @@ from orchestrator.state.postgres_schema import NOW
 from orchestrator.state.records import (
     Attempt,
     FileRecord,
+    FileVersion,
     Money,
     Submission,
     Totals,
@@ -119,6 +120,19 @@ class PostgresReads(PostgresBase):
         """The uploaded URL is dead (expired or unreachable): the next use uploads again."""
         with self._write() as db:
             db.execute("DELETE FROM uploads WHERE sha256 = %s", (sha256,))
+
+    def file_versions(self) -> list[FileVersion]:
+        """Return the files submissions of this campaign replaced, by key, attempt and index."""
+        with self._read() as db:
+            rows = db.execute(
+                "SELECT attempt, key, idx, name, url, sha256, size FROM file_versions"
+                " WHERE campaign = %s ORDER BY key, attempt, idx",
+                (self.campaign,),
+            ).fetchall()
+        return [FileVersion(row[0], FileRecord(*row[1:])) for row in rows]
+
+    def check_file(self) -> None:
+        """A database cannot vanish like a file: nothing to check (a lost server errors)."""
 
     def money(self) -> dict[str, Money]:
         """Charged, refunded and reserved money of every key of this campaign, in one query."""

@@ -75,6 +75,17 @@ _V1 = (
         sha256 TEXT PRIMARY KEY,
         url TEXT NOT NULL,
         recorded_at DOUBLE PRECISION NOT NULL)""",
+    """CREATE TABLE file_versions (
+        campaign TEXT NOT NULL,
+        key TEXT NOT NULL,
+        attempt INTEGER NOT NULL,
+        idx INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        url TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        size BIGINT NOT NULL,
+        replaced_at DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (campaign, key, attempt, idx))""",
     """CREATE TABLE slots (
         account TEXT NOT NULL,
         slot INTEGER NOT NULL,

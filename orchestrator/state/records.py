@@ -60,6 +60,14 @@ class FileRecord:
 
 
 @dataclass(frozen=True)
+class FileVersion:
+    """A file record a submission replaced (--force, retry, adoption), with its attempt."""
+
+    attempt: int
+    file: FileRecord
+
+
+@dataclass(frozen=True)
 class Attempt:
     """One attempt at a submission and the money it reserved, was charged and got back."""
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -102,21 +104,44 @@ def _uploads_are_submissions_v2(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE attempts ADD COLUMN sent_key TEXT")
 
 
+# Records of files a submission replaced (--force, retry, adoption): a paid clip is never lost.
+_V2 = (
+    """CREATE TABLE file_versions (
+        campaign TEXT NOT NULL,
+        key TEXT NOT NULL,
+        attempt INTEGER NOT NULL,
+        idx INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        url TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        replaced_at REAL NOT NULL,
+        PRIMARY KEY (campaign, key, attempt, idx))""",
+)
+
+
+def _to_v2(db: sqlite3.Connection) -> None:
+    """Version 1 -> 2: uploads as submissions, requests and sent keys, the file_versions table."""
+    _uploads_are_submissions_v2(db)
+    for statement in _V2:
+        db.execute(statement)
+
+
 # MIGRATIONS[i] upgrades a file from version i to i + 1; append, never edit a released one.
-MIGRATIONS: Sequence[Migration] = (_create_v1, _uploads_are_submissions_v2)
+MIGRATIONS: Sequence[Migration] = (_create_v1, _to_v2)
 
 
 def connect(path: Path) -> sqlite3.Connection:
     """Open (creating or migrating) the state file at ``path``; StateError when unusable."""
     _check_header(path)
+    _check_writable(path)
     db = _open(path)
     try:
-        _check_contents(db, path)
-        db.execute("PRAGMA journal_mode = WAL")
-        db.execute("PRAGMA synchronous = NORMAL")
-        _migrate(db, path)
+        _prepare(db, path)
     except sqlite3.Error as exc:
         db.close()
+        if is_access_error(exc):
+            raise not_writable(path, str(exc)) from exc
         raise StateError(f"state file {path} cannot be used: {exc}") from exc
     except BaseException:
         db.close()
@@ -142,6 +167,54 @@ def _check_header(path: Path) -> None:
         )
 
 
+def _prepare(db: sqlite3.Connection, path: Path) -> None:
+    """Check, switch to WAL and migrate; retried while another process holds the file.
+
+    Switching the journal mode can meet SQLITE_BUSY without the busy handler being asked
+    (two processes opening a new file at once); every step is safe to repeat.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
+    while True:
+        try:
+            _check_contents(db, path)
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute("PRAGMA synchronous = NORMAL")
+            _migrate(db, path)
+            _check_clip_urls(db, path)
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+def writable(path: Path) -> bool:
+    """True when this process may write ``path`` (a file or a folder)."""
+    return os.access(path, os.W_OK)
+
+
+def _check_writable(path: Path) -> None:
+    """A state file or folder that cannot be written is said so, never called corrupt."""
+    if path.exists() and not writable(path):
+        raise not_writable(path, "the file is read-only")
+    if path.parent.is_dir() and not writable(path.parent):
+        raise not_writable(path, f"its folder {path.parent} is read-only")
+
+
+def is_access_error(exc: sqlite3.Error) -> bool:
+    """True for SQLite's ways of saying it may not write (or create) a file."""
+    text = str(exc).lower()
+    return "readonly" in text or "unable to open" in text or "read-only" in text
+
+
+def not_writable(path: Path, detail: str) -> StateError:
+    """The error for a state file (or its folder) that cannot be written."""
+    return StateError(
+        f"state file {path} is not writable ({detail}); SQLite also writes its -wal and -shm "
+        "files beside it. Fix the permissions, or pass --state to use another file."
+    )
+
+
 def _open(path: Path) -> sqlite3.Connection:
     """Connect in autocommit mode so that every transaction is an explicit BEGIN IMMEDIATE."""
     try:
@@ -159,13 +232,46 @@ def _open(path: Path) -> sqlite3.Connection:
 def _check_contents(db: sqlite3.Connection, path: Path) -> None:
     """Read-only checks before the first write: intact, ours, and not from a newer mjv."""
     try:
-        verdict = db.execute("PRAGMA quick_check").fetchone()[0]
+        verdict = _quick_check(db)
         version = read_version(db, path)
     except sqlite3.DatabaseError as exc:
+        if "locked" in str(exc):  # busy, not damaged: the caller waits and tries again
+            raise
+        if is_access_error(exc):
+            raise not_writable(path, str(exc)) from exc
         raise _corrupt(path, str(exc)) from exc
     if verdict != "ok":
         raise _corrupt(path, str(verdict))
     _refuse_newer(version, path)
+
+
+def _quick_check(db: sqlite3.Connection) -> str:
+    """SQLite's verdict; a damaged file may name things in bytes that are not UTF-8."""
+    db.text_factory = lambda raw: raw.decode("utf-8", "replace")
+    try:
+        return str(db.execute("PRAGMA quick_check").fetchone()[0])
+    finally:
+        db.text_factory = str
+
+
+def _check_clip_urls(db: sqlite3.Connection, path: Path) -> None:
+    """Every clip_urls value must be a JSON array: name the first job whose value is not."""
+    row = db.execute(
+        "SELECT job, key FROM submissions WHERE NOT json_valid(clip_urls)"
+        " OR json_type(clip_urls) != 'array' LIMIT 1"
+    ).fetchone()
+    if row is not None:
+        raise damaged_clip_urls(path, str(row[0]), str(row[1]))
+
+
+def damaged_clip_urls(path: Path | None, job: str, key: str) -> StateError:
+    """The error for a submission whose clip URLs cannot be read back."""
+    where = f"state file {path}" if path else "state file"
+    return StateError(
+        f"{where} is damaged: job {job} ({key[:12]}) has clip URLs that are not a JSON list; "
+        "it was left untouched. Restore it from a backup, or move it aside and run again "
+        "(a committed manifest restores finished jobs)."
+    )
 
 
 def _refuse_newer(version: int, path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -11,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.errors import StateError
-from orchestrator.state.records import FileRecord, Submission
+from orchestrator.state.records import FileRecord, FileVersion, Submission
+from orchestrator.state.schema import damaged_clip_urls, is_access_error, not_writable
 
 MICROS = 1_000_000  # money is stored in integer millionths so sums stay exact
 ANY_STATUS = ("pending", "submitting", "submitted", "running", "succeeded", "downloaded", "failed")
@@ -49,13 +51,33 @@ def submission_from_row(row: Sequence[Any]) -> Submission:
         task_id,
         failure,
         reason,
-        clip_urls=tuple(json.loads(row[10])),
+        clip_urls=_clip_urls(row[10], job, key),
         image_url=row[11],
         lease_owner=row[12],
         lease_until=row[13],
         updated_at=row[14],
         request=row[15],
     )
+
+
+def _clip_urls(text: str, job: str, key: str) -> tuple[str, ...]:
+    """The stored JSON list of clip URLs; damage is a StateError naming the job."""
+    try:
+        urls = json.loads(text)
+    except (TypeError, ValueError):
+        urls = None
+    if not isinstance(urls, list):
+        raise damaged_clip_urls(None, job, key)
+    return tuple(str(url) for url in urls)
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    """(device, inode) of ``path``, None when it is gone."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
 
 
 def file_from_row(row: Sequence[Any]) -> FileRecord:
@@ -74,6 +96,29 @@ class SqliteBase:
         self.path = path
         self.campaign = campaign
         self._clock = clock
+        self._where = path.absolute()  # a later chdir must not look like a removed file
+        self._identity = _identity(self._where)
+
+    def check_file(self) -> None:
+        """StateError when the state file was removed or replaced since it was opened.
+
+        Writes to an unlinked file would be lost silently: the run must stop instead.
+        """
+        if self._identity is not None and _identity(self._where) != self._identity:
+            raise StateError(
+                f"state file {self.path} was removed or replaced while mjv was using it; "
+                "stopping (nothing more is recorded or submitted). Put the file back or run again."
+            )
+
+    def file_versions(self) -> list[FileVersion]:
+        """Return the files submissions of this campaign replaced, by key, attempt and index."""
+        with self._read() as db:
+            rows = db.execute(
+                "SELECT attempt, key, idx, name, url, sha256, size FROM file_versions"
+                " WHERE campaign = ? ORDER BY key, attempt, idx",
+                (self.campaign,),
+            ).fetchall()
+        return [FileVersion(row[0], FileRecord(*row[1:])) for row in rows]
 
     @contextmanager
     def _errors(self) -> Iterator[None]:
@@ -81,12 +126,15 @@ class SqliteBase:
         try:
             yield
         except sqlite3.Error as exc:
+            if is_access_error(exc):
+                raise not_writable(self.path, str(exc)) from exc
             raise StateError(f"state file {self.path}: {exc}") from exc
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         """One BEGIN IMMEDIATE transaction, committed on success and rolled back otherwise."""
         with self._lock, self._errors():
+            self.check_file()
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield self._db
@@ -167,10 +215,32 @@ class SqliteBase:
             self._set_attempt(db, key, attempt, outcome="abandoned", reason=why, reserved=0)
 
     def _replace_files(self, db: sqlite3.Connection, key: str, files: Sequence[FileRecord]) -> None:
-        """Delete the key's files and insert ``files`` instead."""
+        """Delete the key's files and insert ``files`` instead; replaced ones go to versions."""
+        self._keep_versions(db, key, files)
         db.execute("DELETE FROM files WHERE campaign = ? AND key = ?", (self.campaign, key))
         db.executemany(
             "INSERT INTO files (campaign, key, idx, name, url, sha256, size)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
             [(self.campaign, key, f.index, f.name, f.url, f.sha256, f.size) for f in files],
         )
+
+    def _keep_versions(self, db: sqlite3.Connection, key: str, files: Sequence[FileRecord]) -> None:
+        """Copy the key's file rows that ``files`` does not repeat into file_versions."""
+        kept = [(f.index, f.sha256) for f in files]
+        old = db.execute(
+            "SELECT f.idx, f.name, f.url, f.sha256, f.size, s.attempt FROM files f"
+            " JOIN submissions s ON s.campaign = f.campaign AND s.key = f.key"
+            " WHERE f.campaign = ? AND f.key = ?",
+            (self.campaign, key),
+        ).fetchall()
+        replaced = [
+            (self.campaign, key, row[5], *row[:5], self._clock())
+            for row in old
+            if (row[0], row[3]) not in kept
+        ]
+        if replaced:
+            db.executemany(
+                "INSERT OR REPLACE INTO file_versions (campaign, key, attempt, idx, name, url,"
+                " sha256, size, replaced_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                replaced,
+            )

@@ -9,6 +9,7 @@ from typing import Protocol
 from orchestrator.state.records import (
     Attempt,
     FileRecord,
+    FileVersion,
     Money,
     Submission,
     SubmissionSpec,
@@ -137,11 +138,22 @@ class Store(Protocol):
     def all_files(self) -> dict[str, list[FileRecord]]:
         """Return the recorded files of every key of this campaign, in one query."""
 
+    def file_versions(self) -> list[FileVersion]:
+        """Return the records of files that submissions replaced (never deleted), with attempts.
+
+        ``reset``, ``adopt`` and ``record_files`` keep every file row they replace (unless the
+        new files repeat it) here, with the attempt that made it.
+        """
+
+    def check_file(self) -> None:
+        """StateError when the backing file was removed or replaced (a no-op without one)."""
+
     def reset(self, key: str, reason: str) -> None:
         """Send the key back to pending for a new attempt (force, retry, stuck task).
 
-        Clears the task id, failure, URLs and files; keeps the attempt counter, the attempts'
-        history and their money. An in-doubt attempt keeps its reservation (it may be charged).
+        Clears the task id, failure, URLs and files (their rows move to ``file_versions``);
+        keeps the attempt counter, the attempts' history and their money. An in-doubt attempt
+        keeps its reservation (it may be charged).
         """
 
     def adopt(

@@ -19,6 +19,7 @@ TABLES: Mapping[str, tuple[str, ...]] = {
     "submissions": (*_SUBMISSIONS.split(" "), "image_url", "updated_at", "request"),
     "attempts": tuple(_ATTEMPTS.split(" ")),
     "files": ("key", "idx", "name", "url", "sha256", "size"),
+    "file_versions": ("key", "attempt", "idx", "name", "url", "sha256", "size", "replaced_at"),
 }
 UPLOADS = ("sha256", "url", "recorded_at")
 

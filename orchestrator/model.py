@@ -6,6 +6,7 @@ import hashlib
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,26 @@ VIDEO_KINDS = ("video", "extend")  # priced by speed mode; imagine, upscale, upl
 BASE_SECONDS = 5.0
 EXTENSION_SECONDS = 4.0
 MAX_EXTENSIONS = 4
+
+
+class JobStatus(StrEnum):
+    """The one vocabulary for a job, in the plan, the status, the manifest and a run's report.
+
+    ``new``, ``done``, ``changed``, ``incomplete``, ``failed`` and ``orphaned`` say where a job
+    stands against what ran; ``in_doubt``, ``blocked``, ``stuck`` and ``interrupted`` how a run
+    left it short of done.
+    """
+
+    NEW = "new"
+    DONE = "done"
+    CHANGED = "changed"
+    INCOMPLETE = "incomplete"
+    FAILED = "failed"
+    ORPHANED = "orphaned"
+    IN_DOUBT = "in_doubt"
+    BLOCKED = "blocked"
+    STUCK = "stuck"
+    INTERRUPTED = "interrupted"
 
 
 def fingerprint(payload: Mapping[str, Any]) -> str:

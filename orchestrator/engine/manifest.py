@@ -15,8 +15,10 @@ from typing import Any
 from orchestrator.engine.clips import clip_name, version_name
 from orchestrator.engine.context import RunReport
 from orchestrator.engine.downloads import file_digest
+from orchestrator.engine.ledger import money_totals, source_entries, spent_on
 from orchestrator.errors import MjvError
-from orchestrator.model import Campaign, ImageSource, Job, chain
+from orchestrator.graph import build_graph
+from orchestrator.model import Campaign, ImageSource, Job, JobStatus, chain
 from orchestrator.state import FileRecord, Store, Submission
 
 # (attempt, record, current): a file record a job's folder may keep under versions/
@@ -60,11 +62,17 @@ def build_manifest(campaign: Campaign, store: Store) -> dict[str, Any]:
             entry["versions"] = versions
         jobs.append(entry)
     jobs.sort(key=lambda entry: str(entry["name"]))
+    money = store.money()
+    for entry in jobs:
+        keys = [step["fingerprint"] for step in entry["steps"]]
+        entry["cost"] = spent_on(money, keys)
+    sources = source_entries(build_graph(campaign.jobs), subs, money)
     return {
         "manifest_version": MANIFEST_VERSION,
         "campaign": campaign.name,
         "jobs": jobs,
-        "totals": _totals(jobs),
+        "sources": sources,
+        "totals": _totals(jobs) | money_totals(campaign, store.totals(), money, sources),
     }
 
 
@@ -229,7 +237,6 @@ def _job_entry(
         _step_entry(step, key, prompt, motion, index, subs.get(key), files.get(key, []))
         for step, key, prompt, motion, index in chain(job)
     ]
-    price = campaign.price(job.settings.mode)
     return {
         "name": job.name,
         "fingerprint": job.fingerprint,
@@ -242,7 +249,7 @@ def _job_entry(
         "take": job.take,
         "status": _job_status([step["status"] for step in steps]),
         "steps": steps,
-        "cost": None if price is None else round(price * len(steps), 6),
+        "matrix": dict(job.matrix),
     }
 
 
@@ -282,19 +289,17 @@ def _image(image: ImageSource) -> dict[str, Any]:
 
 def _job_status(statuses: list[str]) -> str:
     if all(status == "downloaded" for status in statuses):
-        return "done"
+        return JobStatus.DONE
     if "failed" in statuses:
-        return "failed"
-    return "pending" if all(s == "pending" for s in statuses) else "incomplete"
+        return JobStatus.FAILED
+    return JobStatus.NEW if all(s == "pending" for s in statuses) else JobStatus.INCOMPLETE
 
 
 def _totals(jobs: list[dict[str, Any]]) -> dict[str, Any]:
     files = [f for job in jobs for step in job["steps"] for f in step["files"]]
-    costs = [job["cost"] for job in jobs if job["status"] == "done"]
     return {
         "jobs": len(jobs),
-        "done": sum(1 for job in jobs if job["status"] == "done"),
+        "done": sum(1 for job in jobs if job["status"] == JobStatus.DONE),
         "files": len(files),
         "bytes": sum(int(f["bytes"]) for f in files),
-        "cost": None if any(c is None for c in costs) else round(sum(costs), 6),
     }

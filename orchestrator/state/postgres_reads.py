@@ -138,8 +138,8 @@ class PostgresReads(PostgresBase):
         """Charged, refunded and reserved money of every key of this campaign, in one query."""
         with self._read() as db:
             rows = db.execute(
-                "SELECT key, sum(charged), sum(refunded), sum(reserved) FROM attempts"
-                " WHERE campaign = %s GROUP BY key",
+                "SELECT key, sum(charged)::bigint, sum(refunded)::bigint, sum(reserved)::bigint"
+                " FROM attempts WHERE campaign = %s GROUP BY key",
                 (self.campaign,),
             ).fetchall()
         return {r[0]: Money(r[1] / MICROS, r[2] / MICROS, r[3] / MICROS) for r in rows}

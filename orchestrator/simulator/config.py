@@ -43,7 +43,9 @@ class SimulatorConfig:
     credits: int | None = None  # charges allowed before the quota error
     quota_style: str = "en"  # "en": quota_not_enough; "zh": 您在本站点的所余资金不足够了
     relay_error: float = 0.0  # share of API calls answered HTTP 400 code 5 (gateway relay)
-    state_unknown: float = 0.0  # share of submits accepted, charged, answered accepted_state_unknown
+    state_unknown: float = (
+        0.0  # share of submits accepted, charged, answered accepted_state_unknown
+    )
     refusal: float = 0.0  # share of submits answered HTTP 200 success:false (LogicException)
     account_locked: bool = False  # every submit answers the temporary-lock LogicException
     hd: bool = True  # False: HD creates answer code 3 无可用的账号实例

@@ -129,7 +129,12 @@ def _decode_task(raw: dict[str, Any], clock: Convert) -> SimTask:
 
 def _encode_upload(upload: Upload, wall: Convert) -> dict[str, Any]:
     data = base64.b64encode(upload.data).decode()
-    return {"mime": upload.mime, "data": data, "issued": wall(upload.issued), "expires": wall(upload.expires)}
+    return {
+        "mime": upload.mime,
+        "data": data,
+        "issued": wall(upload.issued),
+        "expires": wall(upload.expires),
+    }
 
 
 def _decode_upload(raw: dict[str, Any], clock: Convert) -> Upload:

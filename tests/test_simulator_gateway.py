@@ -1,4 +1,4 @@
-"""Gateway-side behaviours over raw HTTP: idempotency, relay errors, queue full, quota, moderation."""
+"""Gateway behaviours over raw HTTP: idempotency, relay errors, queue full, quota, moderation."""
 
 from __future__ import annotations
 

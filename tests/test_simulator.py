@@ -16,6 +16,7 @@ from orchestrator.client import Client, ExtendRequest, VideoRequest
 from orchestrator.commands import simulate
 from orchestrator.model import Settings
 from orchestrator.simulator import Simulator, SimulatorConfig
+from orchestrator.simulator.config import DEFAULT_PRICES
 
 T = TypeVar("T")
 JOB = 10.0  # simulated seconds per job; the fake clock makes them free
@@ -259,6 +260,11 @@ def test_every_simulate_option_reaches_the_config() -> None:
     argv = "simulate --job-seconds 0.5 --slots 7 --seed 3 --rate-limit 0.1 --retry-after 4"
     argv += " --server-error 0.2 --queue-full 0.3 --banned-word a --banned-word b --fail-rate 0.4"
     argv += " --slow 0.01 --drop-after-submit 0.5 --credits 9 --api-key sk-local-test"
+    argv += " --queue-full-style 23 --moderation-style en --honor-idempotency-key --quota-style zh"
+    argv += " --relay-error 0.05 --state-unknown 0.06 --refusal 0.07 --account-locked --no-hd"
+    argv += " --upload-ttl 60 --clip-ttl 30 --require-browser-ua --queue-seconds 5"
+    argv += " --raw-queue-code --stall 0.08 --gateway-timeout 90 --blank-status-seconds 1.5"
+    argv += " --price relax=0.2 --price upload=0"
     config = simulate.config_from_args(build_parser().parse_args(argv.split()))
     assert config == SimulatorConfig(
         job_seconds=0.5,
@@ -274,4 +280,34 @@ def test_every_simulate_option_reaches_the_config() -> None:
         slow=0.01,
         drop_after_submit=0.5,
         credits=9,
+        queue_full_style="23",
+        moderation_style="en",
+        honor_idempotency_key=True,
+        quota_style="zh",
+        relay_error=0.05,
+        state_unknown=0.06,
+        refusal=0.07,
+        account_locked=True,
+        hd=False,
+        upload_ttl=60.0,
+        clip_ttl=30.0,
+        require_browser_ua=True,
+        queue_seconds=5.0,
+        raw_queue_code=True,
+        stall=0.08,
+        gateway_timeout=90.0,
+        blank_status_seconds=1.5,
+        prices={**DEFAULT_PRICES, "relax": 0.2, "upload": 0.0},
     )
+
+
+def test_simulate_defaults_are_the_config_defaults() -> None:
+    from orchestrator.cli import build_parser
+
+    assert simulate.config_from_args(build_parser().parse_args(["simulate"])) == SimulatorConfig()
+
+
+def test_an_unknown_price_kind_is_a_usage_error() -> None:
+    err = io.StringIO()
+    code = main(["simulate", "--port", "0", "--price", "gold=1"], io.StringIO(), err)
+    assert code == errors.EXIT_USAGE and "unknown kind gold" in err.getvalue()

@@ -158,3 +158,16 @@ def test_kill_9_at_any_moment_leaves_a_world_that_loads(tmp_path: Path) -> None:
         last = w.fetch(charges[-1].task_id)
         assert last["status"] == "SUCCESS"
         assert w.download(last["videoUrl"], BROWSER).content[4:8] == b"ftyp"
+
+
+def test_mjv_simulate_serves_a_world_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from orchestrator.commands import simulate
+
+    def interrupt() -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(simulate, "wait_forever", interrupt)
+    world, out = tmp_path / "world.jsonl", io.StringIO()
+    assert main(["simulate", "--port", "0", "--world", str(world)], out, io.StringIO()) == 0
+    assert f"world: {world}" in out.getvalue()
+    assert json.loads(world.read_text().splitlines()[0])["world"] == "mjv-simulator"

@@ -34,7 +34,7 @@ class UploadStore:
         n = len(self.items) - 1
         ex, issued = int(self._wall(upload.expires)), int(self._wall(upload.issued))
         digest = hashlib.sha256(f"{n}:{ex}:{issued}".encode()).hexdigest()
-        ext = upload.mime.split("/", 1)[1]
+        ext = re.sub(r"\W", "", upload.mime.split("/", 1)[1]) or "img"  # image/svg+xml -> svgxml
         return f"/cdn/attachments/{n}/image{n}.{ext}?ex={ex:x}&is={issued:x}&hm={digest}"
 
     def live(self, path: str, now: float) -> Upload | None:

@@ -171,3 +171,12 @@ def test_mjv_simulate_serves_a_world_file(tmp_path: Path, monkeypatch: pytest.Mo
     assert main(["simulate", "--port", "0", "--world", str(world)], out, io.StringIO()) == 0
     assert f"world: {world}" in out.getvalue()
     assert json.loads(world.read_text().splitlines()[0])["world"] == "mjv-simulator"
+
+
+def test_the_ledger_stays_readable_after_stop(tmp_path: Path) -> None:
+    clock = FakeClock()
+    config = SimulatorConfig(job_seconds=JOB, fail_rate=1.0)
+    with Simulator(config, clock=clock, world=tmp_path / "w.jsonl") as sim, httpx.Client() as h:
+        Wire(sim, h).task_id(Wire(sim, h).create())
+    clock.now += JOB  # the refund happens after the file was closed
+    assert [c.refund for c in sim.charges()] == [False, True]

@@ -174,10 +174,11 @@ class FakeProvider:
         self._book.rebuild(self._clock())
 
     def close(self) -> None:
-        """Close the world file, if any."""
+        """Close the world file, if any; the in-memory world stays readable."""
         with self.lock:
             if self._world is not None:
                 self._world.close()
+            self._world = None  # later changes (reading the ledger after stop) stay in memory
 
     def _url(self, path: str) -> str:
         return f"{self.base_url}{path}"

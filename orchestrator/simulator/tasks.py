@@ -95,9 +95,11 @@ class TaskBook:
 
     def ahead_of(self, task: SimTask) -> int | None:
         """Tasks in line before a waiting task, None when it already holds a slot."""
-        if task.start is not None or task.id not in self._waiting:
+        if task.start is not None or task.modal or task.ended:
             return None
-        return self._waiting.index(task.id)
+        if self._waiting and self._waiting[-1] == task.id:  # a new task: O(1)
+            return len(self._waiting) - 1
+        return self._waiting.index(task.id) if task.id in self._waiting else None
 
     def advance(self, now: float) -> None:
         """Apply every slot event up to ``now``: finishes, starts and timeouts in the line."""

@@ -177,13 +177,13 @@ class SubmitDesk:
             return envelope(4, "base64Array holds an item that is not a base64 image data URI")
         if quota := self._quota():
             return quota
-        self._charge("upload", call, "")
         expires = call.now + self.config.upload_ttl
         urls = []
         for mime, data in (d for d in decoded if d):
             upload = Upload(mime, data, call.now, expires)
             urls.append(self._url(self._uploads.add(upload)))
             self._save("upload", upload)
+        self._charge("upload", call, "")  # after the uploads, like a task before its charge
         return envelope(1, "Success", urls)
 
     def _charge(self, kind: str, call: Call, task_id: str) -> None:
@@ -192,12 +192,6 @@ class SubmitDesk:
 
 def submit_route(route: str, body: dict[str, Any] | None) -> str:
     """The log's name of a submit route; a video with ``action: extend`` is an extend."""
-    if route == "upload-discord-images":
-        return "upload"
-    return "extend" if route == "video" and body and body.get("action") == "extend" else route
-
-
-def _submit_route(route: str, body: dict[str, Any] | None) -> str:
     if route == "upload-discord-images":
         return "upload"
     return "extend" if route == "video" and body and body.get("action") == "extend" else route

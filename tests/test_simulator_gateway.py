@@ -123,3 +123,15 @@ def test_accepted_state_unknown_is_charged_and_the_task_exists() -> None:
         assert charge.key == "k-a1" and w.fetch(charge.task_id)["id"] == charge.task_id
         (record,) = w.sim.submit_log()
         assert (record.status, record.charged, record.task_id) == (400, True, charge.task_id)
+
+
+def test_the_new_faults_are_reproducible_from_the_seed_and_drawn_only_when_enabled() -> None:
+    def pattern(seed: int, **extra: float) -> list[tuple[int, object]]:
+        options = {"relay_error": 0.2, "refusal": 0.2, "state_unknown": 0.2, "stall": 0.3}
+        with wire(seed=seed, **options, **extra) as w:
+            answers = [w.create().json() for _ in range(30)]
+        return [(a.get("code"), a.get("description") or a.get("success")) for a in answers]
+
+    assert pattern(3) == pattern(3) != pattern(4)
+    assert len({code for code, _ in pattern(3)}) == 4  # accepted, relay, refusal, state unknown
+    assert pattern(3, fail_rate=0.0, queue_full=0.0) == pattern(3)  # disabled faults never draw

@@ -159,11 +159,13 @@ def test_extension_chains_are_checked(sim: Simulator, clock: FakeClock) -> None:
     for step in range(4):
         parent = use(
             sim,
-            lambda c, p=parent, s=step: c.extend_video(ExtendRequest(p, 1, "high", "on", f"e{s}")),
+            lambda c, p=parent, s=step: c.extend_video(
+                ExtendRequest(p, 0, "high", "on", state=f"e{s}")
+            ),
         )
         clock.now += JOB
     task = use(sim, lambda c: c.fetch_task(parent))
-    assert task.action == "EXTEND" and task.succeeded and len(task.clip_urls) == 4  # no batchSize
+    assert task.action == "EXTEND" and task.succeeded and task.state == "e3"
     with pytest.raises(errors.InvalidRequestError, match="at most 4"):
         use(sim, lambda c: c.extend_video(ExtendRequest(parent, 0, "low", "on")))
 

@@ -103,8 +103,47 @@ def _add_simulate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.add_argument("--fail-rate", type=_fraction, default=0.0, metavar="P", help="task failures")
     p.add_argument("--slow", type=float, default=0.0, metavar="S", help="delay every response")
     p.add_argument("--drop-after-submit", type=_fraction, default=0.0, metavar="P")
-    p.add_argument("--credits", type=int, metavar="N", help="charged submits before quota error")
+    p.add_argument("--credits", type=int, metavar="N", help="charged calls before quota error")
     p.add_argument("--api-key", default="sk-simulator", help="key the simulator accepts")
+    _add_simulate_rev2(p)
+
+
+def _add_simulate_rev2(p: argparse.ArgumentParser) -> None:
+    """The simulator options of API.md revision 2 (see the README's simulator table)."""
+    add, share, seconds = p.add_argument, _fraction, _non_negative_float
+    add("--queue-full-style", choices=("9", "23"), default="9", help="queue full as code 9 or 23")
+    add("--moderation-style", choices=("zh", "en"), default="zh", help="moderation failReason")
+    add("--honor-idempotency-key", action="store_true", help="a repeated key answers code 21")
+    add("--quota-style", choices=("en", "zh"), default="en", help="quota error text")
+    add("--relay-error", type=share, default=0.0, metavar="P", help="HTTP 400 code 5 share")
+    add("--state-unknown", type=share, default=0.0, metavar="P", help="charged, then 400 share")
+    add("--refusal", type=share, default=0.0, metavar="P", help="HTTP 200 success:false share")
+    add("--account-locked", action="store_true", help="refuse every submit: account locked")
+    add("--no-hd", dest="hd", action="store_false", help="HD creates answer code 3")
+    add("--upload-ttl", type=seconds, default=86400.0, metavar="S", help="upload URL lifetime")
+    add("--clip-ttl", type=seconds, metavar="S", help="clip URL lifetime after the finish")
+    add("--require-browser-ua", action="store_true", help="CDN answers 403 to non-browsers")
+    add("--queue-seconds", type=seconds, default=0.0, metavar="S", help="extra NOT_START wait")
+    add("--raw-queue-code", action="store_true", help="queued submits answer code 22, not 1")
+    add("--stall", type=share, default=0.0, metavar="P", help="tasks that never finish")
+    add("--gateway-timeout", type=seconds, default=3600.0, metavar="S", help="task time limit")
+    add("--blank-status-seconds", type=seconds, default=0.0, metavar="S", help='status ""')
+    add("--price", action="append", default=[], type=_price, metavar="KIND=X", help="a price")
+    add("--world", metavar="FILE", help="keep the provider's world in FILE across restarts")
+
+
+def _non_negative_float(text: str) -> float:
+    value = float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative, got {text}")
+    return value
+
+
+def _price(text: str) -> tuple[str, float]:
+    kind, sep, amount = text.partition("=")
+    if not sep or not kind:
+        raise argparse.ArgumentTypeError(f"expected KIND=AMOUNT, got {text}")
+    return kind, _non_negative_float(amount)
 
 
 def _add_doctor(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -52,7 +52,7 @@ def run_spec(sim: Simulator, spec: Path, *extra: str, verb: str = "run") -> Resu
 def simulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[Simulator]:
     """A simulator whose tasks finish in 50 ms, with MJV_API_KEY set to its key."""
     monkeypatch.setenv("MJV_API_KEY", KEY)
-    with Simulator(SimulatorConfig(job_seconds=0.05, slots=4)) as sim:
+    with Simulator(SimulatorConfig(job_seconds=0.05, slots=4, honor_idempotency_key=True)) as sim:
         yield sim
 
 

@@ -110,7 +110,8 @@ def test_ctrl_c_stops_new_submissions_and_exits_130(tmp_path: Path) -> None:
 
     from orchestrator.simulator import SimulatorConfig
 
-    with Simulator(SimulatorConfig(job_seconds=0.6, slots=2, api_key=KEY)) as sim:
+    config = SimulatorConfig(job_seconds=0.6, slots=2, api_key=KEY, honor_idempotency_key=True)
+    with Simulator(config) as sim:
         spec = write(tmp_path / "c.yaml", SPEC)
         proc = subprocess.Popen(
             [sys.executable, "-m", "orchestrator", "run", str(spec), *FAST],

@@ -330,7 +330,9 @@ def test_retry_gives_failed_jobs_a_new_attempt(
     monkeypatch.setenv("MJV_API_KEY", "sk-simulator")
     banned = MATRIX.replace("{{ mood }} light", "{{ mood }}{% if mood == 'cold' %} ban{% endif %}")
     spec = write(tmp_path / "c.yaml", banned)
-    config = SimulatorConfig(job_seconds=0.05, slots=4, banned_words=("ban",))
+    config = SimulatorConfig(
+        job_seconds=0.05, slots=4, banned_words=("ban",), moderation_style="en"
+    )
     with Simulator(config) as sim:
         first = run_spec(sim, spec)
         assert first.code == 3, first.out

@@ -47,6 +47,7 @@ def spec(tmp_path: Path) -> Path:
 
 
 def _simulator(**faults: object) -> Iterator[Simulator]:
+    faults = {"honor_idempotency_key": True, "moderation_style": "en", **faults}
     config = SimulatorConfig(job_seconds=0.03, slots=4, api_key=KEY, retry_after=0.01, **faults)
     with Simulator(config) as sim:  # type: ignore[arg-type]
         yield sim

@@ -16,6 +16,7 @@ from orchestrator.client import Client, ExtendRequest, VideoRequest
 from orchestrator.commands import simulate
 from orchestrator.model import Settings
 from orchestrator.simulator import Simulator, SimulatorConfig
+from orchestrator.simulator.config import DEFAULT_PRICES
 
 T = TypeVar("T")
 JOB = 10.0  # simulated seconds per job; the fake clock makes them free
@@ -125,7 +126,13 @@ def test_clips_of_unfinished_tasks_are_not_served(sim: Simulator) -> None:
         use(sim, lambda c: c.download(f"{sim.base_url}/cdn/{task_id}/0.mp4", lambda _: None))
 
 
-def test_a_repeated_idempotency_key_returns_the_same_task_uncharged(sim: Simulator) -> None:
+def test_a_repeated_idempotency_key_returns_the_same_task_uncharged(clock: FakeClock) -> None:
+    config = SimulatorConfig(job_seconds=JOB, honor_idempotency_key=True)
+    with Simulator(config, clock=clock) as sim:
+        _repeat_keys(sim)
+
+
+def _repeat_keys(sim: Simulator) -> None:
     first = use(sim, lambda c: c.create_video(video("job-1-a1")))
     again = use(sim, lambda c: c.create_video(video("job-1-a1")))
     other = use(sim, lambda c: c.create_video(video("job-1-a2")))
@@ -134,8 +141,8 @@ def test_a_repeated_idempotency_key_returns_the_same_task_uncharged(sim: Simulat
     assert sim.submit_requests() == 3
 
 
-def test_without_idempotency_every_submit_is_charged(clock: FakeClock) -> None:
-    with Simulator(SimulatorConfig(honor_idempotency_key=False), clock=clock) as sim:
+def test_by_default_every_submit_is_charged(clock: FakeClock) -> None:
+    with Simulator(SimulatorConfig(), clock=clock) as sim:
         ids = {use(sim, lambda c: c.create_video(video("same"))) for _ in range(2)}
         assert len(ids) == 2 and sim.accepted_submissions() == {"same": 2}
 
@@ -143,32 +150,32 @@ def test_without_idempotency_every_submit_is_charged(clock: FakeClock) -> None:
 def test_extension_chains_are_checked(sim: Simulator, clock: FakeClock) -> None:
     parent = use(sim, lambda c: c.create_video(video("p", batch=2)))
     with pytest.raises(errors.InvalidRequestError, match="not SUCCESS"):
-        use(sim, lambda c: c.extend_video(ExtendRequest(parent, 0, "low")))
+        use(sim, lambda c: c.extend_video(ExtendRequest(parent, 0, "low", "on")))
     clock.now += JOB
     with pytest.raises(errors.InvalidRequestError, match="index"):
-        use(sim, lambda c: c.extend_video(ExtendRequest(parent, 2, "low")))
+        use(sim, lambda c: c.extend_video(ExtendRequest(parent, 2, "low", "on")))
     with pytest.raises(errors.NoAccountError):
-        use(sim, lambda c: c.extend_video(ExtendRequest("999", 0, "low")))
+        use(sim, lambda c: c.extend_video(ExtendRequest("999", 0, "low", "on")))
     for step in range(4):
         parent = use(
             sim,
-            lambda c, p=parent, s=step: c.extend_video(ExtendRequest(p, 1, "high", "on", f"e{s}")),
+            lambda c, p=parent, s=step: c.extend_video(
+                ExtendRequest(p, 0, "high", "on", state=f"e{s}")
+            ),
         )
         clock.now += JOB
     task = use(sim, lambda c: c.fetch_task(parent))
-    assert task.action == "EXTEND" and task.succeeded and len(task.clip_urls) == 2
+    assert task.action == "EXTEND" and task.succeeded and task.state == "e3"
     with pytest.raises(errors.InvalidRequestError, match="at most 4"):
-        use(sim, lambda c: c.extend_video(ExtendRequest(parent, 0, "low")))
+        use(sim, lambda c: c.extend_video(ExtendRequest(parent, 0, "low", "on")))
 
 
 @pytest.mark.parametrize(
     ("request_", "match"),
     [
-        (video(mode="relax", video_type="vid_1.1_i2v_720"), "relax"),
         (video(motion="wild"), "motion"),
         (video(batch=3), "batchSize"),
         (VideoRequest("", "x", Settings()), "image"),
-        (video(state="k" * 256), "255"),
     ],
 )
 def test_invalid_creates_are_refused(sim: Simulator, request_: VideoRequest, match: str) -> None:
@@ -188,7 +195,7 @@ def test_uploads_are_served_back(sim: Simulator) -> None:
     urls = use(
         sim, lambda c: c.upload_images([(b"\x89PNG-1", "image/png"), (b"GIF89a", "image/gif")])
     )
-    assert len(urls) == 2 and urls[1].endswith(".gif")
+    assert len(urls) == 2 and ".gif?ex=" in urls[1]
     assert httpx.get(urls[0]).content == b"\x89PNG-1"
 
 
@@ -255,6 +262,11 @@ def test_every_simulate_option_reaches_the_config() -> None:
     argv = "simulate --job-seconds 0.5 --slots 7 --seed 3 --rate-limit 0.1 --retry-after 4"
     argv += " --server-error 0.2 --queue-full 0.3 --banned-word a --banned-word b --fail-rate 0.4"
     argv += " --slow 0.01 --drop-after-submit 0.5 --credits 9 --api-key sk-local-test"
+    argv += " --queue-full-style 23 --moderation-style en --honor-idempotency-key --quota-style zh"
+    argv += " --relay-error 0.05 --state-unknown 0.06 --refusal 0.07 --account-locked --no-hd"
+    argv += " --upload-ttl 60 --clip-ttl 30 --require-browser-ua --queue-seconds 5"
+    argv += " --raw-queue-code --stall 0.08 --gateway-timeout 90 --blank-status-seconds 1.5"
+    argv += " --price relax=0.2 --price upload=0"
     config = simulate.config_from_args(build_parser().parse_args(argv.split()))
     assert config == SimulatorConfig(
         job_seconds=0.5,
@@ -270,4 +282,34 @@ def test_every_simulate_option_reaches_the_config() -> None:
         slow=0.01,
         drop_after_submit=0.5,
         credits=9,
+        queue_full_style="23",
+        moderation_style="en",
+        honor_idempotency_key=True,
+        quota_style="zh",
+        relay_error=0.05,
+        state_unknown=0.06,
+        refusal=0.07,
+        account_locked=True,
+        hd=False,
+        upload_ttl=60.0,
+        clip_ttl=30.0,
+        require_browser_ua=True,
+        queue_seconds=5.0,
+        raw_queue_code=True,
+        stall=0.08,
+        gateway_timeout=90.0,
+        blank_status_seconds=1.5,
+        prices={**DEFAULT_PRICES, "relax": 0.2, "upload": 0.0},
     )
+
+
+def test_simulate_defaults_are_the_config_defaults() -> None:
+    from orchestrator.cli import build_parser
+
+    assert simulate.config_from_args(build_parser().parse_args(["simulate"])) == SimulatorConfig()
+
+
+def test_an_unknown_price_kind_is_a_usage_error() -> None:
+    err = io.StringIO()
+    code = main(["simulate", "--port", "0", "--price", "gold=1"], io.StringIO(), err)
+    assert code == errors.EXIT_USAGE and "unknown kind gold" in err.getvalue()

@@ -45,15 +45,17 @@ def test_server_errors() -> None:
 
 
 def test_queue_full_is_not_charged() -> None:
-    with Simulator(SimulatorConfig(queue_full=1.0)) as sim:
+    with Simulator(SimulatorConfig(queue_full=1.0, queue_full_style="23")) as sim:
         with pytest.raises(errors.QueueFullError):
             use(sim, lambda c: c.create_video(video()))
         assert sim.accepted_submissions() == {} and sim.faults_injected() == {"queue_full": 1}
 
 
-def test_banned_words_are_refused_with_the_word() -> None:
-    exc = submit_error(SimulatorConfig(banned_words=("gore",)), video(prompt="Gore everywhere"))
-    assert isinstance(exc, errors.BannedPromptError) and exc.banned_word == "gore"
+def test_banned_imagine_prompts_are_refused_with_the_word() -> None:
+    with Simulator(SimulatorConfig(banned_words=("gore",))) as sim:
+        with pytest.raises(errors.BannedPromptError) as info:
+            use(sim, lambda c: c.imagine("Gore everywhere"))
+        assert info.value.banned_word == "gore" and sim.charges() == []
 
 
 def test_the_quota_runs_out() -> None:
@@ -95,7 +97,9 @@ def test_slow_responses_are_counted() -> None:
 
 def test_faults_are_reproducible_from_the_seed() -> None:
     def pattern(seed: int) -> list[str]:
-        config = SimulatorConfig(seed=seed, rate_limit=0.3, server_error=0.3, queue_full=0.3)
+        config = SimulatorConfig(
+            seed=seed, rate_limit=0.3, server_error=0.3, queue_full=0.3, queue_full_style="23"
+        )
         with Simulator(config) as sim:
             return [_outcome(sim, i) for i in range(30)]
 

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Mapping
+from pathlib import Path
+from types import MappingProxyType
 from typing import TextIO
 
 from orchestrator.errors import EXIT_OK, UsageError
 from orchestrator.simulator import Simulator, SimulatorConfig
+from orchestrator.simulator.config import DEFAULT_PRICES
 
 
 def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
@@ -26,7 +30,34 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
         slow=args.slow,
         drop_after_submit=args.drop_after_submit,
         credits=args.credits,
+        queue_full_style=args.queue_full_style,
+        moderation_style=args.moderation_style,
+        honor_idempotency_key=args.honor_idempotency_key,
+        quota_style=args.quota_style,
+        relay_error=args.relay_error,
+        state_unknown=args.state_unknown,
+        refusal=args.refusal,
+        account_locked=args.account_locked,
+        hd=args.hd,
+        upload_ttl=args.upload_ttl,
+        clip_ttl=args.clip_ttl,
+        require_browser_ua=args.require_browser_ua,
+        queue_seconds=args.queue_seconds,
+        raw_queue_code=args.raw_queue_code,
+        stall=args.stall,
+        gateway_timeout=args.gateway_timeout,
+        blank_status_seconds=args.blank_status_seconds,
+        prices=prices_from_args(args.price),
     )
+
+
+def prices_from_args(pairs: list[tuple[str, float]]) -> Mapping[str, float]:
+    """The default prices with ``--price KIND=X`` overrides; an unknown kind is a usage error."""
+    unknown = sorted({kind for kind, _ in pairs} - set(DEFAULT_PRICES))
+    if unknown:
+        known = ", ".join(DEFAULT_PRICES)
+        raise UsageError(f"--price: unknown kind {', '.join(unknown)} (known: {known})")
+    return MappingProxyType({**DEFAULT_PRICES, **dict(pairs)}) if pairs else DEFAULT_PRICES
 
 
 def wait_forever() -> None:
@@ -37,16 +68,19 @@ def wait_forever() -> None:
 
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Serve the simulator on ``args.host:args.port`` and return when interrupted."""
-    sim = Simulator(config_from_args(args), port=args.port, host=args.host)
+    world = Path(args.world) if args.world else None
+    sim = Simulator(config_from_args(args), port=args.port, host=args.host, world=world)
     try:
         sim.start()
     except OSError as exc:
+        sim.stop()
         raise UsageError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from None
     out.write(
         f"mjv simulator listening on {sim.base_url}\n"
         f"  export MJV_BASE_URL={sim.base_url}\n"
         f"  export MJV_API_KEY={sim.config.api_key}\n"
-        "Press Ctrl-C to stop.\n"
+        + (f"  world: {world}\n" if world else "")
+        + "Press Ctrl-C to stop.\n"
     )
     out.flush()
     try:

@@ -7,9 +7,11 @@ import threading
 import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from types import TracebackType
 
 from orchestrator.simulator.config import SimulatorConfig
+from orchestrator.simulator.ledger import Charge, SubmitRecord
 from orchestrator.simulator.provider import FakeProvider, Reply
 
 DEFAULT_CONFIG = SimulatorConfig()
@@ -37,10 +39,14 @@ class _Handler(BaseHTTPRequestHandler):
         if self.server.slow > 0:
             self.server.provider.note_fault("slow")
             time.sleep(self.server.slow)
-        if reply.drop:
-            self.close_connection = True  # the submit was accepted, but no answer arrives
-            return
-        self._send(reply)
+        try:
+            if reply.drop:
+                self.close_connection = True  # the submit was accepted, but no answer arrives
+                return
+            self._send(reply)
+        finally:
+            if reply.release:
+                self.server.provider.release(reply.release)
 
     def _send(self, reply: Reply) -> None:
         self.send_response(reply.status)
@@ -79,9 +85,10 @@ class Simulator:
         port: int = 0,
         clock: Callable[[], float] = time.monotonic,
         host: str = "127.0.0.1",
+        world: Path | None = None,
     ) -> None:
         self.config = config
-        self.provider = FakeProvider(config, clock)
+        self.provider = FakeProvider(config, clock, world)
         self._address = (host, port)
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -114,6 +121,7 @@ class Simulator:
             self._server.server_close()
             self._thread.join()
         self._server, self._thread = None, None
+        self.provider.close()
 
     def __enter__(self) -> Simulator:
         self.start()
@@ -130,11 +138,35 @@ class Simulator:
     def accepted_submissions(self) -> dict[str, int]:
         """Charged submissions per Idempotency-Key (or ``state``; "" when neither was sent)."""
         with self.provider.lock:
-            return dict(self.provider.charged)
+            return dict(self.provider.ledger.per_key)
 
     def submit_requests(self) -> int:
-        """Submit requests received (create, extend, imagine, action, modal), charged or not."""
-        return self.provider.submit_requests
+        """Submit requests received (create, extend, imagine, action, modal, upload)."""
+        with self.provider.lock:
+            return self.provider.submit_requests
+
+    def charges(self) -> list[Charge]:
+        """The ledger in order: one entry per charge and per refund."""
+        self.provider.advance()  # tasks that ended since the last request get their refunds
+        with self.provider.lock:
+            return list(self.provider.ledger.entries)
+
+    def money(self) -> float:
+        """Net amount charged: charges minus refunds, rounded to 1e-6."""
+        self.provider.advance()
+        with self.provider.lock:
+            return self.provider.ledger.money()
+
+    def submit_log(self) -> list[SubmitRecord]:
+        """Every submit request received, with its answer and whether it was charged."""
+        with self.provider.lock:
+            return list(self.provider.ledger.submits)
+
+    def peak_running(self) -> int:
+        """Most tasks of the account (one API key) running at once so far."""
+        self.provider.advance()
+        with self.provider.lock:
+            return self.provider.peak_running
 
     def requests_by_route(self) -> dict[str, int]:
         """Requests received per route, e.g. ``POST /mj/submit/video`` or ``GET /cdn``."""

@@ -9,51 +9,61 @@ from orchestrator.simulator.tasks import VIDEO_ACTIONS, SimTask, TaskBook, butto
 
 MOTIONS = frozenset({"low", "high"})
 VIDEO_TYPES = frozenset({"vid_1.1_i2v_480", "vid_1.1_i2v_720"})
-MODES = frozenset({"fast", "relax", "turbo"})
-ANIMATE_MODES = frozenset({"manual", "auto"})
+HD_VIDEO = "vid_1.1_i2v_720"
 BATCH_SIZES = frozenset({1, 2, 4})
 MAX_EXTENSIONS = 4
 MAX_STATE = 255
+NO_ACCOUNT = "无可用的账号实例"  # trueai TaskService.cs
+EMPTY_PROMPT = "Prompt 不能为空"  # trueai SubmitController.Video()
+STATE_TOO_LONG = "State参数过长，最大255字符"
 
 
 class Refusal(Exception):
-    """A submit the provider answers with a non-accepting envelope code."""
+    """A submit the provider refuses: an envelope code, or (``logic``) trueai's success:false."""
 
-    def __init__(self, code: int, description: str, **properties: Any) -> None:
+    def __init__(self, code: int, description: str, logic: bool = False, **properties: Any):
         super().__init__(description)
         self.code = code
         self.description = description
+        self.logic = logic
         self.properties = properties
 
 
-def video_task(
-    book: TaskBook, body: Mapping[str, Any], now: float, banned: tuple[str, ...]
-) -> SimTask:
+def video_task(book: TaskBook, body: Mapping[str, Any], now: float, mode: str, hd: bool) -> SimTask:
     """Build the task of a create (or, with ``action: extend``, an extend) submit."""
     _check_state(body)
+    prompt = _prompt(body)
     if body.get("action") == "extend":
-        return _extend_task(book, body, now, banned)
-    image, prompt = body.get("image"), str(body.get("prompt") or body.get("image") or "")
+        return _extend_task(book, body, now, prompt)
+    image = body.get("image")
     _require(
         isinstance(image, str) and image.startswith("http"), "image: a start frame URL is required"
     )
     _require(body.get("motion", "low") in MOTIONS, "motion must be low or high")
     _require(body.get("videoType", "vid_1.1_i2v_480") in VIDEO_TYPES, "videoType is not supported")
-    _require(body.get("mode", "fast") in MODES, "mode must be fast, relax or turbo")
-    _require(
-        body.get("animateMode", "manual") in ANIMATE_MODES, "animateMode must be manual or auto"
-    )
-    batch = body.get("batchSize", 4)
+    batch = _batch(body)
+    is_hd = body.get("videoType") == HD_VIDEO
+    _require(not (is_hd and mode == "relax"), "HD video is not available in relax mode")
+    if is_hd and not hd:
+        raise Refusal(3, NO_ACCOUNT)
+    state = str(body.get("state") or "")
+    return SimTask(book.new_id(), "VIDEO", prompt, state, now, batch=batch, mode=mode)
+
+
+def _prompt(body: Mapping[str, Any]) -> str:
+    prompt = body.get("prompt")
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise Refusal(4, EMPTY_PROMPT)
+    return prompt
+
+
+def _batch(body: Mapping[str, Any]) -> int:
+    batch = body.get("batchSize", 4)  # SubmitVideoDTO.BatchSize = 4: absent means four clips
     _require(batch in BATCH_SIZES and not isinstance(batch, bool), "batchSize must be 1, 2 or 4")
-    hd = body.get("videoType") == "vid_1.1_i2v_720"
-    _require(not (hd and body.get("mode") == "relax"), "HD video is not available in relax mode")
-    _check_banned(prompt, banned)
-    return SimTask(book.new_id(), "VIDEO", prompt, str(body.get("state") or ""), now, batch=batch)
+    return int(batch)
 
 
-def _extend_task(
-    book: TaskBook, body: Mapping[str, Any], now: float, banned: tuple[str, ...]
-) -> SimTask:
+def _extend_task(book: TaskBook, body: Mapping[str, Any], now: float, prompt: str) -> SimTask:
     parent = book.get(str(body.get("taskId") or ""))
     if parent is None:
         raise Refusal(3, "parent task not found")
@@ -67,18 +77,10 @@ def _extend_task(
         isinstance(index, int) and 0 <= index < parent.batch, "index is outside the parent's batch"
     )
     _require(body.get("motion", "low") in MOTIONS, "motion must be low or high")
-    prompt = str(body.get("prompt") or "")
-    _check_banned(prompt, banned)
+    batch = _batch(body)
     state = str(body.get("state") or "")
     return SimTask(
-        book.new_id(),
-        "EXTEND",
-        prompt,
-        state,
-        now,
-        parent.batch,
-        parent.depth + 1,
-        parent=parent.id,
+        book.new_id(), "EXTEND", prompt, state, now, batch, parent.depth + 1, parent=parent.id
     )
 
 
@@ -123,15 +125,21 @@ def answer_modal(book: TaskBook, body: Mapping[str, Any], now: float) -> SimTask
     return task
 
 
-def _check_banned(prompt: str, banned: tuple[str, ...]) -> None:
+def banned_word(prompt: str, banned: tuple[str, ...]) -> str | None:
+    """Return the first banned word the prompt contains (case-insensitive), or None."""
     lowered = prompt.lower()
-    for word in banned:
-        if word.lower() in lowered:
-            raise Refusal(24, "Banned prompt", bannedWord=word, promptEn=prompt)
+    return next((word for word in banned if word.lower() in lowered), None)
+
+
+def _check_banned(prompt: str, banned: tuple[str, ...]) -> None:
+    word = banned_word(prompt, banned)
+    if word is not None:
+        raise Refusal(24, "Banned prompt", bannedWord=word, promptEn=prompt)
 
 
 def _check_state(body: Mapping[str, Any]) -> None:
-    _require(len(str(body.get("state") or "")) <= MAX_STATE, "state is longer than 255 characters")
+    if len(str(body.get("state") or "")) > MAX_STATE:
+        raise Refusal(-1, STATE_TOO_LONG, logic=True)
 
 
 def _require(condition: bool, description: str) -> None:

@@ -52,7 +52,7 @@ def run_spec(sim: Simulator, spec: Path, *extra: str, verb: str = "run") -> Resu
 def simulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[Simulator]:
     """A simulator whose tasks finish in 50 ms, with MJV_API_KEY set to its key."""
     monkeypatch.setenv("MJV_API_KEY", KEY)
-    with Simulator(SimulatorConfig(job_seconds=0.05, slots=4, honor_idempotency_key=True)) as sim:
+    with Simulator(SimulatorConfig(job_seconds=0.05, slots=4)) as sim:
         yield sim
 
 
@@ -94,3 +94,12 @@ def subprocess_env(sim: Simulator) -> dict[str, str]:
     env = dict(os.environ, MJV_API_KEY=KEY, MJV_BASE_URL=sim.base_url, PYTHONUNBUFFERED="1")
     env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
     return env
+
+
+def assert_state_accounts_for_every_charge(sim: Simulator, state: Path, campaign: str) -> None:
+    """The state never under-reports: what it recorded as charged, plus what it holds as
+    possibly charged (sends whose answer was lost), is exactly what the provider charged."""
+    with open_store(state, campaign) as store:
+        totals = store.totals()
+    recorded = round(totals.spent + totals.reserved, 6)
+    assert recorded == pytest.approx(sim.money()), (totals, sim.money())

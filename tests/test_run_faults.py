@@ -6,7 +6,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from runsupport import KEY, charged, mjv, run_engine, run_spec, write
+from runsupport import (
+    KEY,
+    assert_state_accounts_for_every_charge,
+    charged,
+    mjv,
+    run_engine,
+    run_spec,
+    write,
+)
 
 from orchestrator.client import Client
 from orchestrator.engine.context import RunConfig, RunReport
@@ -47,7 +55,7 @@ def spec(tmp_path: Path) -> Path:
 
 
 def _simulator(**faults: object) -> Iterator[Simulator]:
-    faults = {"honor_idempotency_key": True, "moderation_style": "en", **faults}
+    faults = {"moderation_style": "en", **faults}
     config = SimulatorConfig(job_seconds=0.03, slots=4, api_key=KEY, retry_after=0.01, **faults)
     with Simulator(config) as sim:  # type: ignore[arg-type]
         yield sim
@@ -83,13 +91,31 @@ def test_transient_faults_are_retried_until_every_job_is_done(
 
 
 def test_dropped_connection_after_accept_is_resent_with_the_same_key(spec: Path) -> None:
-    for sim in _simulator(drop_after_submit=0.5):
+    """A gateway that honours Idempotency-Key (a newer fork) charges the resend nothing."""
+    for sim in _simulator(drop_after_submit=0.5, honor_idempotency_key=True):
         report, _ = run_lib(sim, spec)
         assert report.count("done") == JOBS
         assert sim.faults_injected()["drop_after_submit"] > 0
         counts = _one_charge_per_attempt(sim)
         assert len(counts) == JOBS and all(key.endswith("-a1") for key in counts)
         assert sim.submit_requests() > JOBS  # the resends happened, and cost nothing
+
+
+def test_a_resend_the_gateway_charges_again_is_on_record_as_possibly_charged(
+    spec: Path,
+) -> None:
+    """trueai and CometAPI ignore Idempotency-Key: an in-doubt resend is charged twice. The
+    run warns of each one, and the state holds the lost send as possibly charged, so its
+    money equals the provider's to the cent."""
+    for sim in _simulator(drop_after_submit=0.5):
+        report, state = run_lib(sim, spec)
+        assert report.count("done") == JOBS
+        assert report.resent_in_doubt  # every double charge was announced
+        counts = charged(sim)
+        assert all(key.endswith("-a1") for key in counts) and max(counts.values()) > 1
+        # Every job charged more than once is one the run reported as resent in doubt.
+        assert sum(1 for n in counts.values() if n > 1) <= len(report.resent_in_doubt)
+        assert_state_accounts_for_every_charge(sim, state, "faults")
 
 
 def _moderated(report: RunReport) -> set[str]:
@@ -127,10 +153,10 @@ def test_mixed_faults_still_finish_with_one_accepted_submission_per_attempt(
         rate_limit=0.15, server_error=0.15, queue_full=0.15, fail_rate=0.2, drop_after_submit=0.15
     )
     for sim in _simulator(**faults):
-        report, _ = run_lib(sim, spec)
+        report, state = run_lib(sim, spec)
         assert len(report.outcomes) == 24
         assert report.count("done") == 24 - len(_moderated(report))
-        _one_charge_per_attempt(sim)
+        assert_state_accounts_for_every_charge(sim, state, "faults")
         injected = sim.faults_injected()
         assert all(injected[name] > 0 for name in ("rate_limit", "server_error", "queue_full"))
 

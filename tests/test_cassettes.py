@@ -82,11 +82,12 @@ def test_create_poll_and_download() -> None:
 def test_extend_a_clip() -> None:
     async def scenario(c: Client, where: Target) -> Task:
         parent = await settle(c, await c.create_video(video("cassette-extend-a1")), where)
-        req = ExtendRequest(parent.id, 1, "high", "keep orbiting", "cassette-extend-e1")
+        req = ExtendRequest(parent.id, 1, "high", "keep orbiting", 2, state="cassette-extend-e1")
         return await settle(c, await c.extend_video(req), where)
 
     task = run(scenario)
-    assert task.succeeded and task.state == "cassette-extend-e1" and task.clip_urls
+    # batchSize is sent on the extension too: exactly the parent's two clips, not four.
+    assert task.succeeded and task.state == "cassette-extend-e1" and len(task.clip_urls) == 2
 
 
 @pytest.mark.vcr
@@ -158,8 +159,40 @@ def test_invalid_request_error() -> None:
 
 @pytest.mark.vcr
 def test_no_account_error() -> None:
-    exc = error_of(lambda c, _: c.extend_video(ExtendRequest("42", 0, "low")), SimulatorConfig())
+    req = ExtendRequest("42", 0, "low", "more")
+    exc = error_of(lambda c, _: c.extend_video(req), SimulatorConfig())
     assert isinstance(exc, errors.NoAccountError) and exc.retryable
+
+
+@pytest.mark.vcr
+def test_hd_unavailable_error() -> None:
+    req = VideoRequest(IMAGE, "x", Settings(video_type="vid_1.1_i2v_720"), state="cassette-hd")
+    exc = error_of(lambda c, _: c.create_video(req), SimulatorConfig(hd=False))
+    assert isinstance(exc, errors.HdUnavailableError) and not exc.retryable
+
+
+@pytest.mark.vcr
+def test_relay_error() -> None:
+    exc = error_of(create("cassette-relay"), SimulatorConfig(relay_error=1.0))
+    assert isinstance(exc, errors.RelayError) and exc.retryable
+
+
+@pytest.mark.vcr
+def test_refused_error() -> None:
+    exc = error_of(create("cassette-refused"), SimulatorConfig(refusal=1.0))
+    assert isinstance(exc, errors.RefusedError) and not exc.retryable
+
+
+@pytest.mark.vcr
+def test_account_locked_error() -> None:
+    exc = error_of(create("cassette-locked"), SimulatorConfig(account_locked=True))
+    assert isinstance(exc, errors.AccountLockedError) and exc.stops_run
+
+
+@pytest.mark.vcr
+def test_accepted_state_unknown_error() -> None:
+    exc = error_of(create("cassette-unknown"), SimulatorConfig(state_unknown=1.0))
+    assert isinstance(exc, errors.SubmitOutcomeUnknownError)
 
 
 @pytest.mark.vcr
@@ -176,15 +209,26 @@ def test_rate_limited_error() -> None:
 
 @pytest.mark.vcr
 def test_queue_full_error() -> None:
-    exc = error_of(create("cassette-queue"), SimulatorConfig(queue_full=1.0))
+    exc = error_of(create("cassette-queue"), SimulatorConfig(queue_full=1.0, queue_full_style="23"))
     assert isinstance(exc, errors.QueueFullError) and exc.retryable
 
 
 @pytest.mark.vcr
 def test_banned_prompt_error() -> None:
+    # Code 24 comes from the imagine route only; on the video route moderation is a FAILURE.
     config = SimulatorConfig(banned_words=("gore",))
-    exc = error_of(create("cassette-banned", "gore and fire"), config)
+    exc = error_of(lambda c, _: c.imagine("gore and fire", state="cassette-banned"), config)
     assert isinstance(exc, errors.BannedPromptError) and exc.banned_word == "gore"
+
+
+@pytest.mark.vcr
+def test_moderation_failure_on_the_video_route() -> None:
+    async def scenario(c: Client, where: Target) -> Task:
+        return await settle(c, await c.create_video(video("cassette-mod", "gore")), where)
+
+    task = run(scenario, SimulatorConfig(job_seconds=0.05, banned_words=("gore",)))
+    exc = classify_failure(task)
+    assert task.failed and exc.moderation and exc.reason == "可能包含敏感词"
 
 
 @pytest.mark.vcr
@@ -201,6 +245,12 @@ def test_task_failed_error() -> None:
     task = run(scenario, SimulatorConfig(job_seconds=0.05, fail_rate=1.0))
     exc = classify_failure(task)
     assert task.failed and task.fail_reason and not exc.moderation and exc.retryable
+
+
+@pytest.mark.vcr
+def test_queue_full_in_trueai_words() -> None:
+    exc = error_of(create("cassette-queue9"), SimulatorConfig(queue_full=1.0))
+    assert isinstance(exc, errors.QueueFullError) and "队列已满" in str(exc)
 
 
 # --- the cassettes themselves --------------------------------------------------------------------

@@ -251,6 +251,7 @@ class Client:
                 resp = await self._api.request(
                     method, path, json=body, headers=headers, extensions=extensions
                 )
+                sent.fire()  # an answer came, so it was sent (a transport that never traced)
         except httpx.HTTPError as exc:
             where = f"{method} {self.base_url}{path}"
             # Not one byte was written: the provider never saw it, whatever the exception.

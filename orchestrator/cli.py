@@ -97,7 +97,23 @@ def _add_simulate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.add_argument("--api-key", default="sk-simulator", help="key the simulator accepts")
 
 
-_VERBS = (_add_validate, _add_plan, _add_run, _add_status, _add_retry, _add_simulate)
+def _add_report(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("report", help="write report.html: every job's images, prompts and clips")
+    p.add_argument("spec", metavar="SPEC")
+    p.add_argument("--state", metavar="PATH", help="state file (default .mjv/state.db)")
+    p.add_argument("--simulate", action="store_true", help="report the simulated run's output")
+    p.add_argument("--open", action="store_true", help="open the report in the web browser")
+
+
+_VERBS = (
+    _add_validate,
+    _add_plan,
+    _add_run,
+    _add_status,
+    _add_retry,
+    _add_simulate,
+    _add_report,
+)
 
 
 def _positive_int(text: str) -> int:

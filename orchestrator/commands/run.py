@@ -18,6 +18,7 @@ from orchestrator.engine.progress import make_progress
 from orchestrator.engine.runner import run_campaign
 from orchestrator.errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_JOBS_FAILED, EXIT_OK
 from orchestrator.model import Campaign
+from orchestrator.report import refresh_report
 from orchestrator.simulator import Simulator, SimulatorConfig
 from orchestrator.spec import load_campaign
 from orchestrator.state import default_state_path, open_store
@@ -44,7 +45,10 @@ def execute(args: argparse.Namespace, out: TextIO, err: TextIO, *, retry: bool) 
         progress = make_progress(err, quiet=args.quiet, json_log=args.json_log)
         runtime = Runtime(client, store, progress, campaign.output_dir)
         report = asyncio.run(_run(campaign, runtime, config))
-    return summarise(report, campaign, out)
+        page = refresh_report(campaign, store)
+    code = summarise(report, campaign, out)
+    out.write(f"report: {page}\n")
+    return code
 
 
 def state_path(args: argparse.Namespace, campaign: Campaign) -> Path:

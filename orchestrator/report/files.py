@@ -1,0 +1,61 @@
+"""The report's I/O: where its data comes from (state, manifest, spec) and writing the page."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from orchestrator.engine.manifest import build_manifest, manifest_path, read_manifest
+from orchestrator.errors import MjvError
+from orchestrator.model import Campaign
+from orchestrator.report.cards import build_page
+from orchestrator.report.page import render_report
+from orchestrator.state import Store, open_store
+
+REPORT_NAME = "report.html"
+
+
+class ReportError(MjvError):
+    """The report cannot be built from its data or written."""
+
+
+def report_path(campaign: Campaign) -> Path:
+    """Where the campaign's report lives: beside its manifest."""
+    return campaign.output_dir / REPORT_NAME
+
+
+def load_manifest(campaign: Campaign, state: Path) -> dict[str, Any] | None:
+    """The state file's manifest when it exists, else the written manifest, else None."""
+    if state.exists():  # looking must not create a state file
+        with open_store(state, campaign.name) as store:
+            return build_manifest(campaign, store)
+    return read_manifest(manifest_path(campaign))
+
+
+def write_report(campaign: Campaign, manifest: dict[str, Any] | None) -> Path:
+    """Render the report of ``campaign`` from ``manifest`` and write it; return its path."""
+    path = report_path(campaign)
+    try:
+        text = render_report(build_page(campaign, manifest))
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise ReportError(f"{manifest_path(campaign)}: unexpected manifest content: {exc}") from exc
+    _replace(path, text)
+    return path
+
+
+def refresh_report(campaign: Campaign, store: Store) -> Path:
+    """Rewrite the report from the state ``store`` (after a run); return its path."""
+    return write_report(campaign, build_manifest(campaign, store))
+
+
+def _replace(path: Path, text: str) -> None:
+    temp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temp.write_text(text, encoding="utf-8")
+        os.replace(temp, path)
+    except OSError as exc:
+        temp.unlink(missing_ok=True)
+        raise ReportError(f"{path}: cannot write the report: {exc}") from exc

@@ -15,6 +15,7 @@ CSP = (
     "img-src 'self' file:; media-src 'self' file:"
 )
 SORTS = ("name", "status", "cost")
+STATUSES = ("done", "incomplete", "failed", "pending")  # a job's status in the manifest
 
 
 @functools.cache
@@ -50,7 +51,7 @@ def _controls(page: Page) -> str:
     cards = page.cards
     parts = [
         '<label>Search <input type="search" id="search" placeholder="name, prompt, value"></label>',
-        _select("status", "Status", (card.status for card in cards)),
+        _select("status", "Status", (*STATUSES, *(card.status for card in cards))),
         _select("image", "Image", (card.image.name for card in cards)),
         _select("prompt", "Prompt", (card.prompt_name or "" for card in cards)),
     ]

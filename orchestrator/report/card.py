@@ -87,11 +87,13 @@ def _step(card: Card, step: StepView) -> str:
     title = "base" if step.step == 0 else f"extension {step.step} · extends clip {step.extends}"
     prompt = step.prompt if step.prompt is not None else "(automatic)"
     poster = card.image.href if card.image.kind == "file" else None
-    clips = "".join(_clip(clip, poster) for clip in step.clips) or NO_CLIPS
+    clips = "".join(_clip(clip, poster) for clip in step.clips)
+    # Inert until the card nears the viewport: thousands of live <video controls> parse slowly.
+    clips = f'<div class="clips lazy"><template>{clips}</template></div>' if clips else NO_CLIPS
     return (
         f'<li class="step"><h3>{esc(title)} <span class="status status-{esc(step.status)}">'
         f'{esc(step.status)}</span></h3><p class="prompt">{esc(prompt)} '
-        f'<small>motion {esc(step.motion)}</small></p><div class="clips">{clips}</div></li>'
+        f"<small>motion {esc(step.motion)}</small></p>{clips}</li>"
     )
 
 

@@ -65,10 +65,16 @@
       }
       section.append(card);
     }
+    hideEmptyGroups();
+  }
+
+  function hideEmptyGroups() {
     for (const section of main.querySelectorAll("section.group")) {
       section.hidden = !Array.from(section.children).some((card) => !card.hidden);
     }
   }
+
+  let layout = "";
 
   function update() {
     const terms = search.value.toLowerCase().split(/\s+/).filter(Boolean);
@@ -77,9 +83,27 @@
       card.hidden = !matches(card, terms);
       if (!card.hidden) count += 1;
     }
-    place(sorted());
+    const wanted = sort.value + " " + group.checked;
+    if (wanted !== layout) {
+      layout = wanted;
+      place(sorted());
+    } else if (group.checked) {
+      hideEmptyGroups();
+    }
     shown.textContent = count + " of " + cards.length + " jobs";
   }
+
+  // A step's clips are a <template> until they come near the viewport; then they become videos.
+  const lazy = new IntersectionObserver((entries) => {
+    for (const entry of entries) {
+      if (!entry.isIntersecting) continue;
+      const box = entry.target;
+      lazy.unobserve(box);
+      box.replaceChildren(box.querySelector("template").content.cloneNode(true));
+      box.classList.remove("lazy");
+    }
+  }, { rootMargin: "800px 0px" });
+  for (const box of main.querySelectorAll(".clips.lazy")) lazy.observe(box);
 
   document.getElementById("controls").addEventListener("input", update);
   document.getElementById("controls").addEventListener("submit", (event) => event.preventDefault());

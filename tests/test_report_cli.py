@@ -94,8 +94,27 @@ def test_a_broken_manifest_is_a_clear_error(tmp_path: Path) -> None:
     bad = {"manifest_version": 1, "jobs": [{"name": "job-1", "take": "second"}]}
     manifest.write_text(json.dumps(bad), encoding="utf-8")
     result = mjv("report", str(spec))
-    assert result.code == 1 and "unexpected manifest content" in result.err
+    assert result.code == 1
+    assert result.err.startswith(f"mjv: error: {manifest}: job job-1: unexpected manifest content")
     assert "Traceback" not in result.err
+
+
+def test_a_missing_state_file_given_by_flag_is_an_error(tmp_path: Path) -> None:
+    spec = write(tmp_path / "spec.yaml", SPEC)
+    result = mjv("report", str(spec), "--state", str(tmp_path / "typo.db"))
+    assert result.code == 2
+    assert result.err == f"mjv: error: {tmp_path / 'typo.db'}: no such state file\n"
+    assert not (tmp_path / "typo.db").exists()
+
+
+def test_a_report_that_cannot_be_written_does_not_fail_the_run(
+    tmp_path: Path, simulator: Simulator
+) -> None:
+    spec = write(tmp_path / "spec.yaml", SPEC)
+    (tmp_path / "out" / "rep" / "report.html").mkdir(parents=True)  # in the way
+    ran = run_spec(simulator, spec)
+    assert ran.code == 0
+    assert "report: not written: " in ran.out and "cannot write the report" in ran.out
 
 
 def test_open_hands_the_page_to_the_browser(

@@ -1,9 +1,8 @@
 """`mjv report`: one self-contained HTML page showing every job's images, prompts and clips."""
 
-from orchestrator.report.cards import build_page
+from orchestrator.report.cards import ReportError, build_page
 from orchestrator.report.files import (
     REPORT_NAME,
-    ReportError,
     load_manifest,
     refresh_report,
     report_path,

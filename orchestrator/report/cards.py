@@ -10,20 +10,32 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from orchestrator.errors import MjvError
 from orchestrator.model import Campaign, ImageSource, Job
 from orchestrator.report.entries import manifest_entries
 from orchestrator.report.view import Card, ClipView, ImageView, Page, StepView, VersionView
+
+
+class ReportError(MjvError):
+    """The report cannot be built from its data or written."""
 
 
 def build_page(campaign: Campaign, manifest: dict[str, Any] | None) -> Page:
     """The report of ``campaign``: one card per job, manifest first, the spec for the rest."""
     jobs = {job.name: job for job in campaign.jobs}
     cards = tuple(
-        build_card(entry, jobs.get(str(entry.get("name"))), campaign.output_dir)
+        _checked_card(entry, jobs.get(str(entry.get("name"))), campaign.output_dir)
         for entry in manifest_entries(campaign, manifest)
     )
     axes = tuple(dict.fromkeys(axis for card in cards for axis, _ in card.matrix))
     return Page(campaign.name, cards, axes, _totals(cards))
+
+
+def _checked_card(entry: Mapping[str, Any], job: Job | None, report_dir: Path) -> Card:
+    try:
+        return build_card(entry, job, report_dir)
+    except (TypeError, ValueError, AttributeError) as exc:  # a hand-edited manifest
+        raise ReportError(f"job {entry.get('name')}: unexpected manifest content: {exc}") from exc
 
 
 def build_card(entry: Mapping[str, Any], job: Job | None, report_dir: Path) -> Card:

@@ -8,17 +8,12 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.engine.manifest import build_manifest, manifest_path, read_manifest
-from orchestrator.errors import MjvError
 from orchestrator.model import Campaign
-from orchestrator.report.cards import build_page
+from orchestrator.report.cards import ReportError, build_page
 from orchestrator.report.page import render_report
 from orchestrator.state import Store, open_store
 
 REPORT_NAME = "report.html"
-
-
-class ReportError(MjvError):
-    """The report cannot be built from its data or written."""
 
 
 def report_path(campaign: Campaign) -> Path:
@@ -39,15 +34,21 @@ def write_report(campaign: Campaign, manifest: dict[str, Any] | None) -> Path:
     path = report_path(campaign)
     try:
         text = render_report(build_page(campaign, manifest))
-    except (TypeError, ValueError, AttributeError) as exc:
-        raise ReportError(f"{manifest_path(campaign)}: unexpected manifest content: {exc}") from exc
+    except ReportError as exc:
+        raise ReportError(f"{manifest_path(campaign)}: {exc}") from exc
     _replace(path, text)
     return path
 
 
-def refresh_report(campaign: Campaign, store: Store) -> Path:
-    """Rewrite the report from the state ``store`` (after a run); return its path."""
-    return write_report(campaign, build_manifest(campaign, store))
+def refresh_report(campaign: Campaign, store: Store) -> str:
+    """Rewrite the report from ``store`` after a run: its path, or why it was not written.
+
+    A report that cannot be written must not turn a finished run into a failed one.
+    """
+    try:
+        return str(write_report(campaign, build_manifest(campaign, store)))
+    except ReportError as exc:
+        return f"not written: {exc}"
 
 
 def _replace(path: Path, text: str) -> None:

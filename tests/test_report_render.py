@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -165,6 +166,16 @@ def test_earlier_versions_are_listed(tmp_path: Path) -> None:
     assert tags.all("details", **{"class": "versions"})
     assert tags.all("a", href=f"j1/{old}")
     assert "1 earlier version" in "".join(tags.text)
+
+
+def test_description_from_the_manifest_else_the_spec(tmp_path: Path) -> None:
+    campaign = _campaign(tmp_path)
+    about = {"name": "camp", "description": "from the <manifest>"}
+    text = render_report(build_page(campaign, {**_manifest(), "campaign": about}))
+    assert '<p class="description">from the &lt;manifest&gt;</p>' in text
+    spec_only = replace(campaign, description="spring & summer")
+    assert "spring &amp; summer" in render_report(build_page(spec_only, _manifest()))
+    assert 'class="description"' not in render_report(build_page(campaign, _manifest()))
 
 
 def test_empty_campaign(tmp_path: Path) -> None:

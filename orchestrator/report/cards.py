@@ -28,7 +28,10 @@ def build_page(campaign: Campaign, manifest: dict[str, Any] | None) -> Page:
         for entry in manifest_entries(campaign, manifest)
     )
     axes = tuple(dict.fromkeys(axis for card in cards for axis, _ in card.matrix))
-    return Page(campaign.name, cards, axes, _totals(cards))
+    about = (manifest or {}).get("campaign")  # a name, or (newer manifests) an object
+    about = about if isinstance(about, Mapping) else {}
+    description = str(about.get("description") or campaign.description or "")
+    return Page(campaign.name, description, cards, axes, _totals(cards))
 
 
 def _checked_card(entry: Mapping[str, Any], job: Job | None, report_dir: Path) -> Card:

@@ -41,10 +41,15 @@ def render_report(page: Page) -> str:
 def _header(page: Page) -> str:
     totals = " · ".join(f"{esc(name)} <b>{esc(value)}</b>" for name, value in page.totals)
     return (
-        f'<header class="top"><h1>{esc(page.campaign)}</h1><p class="totals">{totals}</p>'
+        f'<header class="top"><h1>{esc(page.campaign)}</h1>{_description(page.description)}'
+        f'<p class="totals">{totals}</p>'
         f'<form id="controls" class="controls" autocomplete="off">{_controls(page)}</form>'
         "</header>"
     )
+
+
+def _description(text: str) -> str:
+    return f'<p class="description">{esc(text)}</p>' if text else ""
 
 
 def _controls(page: Page) -> str:

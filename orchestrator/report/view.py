@@ -69,6 +69,7 @@ class Page:
     """The whole report: campaign name, totals, cards, and the matrix axes to filter by."""
 
     campaign: str
+    description: str
     cards: tuple[Card, ...]
     axes: tuple[str, ...]
     totals: tuple[tuple[str, str], ...]

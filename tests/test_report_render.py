@@ -166,6 +166,9 @@ def test_earlier_versions_are_listed(tmp_path: Path) -> None:
     assert tags.all("details", **{"class": "versions"})
     assert tags.all("a", href=f"j1/{old}")
     assert "1 earlier version" in "".join(tags.text)
+    again = {**version, "attempt": 2}
+    text = "".join(_render(_campaign(tmp_path), _manifest(_entry("j1", versions=[again]))).text)
+    assert "ab12cd34ef56 attempt 2: " in text
 
 
 def test_description_from_the_manifest_else_the_spec(tmp_path: Path) -> None:

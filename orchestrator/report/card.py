@@ -112,13 +112,17 @@ def _clip(clip: ClipView, poster: str | None) -> str:
 def _versions(versions: tuple[VersionView, ...]) -> str:
     if not versions:
         return ""
-    items = "".join(
-        f"<li>{esc(v.fingerprint[:12])}: "
-        + ", ".join(f'<a href="{esc(href)}">{esc(name)}</a>' for name, href in v.links)
-        + "</li>"
-        for v in versions
-    )
+    items = "".join(_version(version) for version in versions)
+    plural = "s" if len(versions) != 1 else ""
     return (
-        f'<details class="versions"><summary>{len(versions)} earlier '
-        f"version{'s' if len(versions) != 1 else ''}</summary><ul>{items}</ul></details>"
+        f'<details class="versions"><summary>{len(versions)} earlier version{plural}</summary>'
+        f"<ul>{items}</ul></details>"
     )
+
+
+def _version(version: VersionView) -> str:
+    label = version.fingerprint[:12]
+    if version.attempt is not None:
+        label += f" attempt {version.attempt}"
+    links = ", ".join(f'<a href="{esc(href)}">{esc(name)}</a>' for name, href in version.links)
+    return f"<li>{esc(label)}: {links}</li>"

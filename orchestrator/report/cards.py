@@ -113,7 +113,9 @@ def _step(entry: Mapping[str, Any], output: str, *, last: bool) -> StepView:
 def _version(entry: Mapping[str, Any], output: str) -> VersionView:
     files = [f for f in entry.get("files") or [] if isinstance(f, Mapping)]
     links = tuple((str(f.get("name")), href(output, str(f.get("name")))) for f in files)
-    return VersionView(str(entry.get("fingerprint") or ""), links)
+    attempt = entry.get("attempt")
+    attempt = attempt if isinstance(attempt, int) else None
+    return VersionView(str(entry.get("fingerprint") or ""), attempt, links)
 
 
 def _matrix(value: Any, job: Job | None) -> tuple[tuple[str, str], ...]:

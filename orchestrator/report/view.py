@@ -42,6 +42,7 @@ class VersionView:
     """Clips of an earlier version of a job, replaced by a later run."""
 
     fingerprint: str
+    attempt: int | None  # the provider attempt that made them, when the manifest says
     links: tuple[tuple[str, str], ...]  # (file name, href)
 
 

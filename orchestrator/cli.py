@@ -171,6 +171,14 @@ def _add_state(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     copy.add_argument("--campaign", metavar="NAME", help="copy only this campaign (default all)")
 
 
+def _add_report(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("report", help="write report.html: every job's images, prompts and clips")
+    p.add_argument("spec", metavar="SPEC")
+    p.add_argument("--state", metavar="PATH", help="state file (default .mjv/state.db)")
+    p.add_argument("--simulate", action="store_true", help="report the simulated run's output")
+    p.add_argument("--open", action="store_true", help="open the report in the web browser")
+
+
 _VERBS = (
     _add_validate,
     _add_plan,
@@ -180,6 +188,7 @@ _VERBS = (
     _add_simulate,
     _add_doctor,
     _add_state,
+    _add_report,
 )
 
 

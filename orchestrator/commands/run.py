@@ -24,6 +24,7 @@ from orchestrator.errors import (
     UsageError,
 )
 from orchestrator.model import Campaign
+from orchestrator.report import refresh_report
 from orchestrator.simulator import Simulator, SimulatorConfig
 from orchestrator.spec import load_campaign
 from orchestrator.state import default_state_path, open_state
@@ -60,7 +61,10 @@ def execute(args: argparse.Namespace, out: TextIO, err: TextIO, *, retry: bool) 
             summarise(exc.report, campaign, out)
             err.write(f"mjv: error: {exc}\n")
             return EXIT_ERROR
-    return summarise(report, campaign, out)
+        page = refresh_report(campaign, store)
+    code = summarise(report, campaign, out)
+    out.write(f"report: {page}\n")
+    return code
 
 
 def _check_patterns(campaign: Campaign, config: RunConfig) -> None:

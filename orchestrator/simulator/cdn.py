@@ -53,4 +53,5 @@ class Cdn:
         ttl = self._config.clip_ttl
         if ttl is not None and now >= self._book.outcome(task)[0] + ttl:
             return not_found()
-        return Reply(200, clip_bytes(task.id, index, self._config.seed), "video/mp4")
+        hd = task.properties.get("videoType") == "vid_1.1_i2v_720"
+        return Reply(200, clip_bytes(task.id, index, self._config.seed, hd=hd), "video/mp4")

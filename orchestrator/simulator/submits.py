@@ -47,7 +47,9 @@ def video_task(book: TaskBook, body: Mapping[str, Any], now: float, mode: str, h
     if is_hd and not hd:
         raise Refusal(3, NO_ACCOUNT)
     state = str(body.get("state") or "")
-    return SimTask(book.new_id(), "VIDEO", prompt, state, now, batch=batch, mode=mode)
+    task = SimTask(book.new_id(), "VIDEO", prompt, state, now, batch=batch, mode=mode)
+    task.properties["videoType"] = HD_VIDEO if is_hd else "vid_1.1_i2v_480"
+    return task
 
 
 def _prompt(body: Mapping[str, Any]) -> str:
@@ -79,9 +81,12 @@ def _extend_task(book: TaskBook, body: Mapping[str, Any], now: float, prompt: st
     _require(body.get("motion", "low") in MOTIONS, "motion must be low or high")
     batch = _batch(body)
     state = str(body.get("state") or "")
-    return SimTask(
+    task = SimTask(
         book.new_id(), "EXTEND", prompt, state, now, batch, parent.depth + 1, parent=parent.id
     )
+    if "videoType" in parent.properties:  # an extension keeps its parent's resolution
+        task.properties["videoType"] = parent.properties["videoType"]
+    return task
 
 
 def imagine_task(

@@ -1,0 +1,65 @@
+"""The report's I/O: where its data comes from (state, manifest, spec) and writing the page."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from orchestrator.engine.manifest import build_manifest, manifest_path, read_manifest
+from orchestrator.model import Campaign
+from orchestrator.report.cards import ReportError, build_page
+from orchestrator.report.page import render_report
+from orchestrator.state import Store, open_state, state_found
+
+REPORT_NAME = "report.html"
+
+
+def report_path(campaign: Campaign) -> Path:
+    """Where the campaign's report lives: beside its manifest."""
+    return campaign.output_dir / REPORT_NAME
+
+
+def load_manifest(
+    campaign: Campaign, state: str | Path | None, default_path: Path
+) -> dict[str, Any] | None:
+    """The state's manifest when there is a state (a file or a PostgreSQL URL; ``state`` else
+    $MJV_STATE else ``default_path``), else the written manifest, else None."""
+    if state_found(state, default_path=default_path):  # looking must not create a state file
+        with open_state(state, campaign.name, default_path=default_path) as store:
+            return build_manifest(campaign, store)
+    return read_manifest(manifest_path(campaign))
+
+
+def write_report(campaign: Campaign, manifest: dict[str, Any] | None) -> Path:
+    """Render the report of ``campaign`` from ``manifest`` and write it; return its path."""
+    path = report_path(campaign)
+    try:
+        text = render_report(build_page(campaign, manifest))
+    except ReportError as exc:
+        raise ReportError(f"{manifest_path(campaign)}: {exc}") from exc
+    _replace(path, text)
+    return path
+
+
+def refresh_report(campaign: Campaign, store: Store) -> str:
+    """Rewrite the report from ``store`` after a run: its path, or why it was not written.
+
+    A report that cannot be written must not turn a finished run into a failed one.
+    """
+    try:
+        return str(write_report(campaign, build_manifest(campaign, store)))
+    except ReportError as exc:
+        return f"not written: {exc}"
+
+
+def _replace(path: Path, text: str) -> None:
+    temp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temp.write_text(text, encoding="utf-8")
+        os.replace(temp, path)
+    except OSError as exc:
+        temp.unlink(missing_ok=True)
+        raise ReportError(f"{path}: cannot write the report: {exc}") from exc

@@ -46,6 +46,7 @@ def _add_plan(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="output format (markdown: a short summary for a pull request)",
     )
     p.add_argument("--state", metavar="PATH", help="state file (default .mjv/state.db)")
+    p.add_argument("--simulate", action="store_true", help="the state `run --simulate` keeps")
 
 
 def _add_run_options(p: argparse.ArgumentParser) -> None:
@@ -86,6 +87,7 @@ def _add_status(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.add_argument("spec", metavar="SPEC")
     p.add_argument("--state", metavar="PATH", help="state file (default .mjv/state.db)")
     p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument("--simulate", action="store_true", help="the state `run --simulate` keeps")
 
 
 def _add_simulate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -10,6 +10,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, TextIO
 
+from orchestrator.commands.simulated import state_choice
 from orchestrator.errors import EXIT_ERROR, EXIT_OK, SpecError, UsageError
 from orchestrator.model import Campaign, ImageSource, Job
 from orchestrator.plan import STATUSES, Plan, PlanRow, Totals, build_plan
@@ -37,7 +38,8 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     except UsageError as exc:  # exit 2 means "work to do" here, so a bad path is plain 1
         err.write(f"mjv: error: {exc}\n")
         return EXIT_ERROR
-    plan = _plan(campaign, args)
+    campaign, location, default = state_choice(campaign, args.state, args.simulate)
+    plan = _plan(campaign, location, default)
     if args.format == "markdown":
         out.write(markdown(plan))
     elif args.format == "json":
@@ -48,18 +50,17 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return EXIT_WORK if plan.has_work else EXIT_OK
 
 
-def _plan(campaign: Campaign, args: argparse.Namespace) -> Plan:
+def _plan(campaign: Campaign, location: str | None, default: Path) -> Plan:
     """Plan against the state file when there is one (looking never creates it), else against
     the committed manifest (the lock file: what ran), else as all new."""
     # Imported here: a plan without state (the CI case) need not load sqlite3.
     from orchestrator.engine.status import classify, done_keys
-    from orchestrator.state import default_state_path, locate_state, open_state, state_found
+    from orchestrator.state import locate_state, open_state, state_found
 
-    default = default_state_path(campaign.spec_path)
-    if not state_found(args.state, default_path=default):
+    if not state_found(location, default_path=default):
         return _plan_from_manifest(campaign)
-    where = locate_state(args.state, default_path=default)
-    with open_state(args.state, campaign.name, default_path=default) as store:
+    where = locate_state(location, default_path=default)
+    with open_state(location, campaign.name, default_path=default) as store:
         subs = {sub.key: sub for sub in store.submissions()}
         classes = classify(campaign, subs, store.all_files())
         done = done_keys(campaign, store, time.time())

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import webbrowser
-from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
+from orchestrator.commands.simulated import simulated
 from orchestrator.errors import EXIT_OK, UsageError
 from orchestrator.report import load_manifest, write_report
 from orchestrator.spec import load_campaign
@@ -18,8 +18,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Write the report of ``args.spec`` (simulated output with --simulate), maybe open it."""
     campaign = load_campaign(Path(args.spec))
     if args.simulate:  # the folder and state file `mjv run --simulate` uses
-        simulated = campaign.output_dir.name + "-simulated"
-        campaign = replace(campaign, output_dir=campaign.output_dir.with_name(simulated))
+        campaign = simulated(campaign)
     default = default_state_path(campaign.spec_path, args.simulate)
     location: str | None = args.state or (str(default) if args.simulate else None)
     if args.state and not state_found(args.state, default_path=default):

@@ -5,13 +5,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import signal
 from collections.abc import Iterator
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from pathlib import Path
 from typing import TextIO
 
 from orchestrator.client import Client
+from orchestrator.commands.simulated import simulated, world_path
 from orchestrator.engine.context import RunConfig, RunReport, Runtime
 from orchestrator.engine.manifest import ManifestNotWrittenError, manifest_path
 from orchestrator.engine.progress import make_progress
@@ -42,16 +44,13 @@ def execute(args: argparse.Namespace, out: TextIO, err: TextIO, *, retry: bool) 
     """Shared by `run` and `retry`: load, open the state, run, summarise."""
     campaign = load_campaign(Path(args.spec))
     if args.simulate:  # never mix simulated clips or state with real ones
-        campaign = replace(
-            campaign,
-            output_dir=campaign.output_dir.with_name(campaign.output_dir.name + "-simulated"),
-        )
+        campaign = simulated(campaign)
     config = run_config(campaign, args, retry=retry)
     _check_patterns(campaign, config)
     location, default = state_location(args, campaign)
     with (
         open_state(location, campaign.name, default_path=default) as store,
-        _client(args) as client,
+        _client(args, campaign) as client,
     ):
         progress = make_progress(err, quiet=args.quiet, json_log=args.json_log)
         runtime = Runtime(client, store, progress, campaign.output_dir)
@@ -110,12 +109,15 @@ def run_config(campaign: Campaign, args: argparse.Namespace, *, retry: bool) -> 
 
 
 @contextlib.contextmanager
-def _client(args: argparse.Namespace) -> Iterator[Client]:
+def _client(args: argparse.Namespace, campaign: Campaign) -> Iterator[Client]:
     if not args.simulate:
         yield Client.from_env(args.base_url)
         return
-    config = SimulatorConfig(job_seconds=SIMULATED_JOB_SECONDS)
-    with Simulator(config) as simulator:
+    # The provider's world lives in a file, so Ctrl-C and resume, extension edits, retries and
+    # restores from the manifest meet the same tasks and clips, as with a long-lived provider.
+    seconds = float(os.environ.get("MJV_SIMULATE_JOB_SECONDS") or SIMULATED_JOB_SECONDS)
+    config = SimulatorConfig(job_seconds=seconds)
+    with Simulator(config, world=world_path(campaign)) as simulator:
         yield Client(config.api_key, simulator.base_url)
 
 

@@ -9,18 +9,20 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TextIO
 
+from orchestrator.commands.simulated import state_choice
 from orchestrator.engine.status import CampaignStatus, campaign_status, empty_status
 from orchestrator.errors import EXIT_OK
 from orchestrator.spec import load_campaign
-from orchestrator.state import default_state_path, open_state, state_found
+from orchestrator.state import open_state, state_found
 
 
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Print the state of the campaign of ``args.spec``."""
-    campaign = load_campaign(Path(args.spec))
-    default = default_state_path(campaign.spec_path)
-    if state_found(args.state, default_path=default):
-        with open_state(args.state, campaign.name, default_path=default) as store:
+    campaign, location, default = state_choice(
+        load_campaign(Path(args.spec)), args.state, args.simulate
+    )
+    if state_found(location, default_path=default):
+        with open_state(location, campaign.name, default_path=default) as store:
             status = campaign_status(campaign, store)
     else:  # nothing has run yet; looking must not create a state file
         status = empty_status(campaign)

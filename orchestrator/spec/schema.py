@@ -40,7 +40,7 @@ def _is_integer(_checker: object, value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-_Validator = validators.extend(
+_Validator = validators.extend(  # type: ignore[no-untyped-call]
     Draft202012Validator,
     type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer),
 )
@@ -115,10 +115,9 @@ def _message(error: ValidationError) -> str:
         wanted = rule
         names = [_TYPE_NAMES[t] for t in ([wanted] if isinstance(wanted, str) else wanted)]
         return f"expected {' or '.join(names)}, got {describe_type(value)}"
-    if kind == "pattern" and "errorMessage" in schema:
-        return f"{value!r} {schema['errorMessage']}"
     if kind == "pattern":
-        return f"{value!r} does not match the pattern {rule}"
+        rule_in_words = f": {schema['errorMessage']}" if "errorMessage" in schema else ""
+        return f"{value!r} does not match the pattern {rule}{rule_in_words}"
     if kind == "maxItems":
         return f"at most {rule} items allowed, got {len(value)}"
     if kind == "minItems":

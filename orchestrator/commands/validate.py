@@ -63,6 +63,9 @@ def check_path(text: str) -> FileResult:
         return FileResult(text, error=str(exc))
     except SpecError as exc:
         return FileResult(text, problems=tuple(p for p in exc.problems if isinstance(p, Problem)))
+    except Exception as exc:  # one file's bug must not stop the others from being checked
+        message = f"internal error while checking this spec: {type(exc).__name__}: {exc}"
+        return FileResult(text, problems=(Problem(text, 1, 1, "$", message),))
     return FileResult(text, jobs=jobs)
 
 

@@ -211,9 +211,21 @@ class _LimitedEnvironment(ImmutableSandboxedEnvironment):
 
     def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
         """Refuse calls with huge arguments, or string methods that could grow huge."""
-        formats = getattr(__obj, "__name__", "") in ("format", "format_map")
-        _check_growth(getattr(__obj, "__self__", None), args, kwargs, formats)
+        _check_growth(getattr(__obj, "__self__", None), args, kwargs)
         return _check_size(super().call(__context, __obj, *args, **kwargs))
+
+    def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
+        """Bound ``str.format`` too: its widths can pad a string to any size."""
+        wrapper = super().wrap_str_format(value)
+        if wrapper is None:
+            return None
+        text, sandboxed = value.__self__, wrapper
+
+        def bounded(*args: Any, **kwargs: Any) -> str:
+            _check_growth(text, args, kwargs, formats=True)
+            return str(_check_size(sandboxed(*args, **kwargs)))
+
+        return bounded
 
 
 def _check_binop(operator: str, left: Any, right: Any) -> None:

@@ -90,7 +90,7 @@ def parse_yaml(file: str, raw: bytes) -> Document:
         doc.problems.append(Problem(file, 1, 1, "$", message))
     except _TooDeepError as exc:
         message = f"mappings and lists are nested deeper than {MAX_DEPTH} levels"
-        doc.problem(exc.path, message)
+        doc.problem(exc.path[:2], message, at=doc.locate(exc.path))
         doc.data = None
     return doc
 

@@ -146,15 +146,38 @@ def test_deeply_nested_template_is_a_compile_problem(tmp_path: Path) -> None:
 
 def test_endless_loops_stop_at_the_render_time_budget(tmp_path: Path) -> None:
     loop = "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}x"
-    _check(tmp_path, _prompt(loop), "the template takes over 1 s in all in job 'a-p'", seconds=4)
+    _check(
+        tmp_path, _prompt(loop), "the template takes too long (over 1 s) in job 'a-p'", seconds=4
+    )
 
 
 def test_exponential_macro_stops_at_the_budget_once_for_all_jobs(tmp_path: Path) -> None:
     macro = "{% macro f(n) %}{% if n %}{{ f(n-1) }}{{ f(n-1) }}{% endif %}{% endmacro %}"
     text = HEAD + f"prompts:\n  p: '{macro}{{{{ f(40) }}}}{{{{ take }}}}'\n"
     text += "jobs:\n  - images: [a]\n    prompts: [p]\n    takes: 50\n"
-    output = _check(tmp_path, text, "takes over 1 s in all", seconds=4)
-    assert output.count("takes over 1 s") == 1  # once for the template, not once per job
+    output = _check(tmp_path, text, "takes too long (over 1 s)", seconds=4)
+    assert output.count("takes too long") == 1  # once for the template, not once per job
+
+
+def test_slow_renders_share_one_budget_per_template(tmp_path: Path) -> None:
+    from orchestrator.spec.templates import Template, TemplateError
+
+    # Each render takes a fraction of a second; 30 of them would take many seconds.
+    slow = Template(
+        "{% for i in range(100000) %}{% for j in range(2) %}{% endfor %}{% endfor %}{{ take }}"
+    )
+    start = time.perf_counter()
+    with pytest.raises(TemplateError, match=r"takes too long \(over 1 s\)"):
+        for take in range(30):
+            slow.render({"take": take, "unused": take})
+    assert time.perf_counter() - start < 2.5
+
+
+def test_cached_and_quick_renders_fit_the_budget_for_many_jobs() -> None:
+    from orchestrator.spec.templates import Template
+
+    quick = Template("{{ x | upper }}{% if y is defined %}{{ y }}{% endif %}")
+    assert [quick.render({"x": f"a{i}"}) for i in range(20_000)][-1] == "A19999"
 
 
 def test_long_plain_prompt_is_refused(tmp_path: Path) -> None:

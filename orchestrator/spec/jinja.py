@@ -32,9 +32,12 @@ _STOP = threading.Event()  # set while a render may be interrupted by the timer
 class JinjaError(Exception):
     """A template fails to compile or render; ``variable`` names an undefined variable."""
 
-    def __init__(self, message: str, line: int = 1, variable: str | None = None) -> None:
+    def __init__(
+        self, message: str, line: int = 1, variable: str | None = None, slow: bool = False
+    ) -> None:
         super().__init__(message)
         self.message, self.line, self.variable = message, line, variable
+        self.slow = slow  # the time budget ran out
 
 
 class _LimitError(Exception):
@@ -62,11 +65,11 @@ def compile_template(source: str) -> tuple[jinja2.Template, tuple[str, ...]]:
 def render(template: jinja2.Template, context: Mapping[str, Any], budget: float) -> str:
     """Render within ``budget`` seconds and MAX_OUTPUT_CHARS; JinjaError says why not."""
     if budget <= 0:
-        raise JinjaError(_too_slow())
+        raise JinjaError(_too_slow(), slow=True)
     try:
         return _timed(lambda: _collect(template, context), budget).strip()
     except _TimeoutError:
-        raise JinjaError(_too_slow()) from None
+        raise JinjaError(_too_slow(), slow=True) from None
     except _LimitError as exc:
         raise JinjaError(f"cannot render: {exc}") from None
     except jinja2.UndefinedError as exc:
@@ -81,7 +84,7 @@ def render(template: jinja2.Template, context: Mapping[str, Any], budget: float)
 
 
 def _too_slow() -> str:
-    return f"cannot render: the template takes over {MAX_RENDER_SECONDS:g} s in all"
+    return f"cannot render: the template takes too long (over {MAX_RENDER_SECONDS:g} s)"
 
 
 def _describe(exc: Exception) -> str:

@@ -301,3 +301,22 @@ def test_one_broken_file_does_not_stop_the_others(
     assert code == 1
     assert "a-boom.yaml:1:1: $: internal error while checking this spec: RuntimeError" in output
     assert "b-good.yaml: ok (1 jobs)" in output
+
+
+def test_render_timer_leaves_an_outer_timer_running() -> None:
+    import signal
+
+    from orchestrator.spec.templates import Template
+
+    fired: list[int] = []
+    previous = signal.signal(signal.SIGALRM, lambda signum, frame: fired.append(signum))
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.3)
+        assert Template("{% for i in range(3) %}{{ i }}{% endfor %}").render({}) == "012"
+        remaining, _ = signal.getitimer(signal.ITIMER_REAL)
+        assert 0 < remaining <= 0.3
+        time.sleep(0.4)
+        assert fired == [signal.SIGALRM]
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)

@@ -180,6 +180,16 @@ def test_cached_and_quick_renders_fit_the_budget_for_many_jobs() -> None:
     assert [quick.render({"x": f"a{i}"}) for i in range(20_000)][-1] == "A19999"
 
 
+def test_output_padded_with_whitespace_is_stripped_or_refused() -> None:
+    from orchestrator.spec.templates import Template, TemplateError
+
+    assert Template("{{ ' ' * 15000 }}x{{ ' ' * 4000 }}").render({}) == "x"
+    with pytest.raises(TemplateError, match="longer than 10,000 characters"):
+        Template("{{ ' ' * 25000 }}x").render({})
+    with pytest.raises(TemplateError, match="longer than 10,000 characters"):
+        Template("{{ 'y' * 10001 }}").render({})
+
+
 def test_long_plain_prompt_is_refused(tmp_path: Path) -> None:
     text = HEAD + "vars: {long: " + "x" * 10_001 + "}\nprompts:\n  p: '{{ long }}'\n" + JOB
     _check(tmp_path, text, "cannot render: the output is longer than 10,000 characters")

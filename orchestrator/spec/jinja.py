@@ -27,6 +27,7 @@ MAX_INT_BITS = 4096
 _UNDEFINED = re.compile(r"^'([A-Za-z_][A-Za-z0-9_]*)' is undefined$")
 _DIGITS = re.compile(r"\d+")
 _SIZED_FILTERS = ("center", "indent", "truncate", "wordwrap", "replace", "format", "join")
+_HAS_TIMER = hasattr(signal, "setitimer")  # not on Windows
 _STOP = threading.Event()  # set while a render may be interrupted by the timer
 
 
@@ -97,18 +98,18 @@ def _collect(template: jinja2.Template, context: Mapping[str, Any]) -> str:
     parts, size = [], 0
     for chunk in template.generate(context):
         size += len(chunk)
-        if size > MAX_OUTPUT_CHARS * 2:  # leading/trailing whitespace is stripped later
+        if size > MAX_OUTPUT_CHARS * 2:  # stop early; some slack for whitespace stripped later
             break
         parts.append(chunk)
     text = "".join(parts)
-    if size > MAX_OUTPUT_CHARS and len(text.strip()) > MAX_OUTPUT_CHARS:
+    if size > MAX_OUTPUT_CHARS * 2 or len(text.strip()) > MAX_OUTPUT_CHARS:
         raise _LimitError(f"the output is longer than {MAX_OUTPUT_CHARS:,} characters")
     return text
 
 
 def _timed(work: Callable[[], str], seconds: float) -> str:
     """Run ``work``, interrupted after ``seconds`` (only the main thread can take signals)."""
-    if threading.current_thread() is not threading.main_thread():
+    if threading.current_thread() is not threading.main_thread() or not _HAS_TIMER:
         return work()
     previous = signal.signal(signal.SIGALRM, _alarm)
     _STOP.set()

@@ -123,6 +123,7 @@ def test_nesting_within_the_limit_is_a_plain_schema_problem(tmp_path: Path) -> N
         ("{{ ('x' * 99999) | replace('', 'y' * 999) }}", "could grow over 1,000,000"),
         ("{{ ('\\n' * 99999) | indent(999, true) }}", "could grow over 1,000,000"),
         ("{{ (['x' * 99999] * 99) | join }}", "a value grows over 1,000,000"),
+        ("{{ ('y' * 500000).join(['a'] * 400000) }}", "could grow over 1,000,000"),
         (
             "{% set s = 'x' * 400000 %}{% set s = s ~ s %}{% set s = s ~ s %}{{ s | length }}",
             "a value grows over 1,000,000 characters",

@@ -150,9 +150,10 @@ def _check_size(value: Any) -> Any:
 
 
 def _numbers(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> list[int]:
+    """Integer arguments, and the sizes of string and list arguments, of a call."""
     values = [*args, *kwargs.values()]
     ints = [abs(v) for v in values if isinstance(v, int) and not isinstance(v, bool)]
-    return ints + [len(v) for v in values if isinstance(v, str)]
+    return ints + [_weight(v) for v in values if isinstance(v, str | list | tuple | dict)]
 
 
 def _widths(text: str) -> list[int]:

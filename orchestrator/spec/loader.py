@@ -97,7 +97,8 @@ def _build(doc: Document, path: Path, expand: bool) -> Campaign | None:
     checks.check_references(doc, images)
     checks.check_names(doc)
     templates = checks.compile_templates(doc)
-    if not expand or not check_job_count(doc, images):
+    within_limit = check_job_count(doc, images)
+    if not expand or not within_limit:
         return None
     jobs = expand_jobs(doc, images, templates)
     data: dict[str, Any] = doc.data

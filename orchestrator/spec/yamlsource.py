@@ -88,10 +88,6 @@ def parse_yaml(file: str, raw: bytes) -> Document:
     except _TooBigError:
         message = f"the document expands to over {_MAX_NODES} values (a YAML alias bomb?)"
         doc.problems.append(Problem(file, 1, 1, "$", message))
-    except _TooDeepError as exc:
-        message = f"mappings and lists are nested deeper than {MAX_DEPTH} levels"
-        doc.problem(exc.path[:2], message, at=doc.locate(exc.path))
-        doc.data = None
     return doc
 
 
@@ -142,9 +138,9 @@ class _Builder:
         self.count += 1
         if self.count > _MAX_NODES:
             raise _TooBigError
-        if len(path) > MAX_DEPTH:
-            raise _TooDeepError(path[:MAX_DEPTH])
         self.doc.values[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+        if len(path) >= MAX_DEPTH:
+            return self.too_deep(path)
         if isinstance(node, yaml.ScalarNode):
             return self.scalar(node, path)
         if id(node) in self.active:
@@ -159,6 +155,14 @@ class _Builder:
             return self.mapping(node, path)
         finally:
             self.active.discard(id(node))
+
+    def too_deep(self, path: JsonPath) -> None:
+        """Drop what lies below MAX_DEPTH; report it once, at the top-level entry holding it."""
+        top = path[:2]
+        if top not in self.doc.refused:
+            message = f"mappings and lists are nested deeper than {MAX_DEPTH} levels"
+            self.doc.problem(top, message, at=self.doc.values[path])
+            self.doc.refused.add(top)
 
     def scalar(self, node: yaml.ScalarNode, path: JsonPath) -> Any:
         if node.tag in _TEXT_TAGS:
@@ -228,11 +232,3 @@ class _Builder:
 
 class _TooBigError(Exception):
     """The document expands to more nodes than any real spec has."""
-
-
-class _TooDeepError(Exception):
-    """Mappings and lists nest deeper than MAX_DEPTH; ``path`` is where the limit was hit."""
-
-    def __init__(self, path: JsonPath) -> None:
-        super().__init__(path)
-        self.path = path

@@ -331,3 +331,20 @@ def test_render_timer_leaves_an_outer_timer_running() -> None:
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+
+
+def test_an_error_while_parsing_is_a_problem_of_that_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from orchestrator.spec import check_spec, loader
+
+    def broken(file: str, raw: bytes) -> object:
+        raise MemoryError
+
+    monkeypatch.setattr(loader, "parse_yaml", broken)
+    spec = tmp_path / "s.yaml"
+    spec.write_text(HEAD, encoding="utf-8")
+    (problem,) = check_spec(spec)
+    assert (
+        problem.format() == f"{spec}:1:1: $: internal error while checking this spec: MemoryError"
+    )

@@ -13,7 +13,7 @@ from orchestrator.spec.expand import expand_jobs
 from orchestrator.spec.images import resolve_images
 from orchestrator.spec.limits import check_job_count
 from orchestrator.spec.paths import Confinement, path_text_problem
-from orchestrator.spec.problems import Problem, sort_problems
+from orchestrator.spec.problems import Problem, internal_error, sort_problems
 from orchestrator.spec.salvage import salvage
 from orchestrator.spec.schema import check_schema, describe_type
 from orchestrator.spec.templates import Template, TemplateError
@@ -45,14 +45,15 @@ def check_spec(path: Path) -> tuple[Problem, ...]:
 
 
 def _load(path: Path) -> Campaign:
-    doc = parse_yaml(str(path), read_spec(path))
+    doc = Document(str(path))
     try:
+        doc = parse_yaml(str(path), read_spec(path))
         expand = _check_structure(doc)
         campaign = _build(doc, path, expand) if expand is not None else None
     except MjvError:
         raise
     except Exception as exc:  # a bug must not hide the other problems, nor show a traceback
-        doc.problem((), f"internal error while checking this spec: {type(exc).__name__}: {exc}")
+        doc.problem((), internal_error(exc))
         campaign = None
     if doc.problems or campaign is None:
         problems = sort_problems(doc.problems)

@@ -299,10 +299,11 @@ def test_glob_in_a_folder_with_glob_characters_and_clashing_stems(tmp_path: Path
 
 def test_undefined_variable_points_at_its_tag_even_in_a_block_scalar(tmp_path: Path) -> None:
     text = BASE.replace(
-        '  push: "push in"', "  push: |\n    push in\n    with {% if x %}{{ lens }}{% endif %}"
+        '  push: "push in"',
+        "  push: |\n    push in\n    with {% if x is defined %}{{ x }}{% endif %}{{ lens }}",
     )
     with pytest.raises(SpecError) as info:
         _load(tmp_path, text)
     (problem,) = info.value.problems  # type: ignore[attr-defined]
-    assert (problem.line, problem.col, problem.path) == (10, 23, "$.prompts.push")
+    assert (problem.line, problem.col, problem.path) == (10, 52, "$.prompts.push")
     assert problem.message == "undefined variable 'lens' in job 'sneaker-push-warm'"

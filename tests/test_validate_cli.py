@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from orchestrator.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
@@ -142,3 +144,29 @@ def test_python_dash_m_orchestrator_works() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "ok (2 jobs)" in result.stdout
+
+
+def test_an_unexpected_error_in_one_file_is_its_problem_and_the_rest_are_checked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from orchestrator.commands import validate
+
+    real = validate.validate_spec
+
+    def flaky(path: Path) -> int:
+        if path.name == "a.yaml":
+            raise RecursionError("maximum recursion depth exceeded")
+        return real(path)
+
+    monkeypatch.setattr(validate, "validate_spec", flaky)
+    (tmp_path / "d").mkdir()
+    for name in ("a.yaml", "b.yaml"):
+        shutil.copy(REPO / "specs" / "demo.yaml", tmp_path / "d" / name)
+    code, out, err = _run("d")
+    assert code == 1 and err == ""
+    assert out.splitlines() == [
+        "d/a.yaml:1:1: $: internal error while checking this spec: "
+        "RecursionError: maximum recursion depth exceeded",
+        "d/b.yaml: ok (2 jobs)",
+        "2 file(s) checked: 1 valid, 1 invalid (1 problem(s))",
+    ]

@@ -10,6 +10,7 @@ from typing import TextIO
 
 from orchestrator.errors import EXIT_ERROR, EXIT_OK, EXIT_USAGE, SpecError, UsageError
 from orchestrator.spec import Problem, validate_spec
+from orchestrator.spec.problems import internal_error
 
 SPEC_SUFFIXES = (".yaml", ".yml")
 
@@ -63,6 +64,8 @@ def check_path(text: str) -> FileResult:
         return FileResult(text, error=str(exc))
     except SpecError as exc:
         return FileResult(text, problems=tuple(p for p in exc.problems if isinstance(p, Problem)))
+    except Exception as exc:  # one file's bug must not stop the others from being checked
+        return FileResult(text, problems=(Problem(text, 1, 1, "$", internal_error(exc)),))
     return FileResult(text, jobs=jobs)
 
 

@@ -1,13 +1,11 @@
-"""Semantic checks beyond the schema: image sources, names, matrix axes, templates."""
+"""Semantic checks beyond the schema: references, names, matrix axes, templates."""
 
 from __future__ import annotations
 
-import glob
-import hashlib
-from pathlib import Path
 from typing import Any
 
-from orchestrator.model import ImageSource, Settings
+from orchestrator.model import Settings
+from orchestrator.spec.images import ImageTable
 from orchestrator.spec.problems import JsonPath, did_you_mean
 from orchestrator.spec.salvage import live_jobs
 from orchestrator.spec.schema import describe_type, load_schema
@@ -17,77 +15,7 @@ from orchestrator.spec.yamlsource import Document
 SETTING_NAMES = (*Settings.__dataclass_fields__, "end_image")
 BUILTIN_NAMES = ("campaign", "image", "prompt", "take", "job", "step")
 RESERVED_NAMES = BUILTIN_NAMES + SETTING_NAMES
-_MAGIC = ((b"\x89PNG\r\n\x1a\n", "PNG"), (b"\xff\xd8\xff", "JPEG"))
-
-ImageTable = dict[str, tuple[ImageSource, ...]]
 Templates = dict[JsonPath, Template]
-
-
-def resolve_images(doc: Document, spec_dir: Path) -> ImageTable:
-    """Turn ``images`` into sources; a glob gives its name and one ``name/stem`` per file."""
-    table: ImageTable = {}
-    for name, entry in doc.data.get("images", {}).items():
-        path: JsonPath = ("images", name)
-        if "url" in entry:
-            table[name] = (ImageSource(name, "url", url=entry["url"]),)
-        elif "imagine" in entry:
-            source = ImageSource(
-                name, "imagine", imagine=entry["imagine"], pick=entry.get("pick", 1)
-            )
-            table[name] = (source,)
-        elif "file" in entry:
-            file = spec_dir / entry["file"]
-            source_file = _local_image(doc, (*path, "file"), file, name, entry["file"])
-            table[name] = (source_file,) if source_file else ()
-        else:
-            table.update(_glob_images(doc, (*path, "glob"), spec_dir, name, entry["glob"]))
-    return table
-
-
-def _glob_images(
-    doc: Document, path: JsonPath, spec_dir: Path, name: str, pattern: str
-) -> ImageTable:
-    # root_dir keeps glob characters in the spec's own folder name from acting as patterns.
-    found = sorted(spec_dir / p for p in glob.glob(pattern, root_dir=spec_dir, recursive=True))
-    files = [p for p in found if p.is_file()]
-    if not files:
-        doc.problem(path, f"glob {pattern!r} matches no file")
-        return {name: ()}
-    table: ImageTable = {}
-    for file in files:
-        source = _local_image(doc, path, file, f"{name}/{file.stem}", file.name)
-        if source is not None and source.name in table:
-            doc.problem(path, f"two files make the image name {source.name!r}; rename one")
-        elif source is not None:
-            table[source.name] = (source,)
-    table[name] = tuple(source for (source,) in table.values())
-    return table
-
-
-def _local_image(
-    doc: Document, path: JsonPath, file: Path, name: str, shown: str
-) -> ImageSource | None:
-    try:
-        data = file.resolve().read_bytes()
-    except FileNotFoundError:
-        doc.problem(path, f"image file not found: {shown}")
-        return None
-    except OSError as exc:
-        doc.problem(path, f"cannot read image file {shown}: {exc.strerror}")
-        return None
-    if image_format(data) is None:
-        doc.problem(path, f"{shown} is not a PNG, JPEG or WebP image")
-        return None
-    digest = hashlib.sha256(data).hexdigest()
-    return ImageSource(name, "file", path=file.resolve(), sha256=digest)
-
-
-def image_format(data: bytes) -> str | None:
-    """Return "PNG", "JPEG" or "WebP" from the magic bytes of ``data``, else None."""
-    for magic, kind in _MAGIC:
-        if data.startswith(magic):
-            return kind
-    return "WebP" if data[:4] == b"RIFF" and data[8:12] == b"WEBP" else None
 
 
 def check_references(doc: Document, images: ImageTable) -> None:
@@ -176,7 +104,9 @@ def _check_matrix(doc: Document, path: JsonPath, matrix: dict[str, Any]) -> None
 def _check_setting_value(doc: Document, path: JsonPath, setting: str, value: Any) -> None:
     """Matrix values of a setting axis get the same checks as the setting itself."""
     rule = load_schema()["$defs"][setting]
-    if "enum" in rule and value not in rule["enum"]:
+    if rule.get("type") == "integer" and (isinstance(value, bool) or not isinstance(value, int)):
+        doc.problem(path, f"expected an integer, got {describe_type(value)}")
+    elif "enum" in rule and value not in rule["enum"]:
         choices = ", ".join(repr(choice) for choice in rule["enum"])
         doc.problem(path, f"{value!r} is not one of {choices}{did_you_mean(value, rule['enum'])}")
     elif rule.get("type") == "boolean" and not isinstance(value, bool):

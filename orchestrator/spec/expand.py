@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import gc
 import itertools
+import posixpath
 from dataclasses import dataclass
 from typing import Any
 
 from orchestrator.model import Extension, ImageSource, Job, Settings
-from orchestrator.spec.checks import SETTING_NAMES, ImageTable, Templates
+from orchestrator.spec.checks import SETTING_NAMES, Templates
 from orchestrator.spec.identity import (
     encode_image,
     encode_settings,
     extension_fingerprint,
     hash_job,
 )
+from orchestrator.spec.images import ImageTable
 from orchestrator.spec.problems import JsonPath
 from orchestrator.spec.salvage import live_jobs
 from orchestrator.spec.templates import Template, TemplateError
@@ -22,6 +24,17 @@ from orchestrator.spec.yamlsource import Document
 
 _SETTING_FIELDS = tuple(Settings.__dataclass_fields__)
 _HD = "vid_1.1_i2v_720"
+_LOOP_AND_END = (
+    "loop: true with end_image {!r}: the provider would silently drop the end image "
+    "(loop already sets the last frame); use one or the other"
+)
+
+
+def _row(entry: dict[str, Any], row: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
+    """A matrix row as (axis, value) pairs in the order the matrix lists its axes."""
+    order = [key for key in entry.get("matrix", {}) if key not in ("include", "exclude")]
+    order += [key for key in row if key not in order]
+    return tuple((key, row[key]) for key in order if key in row)
 
 
 def matrix_rows(matrix: dict[str, Any]) -> list[dict[str, Any]]:
@@ -66,6 +79,7 @@ class _Variant:
     context: dict[str, Any]
     settings_json: str  # canonical JSON pieces of the job fingerprint
     end_json: str
+    row: tuple[tuple[str, Any], ...]  # the matrix row, in axis order
 
 
 class _Expander:
@@ -75,6 +89,7 @@ class _Expander:
         self.defaults: dict[str, Any] = self.data.get("defaults", {})
         self.names: dict[str, JsonPath] = {}
         self.seen: set[tuple[JsonPath, str]] = set()
+        self.outputs: dict[str, tuple[str, int]] = {}  # output folder -> (job name, template)
         self.image_json: dict[str, str] = {}
         self.output_name = templates.get(("output", "name")) or Template("{{ job }}")
 
@@ -116,7 +131,11 @@ class _Expander:
             self.report(where, f"HD ({_HD}) is not available in relax mode; use fast")
         if prompts == [None] and settings.animate == "manual":
             self.report(("jobs", i), "a job without prompts needs animate: auto")
-        return _Variant(settings, end, context, encode_settings(settings), encode_image(end))
+        if settings.loop and end_name:
+            where = self.origin(i, entry, row, "end_image")
+            self.report(where, _LOOP_AND_END.format(end_name))
+        settings_json, end_json = encode_settings(settings), encode_image(end)
+        return _Variant(settings, end, context, settings_json, end_json, _row(entry, row))
 
     def name_template(
         self, i: int, entry: dict[str, Any], rows: list[dict[str, Any]]
@@ -154,9 +173,21 @@ class _Expander:
         self.image_json[source.name] = image_json
         base = hash_job(image_json, variant.end_json, prompt, variant.settings_json, take)
         output = self.render(self.output_name, ("output", "name"), context, name) or name
-        self.check_output(output, name)
+        self.check_output(output, name, i)
         extensions = self.extensions(i, entry, settings, context, base, name)
-        return Job(name, base, source, prompt_name, prompt, settings, take, output, end, extensions)
+        return Job(
+            name,
+            base,
+            source,
+            prompt_name,
+            prompt,
+            settings,
+            take,
+            output,
+            end,
+            extensions,
+            variant.row,
+        )
 
     def extensions(
         self,
@@ -199,11 +230,21 @@ class _Expander:
     def takes_unnamed(self, entry: dict[str, Any]) -> bool:
         return bool(entry.get("takes", 1) > 1 and "take" not in entry.get("name", "take"))
 
-    def check_output(self, output: str, name: str) -> None:
+    def check_output(self, output: str, name: str, i: int) -> None:
         parts = output.split("/")
-        if output.startswith("/") or ".." in parts or not output.strip():
+        if output.startswith("/") or ".." in parts or not output.strip() or "\0" in output:
             message = f"output folder {output!r} of job {name!r} must stay inside output.dir"
             self.report(("output", "name"), message)
+            return
+        folder = posixpath.normpath(output)
+        first = self.outputs.setdefault(folder, (name, i))
+        if first[0] != name:
+            where = ("output", "name") if "name" in self.data.get("output", {}) else ("jobs", i)
+            self.report(
+                where,
+                f"jobs {first[0]!r} ($.jobs[{first[1]}]) and {name!r} ($.jobs[{i}]) both write "
+                f"to the output folder {folder!r}; output.name must tell them apart",
+            )
 
     def origin(self, i: int, entry: dict[str, Any], row: dict[str, Any], setting: str) -> JsonPath:
         if setting in row and setting in entry.get("matrix", {}):

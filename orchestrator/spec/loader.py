@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 from typing import Any
 
-from orchestrator.errors import SpecError, UsageError
+from orchestrator.errors import MjvError, SpecError, UsageError
 from orchestrator.model import Campaign, RunOptions
 from orchestrator.spec import checks
 from orchestrator.spec.expand import expand_jobs
-from orchestrator.spec.problems import Problem, sort_problems
+from orchestrator.spec.images import resolve_images
+from orchestrator.spec.limits import check_job_count
+from orchestrator.spec.paths import Confinement, path_text_problem
+from orchestrator.spec.problems import Problem, internal_error, sort_problems
 from orchestrator.spec.salvage import salvage
 from orchestrator.spec.schema import check_schema, describe_type
 from orchestrator.spec.templates import Template, TemplateError
@@ -18,6 +22,7 @@ from orchestrator.spec.yamlsource import Document, parse_yaml
 DEFAULT_PRICING = {"fast": 0.6}  # CometAPI's published mj_fast_video price
 DEFAULT_OUTPUT_DIR = "out/{{ campaign }}"
 _FLOAT_OPTIONS = ("max_rps", "poll_interval", "task_timeout")
+MAX_SPEC_BYTES = 10 * 1024 * 1024  # a spec of thousands of lines is under 1 MB
 
 
 def load_campaign(path: Path) -> Campaign:
@@ -40,9 +45,16 @@ def check_spec(path: Path) -> tuple[Problem, ...]:
 
 
 def _load(path: Path) -> Campaign:
-    doc = parse_yaml(str(path), read_spec(path))
-    expand = _check_structure(doc)
-    campaign = _build(doc, path, expand) if expand is not None else None
+    doc = Document(str(path))
+    try:
+        doc = parse_yaml(str(path), read_spec(path))
+        expand = _check_structure(doc)
+        campaign = _build(doc, path, expand) if expand is not None else None
+    except MjvError:
+        raise
+    except Exception as exc:  # a bug must not hide the other problems, nor show a traceback
+        doc.problem((), internal_error(exc))
+        campaign = None
     if doc.problems or campaign is None:
         problems = sort_problems(doc.problems)
         raise SpecError(f"{path}: {_count(problems)} found", problems)
@@ -50,8 +62,13 @@ def _load(path: Path) -> Campaign:
 
 
 def read_spec(path: Path) -> bytes:
-    """Return the bytes of ``path``; a missing or unreadable file is a UsageError."""
+    """Return the bytes of ``path``; a missing, unreadable, special or huge file: UsageError."""
     try:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode) and not stat.S_ISDIR(info.st_mode):
+            raise UsageError(f"{path}: not a regular file")
+        if info.st_size > MAX_SPEC_BYTES:
+            raise UsageError(f"{path}: larger than {MAX_SPEC_BYTES // (1024 * 1024)} MB")
         return path.read_bytes()
     except FileNotFoundError:
         raise UsageError(f"{path}: no such file") from None
@@ -59,6 +76,8 @@ def read_spec(path: Path) -> bytes:
         raise UsageError(f"{path}: is a directory") from None
     except OSError as exc:
         raise UsageError(f"{path}: cannot read: {exc.strerror}") from None
+    except ValueError:  # a NUL byte in the path
+        raise UsageError(f"{path!r}: not a valid path") from None
 
 
 def _check_structure(doc: Document) -> bool | None:
@@ -74,12 +93,13 @@ def _check_structure(doc: Document) -> bool | None:
 
 
 def _build(doc: Document, path: Path, expand: bool) -> Campaign | None:
-    spec_dir = path.resolve().parent
-    images = checks.resolve_images(doc, spec_dir)
+    place = Confinement.of(path.resolve().parent)
+    images = resolve_images(doc, place)
     checks.check_references(doc, images)
     checks.check_names(doc)
     templates = checks.compile_templates(doc)
-    if not expand:
+    within_limit = check_job_count(doc, images)
+    if not expand or not within_limit:
         return None
     jobs = expand_jobs(doc, images, templates)
     data: dict[str, Any] = doc.data
@@ -87,7 +107,7 @@ def _build(doc: Document, path: Path, expand: bool) -> Campaign | None:
         name=data["campaign"],
         spec_path=path.resolve(),
         description=data.get("description", ""),
-        output_dir=_output_dir(doc, templates.get(("output", "dir")), spec_dir),
+        output_dir=_output_dir(doc, templates.get(("output", "dir")), place),
         jobs=jobs,
         pricing={**DEFAULT_PRICING, **data.get("pricing", {})},
         max_cost=data.get("budget", {}).get("max_cost"),
@@ -95,16 +115,22 @@ def _build(doc: Document, path: Path, expand: bool) -> Campaign | None:
     )
 
 
-def _output_dir(doc: Document, template: Template | None, spec_dir: Path) -> Path:
+def _output_dir(doc: Document, template: Template | None, place: Confinement) -> Path:
     if template is None and "dir" in doc.data.get("output", {}):
-        return spec_dir  # the template failed to compile; that problem is already recorded
+        return place.spec_dir  # the template failed to compile; that problem is already recorded
     context = {**doc.data.get("vars", {}), "campaign": doc.data["campaign"]}
     try:
         folder = (template or Template(DEFAULT_OUTPUT_DIR)).render(context)
     except TemplateError as exc:
         doc.problem(("output", "dir"), f"{exc.message} (output.dir knows only vars and campaign)")
-        return spec_dir
-    return (spec_dir / folder).resolve()
+        return place.spec_dir
+    problem = path_text_problem(folder)
+    if problem is None and not place.contains(place.spec_dir / folder):
+        problem = f"is outside {place.describe()}"
+    if problem is not None:
+        doc.problem(("output", "dir"), f"output folder {folder!r} {problem}")
+        return place.spec_dir
+    return (place.spec_dir / folder).resolve()
 
 
 def _run_options(section: dict[str, Any]) -> RunOptions:

@@ -47,3 +47,9 @@ def did_you_mean(word: object, choices: Iterable[object]) -> str:
 def sort_problems(problems: Iterable[Problem]) -> tuple[Problem, ...]:
     """Drop duplicates and order problems by file position."""
     return tuple(sorted(set(problems), key=lambda p: (p.file, p.line, p.col, p.path, p.message)))
+
+
+def internal_error(exc: BaseException) -> str:
+    """The message for an unexpected exception while checking a spec (a bug, not the spec's)."""
+    detail = f": {exc}" if str(exc) else ""
+    return f"internal error while checking this spec: {type(exc).__name__}{detail}"

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError, best_match
 
 from orchestrator.spec.problems import JsonPath, did_you_mean
@@ -35,10 +35,21 @@ def load_schema() -> dict[str, Any]:
     return schema
 
 
+def _is_integer(_checker: object, value: object) -> bool:
+    # JSON Schema counts 2.0 as an integer; range(), indexes and fingerprints do not.
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+_Validator = validators.extend(  # type: ignore[no-untyped-call]
+    Draft202012Validator,
+    type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer),
+)
+
+
 @functools.cache
-def validator() -> Draft202012Validator:
-    """Return a validator for the campaign schema."""
-    return Draft202012Validator(load_schema())
+def validator() -> Any:
+    """Return a validator for the campaign schema (integers must be written as integers)."""
+    return _Validator(load_schema())
 
 
 def check_schema(doc: Document) -> list[JsonPath]:
@@ -62,6 +73,8 @@ def describe_type(value: object) -> str:
 def _report(doc: Document, error: ValidationError) -> list[JsonPath]:
     path = tuple(error.absolute_path)
     kind = error.validator
+    if path in doc.refused:  # the parser reported (and dropped) this value already
+        return [path]
     if kind == "additionalProperties" and isinstance(error.instance, dict):
         schema: Any = error.schema
         known = schema.get("properties", {})
@@ -103,7 +116,8 @@ def _message(error: ValidationError) -> str:
         names = [_TYPE_NAMES[t] for t in ([wanted] if isinstance(wanted, str) else wanted)]
         return f"expected {' or '.join(names)}, got {describe_type(value)}"
     if kind == "pattern":
-        return f"{value!r} does not match the pattern {rule}"
+        rule_in_words = f": {schema['errorMessage']}" if "errorMessage" in schema else ""
+        return f"{value!r} does not match the pattern {rule}{rule_in_words}"
     if kind == "maxItems":
         return f"at most {rule} items allowed, got {len(value)}"
     if kind == "minItems":

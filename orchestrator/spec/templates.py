@@ -1,11 +1,13 @@
-"""Jinja2 prompt and name templates (the only module that imports jinja2)."""
+"""Prompt and name templates: plain ``{{ name }}`` text formatted directly, the rest by Jinja2."""
 
 from __future__ import annotations
 
-import functools
 import re
+import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
+
+from orchestrator.spec.problems import did_you_mean
 
 if TYPE_CHECKING:
     import jinja2
@@ -17,6 +19,10 @@ _JINJA_MARKS = ("{{", "{%", "{#", "}}", "%}", "#}")
 _JINJA_WORDS = frozenset(
     ["and", "or", "not", "in", "is", "if", "else", "true", "false", "none", "True", "False", "None"]
 )
+_MISSING = object()  # a variable the context does not give (Jinja2 may still cope: default)
+MAX_OUTPUT_CHARS = 10_000  # of one rendered template
+MAX_RENDER_SECONDS = 1.0  # per render; and in all, per template, plus RENDER_ALLOWANCE per render
+RENDER_ALLOWANCE = 0.0005  # seconds per render on top: 100,000 jobs of a busy template still fit
 
 
 class TemplateError(Exception):
@@ -35,6 +41,9 @@ class Template:
     def __init__(self, source: str) -> None:
         self.source = source
         self._cache: dict[tuple[Any, ...], str] = {}
+        self._spent = 0.0  # seconds Jinja2 spent rendering this template
+        self._renders = 0
+        self._slow: TemplateError | None = None  # set once the time budget ran out
         parts = _plain_parts(source)
         self._template: jinja2.Template | None = None
         self._format: str | None = None
@@ -45,25 +54,54 @@ class Template:
             self._template, self.variables = _compile(source)
 
     def render(self, context: Mapping[str, Any]) -> str:
-        """Render with ``context``; a missing variable or a failing expression: TemplateError."""
+        """Render with ``context``; an undefined variable, a failure or a limit: TemplateError."""
         if self._format is not None:  # format() of a plain value is its str(), as in Jinja2
             try:
-                return self._format.format_map(context).strip()
+                return _bounded(self._format.format_map(context).strip())
             except KeyError as exc:
-                name = exc.args[0]
-                raise TemplateError(f"undefined variable {name!r}", variable=name) from None
-        missing = [name for name in self.variables if name not in context]
-        if missing:
-            raise TemplateError(f"undefined variable {missing[0]!r}", variable=missing[0])
-        key = tuple(context[name] for name in self.variables)
+                raise _undefined(exc.args[0], context) from None
+        key = tuple(context.get(name, _MISSING) for name in self.variables)
         try:
             cached = self._cache.get(key)
         except TypeError:  # an unhashable value: render without the cache
-            return _render(self._template, context)
+            return self._render(context)
         if cached is None:
-            cached = _render(self._template, context)
+            cached = self._render(context)
             self._cache[key] = cached
         return cached
+
+    def _render(self, context: Mapping[str, Any]) -> str:
+        from orchestrator.spec import jinja
+
+        assert self._template is not None  # only called for templates that Jinja2 compiled
+        if self._slow is not None:  # one slow render would be followed by one per job
+            raise self._slow
+        self._renders += 1
+        budget = MAX_RENDER_SECONDS + RENDER_ALLOWANCE * self._renders - self._spent
+        start = time.perf_counter()
+        try:
+            return jinja.render(self._template, context, min(budget, MAX_RENDER_SECONDS))
+        except jinja.JinjaError as exc:
+            if exc.variable is not None:
+                raise _undefined(exc.variable, context) from None
+            error = TemplateError(exc.message, exc.line)
+            self._slow = error if exc.slow else None
+            raise error from None
+        finally:
+            self._spent += time.perf_counter() - start
+
+
+def _undefined(name: str, context: Mapping[str, Any]) -> TemplateError:
+    hint = did_you_mean(name, [known for known in context if known != name])
+    return TemplateError(f"undefined variable {name!r}{hint}", variable=name)
+
+
+def _bounded(text: str) -> str:
+    if len(text) > MAX_OUTPUT_CHARS:
+        raise TemplateError(
+            f"cannot render: the output is longer than {MAX_OUTPUT_CHARS:,} characters"
+        )
+    return text
 
 
 def _format_part(variable: bool, text: str) -> str:
@@ -86,35 +124,10 @@ def _plain_parts(source: str) -> list[tuple[bool, str]] | None:
     return [part for part in parts if part[1]]
 
 
-@functools.cache
-def _environment() -> jinja2.Environment:
-    import jinja2
-    from jinja2.sandbox import ImmutableSandboxedEnvironment
-
-    # Sandboxed: CI validates specs from pull requests, and a template must not run code.
-    return ImmutableSandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False)
-
-
 def _compile(source: str) -> tuple[jinja2.Template, tuple[str, ...]]:
-    import jinja2
-    from jinja2 import meta
+    from orchestrator.spec import jinja
 
-    env = _environment()
     try:
-        tree = env.parse(source)
-        template = env.from_string(tree)
-    except jinja2.TemplateSyntaxError as exc:
-        raise TemplateError(f"template syntax error: {exc.message}", exc.lineno) from None
-    except jinja2.TemplateError as exc:
-        raise TemplateError(f"template error: {exc.message}") from None
-    return template, tuple(sorted(meta.find_undeclared_variables(tree)))
-
-
-def _render(template: jinja2.Template | None, context: Mapping[str, Any]) -> str:
-    import jinja2
-
-    assert template is not None  # only called for templates that Jinja2 compiled
-    try:
-        return template.render(context).strip()
-    except (jinja2.TemplateError, ArithmeticError, LookupError, TypeError, ValueError) as exc:
-        raise TemplateError(f"cannot render: {exc}") from None
+        return jinja.compile_template(source)
+    except jinja.JinjaError as exc:
+        raise TemplateError(exc.message, exc.line) from None

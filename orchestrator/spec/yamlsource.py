@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +20,9 @@ _MERGE_TAG = "tag:yaml.org,2002:merge"
 _COLLECTION_TAGS = {"tag:yaml.org,2002:seq", "tag:yaml.org,2002:map"}
 _TEMPLATE_LINES = 50  # how far a multi-line template is searched for a variable
 _MAX_NODES = 1_000_000  # alias bombs expand exponentially; stop long before memory runs out
+_MAX_INT = 2**63  # no count, price or setting comes near; bigger ones break float arithmetic
+MAX_DEPTH = 64  # nesting of mappings and lists; real specs need 6, deeper ones exhaust the stack
+_FLOW_OPENERS = {"flow sequence": "[", "flow mapping": "{"}
 
 
 @dataclass
@@ -31,6 +35,7 @@ class Document:
     keys: dict[JsonPath, tuple[int, int]] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     broken: set[JsonPath] = field(default_factory=set)  # names whose definition failed the schema
+    refused: set[JsonPath] = field(default_factory=set)  # values already reported while parsing
     lines: list[str] = field(default_factory=list)  # the source text, to point inside templates
 
     def locate(self, path: JsonPath, key: bool = False) -> tuple[int, int]:
@@ -91,12 +96,21 @@ def _syntax_problem(file: str, exc: yaml.MarkedYAMLError, text: str) -> Problem:
     line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
     message = f"YAML syntax error: {exc.problem or exc.context}"
     start = exc.context_mark
-    if exc.problem and exc.context and start is not None and start.line + 1 != line:
+    opener = _unclosed(exc.context or "")
+    if opener and exc.problem and start is not None:
+        where = f"line {start.line + 1}, column {start.column + 1}"
+        message = f"YAML syntax error: unclosed {opener} opened at {where} ({exc.problem})"
+    elif exc.problem and exc.context and start is not None and start.line + 1 != line:
         message += f" ({exc.context} started at line {start.line + 1}, column {start.column + 1})"
     lines = text.splitlines()
     if line <= len(lines) and lines[line - 1][col - 1 : col] == "\t":
         message += " (a tab? YAML indents with spaces only)"
     return Problem(file, line, col, "$", message)
+
+
+def _unclosed(context: str) -> str | None:
+    """The bracket of the flow collection a YAML error context names, if any."""
+    return next((b for kind, b in _FLOW_OPENERS.items() if f"parsing a {kind}" in context), None)
 
 
 def _decode(doc: Document, raw: bytes) -> str | None:
@@ -125,6 +139,8 @@ class _Builder:
         if self.count > _MAX_NODES:
             raise _TooBigError
         self.doc.values[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+        if len(path) >= MAX_DEPTH:
+            return self.too_deep(path)
         if isinstance(node, yaml.ScalarNode):
             return self.scalar(node, path)
         if id(node) in self.active:
@@ -140,6 +156,14 @@ class _Builder:
         finally:
             self.active.discard(id(node))
 
+    def too_deep(self, path: JsonPath) -> None:
+        """Drop what lies below MAX_DEPTH; report it once, at the top-level entry holding it."""
+        top = path[:2]
+        if top not in self.doc.refused:
+            message = f"mappings and lists are nested deeper than {MAX_DEPTH} levels"
+            self.doc.problem(top, message, at=self.doc.values[path])
+            self.doc.refused.add(top)
+
     def scalar(self, node: yaml.ScalarNode, path: JsonPath) -> Any:
         if node.tag in _TEXT_TAGS:
             return node.value
@@ -147,7 +171,21 @@ class _Builder:
         if construct is None:
             self.doc.problem(path, f"unsupported YAML tag {node.tag}")
             return node.value
-        return construct(_CONSTRUCTOR, node)
+        try:
+            value = construct(_CONSTRUCTOR, node)
+        except (yaml.YAMLError, ValueError, KeyError, TypeError) as exc:  # e.g. !!int "x"
+            return self.refuse(path, node, f"cannot be read as {node.tag}: {exc}")
+        if isinstance(value, float) and not math.isfinite(value):
+            return self.refuse(path, node, "is not a finite number (NaN and infinity are refused)")
+        if isinstance(value, int) and abs(value) > _MAX_INT:
+            return self.refuse(path, node, "is too large (the limit is 2**63)")
+        return value
+
+    def refuse(self, path: JsonPath, node: yaml.ScalarNode, why: str) -> None:
+        """Report a value here and drop it; the schema check stays quiet about the gap."""
+        text = node.value if len(node.value) <= 40 else node.value[:37] + "..."
+        self.doc.problem(path, f"{text!r} {why}")
+        self.doc.refused.add(path)
 
     def mapping(self, node: yaml.Node, path: JsonPath) -> dict[str, Any]:
         result: dict[str, Any] = {}

@@ -19,6 +19,7 @@ from runsupport import (
 )
 
 from orchestrator.simulator import Simulator
+from orchestrator.state import open_store
 
 __all__ = ["simulator"]
 
@@ -87,16 +88,31 @@ def _assert_files_match_manifest(spec: Path) -> None:
     assert files == SUBMISSIONS
 
 
-def test_sigkill_at_random_moments_never_pays_twice(simulator: Simulator, tmp_path: Path) -> None:
+def test_sigkill_at_random_moments_leaves_in_doubt_only_what_was_sent(
+    simulator: Simulator, tmp_path: Path
+) -> None:
+    """Kills at random moments: every submission the state holds in doubt really reached the
+    provider (its request log has the key), and the state's money equals the provider's."""
     spec = write(tmp_path / "c.yaml", SPEC)
     rng = random.Random(20261124)
-    for _ in range(8):
+    for _ in range(10):
         proc = _start(simulator, spec)
         time.sleep(rng.uniform(0.05, 0.8))
         proc.send_signal(signal.SIGKILL)
         proc.communicate(timeout=30)
     _finish(simulator, spec)
-    _assert_each_submission_charged_once(simulator)
+    state = tmp_path / ".mjv/state.db"
+    received = {record.key for record in simulator.submit_log()}
+    with open_store(state, "crash") as store:
+        doubted = [
+            attempt.sent_key
+            for sub in store.submissions()
+            for attempt in store.attempts(sub.key)
+            if attempt.outcome == "in_doubt"
+        ]
+    assert all(key in received for key in doubted), (doubted, received)
+    assert_state_accounts_for_every_charge(simulator, state, "crash")
+    assert set(charged(simulator)) == {key for key in received if key.endswith("-a1")}
     _assert_files_match_manifest(spec)
 
 

@@ -145,7 +145,11 @@ images:
 prompts:
   p: "slow orbit {{ n }}"
 jobs:
-  - {name: "hd{{ n }}", images: [a], prompts: [p], video_type: vid_1.1_i2v_720, matrix: {n: [1, 2, 3]}}
+  - name: "hd{{ n }}"
+    images: [a]
+    prompts: [p]
+    video_type: vid_1.1_i2v_720
+    matrix: {n: [1, 2, 3]}
   - {name: "sd{{ n }}", images: [a], prompts: [p], matrix: {n: [1, 2, 3, 4, 5, 6]}}
 """
 

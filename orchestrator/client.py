@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import functools
+import hashlib
 import json
 import os
 import ssl
@@ -114,6 +115,13 @@ class Client:
         if "user_agent" not in kw and env.get("MJV_USER_AGENT", "").strip():
             kw["user_agent"] = env["MJV_USER_AGENT"].strip()
         return cls(key, base_url or env.get("MJV_BASE_URL") or DEFAULT_BASE_URL, **kw)
+
+    @property
+    def account(self) -> str:
+        """A name for the provider account (this key at this gateway) that never shows the key:
+        runners sharing a state and an account share its job slots."""
+        digest = hashlib.sha256(f"{self.base_url}\n{self._key}".encode()).hexdigest()
+        return f"acct-{digest[:16]}"
 
     async def __aenter__(self) -> Client:
         return self

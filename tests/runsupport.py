@@ -21,7 +21,7 @@ from orchestrator.engine.progress import make_progress
 from orchestrator.engine.runner import run_campaign
 from orchestrator.model import Campaign
 from orchestrator.simulator import Simulator, SimulatorConfig
-from orchestrator.state import open_store
+from orchestrator.state import open_state, open_store
 
 FAST = ("--poll-interval", "0.02", "--max-rps", "1000")
 KEY = "sk-simulator"
@@ -96,12 +96,14 @@ def subprocess_env(sim: Simulator) -> dict[str, str]:
     return env
 
 
-def assert_state_accounts_for_every_charge(sim: Simulator, state: Path, campaign: str) -> None:
+def assert_state_accounts_for_every_charge(
+    sim: Simulator, state: Path | str, campaign: str
+) -> None:
     """The state never under-reports: what it recorded as charged, plus what it holds as
     possibly charged (sends whose answer was lost), is exactly what the provider charged;
     less only the refunds of tasks whose id never reached the state (a lost answer's task
     that then failed: the provider refunded what the state still holds as possibly charged)."""
-    with open_store(state, campaign) as store:
+    with open_state(str(state), campaign, default_path=Path(state)) as store:
         totals = store.totals()
         known = {
             attempt.task_id

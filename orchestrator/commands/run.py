@@ -53,7 +53,7 @@ def execute(args: argparse.Namespace, out: TextIO, err: TextIO, *, retry: bool) 
         _client(args, campaign) as client,
     ):
         progress = make_progress(err, quiet=args.quiet, json_log=args.json_log)
-        runtime = Runtime(client, store, progress, campaign.output_dir)
+        runtime = Runtime(client, store, progress, campaign.output_dir, account=client.account)
         try:
             report = asyncio.run(_run(campaign, runtime, config))
         except ManifestNotWrittenError as exc:  # the summary first, then why the manifest failed
@@ -64,6 +64,16 @@ def execute(args: argparse.Namespace, out: TextIO, err: TextIO, *, retry: bool) 
     code = summarise(report, campaign, out)
     out.write(f"report: {page}\n")
     return code
+
+
+def _lease_seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = 0.0
+    if not 1.0 <= seconds <= 3600.0:
+        raise UsageError(f"MJV_LEASE_SECONDS must be between 1 and 3600, got {text!r}")
+    return seconds
 
 
 def _check_patterns(campaign: Campaign, config: RunConfig) -> None:
@@ -97,6 +107,9 @@ def run_config(campaign: Campaign, args: argparse.Namespace, *, retry: bool) -> 
         "task_timeout": args.task_timeout,
     }
     chosen = {name: value for name, value in flags.items() if value is not None}
+    lease = os.environ.get("MJV_LEASE_SECONDS", "").strip()
+    if lease:
+        chosen["lease_seconds"] = _lease_seconds(lease)
     return RunConfig(
         **{**asdict(campaign.run), **chosen},
         max_cost=args.max_cost if args.max_cost is not None else campaign.max_cost,

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from orchestrator.engine.account import SharedSlots
 from orchestrator.engine.pacing import AdaptiveSlots, Budget, RetryPolicy, Streak, TokenBucket
 from orchestrator.engine.progress import Progress
 from orchestrator.model import RunOptions
@@ -45,6 +46,7 @@ class Runtime:
     progress: Progress
     output_dir: Path
     owner: str = field(default_factory=make_owner)
+    account: str = ""  # the provider account; set: its job slots are shared through the store
     clock: Callable[[], float] = time.monotonic
     wall: Callable[[], float] = time.time  # for expiries the provider states in wall time
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
@@ -56,7 +58,7 @@ class Pacing:
     """The shared throttles of a run."""
 
     bucket: TokenBucket
-    slots: AdaptiveSlots
+    slots: AdaptiveSlots | SharedSlots
     policy: RetryPolicy
     budget: Budget
     banned: Streak

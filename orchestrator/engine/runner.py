@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from fnmatch import fnmatchcase
 from typing import Any, TypeVar
 
 from orchestrator.client import ExtendRequest, VideoRequest
+from orchestrator.engine.account import SharedSlots
 from orchestrator.engine.clips import Clips
 from orchestrator.engine.context import JobOutcome, Pacing, RunConfig, RunReport, Runtime
 from orchestrator.engine.downloads import remove_stale_parts
@@ -19,6 +21,7 @@ from orchestrator.engine.manifest import (
     restore_from_manifest,
     save_manifest,
 )
+from orchestrator.engine.pacing import AdaptiveSlots
 from orchestrator.engine.poller import Poller
 from orchestrator.engine.preflight import FreeSpace, preflight
 from orchestrator.engine.progress import Snapshot
@@ -49,6 +52,15 @@ def select_jobs(campaign: Campaign, globs: Iterable[str]) -> tuple[Job, ...]:
     if not patterns:
         return campaign.jobs
     return tuple(job for job in campaign.jobs if any(fnmatchcase(job.name, p) for p in patterns))
+
+
+def _rotated(jobs: tuple[Job, ...], owner: str) -> list[Job]:
+    """The jobs in file order from a point of this runner's own: runners sharing a campaign
+    start on different jobs instead of all waiting on the first ones' leases."""
+    if not jobs:
+        return []
+    start = int(hashlib.sha256(owner.encode()).hexdigest(), 16) % len(jobs)
+    return [*jobs[start:], *jobs[:start]]
 
 
 def unmatched(campaign: Campaign, globs: Iterable[str]) -> list[str]:
@@ -86,6 +98,15 @@ class _Runner:
         self.jobs = select_jobs(campaign, config.select)
         totals = rt.store.totals()
         self.pacing = Pacing.build(config, totals.spent + totals.reserved, rt.clock)
+        if rt.account and isinstance(self.pacing.slots, AdaptiveSlots):
+            self.pacing.slots = SharedSlots(
+                self.pacing.slots,
+                rt.store,
+                account=rt.account,
+                owner=rt.owner,
+                limit=config.concurrency,
+                lease_seconds=config.lease_seconds,
+            )
         self.poller = Poller(
             rt.client.list_tasks,
             rt.client.fetch_task,
@@ -145,7 +166,7 @@ class _Runner:
 
     async def _work(self) -> None:
         queue: asyncio.Queue[Job] = asyncio.Queue()
-        for job in self.jobs:
+        for job in _rotated(self.jobs, self.rt.owner):
             queue.put_nowait(job)
         workers = {self._spawn(self._worker(queue)) for _ in range(self._worker_count())}
         waiter = self._spawn(self.stop.wait())

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import contextlib
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 
 from orchestrator.engine.context import Pacing, RunConfig, Runtime
@@ -17,8 +18,10 @@ from orchestrator.engine.outcomes import (
 from orchestrator.engine.poller import Poller, TaskTimeoutError
 from orchestrator.errors import (
     BannedPromptError,
+    BudgetError,
     HdUnavailableError,
     IdempotencyConflictError,
+    LeaseLostError,
     MjvError,
     NoAccountError,
     ProviderError,
@@ -95,6 +98,15 @@ class Submitter:
         return await asyncio.shield(running)
 
     async def _ensure(self, order: Order) -> Submission:
+        while True:
+            try:
+                return await self._drive(order)
+            except LeaseLostError:
+                # Another runner holds this submission now (our lease expired): its result
+                # counts; wait for it, or take over if it dies in turn.
+                self._rt.progress.event("lease_lost", what=order.what)
+
+    async def _drive(self, order: Order) -> Submission:
         await self._claim(order.key)
         tries, holding, retried = 0, False, False
         while True:
@@ -178,7 +190,8 @@ class Submitter:
             if self._stop.is_set():
                 raise StopRequestedError(order.what)
             pacing.budget.reserve(order.price, order.what)
-            task_id = await self._send(order, in_doubt)
+            with self._held(order):
+                task_id = await self._send(order, in_doubt)
         except ProviderError as exc:
             try:  # judged before the slot frees, so nobody sends after a stop verdict
                 self._stop_if_fatal(exc)
@@ -192,6 +205,26 @@ class Submitter:
         pacing.unreachable.record(False)
         self._rt.progress.event("submitted", what=order.what, task=task_id)
         return tries, True
+
+    @contextlib.contextmanager
+    def _held(self, order: Order) -> Iterator[None]:
+        """Hold the price in the shared state while sending, so that runners sharing a
+        campaign never pass its cap together (the intent then counts it as reserved)."""
+        cap, price = self._config.max_cost, order.price
+        if cap is None or not price:
+            yield
+            return
+        store, owner = self._rt.store, self._rt.owner
+        if not store.reserve(owner, price, cap, self._config.lease_seconds):
+            self._pacing.budget.release(price)
+            raise BudgetError(
+                f"{order.what}: costs {price:g}, which would pass the cost cap of {cap:g} "
+                "with what this campaign's runners have spent and hold"
+            )
+        try:
+            yield
+        finally:
+            store.unreserve(owner, price)
 
     def _refuse_known_hd(self, order: Order) -> None:
         refused = self._pacing.hd_refused
@@ -238,7 +271,7 @@ class Submitter:
         except BaseException:
             pacing.budget.release(order.price)
             raise
-        store.record_task(order.key, result, order.price or 0.0)
+        store.record_task(order.key, result, order.price or 0.0, owner=self._rt.owner)
         pacing.budget.charge(order.price)
         return result
 
@@ -252,10 +285,11 @@ class Submitter:
         final = not exc.retryable and not exc.stops_run
         if isinstance(exc, HdUnavailableError):
             self._pacing.hd_refused = f"this account cannot make HD clips ({exc})"
+        store, owner = self._rt.store, self._rt.owner
         if final:
-            self._rt.store.record_failure(order.key, final=True, reason=str(exc), refund=False)
+            store.record_failure(order.key, final=True, reason=str(exc), refund=False, owner=owner)
         else:
-            self._rt.store.record_rejected(order.key, str(exc))
+            store.record_rejected(order.key, str(exc), owner=owner)
 
     def _stop_if_fatal(self, exc: ProviderError) -> None:
         banned, unreachable = self._pacing.banned, self._pacing.unreachable
@@ -310,7 +344,7 @@ class Submitter:
         finally:
             pacing.slots.release()
         if task.succeeded:
-            store.record_success(order.key, task.clip_urls, task.image_url)
+            store.record_success(order.key, task.clip_urls, task.image_url, owner=self._rt.owner)
             pacing.slots.succeeded()
             pacing.banned.record(False)
             return tries
@@ -320,7 +354,11 @@ class Submitter:
         failure = classify_failure(task)
         refund = task.status == "FAILURE"
         self._rt.store.record_failure(
-            order.key, final=failure.moderation, reason=failure.reason, refund=refund
+            order.key,
+            final=failure.moderation,
+            reason=failure.reason,
+            refund=refund,
+            owner=self._rt.owner,
         )
         if refund:
             self._pacing.budget.refund(order.price)
@@ -360,13 +398,17 @@ class Submitter:
             budget.release(order.modal_price)
             raise
         budget.charge(order.modal_price)
-        self._rt.store.record_followup(order.key, new_id, order.modal_price or 0.0)
+        self._rt.store.record_followup(
+            order.key, new_id, order.modal_price or 0.0, owner=self._rt.owner
+        )
         return new_id
 
     def _mark_running(self, key: str) -> Callable[[Task], None]:
         def mark(task: Task) -> None:
             if task.status == "IN_PROGRESS":
-                self._rt.store.record_running(key)
+                # Cosmetic: a runner that lost the lease leaves it to the new holder.
+                with contextlib.suppress(LeaseLostError):
+                    self._rt.store.record_running(key, owner=self._rt.owner)
 
         return mark
 

@@ -10,10 +10,21 @@ from collections.abc import Iterable
 
 from orchestrator.errors import LeaseLostError
 
+RUNNER_ENV = "MJV_RUNNER_NAME"
+
+
+def runner_host() -> str:
+    """The machine's name in lease owners: $MJV_RUNNER_NAME, else the host name.
+
+    Runners in containers that share a host name must set distinct names: a lease held by a
+    process of "this host" that no longer exists is taken at once.
+    """
+    return os.environ.get(RUNNER_ENV, "").strip().replace(":", "_") or socket.gethostname()
+
 
 def make_owner() -> str:
-    """Return a fresh owner id of this process: ``"<hostname>:<pid>:<nonce>"``."""
-    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+    """Return a fresh owner id of this process: ``"<runner host>:<pid>:<nonce>"``."""
+    return f"{runner_host()}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
 def holder_is_dead(owner: str) -> bool:
@@ -23,7 +34,7 @@ def holder_is_dead(owner: str) -> bool:
     expiry frees what they hold.
     """
     parts = owner.rsplit(":", 2)
-    if len(parts) != 3 or parts[0] != socket.gethostname() or not parts[1].isdigit():
+    if len(parts) != 3 or parts[0] != runner_host() or not parts[1].isdigit():
         return False
     return not _pid_alive(int(parts[1]))
 

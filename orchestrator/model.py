@@ -110,6 +110,7 @@ class RunOptions:
     task_timeout: float = 900.0
     max_attempts: int = 5
     max_banned_in_row: int = 3
+    submit_ahead: int = 0  # jobs submitted beyond `concurrency`, to wait in the provider's queue
 
 
 @dataclass(frozen=True)

@@ -61,6 +61,7 @@ def run_config(campaign: Campaign, args: argparse.Namespace, *, retry: bool) -> 
         "max_rps": args.max_rps,
         "poll_interval": args.poll_interval or (SIMULATED_POLL if args.simulate else None),
         "task_timeout": args.task_timeout,
+        "submit_ahead": getattr(args, "submit_ahead", None),
     }
     chosen = {name: value for name, value in flags.items() if value is not None}
     return RunConfig(

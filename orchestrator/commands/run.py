@@ -18,7 +18,6 @@ from orchestrator.engine.progress import make_progress
 from orchestrator.engine.runner import run_campaign
 from orchestrator.errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_JOBS_FAILED, EXIT_OK
 from orchestrator.model import Campaign
-from orchestrator.simulator import Simulator, SimulatorConfig
 from orchestrator.spec import load_campaign
 from orchestrator.state import default_state_path, open_store
 
@@ -80,6 +79,8 @@ def _client(args: argparse.Namespace) -> Iterator[Client]:
     if not args.simulate:
         yield Client.from_env(args.base_url)
         return
+    from orchestrator.simulator import Simulator, SimulatorConfig  # only with --simulate
+
     config = SimulatorConfig(job_seconds=SIMULATED_JOB_SECONDS)
     with Simulator(config) as simulator:
         yield Client(config.api_key, simulator.base_url)

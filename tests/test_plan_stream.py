@@ -63,7 +63,9 @@ def test_jobs_are_turned_into_json_a_chunk_at_a_time(monkeypatch: pytest.MonkeyP
     converted: list[str] = []
     row_json = plan_command._row_json
     monkeypatch.setattr(
-        plan_command, "_row_json", lambda row: converted.append(row.name) or row_json(row)
+        plan_command,
+        "_row_json",
+        lambda row, shared: converted.append(row.name) or row_json(row, shared),
     )
     written: list[int] = []  # jobs converted when each piece of text was written
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar
 
 from orchestrator.errors import EXIT_ERROR, EXIT_OK, SpecError, UsageError
-from orchestrator.model import Campaign, ImageSource, Job
+from orchestrator.model import Campaign, ImageSource, Job, Settings
 from orchestrator.plan import Plan, PlanRow, Totals, build_plan
 from orchestrator.spec import Problem, load_campaign
 
@@ -26,6 +26,7 @@ _MARKS = {
 }
 _ENCODER = json.JSONEncoder(sort_keys=True, ensure_ascii=False)
 _CHUNK = 1000  # jobs encoded per call
+T = TypeVar("T")
 
 
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -90,8 +91,9 @@ def write_json(plan: Plan, out: TextIO) -> None:
 def _write_rows(rows: Sequence[PlanRow], out: TextIO) -> None:
     # The C encoder does a chunk in one call; ", " joins chunks as it joins list items.
     out.write("[")
+    shared: dict[int, Any] = {}
     for start in range(0, len(rows), _CHUNK):
-        chunk = _ENCODER.encode([_row_json(row) for row in rows[start : start + _CHUNK]])
+        chunk = _ENCODER.encode([_row_json(row, shared) for row in rows[start : start + _CHUNK]])
         out.write((", " if start else "") + chunk[1:-1])
     out.write("]")
 
@@ -107,26 +109,38 @@ def _head_json(plan: Plan) -> dict[str, Any]:
     }
 
 
-def _row_json(row: PlanRow) -> dict[str, Any]:
+def _row_json(row: PlanRow, shared: dict[int, Any] | None = None) -> dict[str, Any]:
     data: dict[str, Any] = {"name": row.name, "fingerprint": row.fingerprint, "status": row.status}
     data |= {"submissions": row.video_submissions, "seconds": row.seconds}
     if row.job is not None:
-        data |= _job_json(row.job)
+        data |= _job_json(row.job, {} if shared is None else shared)
     return data
 
 
-def _job_json(job: Job) -> dict[str, Any]:
+def _job_json(job: Job, shared: dict[int, Any]) -> dict[str, Any]:
     return {
         "key": job.key,
-        "image": _image_json(job.image),
-        "end_image": _image_json(job.end_image) if job.end_image else None,
+        "image": _once(job.image, _image_json, shared),
+        "end_image": _once(job.end_image, _image_json, shared) if job.end_image else None,
         "prompt_name": job.prompt_name,
         "prompt": job.prompt,
-        "settings": dict(vars(job.settings)),
+        "settings": _once(job.settings, _settings_json, shared),
         "take": job.take,
         "output": job.output_name,
         "extensions": [dict(vars(step)) for step in job.extensions],
     }
+
+
+def _once(thing: T, make: Callable[[T], dict[str, Any]], shared: dict[int, Any]) -> Any:
+    """``make(thing)``, made once for an object many jobs share (images, settings)."""
+    found = shared.get(id(thing))  # the plan keeps every job alive, so ids are not reused
+    if found is None:
+        found = shared[id(thing)] = make(thing)
+    return found
+
+
+def _settings_json(settings: Settings) -> dict[str, Any]:
+    return dict(vars(settings))
 
 
 def _image_json(image: ImageSource) -> dict[str, Any]:

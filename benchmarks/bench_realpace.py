@@ -3,7 +3,9 @@
 Real pace is jobs of 60 s, polling every 3 s and 2 requests/s; here jobs take 6 s, polls come
 every 0.3 s and --max-rps is 20, so every ratio to the ideal ceil(N/C) x D is the real one.
 Nothing else is tuned: --concurrency is the account's slots, the bucket's burst and priorities
-are the defaults. The last rows add --submit-ahead (off by default).
+are the defaults. The last rows add --submit-ahead (off by default). One thing does not scale:
+the burst is max(max_rps, concurrency + 1), 20 at x10 but 13 at real pace; --scale 1 shows
+the real thing.
 
     python benchmarks/bench_realpace.py            # 36 jobs on 3 and on 12 slots
     python benchmarks/bench_realpace.py --scale 1 --slots 12 --defaults   # real pace, ~3 min

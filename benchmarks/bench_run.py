@@ -46,9 +46,9 @@ class Figures:
 
 
 def write_spec(folder: Path, jobs: int) -> Path:
-    """A campaign of ``jobs`` jobs: images x moods, one prompt."""
-    moods = 10 if jobs >= 10 else jobs
-    images = math.ceil(jobs / moods)
+    """A campaign of exactly ``jobs`` jobs: images x moods (at most 10 moods), one prompt."""
+    moods = max(d for d in range(1, 11) if jobs % d == 0)
+    images = jobs // moods
     lines = [
         "version: 1",
         "campaign: bench",
@@ -63,17 +63,20 @@ def write_spec(folder: Path, jobs: int) -> Path:
         "    prompts: [orbit]",
         f"    matrix: {{mood: [{', '.join(f'm{n}' for n in range(moods))}]}}",
     ]
-    if images * moods > jobs:  # trim to exactly `jobs` jobs
-        extra = images * moods - jobs
-        excluded = [f"{{image: i{images - 1}, mood: m{moods - 1 - k}}}" for k in range(extra)]
-        lines[-1] = lines[-1][:-1] + f", exclude: [{', '.join(excluded)}]}}"
     spec = folder / "bench.yaml"
     spec.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return spec
 
 
-def measure(jobs: int, slots: int, job_seconds: float, poll: float) -> Figures:
-    """Run one campaign of ``jobs`` jobs and return its figures."""
+def measure(
+    jobs: int,
+    slots: int,
+    job_seconds: float,
+    poll: float,
+    max_rps: float = 100_000.0,
+    flags: tuple[str, ...] = (),
+) -> Figures:
+    """Run one campaign of ``jobs`` jobs (``slots`` in flight) and return its figures."""
     config = SimulatorConfig(job_seconds=job_seconds, slots=slots, api_key=KEY)
     with tempfile.TemporaryDirectory() as tmp, Simulator(config) as sim:
         spec = write_spec(Path(tmp), jobs)
@@ -90,7 +93,8 @@ def measure(jobs: int, slots: int, job_seconds: float, poll: float) -> Figures:
             "--poll-interval",
             str(poll),
             "--max-rps",
-            "100000",
+            str(max_rps),
+            *flags,
         ]
         start = time.perf_counter()
         proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)

@@ -56,6 +56,7 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-rps", type=_positive_float, metavar="X", help="requests per second")
     p.add_argument("--poll-interval", type=_positive_float, metavar="S", help="seconds per poll")
     p.add_argument("--task-timeout", type=_positive_float, metavar="S", help="stuck task limit")
+    p.add_argument("--submit-ahead", type=_non_negative_int, metavar="K", help="queue K extra jobs")
     p.add_argument("--max-cost", type=_positive_float, metavar="X", help="spending cap")
     p.add_argument("--select", action="append", default=[], metavar="GLOB", help="only these jobs")
     p.add_argument(
@@ -198,6 +199,13 @@ def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be at least 0, got {text}")
     return value
 
 

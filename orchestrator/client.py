@@ -24,6 +24,7 @@ from orchestrator.errors import (
     SubmitOutcomeUnknownError,
 )
 from orchestrator.provider import OnSend
+from orchestrator.tls import LazyCAContext
 from orchestrator.wire import (
     HD_VIDEO,
     ExtendRequest,
@@ -293,8 +294,8 @@ class _SendHook:
 
 @functools.cache
 def _ssl_context() -> ssl.SSLContext:
-    # Loading the CA bundle costs ~40 ms; clients are cheap to make when they share one.
-    return httpx.create_ssl_context()
+    # Shared by every client; its CA bundle (~20 ms) loads at the first https connection only.
+    return LazyCAContext.client()
 
 
 def _transport_error(exc: httpx.HTTPError, where: str, detail: str, submit: bool) -> Exception:

@@ -132,6 +132,7 @@ class RunOptions:
     task_timeout: float = 3900.0  # the gateway itself fails a task after one hour
     max_attempts: int = 5
     max_banned_in_row: int = 3
+    submit_ahead: int = 0  # jobs submitted beyond `concurrency`, to wait in the provider's queue
 
 
 @dataclass(frozen=True)

@@ -3,31 +3,63 @@
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
 import random
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 
 from orchestrator import errors
+from orchestrator.cli import build_parser
+from orchestrator.commands.run import run_config
+from orchestrator.engine.context import Pacing, RunConfig, burst
 from orchestrator.engine.pacing import AdaptiveSlots, Budget, RetryPolicy, Streak, TokenBucket
+from orchestrator.spec import load_campaign
+
+T = TypeVar("T")
 
 
-class FakeClock:
-    """A clock whose sleep advances fake time instantly."""
+class VirtualTime:
+    """Fake time for asyncio code: sleepers wake in time order once everything else is idle."""
 
     def __init__(self) -> None:
         self.now = 0.0
         self.sleeps: list[float] = []
+        self._timers: list[tuple[float, int, asyncio.Future[None]]] = []
+        self._seq = itertools.count()
 
     def __call__(self) -> float:
         return self.now
 
     async def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
-        self.now += seconds
-        await asyncio.sleep(0)
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._timers, (self.now + max(0.0, seconds), next(self._seq), future))
+        await future
+
+    def run(self, main: Coroutine[Any, Any, T]) -> T:
+        """Run ``main`` to its end, moving time on whenever nothing else can run."""
+        return asyncio.run(self._drive(main))
+
+    async def _drive(self, main: Coroutine[Any, Any, T]) -> T:
+        task = asyncio.ensure_future(main)
+        while not task.done():
+            for _ in range(50):  # let every runnable task reach its next sleep
+                await asyncio.sleep(0)
+            if task.done():
+                break
+            assert self._timers, "deadlock: nothing runs and nobody sleeps"
+            when, _, future = heapq.heappop(self._timers)
+            self.now = max(self.now, when)
+            if not future.done():
+                future.set_result(None)
+        return task.result()
 
 
-def _bucket(clock: FakeClock, rate: float, burst: float = 1.0) -> TokenBucket:
+def _bucket(clock: VirtualTime, rate: float, burst: float = 1.0) -> TokenBucket:
     return TokenBucket(rate, burst, clock=clock, sleep=clock.sleep)
 
 
@@ -36,19 +68,19 @@ def _bucket(clock: FakeClock, rate: float, burst: float = 1.0) -> TokenBucket:
 
 @pytest.mark.parametrize(("n", "rate", "burst"), [(10, 2.0, 1.0), (7, 0.5, 3.0), (25, 10.0, 5.0)])
 def test_bucket_takes_n_minus_burst_over_rate(n: int, rate: float, burst: float) -> None:
-    clock = FakeClock()
+    clock = VirtualTime()
     bucket = _bucket(clock, rate, burst)
 
     async def main() -> None:
         for _ in range(n):
             await bucket.acquire()
 
-    asyncio.run(main())
+    clock.run(main())
     assert clock.now == pytest.approx((n - burst) / rate)
 
 
 def test_bucket_concurrent_acquirers_are_paced_too() -> None:
-    clock = FakeClock()
+    clock = VirtualTime()
     bucket = _bucket(clock, 4.0)
     stamps: list[float] = []
 
@@ -59,12 +91,98 @@ def test_bucket_concurrent_acquirers_are_paced_too() -> None:
     async def main() -> None:
         await asyncio.gather(*(one() for _ in range(9)))
 
-    asyncio.run(main())
+    clock.run(main())
     assert stamps == pytest.approx([i / 4.0 for i in range(9)])
 
 
+def test_bucket_burst_lets_a_whole_wave_go_at_once() -> None:
+    clock = VirtualTime()
+    bucket = _bucket(clock, 2.0, burst=12.0)
+    stamps: list[float] = []
+
+    async def one() -> None:
+        await bucket.acquire()
+        stamps.append(clock.now)
+
+    async def main() -> None:
+        await asyncio.gather(*(one() for _ in range(14)))
+
+    clock.run(main())
+    assert stamps == pytest.approx([0.0] * 12 + [0.5, 1.0])
+
+
+def test_bucket_keeps_the_average_under_mixed_load() -> None:
+    clock = VirtualTime()
+    bucket = _bucket(clock, 2.0, burst=4.0)
+    stamps: list[float] = []
+
+    async def one(background: bool) -> None:
+        await (bucket.acquire_background() if background else bucket.acquire())
+        stamps.append(clock.now)
+
+    async def main() -> None:
+        await asyncio.gather(*(one(n % 3 == 0) for n in range(40)))
+
+    clock.run(main())
+    assert len(stamps) == 40
+    for i, stamp in enumerate(stamps):  # at most burst + rate * t requests by time t
+        assert i + 1 <= 4.0 + 2.0 * stamp + 1e-6
+    assert max(stamps) == pytest.approx((40 - 4.0) / 2.0)
+
+
+def test_bucket_serves_submissions_before_waiting_polls() -> None:
+    clock = VirtualTime()
+    bucket = _bucket(clock, 1.0)
+    order: list[tuple[str, float]] = []
+
+    async def one(name: str, background: bool) -> None:
+        await (bucket.acquire_background() if background else bucket.acquire())
+        order.append((name, clock.now))
+
+    async def main() -> None:
+        await bucket.acquire()  # the bucket is empty now
+        polls = [asyncio.create_task(one(f"poll{n}", True)) for n in range(2)]
+        await asyncio.sleep(0)  # the polls were first in line...
+        subs = [asyncio.create_task(one(f"sub{n}", False)) for n in range(2)]
+        await asyncio.gather(*polls, *subs)
+
+    clock.run(main())
+    # ...yet the submissions go first, and the polls still keep to the rate.
+    assert order == [("sub0", 1.0), ("sub1", 2.0), ("poll0", 3.0), ("poll1", 4.0)]
+
+
+def test_bucket_poll_goes_at_once_when_no_submission_waits() -> None:
+    clock = VirtualTime()
+    bucket = _bucket(clock, 1.0, burst=2.0)
+
+    async def main() -> None:
+        await bucket.acquire_background()
+        await bucket.acquire_background()
+        await bucket.acquire_background()
+
+    clock.run(main())
+    assert clock.now == pytest.approx(1.0)
+
+
+def test_bucket_cancelled_waiter_gives_its_place_up() -> None:
+    clock = VirtualTime()
+    bucket = _bucket(clock, 1.0)
+    stamps: list[float] = []
+
+    async def main() -> None:
+        await bucket.acquire()
+        doomed = asyncio.create_task(bucket.acquire())
+        await asyncio.sleep(0)
+        doomed.cancel()
+        await bucket.acquire_background()
+        stamps.append(clock.now)
+
+    clock.run(main())
+    assert stamps == [pytest.approx(1.0)]
+
+
 def test_bucket_refills_while_idle_up_to_burst_only() -> None:
-    clock = FakeClock()
+    clock = VirtualTime()
     bucket = _bucket(clock, 1.0, burst=2.0)
 
     async def main() -> None:
@@ -76,27 +194,29 @@ def test_bucket_refills_while_idle_up_to_burst_only() -> None:
             await bucket.acquire()
         assert clock.now - start == pytest.approx(2.0)
 
-    asyncio.run(main())
+    clock.run(main())
 
 
-def test_bucket_pause_blocks_until_retry_after() -> None:
-    clock = FakeClock()
+@pytest.mark.parametrize("background", [False, True])
+def test_bucket_pause_blocks_until_retry_after(background: bool) -> None:
+    clock = VirtualTime()
     bucket = _bucket(clock, 100.0, burst=5.0)
+    take = bucket.acquire_background if background else bucket.acquire
 
     async def main() -> None:
-        await bucket.acquire()
+        await take()
         bucket.pause(30.0)
-        await bucket.acquire()
+        await take()
         assert clock.now == pytest.approx(30.0)
         # No burst piled up during the pause: the next request waits for the rate.
-        await bucket.acquire()
+        await take()
         assert clock.now == pytest.approx(30.01)
 
-    asyncio.run(main())
+    clock.run(main())
 
 
 def test_bucket_shorter_pause_does_not_shorten_a_longer_one() -> None:
-    clock = FakeClock()
+    clock = VirtualTime()
     bucket = _bucket(clock, 1.0)
 
     async def main() -> None:
@@ -104,23 +224,26 @@ def test_bucket_shorter_pause_does_not_shorten_a_longer_one() -> None:
         bucket.pause(2.0)
         await bucket.acquire()
 
-    asyncio.run(main())
+    clock.run(main())
     assert clock.now == pytest.approx(10.0)
 
 
 def test_bucket_pause_during_a_wait_is_honoured() -> None:
-    clock = FakeClock()
+    clock = VirtualTime()
     bucket = _bucket(clock, 1.0)
 
     async def main() -> None:
         await bucket.acquire()
         waiting = asyncio.create_task(bucket.acquire())
-        await asyncio.sleep(0)  # the waiter is now sleeping for its token
+        polling = asyncio.create_task(bucket.acquire_background())
+        await asyncio.sleep(0)  # both are now waiting for a token
         bucket.pause(5.0)
         await waiting
+        assert clock.now == pytest.approx(5.0)
+        await polling
+        assert clock.now == pytest.approx(6.0)
 
-    asyncio.run(main())
-    assert clock.now >= 5.0
+    clock.run(main())
 
 
 def test_bucket_rejects_nonsense_rates() -> None:
@@ -128,6 +251,75 @@ def test_bucket_rejects_nonsense_rates() -> None:
         TokenBucket(0.0)
     with pytest.raises(ValueError):
         TokenBucket(1.0, burst=0.5)
+
+
+def _take_at_once(pacing: Pacing, clock: VirtualTime, n: int) -> list[float]:
+    """Times at which ``n`` concurrent submissions get their token from the run's bucket."""
+    stamps: list[float] = []
+
+    async def one() -> None:
+        await pacing.bucket.acquire()
+        stamps.append(clock.now)
+
+    async def main() -> None:
+        await asyncio.gather(*(one() for _ in range(n)))
+
+    clock.run(main())
+    return stamps
+
+
+def test_default_pacing_sends_a_wave_of_submissions_and_a_poll_at_once() -> None:
+    clock = VirtualTime()
+    config = RunConfig(concurrency=12, max_rps=2.0)
+    pacing = Pacing.build(config, 0.0, clock, clock.sleep)
+    # 12 slots freed at once: the whole wave goes (plus the poll that saw it), then the rate.
+    assert _take_at_once(pacing, clock, 15) == pytest.approx([0.0] * 13 + [0.5, 1.0])
+    assert pacing.slots.effective == 12
+
+
+def test_burst_is_never_below_the_rate() -> None:
+    assert burst(RunConfig(concurrency=3, max_rps=20.0)) == 20.0
+    assert burst(RunConfig(concurrency=3, max_rps=0.5)) == 4.0
+
+
+def test_submit_ahead_adds_slots_and_burst() -> None:
+    clock = VirtualTime()
+    pacing = Pacing.build(
+        RunConfig(concurrency=3, max_rps=2.0, submit_ahead=2), 0.0, clock, clock.sleep
+    )
+    assert pacing.slots.effective == 5
+    assert _take_at_once(pacing, clock, 7) == pytest.approx([0.0] * 6 + [0.5])
+
+
+SPEC = """\
+version: 1
+campaign: ahead
+images:
+  a: {url: "https://cdn.example.com/a.png"}
+prompts:
+  p: "slow orbit"
+jobs:
+  - {name: "{{ image }}", images: [a], prompts: [p]}
+"""
+
+
+def test_submit_ahead_flag_reaches_the_run_config(tmp_path: Path) -> None:
+    spec = tmp_path / "c.yaml"
+    spec.write_text(SPEC, encoding="utf-8")
+    campaign = load_campaign(spec)
+    parser = build_parser()
+    assert (
+        run_config(campaign, parser.parse_args(["run", str(spec)]), retry=False).submit_ahead == 0
+    )
+    args = parser.parse_args(["run", str(spec), "--submit-ahead", "4"])
+    assert run_config(campaign, args, retry=False).submit_ahead == 4
+
+
+def test_submit_ahead_flag_refuses_negative_numbers(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        build_parser().parse_args(["run", "c.yaml", "--submit-ahead", "-1"])
+    assert exit_info.value.code == 2
+    assert "--submit-ahead: must be at least 0, got -1" in capsys.readouterr().err
 
 
 # --- AdaptiveSlots ----------------------------------------------------------------------------

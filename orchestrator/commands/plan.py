@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import time
 from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar
 
 from orchestrator.commands.simulated import state_choice
 from orchestrator.errors import EXIT_ERROR, EXIT_OK, SpecError, UsageError
-from orchestrator.model import Campaign, ImageSource, Job
+from orchestrator.model import Campaign, ImageSource, Job, Settings
 from orchestrator.plan import STATUSES, Plan, PlanRow, Totals, build_plan
 from orchestrator.spec import Problem, load_campaign
 
@@ -25,6 +27,9 @@ _MARKS = {
     "done": "=",
     "orphaned": "-",
 }
+_ENCODER = json.JSONEncoder(sort_keys=True, ensure_ascii=False)
+_CHUNK = 1000  # jobs encoded per call
+T = TypeVar("T")
 
 
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -39,14 +44,17 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         err.write(f"mjv: error: {exc}\n")
         return EXIT_ERROR
     campaign, location, default = state_choice(campaign, args.state, args.simulate)
-    plan = _plan(campaign, location, default)
-    if args.format == "markdown":
-        out.write(markdown(plan))
-    elif args.format == "json":
-        # One line, so the C encoder does the work: ten thousand jobs in a fraction of a second.
-        out.write(json.dumps(plan_to_json(plan), sort_keys=True, ensure_ascii=False) + "\n")
-    else:
-        write_text(plan, out)
+    gc.freeze()  # the campaign stays to the end: later collections need not walk it again
+    try:
+        plan = _plan(campaign, location, default)
+        if args.format == "markdown":
+            out.write(markdown(plan))
+        elif args.format == "json":
+            write_json(plan, out)
+        else:
+            write_text(plan, out)
+    finally:
+        gc.unfreeze()
     return EXIT_WORK if plan.has_work else EXIT_OK
 
 
@@ -143,6 +151,37 @@ def _cell(text: str) -> str:
 
 def plan_to_json(plan: Plan) -> dict[str, Any]:
     """The plan as JSON-ready data (stable keys; cost is null when a price is unknown)."""
+    return {**_head_json(plan), "jobs": [_row_json(row) for row in plan.rows]}
+
+
+def write_json(plan: Plan, out: TextIO) -> None:
+    """Write ``plan_to_json(plan)`` as one line of sorted-key JSON, a chunk of jobs at a time.
+
+    The bytes are those of ``json.dumps(plan_to_json(plan), sort_keys=True)``, without ever
+    holding every job's data (or the whole text) in memory at once.
+    """
+    head = _head_json(plan)
+    out.write("{")
+    for n, key in enumerate(sorted([*head, "jobs"])):
+        out.write(f"{', ' if n else ''}{_ENCODER.encode(key)}: ")
+        if key == "jobs":
+            _write_rows(plan.rows, out)
+        else:
+            out.write(_ENCODER.encode(head[key]))
+    out.write("}\n")
+
+
+def _write_rows(rows: Sequence[PlanRow], out: TextIO) -> None:
+    # The C encoder does a chunk in one call; ", " joins chunks as it joins list items.
+    out.write("[")
+    shared: dict[int, Any] = {}
+    for start in range(0, len(rows), _CHUNK):
+        chunk = _ENCODER.encode([_row_json(row, shared) for row in rows[start : start + _CHUNK]])
+        out.write((", " if start else "") + chunk[1:-1])
+    out.write("]")
+
+
+def _head_json(plan: Plan) -> dict[str, Any]:
     return {
         "campaign": plan.campaign,
         "spec": plan.spec_path,
@@ -153,32 +192,43 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         "basis": plan.basis,
         "in_doubt": plan.in_doubt,
         "left": plan.left,
-        "jobs": [_row_json(row) for row in plan.rows],
         "totals": {**asdict(plan.totals), "unpriced": dict(plan.totals.unpriced)},
     }
 
 
-def _row_json(row: PlanRow) -> dict[str, Any]:
+def _row_json(row: PlanRow, shared: dict[int, Any] | None = None) -> dict[str, Any]:
     data: dict[str, Any] = {"name": row.name, "fingerprint": row.fingerprint, "status": row.status}
     data |= {"submissions": row.video_submissions, "seconds": row.seconds}
     data |= {"why": list(row.why), "damaged": list(row.damaged)}
     if row.job is not None:
-        data |= _job_json(row.job)
+        data |= _job_json(row.job, {} if shared is None else shared)
     return data
 
 
-def _job_json(job: Job) -> dict[str, Any]:
+def _job_json(job: Job, shared: dict[int, Any]) -> dict[str, Any]:
     return {
         "key": job.key,
-        "image": _image_json(job.image),
-        "end_image": _image_json(job.end_image) if job.end_image else None,
+        "image": _once(job.image, _image_json, shared),
+        "end_image": _once(job.end_image, _image_json, shared) if job.end_image else None,
         "prompt_name": job.prompt_name,
         "prompt": job.prompt,
-        "settings": dict(vars(job.settings)),
+        "settings": _once(job.settings, _settings_json, shared),
         "take": job.take,
         "output": job.output_name,
         "extensions": [dict(vars(step)) for step in job.extensions],
     }
+
+
+def _once(thing: T, make: Callable[[T], dict[str, Any]], shared: dict[int, Any]) -> Any:
+    """``make(thing)``, made once for an object many jobs share (images, settings)."""
+    found = shared.get(id(thing))  # the plan keeps every job alive, so ids are not reused
+    if found is None:
+        found = shared[id(thing)] = make(thing)
+    return found
+
+
+def _settings_json(settings: Settings) -> dict[str, Any]:
+    return dict(vars(settings))
 
 
 def _image_json(image: ImageSource) -> dict[str, Any]:

@@ -27,7 +27,6 @@ from orchestrator.errors import (
 )
 from orchestrator.model import Campaign
 from orchestrator.report import refresh_report
-from orchestrator.simulator import Simulator, SimulatorConfig
 from orchestrator.spec import load_campaign
 from orchestrator.state import default_state_path, open_state
 
@@ -105,6 +104,7 @@ def run_config(campaign: Campaign, args: argparse.Namespace, *, retry: bool) -> 
         "max_rps": args.max_rps,
         "poll_interval": args.poll_interval or (SIMULATED_POLL if args.simulate else None),
         "task_timeout": args.task_timeout,
+        "submit_ahead": getattr(args, "submit_ahead", None),
     }
     chosen = {name: value for name, value in flags.items() if value is not None}
     lease = os.environ.get("MJV_LEASE_SECONDS", "").strip()
@@ -126,6 +126,8 @@ def _client(args: argparse.Namespace, campaign: Campaign) -> Iterator[Client]:
     if not args.simulate:
         yield Client.from_env(args.base_url)
         return
+    from orchestrator.simulator import Simulator, SimulatorConfig  # only with --simulate
+
     # The provider's world lives in a file, so Ctrl-C and resume, extension edits, retries and
     # restores from the manifest meet the same tasks and clips, as with a long-lived provider.
     seconds = float(os.environ.get("MJV_SIMULATE_JOB_SECONDS") or SIMULATED_JOB_SECONDS)

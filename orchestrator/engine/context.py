@@ -53,6 +53,11 @@ class Runtime:
     rng: random.Random = field(default_factory=random.Random)
 
 
+def burst(config: RunOptions) -> float:
+    """Requests that may go at once: a wave of submissions filling every slot, plus one poll."""
+    return max(1.0, config.max_rps, config.concurrency + config.submit_ahead + 1.0)
+
+
 @dataclass
 class Pacing:
     """The shared throttles of a run."""
@@ -66,11 +71,17 @@ class Pacing:
     hd_refused: str | None = None  # set once the account refused HD: HD jobs fail at once
 
     @classmethod
-    def build(cls, config: RunConfig, spent: float, clock: Callable[[], float]) -> Pacing:
+    def build(
+        cls,
+        config: RunConfig,
+        spent: float,
+        clock: Callable[[], float],
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> Pacing:
         """Make the throttles for ``config``, with ``spent`` already counted against the budget."""
         return cls(
-            bucket=TokenBucket(config.max_rps, burst=max(1.0, config.max_rps), clock=clock),
-            slots=AdaptiveSlots(config.concurrency),
+            bucket=TokenBucket(config.max_rps, burst(config), clock=clock, sleep=sleep),
+            slots=AdaptiveSlots(config.concurrency + config.submit_ahead),
             policy=RetryPolicy(
                 max_attempts=config.max_attempts,
                 base=config.retry_base,

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import math
 import random
-import time
 from collections import deque
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from orchestrator.engine.ratelimit import TokenBucket
 from orchestrator.errors import (
     BudgetError,
     NoAccountError,
@@ -18,65 +16,10 @@ from orchestrator.errors import (
     TaskFailedError,
 )
 
-Clock = Callable[[], float]
-Sleep = Callable[[float], Awaitable[None]]
+__all__ = ["AdaptiveSlots", "Budget", "RetryPolicy", "Streak", "TokenBucket"]
 
-# Float sums (0.6 + 0.6 + 0.6 ..., refilled token fractions) must not miss an exact fit.
+# Float sums (0.6 + 0.6 + 0.6 ...) must not miss an exact fit.
 _EPSILON = 1e-9
-
-
-class TokenBucket:
-    """Request-rate limit (``--max-rps``) shared by every request of a run."""
-
-    def __init__(
-        self,
-        rate: float,
-        burst: float = 1.0,
-        *,
-        clock: Clock = time.monotonic,
-        sleep: Sleep = asyncio.sleep,
-    ) -> None:
-        if rate <= 0 or burst < 1:
-            raise ValueError("TokenBucket needs rate > 0 and burst >= 1")
-        self._rate = rate
-        self._burst = burst
-        self._clock = clock
-        self._sleep = sleep
-        self._tokens = burst
-        self._stamp = clock()
-        self._paused_until = -math.inf
-        # One waiter at a time keeps the order first come, first served.
-        self._lock = asyncio.Lock()
-
-    async def acquire(self) -> None:
-        """Wait until a request may be sent, then take its token."""
-        async with self._lock:
-            while (wait := self._wait_needed()) > 0:
-                await self._sleep(wait)
-            self._tokens -= 1
-
-    def pause(self, seconds: float) -> None:
-        """Honour a Retry-After: nobody gets a token before now + ``seconds``."""
-        now = self._clock()
-        until = now + max(0.0, seconds)
-        if until <= self._paused_until:
-            return
-        self._paused_until = until
-        # No tokens pile up during the pause; one request may go at its end, then the rate.
-        self._tokens = 1.0
-        self._stamp = until
-
-    def _wait_needed(self) -> float:
-        """Refill the bucket and return how long to wait for one token (0 when it is there)."""
-        now = self._clock()
-        if now < self._paused_until:
-            return self._paused_until - now
-        if now > self._stamp:
-            self._tokens = min(self._burst, self._tokens + (now - self._stamp) * self._rate)
-            self._stamp = now
-        if self._tokens >= 1 - _EPSILON:
-            return 0.0
-        return (1 - self._tokens) / self._rate
 
 
 class AdaptiveSlots:

@@ -112,7 +112,7 @@ class _Runner:
             rt.client.fetch_task,
             interval=config.poll_interval,
             task_timeout=config.task_timeout,
-            throttle=self.pacing.bucket.acquire,
+            throttle=self.pacing.bucket.acquire_background,  # submissions go first
             clock=rt.clock,
         )
         self.submitter = Submitter(rt, config, self.pacing, self.poller, stop)

@@ -83,3 +83,21 @@ def test_plan_and_status_without_simulate_do_not_see_simulated_work(tmp_path: Pa
     assert mjv("run", str(spec), "--simulate", *FAST).code == 0
     assert mjv("plan", str(spec)).code == 2  # nothing real has run
     assert "jobs: new 4" in mjv("status", str(spec)).out
+
+
+def test_a_deleted_simulated_output_folder_is_restored_from_the_manifest(tmp_path: Path) -> None:
+    import shutil
+
+    spec = write(tmp_path / "c.yaml", SPEC)
+    assert mjv("run", str(spec), "--simulate", *FAST).code == 0
+    for name in ("state-simulated.db", "state-simulated.db-wal", "state-simulated.db-shm"):
+        (tmp_path / ".mjv" / name).unlink(missing_ok=True)  # the state is lost too
+    out = tmp_path / "out" / "demo-simulated"
+    manifest = (out / "manifest.json").read_bytes()
+    shutil.rmtree(out)
+    out.mkdir(parents=True)
+    (out / "manifest.json").write_bytes(manifest)
+    restored = mjv("run", str(spec), "--simulate", *FAST)
+    assert restored.code == 0, restored.out + restored.err
+    assert "0 submitted, 8 clips downloaded" in restored.out
+    assert len(list(out.rglob("*.mp4"))) == 8

@@ -132,8 +132,27 @@ def _client(args: argparse.Namespace, campaign: Campaign) -> Iterator[Client]:
     # restores from the manifest meet the same tasks and clips, as with a long-lived provider.
     seconds = float(os.environ.get("MJV_SIMULATE_JOB_SECONDS") or SIMULATED_JOB_SECONDS)
     config = SimulatorConfig(job_seconds=seconds)
-    with Simulator(config, world=world_path(campaign)) as simulator:
+    world = world_path(campaign)
+    simulator = Simulator(config, port=_last_port(world), world=world)
+    try:
+        simulator.start()
+    except OSError:  # the port is taken now: recorded clip URLs will not answer, new ones will
+        simulator = Simulator(config, world=world)
+        simulator.start()
+    try:
+        # The same port next time too: clip URLs recorded in the state and the manifest keep
+        # answering, so a deleted simulated output folder is restored from them.
+        world.with_suffix(".port").write_text(simulator.base_url.rsplit(":", 1)[1])
         yield Client(config.api_key, simulator.base_url)
+    finally:
+        simulator.stop()
+
+
+def _last_port(world: Path) -> int:
+    try:
+        return int(world.with_suffix(".port").read_text())
+    except (OSError, ValueError):
+        return 0
 
 
 async def _run(campaign: Campaign, runtime: Runtime, config: RunConfig) -> RunReport:

@@ -163,8 +163,8 @@ class Budget:
 
     @property
     def spent(self) -> float:
-        """Money spent (earlier runs included), refunds deducted."""
-        return self._spent
+        """Money spent (earlier runs included), refunds deducted, to the micro-unit."""
+        return round(self._spent, 6)
 
     @property
     def spent_this_run(self) -> float:

@@ -45,6 +45,7 @@ class Poller:
         task_timeout: float,
         throttle: Callable[[], Awaitable[None]],
         clock: Callable[[], float],
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._list = list_tasks
         self._fetch = fetch_task
@@ -52,6 +53,7 @@ class Poller:
         self._timeout = task_timeout
         self._throttle = throttle
         self._clock = clock
+        self._sleep = sleep
         self._watches: dict[str, _Watch] = {}
         self._wake = asyncio.Event()
 
@@ -76,7 +78,7 @@ class Poller:
             if not self._watches:
                 self._wake.clear()
                 await self._wake.wait()
-            await asyncio.sleep(self._interval)
+            await self._sleep(self._interval)
             try:
                 await self.tick()
             except Exception as exc:  # a dead poller would leave every job waiting forever

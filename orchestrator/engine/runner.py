@@ -97,7 +97,7 @@ class _Runner:
         self.campaign, self.rt, self.config, self.stop = campaign, rt, config, stop
         self.jobs = select_jobs(campaign, config.select)
         totals = rt.store.totals()
-        self.pacing = Pacing.build(config, totals.spent + totals.reserved, rt.clock)
+        self.pacing = Pacing.build(config, totals.spent + totals.reserved, rt.clock, rt.sleep)
         if rt.account and isinstance(self.pacing.slots, AdaptiveSlots):
             self.pacing.slots = SharedSlots(
                 self.pacing.slots,
@@ -106,6 +106,7 @@ class _Runner:
                 owner=rt.owner,
                 limit=config.concurrency,
                 lease_seconds=config.lease_seconds,
+                sleep=rt.sleep,
             )
         self.poller = Poller(
             rt.client.list_tasks,
@@ -114,6 +115,7 @@ class _Runner:
             task_timeout=config.task_timeout,
             throttle=self.pacing.bucket.acquire_background,  # submissions go first
             clock=rt.clock,
+            sleep=rt.sleep,
         )
         self.submitter = Submitter(rt, config, self.pacing, self.poller, stop)
         self.sources = Sources(rt, self.submitter, campaign)

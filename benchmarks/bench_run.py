@@ -81,6 +81,7 @@ def measure(
     with tempfile.TemporaryDirectory() as tmp, Simulator(config) as sim:
         spec = write_spec(Path(tmp), jobs)
         env = dict(os.environ, MJV_API_KEY=KEY, MJV_BASE_URL=sim.base_url)
+        env.setdefault("MJV_CLIP_MB_PER_SECOND", "0.05")  # the simulator's clips are tiny
         argv = [
             sys.executable,
             "-m",

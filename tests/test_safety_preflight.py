@@ -100,8 +100,15 @@ def test_the_estimate_counts_batch_size_times_the_steps_left() -> None:
     clips, size = expected_bytes(campaign.jobs, {})
     assert clips == 4
     assert size == 2 * clip_bytes(job.settings, 0) + 2 * clip_bytes(job.settings, 1)
-    assert clip_bytes(Settings(), 0) == 10 * MB  # 5 s at 2 MB/s (480p)
-    assert clip_bytes(Settings(video_type="vid_1.1_i2v_720"), 1) == 45 * MB  # 9 s at 5 MB/s
+    assert clip_bytes(Settings(), 0) == 5 * MB  # 5 s at 1 MB/s (480p)
+    assert clip_bytes(Settings(video_type="vid_1.1_i2v_720"), 1) == int(22.5 * MB)  # 9 s at 2.5
+
+
+def test_the_clip_size_estimate_can_be_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MJV_CLIP_MB_PER_SECOND", "0.5")
+    assert clip_bytes(Settings(), 0) == int(2.5 * MB)
+    monkeypatch.setenv("MJV_CLIP_MB_PER_SECOND", "nonsense")
+    assert clip_bytes(Settings(), 0) == 5 * MB
 
 
 def test_stale_part_files_are_removed_at_the_start_of_a_run(

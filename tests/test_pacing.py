@@ -630,3 +630,19 @@ def test_budget_charge_without_reservation_keeps_reserved_at_zero() -> None:
     budget.charge(0.6)  # a resumed submission accepted in an earlier process
     assert budget.reserved == 0.0
     assert budget.spent == pytest.approx(0.6)
+
+
+def test_a_shared_rate_keeps_the_tokens_earned_and_slows_from_then_on() -> None:
+    from orchestrator.engine.ratelimit import TokenBucket as Bucket
+
+    now = [0.0]
+    bucket = Bucket(4.0, burst=4.0, clock=lambda: now[0])
+    bucket._tokens = 0.0  # a wave just went out
+    now[0] = 0.5
+    bucket.share(1.0)  # another runner joined: half of the account's rate each
+    assert bucket.rate == 1.0
+    assert bucket._wait_needed() == 0.0  # the 2 tokens earned at 4/s before the change are kept
+    bucket._tokens = 0.0
+    assert bucket._wait_needed() == pytest.approx(1.0)  # from now on, one a second
+    bucket.share(0.0)  # never zero: a runner always keeps some rate
+    assert bucket.rate > 0

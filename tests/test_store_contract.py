@@ -464,3 +464,13 @@ def test_replaced_files_are_kept_as_versions(store: Store) -> None:
     (version,) = store.file_versions()
     assert (version.attempt, version.file) == (1, clip("k1"))
     store.check_file()  # the state is still where it was opened
+
+
+def test_slot_holders_counts_the_runners_sharing_an_account(store: Store) -> None:
+    assert store.slot_holders("acct") == 0
+    assert store.acquire_slot("acct", ME, 4, 60)
+    assert store.acquire_slot("acct", ME, 4, 60)
+    assert store.acquire_slot("acct", OTHER, 4, 60)
+    assert store.slot_holders("acct") == 2
+    store.release_slot("acct", OTHER)
+    assert store.slot_holders("acct") == 1

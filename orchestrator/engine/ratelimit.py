@@ -49,6 +49,16 @@ class TokenBucket:
         """Requests that may go at once after a quiet spell."""
         return self._burst
 
+    @property
+    def rate(self) -> float:
+        """Requests per second on average."""
+        return self._rate
+
+    def share(self, rate: float) -> None:
+        """Run at ``rate`` from now on (this runner's share of the account's rate)."""
+        self._wait_needed()  # tokens earned so far at the old rate are kept
+        self._rate = max(rate, 1e-6)
+
     async def acquire(self) -> None:
         """Wait until an urgent request (a submission) may be sent, then take its token."""
         await self._take(self._urgent)

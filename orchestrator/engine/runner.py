@@ -43,6 +43,7 @@ from orchestrator.state import SubmissionSpec
 from orchestrator.wire import HD_VIDEO, wire_prompt
 
 PROGRESS_EVERY = 0.5
+SHARE_EVERY = 5.0  # seconds between looks at how many runners share the account
 T = TypeVar("T")
 
 
@@ -317,10 +318,20 @@ class _Runner:
         return wire_prompt(image, job.prompt, job.settings)
 
     async def _renew_leases(self) -> None:
-        every = self.config.lease_seconds / 3
+        every = min(self.config.lease_seconds / 3, SHARE_EVERY)
         while True:
             await asyncio.sleep(every)
-            self.rt.store.renew_leases(self.rt.owner, self.config.lease_seconds)
+            lost = self.rt.store.renew_leases(self.rt.owner, self.config.lease_seconds)
+            if lost:  # another runner took them over: it finishes them (fenced writes hold)
+                self.rt.progress.event("leases_lost", count=len(lost))
+            self._share_the_rate()
+
+    def _share_the_rate(self) -> None:
+        """The request rate belongs to the account: runners with slots on it split it."""
+        if not self.rt.account:
+            return
+        runners = max(1, self.rt.store.slot_holders(self.rt.account))
+        self.pacing.bucket.share(self.config.max_rps / runners)
 
     async def _report_progress(self) -> None:
         # Also checks the state file: writes to a removed or replaced one would be lost.

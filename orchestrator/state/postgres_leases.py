@@ -118,6 +118,16 @@ class PostgresLeases(PostgresBase):
         )
         return [row[0] for row in rows if holder_is_dead(row[0])]
 
+    def slot_holders(self, account: str) -> int:
+        """How many runners hold live job slots of ``account`` now (they share its rate)."""
+        with self._read() as db:
+            row = db.execute(
+                "SELECT count(DISTINCT owner) FROM slots"
+                f" WHERE account = %s AND owner IS NOT NULL AND until > {NOW}",
+                (account,),
+            ).fetchone()
+        return 0 if row is None else int(row[0])
+
     def release_slot(self, account: str, owner: str) -> None:
         """Give back one of the job slots ``owner`` holds on ``account`` (none: no change)."""
         with self._write() as db:

@@ -139,6 +139,16 @@ class SqliteLeases(SqliteBase):
                     return True
         return False
 
+    def slot_holders(self, account: str) -> int:
+        """How many runners hold live job slots of ``account`` now (they share its rate)."""
+        with self._read() as db:
+            row = db.execute(
+                "SELECT count(DISTINCT owner) FROM slots"
+                " WHERE account = ? AND owner IS NOT NULL AND until > ?",
+                (account, self._clock()),
+            ).fetchone()
+        return int(row[0])
+
     def release_slot(self, account: str, owner: str) -> None:
         """Give back one of the job slots ``owner`` holds on ``account`` (none: no change)."""
         with self._write() as db:

@@ -64,6 +64,9 @@ class Store(Protocol):
         ``renew_leases``, and free again once expired or its holder is a dead local process.
         """
 
+    def slot_holders(self, account: str) -> int:
+        """How many runners hold live job slots of ``account`` now (they share its rate)."""
+
     def release_slot(self, account: str, owner: str) -> None:
         """Give back one job slot ``owner`` holds on ``account``; none held: no change."""
 

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from orchestrator.engine.pacing import AdaptiveSlots
 from orchestrator.state import Store
 
-WAIT = 0.2  # seconds between tries for a slot another runner holds
+WAIT = 0.05  # seconds between tries for a slot another runner holds
 
 
 class SharedSlots:

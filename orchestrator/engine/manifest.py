@@ -7,10 +7,10 @@ import hashlib
 import json
 import os
 import secrets
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from orchestrator.engine.clips import clip_name, version_name
 from orchestrator.engine.context import RunReport
@@ -19,7 +19,7 @@ from orchestrator.engine.ledger import money_totals, source_entries, spent_on
 from orchestrator.errors import MjvError
 from orchestrator.graph import build_graph
 from orchestrator.model import Campaign, ImageSource, Job, JobStatus, chain
-from orchestrator.state import FileRecord, Store, Submission
+from orchestrator.state import FileRecord, Money, Store, Submission
 
 # (attempt, record, current): a file record a job's folder may keep under versions/
 Candidate = tuple[int, FileRecord, bool]
@@ -50,22 +50,15 @@ def manifest_path(campaign: Campaign) -> Path:
 
 
 def build_manifest(campaign: Campaign, store: Store) -> dict[str, Any]:
-    """Return the manifest of every job of ``campaign`` as the state file knows it."""
+    """Return the manifest of every job of ``campaign`` as the state file knows it.
+
+    Its ``jobs`` are built one at a time as they are read (a ``Sequence``), so a manifest of
+    tens of thousands of jobs is written without ever holding all their entries at once.
+    """
     subs = {sub.key: sub for sub in store.submissions()}
     files = store.all_files()
-    kept = _candidates(store, subs, files)
-    jobs = []
-    for job in campaign.jobs:
-        entry = _job_entry(campaign, job, subs, files)
-        versions = _versions(campaign.output_dir / job.output_name, job, kept.get(job.name, []))
-        if versions:  # only then: manifests without versions keep their exact bytes
-            entry["versions"] = versions
-        jobs.append(entry)
-    jobs.sort(key=lambda entry: str(entry["name"]))
     money = store.money()
-    for entry in jobs:
-        keys = [step["fingerprint"] for step in entry["steps"]]
-        entry["cost"] = spent_on(money, keys)
+    jobs = _Entries(campaign, subs, files, _candidates(store, subs, files), money)
     sources = source_entries(build_graph(campaign.jobs), subs, money)
     return {
         "manifest_version": MANIFEST_VERSION,
@@ -74,6 +67,45 @@ def build_manifest(campaign: Campaign, store: Store) -> dict[str, Any]:
         "sources": sources,
         "totals": _totals(jobs) | money_totals(campaign, store.totals(), money, sources),
     }
+
+
+class _Entries(Sequence[dict[str, Any]]):
+    """The job entries of a manifest, sorted by name, each made when it is asked for."""
+
+    def __init__(
+        self,
+        campaign: Campaign,
+        subs: Mapping[str, Submission],
+        files: Mapping[str, list[FileRecord]],
+        kept: Mapping[str, list[Candidate]],
+        money: Mapping[str, Money],
+    ) -> None:
+        self._campaign, self._subs, self._files = campaign, subs, files
+        self._kept, self._money = kept, money
+        self._jobs = sorted(campaign.jobs, key=lambda job: job.name)
+
+    def __len__(self) -> int:
+        return len(self._jobs)
+
+    @overload
+    def __getitem__(self, index: int) -> dict[str, Any]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[dict[str, Any]]: ...
+
+    def __getitem__(self, index: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        if isinstance(index, slice):
+            return [self._entry(job) for job in self._jobs[index]]
+        return self._entry(self._jobs[index])
+
+    def _entry(self, job: Job) -> dict[str, Any]:
+        entry = _job_entry(self._campaign, job, self._subs, self._files)
+        folder = self._campaign.output_dir / job.output_name
+        versions = _versions(folder, job, self._kept.get(job.name, []))
+        if versions:  # only then: manifests without versions keep their exact bytes
+            entry["versions"] = versions
+        entry["cost"] = spent_on(self._money, [step["fingerprint"] for step in entry["steps"]])
+        return entry
 
 
 def _candidates(
@@ -117,7 +149,7 @@ def _chunks(manifest: Mapping[str, Any]) -> Iterator[str]:
     """The canonical text piece by piece: a head, then one line per job."""
     jobs = manifest.get("jobs", [])
     if not jobs:
-        yield _dumps(manifest) + "\n"
+        yield _dumps({**manifest, "jobs": []}) + "\n"
         return
     head = {key: value for key, value in manifest.items() if key != "jobs"}
     yield f'{_dumps(head)[:-1]}, "jobs": [\n'
@@ -295,11 +327,11 @@ def _job_status(statuses: list[str]) -> str:
     return JobStatus.NEW if all(s == "pending" for s in statuses) else JobStatus.INCOMPLETE
 
 
-def _totals(jobs: list[dict[str, Any]]) -> dict[str, Any]:
-    files = [f for job in jobs for step in job["steps"] for f in step["files"]]
-    return {
-        "jobs": len(jobs),
-        "done": sum(1 for job in jobs if job["status"] == JobStatus.DONE),
-        "files": len(files),
-        "bytes": sum(int(f["bytes"]) for f in files),
-    }
+def _totals(jobs: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    done = files = size = 0
+    for job in jobs:  # one entry at a time: nothing kept
+        done += job["status"] == JobStatus.DONE
+        listed = [f for step in job["steps"] for f in step["files"]]
+        files += len(listed)
+        size += sum(int(f["bytes"]) for f in listed)
+    return {"jobs": len(jobs), "done": done, "files": files, "bytes": size}

@@ -179,7 +179,7 @@ def test_filters_search_sort_and_takes(chromium: Any, simulated_report: Path) ->
     assert visit.visible() == ["blue-orbit-warm"]
     assert visit.page.text_content("#shown") == "1 of 5 jobs"
     visit.choose("image", "")
-    visit.choose("status", "pending")
+    visit.choose("status", "new")
     assert visit.visible() == []
     visit.choose("status", "done")
     visit.page.fill("#search", "COLD orbit")

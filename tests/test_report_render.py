@@ -192,7 +192,8 @@ def test_unrun_jobs_come_from_the_spec(tmp_path: Path) -> None:
     page = build_page(campaign, _manifest(_entry("a")))
     assert [card.name for card in page.cards] == ["a", "b"]
     pending = page.cards[1]
-    assert pending.status == "pending" and [s.status for s in pending.steps] == ["pending"]
+    # The job vocabulary (JobStatus) for the job, the submission's for its steps.
+    assert pending.status == "new" and [s.status for s in pending.steps] == ["pending"]
     assert pending.cost == 0.5 and pending.steps[0].clips == ()
 
 

@@ -7,11 +7,11 @@ import json
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 from urllib.parse import quote
 
 from orchestrator.errors import MjvError
-from orchestrator.model import Campaign, ImageSource, Job
+from orchestrator.model import Campaign, ImageSource, Job, JobStatus
 from orchestrator.report.entries import manifest_entries
 from orchestrator.report.view import Card, ClipView, ImageView, Page, StepView, VersionView
 
@@ -21,17 +21,81 @@ class ReportError(MjvError):
 
 
 def build_page(campaign: Campaign, manifest: dict[str, Any] | None) -> Page:
-    """The report of ``campaign``: one card per job, manifest first, the spec for the rest."""
-    jobs = {job.name: job for job in campaign.jobs}
-    cards = tuple(
-        _checked_card(entry, jobs.get(str(entry.get("name"))), campaign.output_dir)
-        for entry in manifest_entries(campaign, manifest)
-    )
-    axes = tuple(dict.fromkeys(axis for card in cards for axis, _ in card.matrix))
+    """The report of ``campaign``: one card per job, manifest first, the spec for the rest.
+
+    Cards are made as they are read (``_Cards``); one pass here gathers what the page's head
+    needs (totals, filter values), and rendering makes them again one at a time.
+    """
+    cards = _Cards(manifest_entries(campaign, manifest), campaign)
+    axes, totals, choices = _summary(cards)
     about = (manifest or {}).get("campaign")  # a name, or (newer manifests) an object
     about = about if isinstance(about, Mapping) else {}
     description = str(about.get("description") or campaign.description or "")
-    return Page(campaign.name, description, cards, axes, _totals(cards))
+    return Page(campaign.name, description, cards, axes, totals, choices)
+
+
+class _Cards(Sequence[Card]):
+    """The cards of a report, each built from its manifest entry when it is asked for."""
+
+    def __init__(self, entries: Sequence[Mapping[str, Any]], campaign: Campaign) -> None:
+        self._entries = entries
+        self._jobs = {job.name: job for job in campaign.jobs}
+        self._folder = campaign.output_dir
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @overload
+    def __getitem__(self, index: int) -> Card: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Card]: ...
+
+    def __getitem__(self, index: int | slice) -> Card | list[Card]:
+        if isinstance(index, slice):
+            return [self._card(entry) for entry in self._entries[index]]
+        return self._card(self._entries[index])
+
+    def _card(self, entry: Mapping[str, Any]) -> Card:
+        return _checked_card(entry, self._jobs.get(str(entry.get("name"))), self._folder)
+
+
+def _summary(
+    cards: Sequence[Card],
+) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...], tuple[tuple[str, tuple[str, ...]], ...]]:
+    """Matrix axes, totals and each filter's values, in one pass over the cards."""
+    axes: dict[str, set[str]] = {}
+    having: dict[str, int] = {}  # cards with a value on each axis (the others show as "")
+    values: dict[str, set[str]] = {"status": set(), "image": set(), "prompt": set()}
+    count = done = clips = size = 0
+    costs: list[float | None] = []
+    for card in cards:
+        count += 1
+        values["status"].add(card.status)
+        values["image"].add(card.image.name)
+        values["prompt"].add(card.prompt_name or "")
+        for axis, value in card.matrix:
+            axes.setdefault(axis, set()).add(value)
+            having[axis] = having.get(axis, 0) + 1
+        for step in card.steps:
+            clips += len(step.clips)
+            size += sum(clip.size or 0 for clip in step.clips)
+        if card.status == "done":
+            done += 1
+            costs.append(card.cost)
+    spent = "unknown" if None in costs else f"{sum(c or 0.0 for c in costs):.2f}"
+    totals = (
+        ("jobs", str(count)),
+        ("done", str(done)),
+        ("clips", str(clips)),
+        ("size", f"{size / 1_000_000:.1f} MB"),
+        ("cost of done jobs", spent),
+    )
+    choices = [(key, tuple(sorted(found))) for key, found in values.items()]
+    for i, (axis, found) in enumerate(axes.items()):
+        everyone = having[axis] == count
+        choices.append((f"m{i}", tuple(sorted(found if everyone else found | {""}))))
+    return tuple(axes), totals, tuple(choices)
 
 
 def _checked_card(entry: Mapping[str, Any], job: Job | None, report_dir: Path) -> Card:
@@ -51,7 +115,7 @@ def build_card(entry: Mapping[str, Any], job: Job | None, report_dir: Path) -> C
     end_source = job.end_image if job else None
     return Card(
         name=str(entry.get("name")),
-        status=str(entry.get("status") or "pending"),
+        status=str(entry.get("status") or JobStatus.NEW),
         take=int(entry.get("take") or 1),
         cost=_number(entry.get("cost")),
         prompt_name=_optional(entry.get("prompt_name")),
@@ -105,7 +169,7 @@ def _step(entry: Mapping[str, Any], output: str, *, last: bool) -> StepView:
         prompt=_optional(entry.get("prompt")),
         motion=str(entry.get("motion") or ""),
         extends=int(entry.get("index") or 0),
-        status=str(entry.get("status") or "pending"),
+        status=str(entry.get("status") or JobStatus.NEW),
         clips=clips,
     )
 
@@ -131,21 +195,6 @@ def _group(entry: Mapping[str, Any], matrix: Sequence[tuple[str, str]]) -> str:
     same = [image, end, entry.get("prompt_name"), entry.get("settings"), list(matrix), steps]
     text = json.dumps(same, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
-
-
-def _totals(cards: Sequence[Card]) -> tuple[tuple[str, str], ...]:
-    clips = [clip for card in cards for step in card.steps for clip in step.clips]
-    done = [card for card in cards if card.status == "done"]
-    costs = [card.cost for card in done]
-    spent = "unknown" if None in costs else f"{sum(c or 0.0 for c in costs):.2f}"
-    size = sum(clip.size or 0 for clip in clips)
-    return (
-        ("jobs", str(len(cards))),
-        ("done", str(len(done))),
-        ("clips", str(len(clips))),
-        ("size", f"{size / 1_000_000:.1f} MB"),
-        ("cost of done jobs", spent),
-    )
 
 
 def _text(value: Any) -> str:

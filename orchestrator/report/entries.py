@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
-from orchestrator.model import Campaign, ImageSource, Job, chain
+from orchestrator.model import Campaign, ImageSource, Job, JobStatus, chain
 
 
 def planned_entry(campaign: Campaign, job: Job) -> dict[str, Any]:
@@ -24,7 +25,7 @@ def planned_entry(campaign: Campaign, job: Job) -> dict[str, Any]:
         "prompt": job.prompt,
         "settings": asdict(job.settings),
         "take": job.take,
-        "status": "pending",
+        "status": JobStatus.NEW,
         "steps": steps,
         "cost": None if price is None else round(price * len(steps), 6),
     }
@@ -35,9 +36,22 @@ def image_entry(image: ImageSource) -> dict[str, Any]:
     return {"name": image.name, "kind": image.kind, **image.identity()}
 
 
-def manifest_entries(campaign: Campaign, manifest: dict[str, Any] | None) -> list[dict[str, Any]]:
-    """The manifest's job entries, plus a pending one for each spec job it does not list."""
-    listed = [job for job in (manifest or {}).get("jobs", []) if isinstance(job, dict)]
+def manifest_entries(
+    campaign: Campaign, manifest: dict[str, Any] | None
+) -> Sequence[dict[str, Any]]:
+    """The manifest's job entries, plus a pending one for each spec job it does not list.
+
+    A manifest ``build_manifest`` made lists every job, sorted, each entry made as it is read:
+    that sequence is returned as it is, so a large report never holds every entry at once.
+    """
+    jobs = (manifest or {}).get("jobs", [])
+    if isinstance(jobs, Sequence) and not isinstance(jobs, list) and _lists_all(campaign, jobs):
+        return jobs
+    listed = [job for job in jobs if isinstance(job, dict)]
     known = {str(job.get("name")) for job in listed}
     missing = [planned_entry(campaign, job) for job in campaign.jobs if job.name not in known]
     return sorted(listed + missing, key=lambda job: str(job.get("name")))
+
+
+def _lists_all(campaign: Campaign, jobs: Sequence[Any]) -> bool:
+    return len(jobs) == len(campaign.jobs)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from orchestrator.engine.manifest import build_manifest, manifest_path, read_manifest
 from orchestrator.model import Campaign
 from orchestrator.report.cards import ReportError, build_page
-from orchestrator.report.page import render_report
+from orchestrator.report.page import report_chunks
 from orchestrator.state import Store, open_state, state_found
 
 REPORT_NAME = "report.html"
@@ -33,13 +34,13 @@ def load_manifest(
 
 
 def write_report(campaign: Campaign, manifest: dict[str, Any] | None) -> Path:
-    """Render the report of ``campaign`` from ``manifest`` and write it; return its path."""
+    """Render the report of ``campaign`` from ``manifest`` and write it, a card at a time;
+    return its path."""
     path = report_path(campaign)
     try:
-        text = render_report(build_page(campaign, manifest))
+        _replace(path, report_chunks(build_page(campaign, manifest)))
     except ReportError as exc:
         raise ReportError(f"{manifest_path(campaign)}: {exc}") from exc
-    _replace(path, text)
     return path
 
 
@@ -54,11 +55,12 @@ def refresh_report(campaign: Campaign, store: Store) -> str:
         return f"not written: {exc}"
 
 
-def _replace(path: Path, text: str) -> None:
+def _replace(path: Path, chunks: Iterable[str]) -> None:
     temp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        temp.write_text(text, encoding="utf-8")
+        with temp.open("w", encoding="utf-8") as handle:
+            handle.writelines(chunks)
         os.replace(temp, path)
     except OSError as exc:
         temp.unlink(missing_ok=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from importlib import resources
 
 from orchestrator.report.card import esc, render_card
@@ -15,7 +15,7 @@ CSP = (
     "img-src 'self' file:; media-src 'self' file:"
 )
 SORTS = ("name", "status", "cost")
-STATUSES = ("done", "incomplete", "failed", "pending")  # a job's status in the manifest
+STATUSES = ("done", "incomplete", "failed", "new")  # a job's status in the manifest
 
 
 @functools.cache
@@ -26,16 +26,22 @@ def asset(name: str) -> str:
 
 def render_report(page: Page) -> str:
     """The whole report page of ``page`` as one HTML string."""
-    cards = "\n".join(render_card(card, page.axes) for card in page.cards)
-    empty = '<p class="empty">This campaign has no jobs.</p>' if not page.cards else ""
-    return (
+    return "".join(report_chunks(page))
+
+
+def report_chunks(page: Page) -> Iterator[str]:
+    """The report page piece by piece: its head, one card at a time, its end."""
+    yield (
         '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
         f"<title>{esc(page.campaign)}: mjv report</title><style>{asset('report.css')}</style>"
-        f'</head><body>{_header(page)}<main id="cards" class="cards">\n{cards}\n</main>'
-        f"{empty}<script>{asset('report.js')}</script></body></html>\n"
+        f'</head><body>{_header(page)}<main id="cards" class="cards">\n'
     )
+    for number, card in enumerate(page.cards):
+        yield ("\n" if number else "") + render_card(card, page.axes)
+    empty = '<p class="empty">This campaign has no jobs.</p>' if not len(page.cards) else ""
+    yield f"\n</main>{empty}<script>{asset('report.js')}</script></body></html>\n"
 
 
 def _header(page: Page) -> str:
@@ -53,20 +59,19 @@ def _description(text: str) -> str:
 
 
 def _controls(page: Page) -> str:
-    cards = page.cards
+    count, choices = len(page.cards), dict(page.choices)
     parts = [
         '<label>Search <input type="search" id="search" placeholder="name, prompt, value"></label>',
-        _select("status", "Status", (*STATUSES, *(card.status for card in cards))),
-        _select("image", "Image", (card.image.name for card in cards)),
-        _select("prompt", "Prompt", (card.prompt_name or "" for card in cards)),
+        _select("status", "Status", (*STATUSES, *choices.get("status", ()))),
+        _select("image", "Image", choices.get("image", ())),
+        _select("prompt", "Prompt", choices.get("prompt", ())),
     ]
     for i, axis in enumerate(page.axes):
-        values = (dict(card.matrix).get(axis, "") for card in cards)
-        parts.append(_select(f"m{i}", axis, values))
+        parts.append(_select(f"m{i}", axis, choices.get(f"m{i}", ())))
     sorts = "".join(f'<option value="{name}">{name}</option>' for name in SORTS)
     parts.append(f'<label>Sort <select id="sort">{sorts}</select></label>')
     parts.append('<label><input type="checkbox" id="group"> takes side by side</label>')
-    parts.append(f'<output id="shown">{len(cards)} of {len(cards)} jobs</output>')
+    parts.append(f'<output id="shown">{count} of {count} jobs</output>')
     return "".join(parts)
 
 

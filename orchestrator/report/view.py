@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 
@@ -71,6 +72,7 @@ class Page:
 
     campaign: str
     description: str
-    cards: tuple[Card, ...]
+    cards: Sequence[Card]  # may be made one at a time as they are read (large campaigns)
     axes: tuple[str, ...]
     totals: tuple[tuple[str, str], ...]
+    choices: tuple[tuple[str, tuple[str, ...]], ...] = ()  # filter key -> its values, sorted

@@ -7,10 +7,19 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from orchestrator.graph import SOURCE_KINDS, Graph, Kind, build_graph
-from orchestrator.model import Campaign, Job
+from orchestrator.model import Campaign, Job, JobStatus
 
-STATUSES = ("new", "done", "changed", "incomplete", "failed", "orphaned")
-WORK_STATUSES = frozenset({"new", "changed", "incomplete", "failed"})
+STATUSES = (
+    JobStatus.NEW,
+    JobStatus.DONE,
+    JobStatus.CHANGED,
+    JobStatus.INCOMPLETE,
+    JobStatus.FAILED,
+    JobStatus.ORPHANED,
+)
+WORK_STATUSES = frozenset(
+    {JobStatus.NEW, JobStatus.CHANGED, JobStatus.INCOMPLETE, JobStatus.FAILED}
+)
 
 
 @dataclass(frozen=True)

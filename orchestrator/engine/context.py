@@ -12,7 +12,7 @@ from pathlib import Path
 from orchestrator.engine.account import SharedSlots
 from orchestrator.engine.pacing import AdaptiveSlots, Budget, RetryPolicy, Streak, TokenBucket
 from orchestrator.engine.progress import Progress
-from orchestrator.model import RunOptions
+from orchestrator.model import JobStatus, RunOptions
 from orchestrator.provider import Provider
 from orchestrator.state import Store, make_owner
 
@@ -99,7 +99,7 @@ class JobOutcome:
     """How one job ended in this run."""
 
     name: str
-    status: str  # "done" | "failed" | "in_doubt" | "blocked" | "stuck" | "interrupted"
+    status: JobStatus  # done, failed, in_doubt, blocked, stuck or interrupted
     reason: str | None = None
     final: bool = False
 

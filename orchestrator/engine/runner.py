@@ -37,7 +37,7 @@ from orchestrator.engine.submission import (
 )
 from orchestrator.errors import BudgetError, DownloadError, ProviderError, StateError
 from orchestrator.graph import build_graph
-from orchestrator.model import Campaign, Job
+from orchestrator.model import Campaign, Job, JobStatus
 from orchestrator.provider import OnSend
 from orchestrator.state import SubmissionSpec
 from orchestrator.wire import HD_VIDEO, wire_prompt
@@ -217,21 +217,21 @@ class _Runner:
             await self._chain(job)
         except JobFailedError as exc:
             if self._state_gone():  # the failure is the state file's, not the job's
-                return JobOutcome(job.name, "interrupted")
-            return JobOutcome(job.name, "failed", str(exc), exc.final)
+                return JobOutcome(job.name, JobStatus.INTERRUPTED)
+            return JobOutcome(job.name, JobStatus.FAILED, str(exc), exc.final)
         except InDoubtError as exc:
-            return JobOutcome(job.name, "in_doubt", str(exc))
+            return JobOutcome(job.name, JobStatus.IN_DOUBT, str(exc))
         except JobStuckError as exc:
-            return JobOutcome(job.name, "stuck", str(exc))
+            return JobOutcome(job.name, JobStatus.STUCK, str(exc))
         except BudgetError as exc:
-            return JobOutcome(job.name, "blocked", str(exc))
+            return JobOutcome(job.name, JobStatus.BLOCKED, str(exc))
         except StopRequestedError:
-            return JobOutcome(job.name, "interrupted")
+            return JobOutcome(job.name, JobStatus.INTERRUPTED)
         except (DownloadError, ProviderError) as exc:
             if getattr(exc, "stops_run", False):
                 raise RunStoppedError(str(exc)) from exc
-            return JobOutcome(job.name, "failed", f"job {job.name}: {exc}", False)
-        return JobOutcome(job.name, "done")
+            return JobOutcome(job.name, JobStatus.FAILED, f"job {job.name}: {exc}", False)
+        return JobOutcome(job.name, JobStatus.DONE)
 
     async def _chain(self, job: Job) -> None:
         folder = self.rt.output_dir / job.output_name
@@ -366,7 +366,8 @@ class _Runner:
 
     def _report(self) -> RunReport:
         outcomes = tuple(
-            self.outcomes.get(job.name, JobOutcome(job.name, "interrupted")) for job in self.jobs
+            self.outcomes.get(job.name, JobOutcome(job.name, JobStatus.INTERRUPTED))
+            for job in self.jobs
         )
         return RunReport(
             outcomes=outcomes,

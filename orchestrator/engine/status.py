@@ -10,7 +10,7 @@ from pathlib import Path
 from orchestrator.changes import differences
 from orchestrator.engine.downloads import file_matches
 from orchestrator.graph import job_request, upload_key
-from orchestrator.model import Campaign, Job, chain
+from orchestrator.model import Campaign, Job, JobStatus, chain
 from orchestrator.state import FileRecord, Store, Submission
 from orchestrator.uploads import is_fresh
 
@@ -60,11 +60,11 @@ def classify(
     classes, why, damaged = {}, {}, {}
     for job in campaign.jobs:
         status = _classify(job, subs, by_name)
-        if status == "done" and files is not None:
+        if status == JobStatus.DONE and files is not None:
             broken = _damaged(job, campaign.output_dir, files)
             if broken:
-                status, damaged[job.name] = "incomplete", broken
-        if status == "changed":
+                status, damaged[job.name] = JobStatus.INCOMPLETE, broken
+        if status == JobStatus.CHANGED:
             why[job.name] = tuple(_why(job, subs, by_name))
         classes[job.name] = status
     return Classes(classes, _orphaned(campaign, subs), why, damaged)
@@ -104,14 +104,15 @@ def _classify(
     steps = [subs.get(key) for _, key, *_ in chain(job)]
     statuses = [sub.status if sub else "pending" for sub in steps]
     if all(status == "downloaded" for status in statuses):
-        return "done"
+        return JobStatus.DONE
     if "failed" in statuses:
-        return "failed"
+        return JobStatus.FAILED
     started = [s for s in steps if s is not None and (s.attempt or s.status != "pending")]
     if started:
-        return "changed" if statuses[0] == "downloaded" and "pending" in statuses else "incomplete"
+        edited = statuses[0] == "downloaded" and "pending" in statuses
+        return JobStatus.CHANGED if edited else JobStatus.INCOMPLETE
     earlier = [s for s in by_name.get(job.name, ()) if s.kind == "video"]
-    return "changed" if any(s.key != job.fingerprint for s in earlier) else "new"
+    return JobStatus.CHANGED if any(s.key != job.fingerprint for s in earlier) else JobStatus.NEW
 
 
 def _why(

@@ -30,7 +30,7 @@ class Kind(StrEnum):
 SOURCE_KINDS = frozenset({Kind.UPLOAD, Kind.IMAGINE, Kind.UPSCALE})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Node:
     """One submission of the campaign."""
 
@@ -83,12 +83,37 @@ def upload_key(image: ImageSource) -> str:
     return fingerprint({"upload": image.sha256})
 
 
-def build_graph(jobs: Iterable[Job]) -> Graph:
-    """The submissions ``jobs`` need; shared sources and identical requests appear once."""
+Need = tuple[str, Kind, str]  # (key, kind, price key)
+
+
+def needs(job: Job) -> Iterator[Need]:
+    """The submissions ``job`` needs, sources first, without building nodes (for planning)."""
+    for node in _source_list(job):
+        yield node.key, node.kind, node.price_key
+    mode = job.settings.mode
+    yield job.fingerprint, Kind.VIDEO, mode
+    for ext in job.extensions:
+        yield ext.fingerprint, Kind.EXTEND, mode
+
+
+def _source_list(job: Job) -> list[Node]:
+    found: list[Node] = []
+    for image in (job.image, job.end_image):
+        if image is not None and image.kind != "url":
+            found.extend(_source_nodes(image, job.name))
+    return found
+
+
+def build_graph(jobs: Iterable[Job], *, requests: bool = False) -> Graph:
+    """The submissions ``jobs`` need; shared sources and identical requests appear once.
+
+    ``requests`` also describes what each clip asks for (what the state keeps to say why a job
+    changed); planning does without.
+    """
     nodes: dict[str, Node] = {}
     needs: dict[str, tuple[str, ...]] = {}
     for job in jobs:
-        keys = [_add(nodes, node, job.name) for node in _job_nodes(job)]
+        keys = [_add(nodes, node, job.name) for node in _job_nodes(job, requests)]
         needs[job.name] = tuple(keys)
     sources = [n for n in nodes.values() if n.kind in SOURCE_KINDS]
     chains = [n for n in nodes.values() if n.kind not in SOURCE_KINDS]
@@ -121,16 +146,17 @@ def job_request(job: Job) -> dict[str, Any]:
     }
 
 
-def _job_nodes(job: Job) -> Iterator[Node]:
+def _job_nodes(job: Job, requests: bool) -> Iterator[Node]:
     for image in (job.image, job.end_image):
         if image is not None:
             yield from _source_nodes(image, job.name)
     mode, name = job.settings.mode, job.name
-    base = describe(job_request(job))
+    base = describe(job_request(job)) if requests else ""
     yield Node(job.fingerprint, Kind.VIDEO, mode, None, name, 0, (name,), base)
     parent = job.fingerprint
     for ext in job.extensions:
-        request = describe({"prompt": ext.prompt, "motion": ext.motion, "index": ext.index})
+        step = {"prompt": ext.prompt, "motion": ext.motion, "index": ext.index}
+        request = describe(step) if requests else ""
         yield Node(ext.fingerprint, Kind.EXTEND, mode, parent, name, ext.step, (name,), request)
         parent = ext.fingerprint
 

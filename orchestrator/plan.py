@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
-from orchestrator.graph import SOURCE_KINDS, Graph, Kind, build_graph
+from orchestrator.graph import Kind, Need, needs
 from orchestrator.model import Campaign, Job, JobStatus
 
 STATUSES = (
@@ -22,7 +22,7 @@ WORK_STATUSES = frozenset(
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PlanRow:
     """One job of the plan; ``job`` is None only for an orphaned state entry."""
 
@@ -108,15 +108,9 @@ def build_plan(
     ``orphaned`` names jobs the state has done work for that the spec no longer has; ``why``
     and ``damaged`` explain changed and incomplete jobs.
     """
-    known = statuses or {}
-    graph = build_graph(campaign.jobs)
+    known, why, damaged = statuses or {}, why or {}, damaged or {}
     rows = tuple(
-        replace(
-            _row(graph, job, known.get(job.name, "new"), done),
-            why=(why or {}).get(job.name, ()),
-            damaged=(damaged or {}).get(job.name, ()),
-        )
-        for job in campaign.jobs
+        _row(job, known.get(job.name, JobStatus.NEW), done, why, damaged) for job in campaign.jobs
     )
     rows += tuple(PlanRow(name, "", "orphaned", None, 0, 0.0) for name in orphaned)
     return Plan(
@@ -125,36 +119,43 @@ def build_plan(
         output_dir=str(campaign.output_dir),
         max_cost=campaign.max_cost,
         rows=rows,
-        totals=_totals(campaign, graph, rows, done),
+        totals=_totals(campaign, rows, done),
         spent=spent,
         in_doubt=in_doubt,
         **({"basis": basis} if basis else {}),
     )
 
 
-def _row(graph: Graph, job: Job, status: str, done: Collection[str]) -> PlanRow:
-    chain = [k for k in graph.needs[job.name] if graph.nodes[k].kind not in SOURCE_KINDS]
-    submissions = sum(1 for key in chain if key not in done) if status != "done" else 0
+def _row(
+    job: Job,
+    status: str,
+    done: Collection[str],
+    why: Mapping[str, tuple[str, ...]],
+    damaged: Mapping[str, tuple[str, ...]],
+) -> PlanRow:
+    chain = [job.fingerprint, *(ext.fingerprint for ext in job.extensions)]
+    submissions = sum(1 for key in chain if key not in done) if status != JobStatus.DONE else 0
     seconds = job.settings.batch_size * job.seconds if submissions else 0.0
-    return PlanRow(job.name, job.fingerprint, status, job, submissions, seconds)
+    reasons, broken = why.get(job.name, ()), damaged.get(job.name, ())
+    return PlanRow(job.name, job.fingerprint, status, job, submissions, seconds, reasons, broken)
 
 
-def work_keys(graph: Graph, rows: Sequence[PlanRow], done: Collection[str]) -> list[str]:
-    """Keys a run would send for the rows with work, each once (shared sources too)."""
-    keys: dict[str, None] = {}
+def work_needs(rows: Sequence[PlanRow], done: Collection[str]) -> dict[str, Need]:
+    """What a run would send for the rows with work, each key once (shared sources too)."""
+    found: dict[str, Need] = {}
     for row in rows:
         if row.has_work and row.job is not None:
-            keys.update((k, None) for k in graph.needs[row.job.name] if k not in done)
-    return list(keys)
+            for need in needs(row.job):
+                if need[0] not in done:
+                    found.setdefault(need[0], need)
+    return found
 
 
-def _totals(
-    campaign: Campaign, graph: Graph, rows: tuple[PlanRow, ...], done: Collection[str]
-) -> Totals:
+def _totals(campaign: Campaign, rows: tuple[PlanRow, ...], done: Collection[str]) -> Totals:
     work = [row for row in rows if row.has_work]
-    nodes = [graph.nodes[key] for key in work_keys(graph, rows, done)]
-    by_price: Counter[str] = Counter(node.price_key for node in nodes)
-    kinds = Counter(node.kind for node in nodes)
+    found = work_needs(rows, done).values()
+    by_price: Counter[str] = Counter(price for _, _, price in found)
+    kinds = Counter(kind for _, kind, _ in found)
     known_cost, unpriced = 0.0, {}
     for name, count in sorted(by_price.items()):
         price = campaign.pricing.get(name)

@@ -72,7 +72,7 @@ def unmatched(campaign: Campaign, globs: Iterable[str]) -> list[str]:
 
 def submission_specs(jobs: Iterable[Job]) -> list[SubmissionSpec]:
     """Every submission the jobs need (the submission graph): sources, clips, extensions."""
-    return build_graph(jobs).specs()
+    return build_graph(jobs, requests=True).specs()
 
 
 async def run_campaign(

@@ -86,17 +86,18 @@ def upload_key(image: ImageSource) -> str:
 Need = tuple[str, Kind, str]  # (key, kind, price key)
 
 
-def needs(job: Job) -> Iterator[Need]:
+def needs(job: Job) -> list[Need]:
     """The submissions ``job`` needs, sources first, without building nodes (for planning)."""
-    for node in _source_list(job):
-        yield node.key, node.kind, node.price_key
     mode = job.settings.mode
-    yield job.fingerprint, Kind.VIDEO, mode
-    for ext in job.extensions:
-        yield ext.fingerprint, Kind.EXTEND, mode
+    found = [(node.key, node.kind, node.price_key) for node in _source_list(job)]
+    found.append((job.fingerprint, Kind.VIDEO, mode))
+    found.extend((ext.fingerprint, Kind.EXTEND, mode) for ext in job.extensions)
+    return found
 
 
 def _source_list(job: Job) -> list[Node]:
+    if job.image.kind == "url" and (job.end_image is None or job.end_image.kind == "url"):
+        return []
     found: list[Node] = []
     for image in (job.image, job.end_image):
         if image is not None and image.kind != "url":

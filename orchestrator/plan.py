@@ -133,8 +133,13 @@ def _row(
     why: Mapping[str, tuple[str, ...]],
     damaged: Mapping[str, tuple[str, ...]],
 ) -> PlanRow:
-    chain = [job.fingerprint, *(ext.fingerprint for ext in job.extensions)]
-    submissions = sum(1 for key in chain if key not in done) if status != JobStatus.DONE else 0
+    if status == JobStatus.DONE:
+        submissions = 0
+    elif not done:  # nothing ran yet: the whole chain
+        submissions = 1 + len(job.extensions)
+    else:
+        chain = [job.fingerprint, *(ext.fingerprint for ext in job.extensions)]
+        submissions = sum(1 for key in chain if key not in done)
     seconds = job.settings.batch_size * job.seconds if submissions else 0.0
     reasons, broken = why.get(job.name, ()), damaged.get(job.name, ())
     return PlanRow(job.name, job.fingerprint, status, job, submissions, seconds, reasons, broken)
@@ -146,8 +151,8 @@ def work_needs(rows: Sequence[PlanRow], done: Collection[str]) -> dict[str, Need
     for row in rows:
         if row.has_work and row.job is not None:
             for need in needs(row.job):
-                if need[0] not in done:
-                    found.setdefault(need[0], need)
+                if need[0] not in found and need[0] not in done:
+                    found[need[0]] = need
     return found
 
 

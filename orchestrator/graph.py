@@ -8,7 +8,7 @@ the plan prices it, so both count the same submissions.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, replace
 from enum import StrEnum
 from typing import Any
@@ -83,16 +83,29 @@ def upload_key(image: ImageSource) -> str:
     return fingerprint({"upload": image.sha256})
 
 
-Need = tuple[str, Kind, str]  # (key, kind, price key)
-
-
-def needs(job: Job) -> list[Need]:
-    """The submissions ``job`` needs, sources first, without building nodes (for planning)."""
-    mode = job.settings.mode
-    found = [(node.key, node.kind, node.price_key) for node in _source_list(job)]
-    found.append((job.fingerprint, Kind.VIDEO, mode))
-    found.extend((ext.fingerprint, Kind.EXTEND, mode) for ext in job.extensions)
-    return found
+def pending_counts(jobs: Iterable[Job], done: Collection[str]) -> dict[tuple[Kind, str], int]:
+    """How many submissions ``jobs`` still need, by (kind, price key), each key counted once
+    (a plan's work: shared sources and identical requests are one submission)."""
+    seen: set[str] = set(done)
+    counts: dict[tuple[Kind, str], int] = {}
+    for job in jobs:
+        if job.image.kind != "url" or (job.end_image is not None and job.end_image.kind != "url"):
+            for node in _source_list(job):
+                if node.key not in seen:
+                    seen.add(node.key)
+                    tag = (node.kind, node.price_key)
+                    counts[tag] = counts.get(tag, 0) + 1
+        mode, key = job.settings.mode, job.fingerprint
+        if key not in seen:
+            seen.add(key)
+            tag = (Kind.VIDEO, mode)
+            counts[tag] = counts.get(tag, 0) + 1
+        extensions = [e.fingerprint for e in job.extensions if e.fingerprint not in seen]
+        if extensions:
+            seen.update(extensions)
+            tag = (Kind.EXTEND, mode)
+            counts[tag] = counts.get(tag, 0) + len(extensions)
+    return counts
 
 
 def _source_list(job: Job) -> list[Node]:

@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
-from orchestrator.graph import Kind, Need, needs
+from orchestrator.graph import Kind, pending_counts
 from orchestrator.model import Campaign, Job, JobStatus
 
 STATUSES = (
@@ -109,6 +109,9 @@ def build_plan(
     and ``damaged`` explain changed and incomplete jobs.
     """
     known, why, damaged = statuses or {}, why or {}, damaged or {}
+    # Counted before the rows are made: its set of keys is gone before the rows take memory.
+    work = (job for job in campaign.jobs if known.get(job.name, JobStatus.NEW) in WORK_STATUSES)
+    counts = pending_counts(work, done)
     rows = tuple(
         _row(job, known.get(job.name, JobStatus.NEW), done, why, damaged) for job in campaign.jobs
     )
@@ -119,7 +122,7 @@ def build_plan(
         output_dir=str(campaign.output_dir),
         max_cost=campaign.max_cost,
         rows=rows,
-        totals=_totals(campaign, rows, done),
+        totals=_totals(campaign, rows, counts),
         spent=spent,
         in_doubt=in_doubt,
         **({"basis": basis} if basis else {}),
@@ -145,22 +148,15 @@ def _row(
     return PlanRow(job.name, job.fingerprint, status, job, submissions, seconds, reasons, broken)
 
 
-def work_needs(rows: Sequence[PlanRow], done: Collection[str]) -> dict[str, Need]:
-    """What a run would send for the rows with work, each key once (shared sources too)."""
-    found: dict[str, Need] = {}
-    for row in rows:
-        if row.has_work and row.job is not None:
-            for need in needs(row.job):
-                if need[0] not in found and need[0] not in done:
-                    found[need[0]] = need
-    return found
-
-
-def _totals(campaign: Campaign, rows: tuple[PlanRow, ...], done: Collection[str]) -> Totals:
+def _totals(
+    campaign: Campaign, rows: tuple[PlanRow, ...], counts: Mapping[tuple[Kind, str], int]
+) -> Totals:
     work = [row for row in rows if row.has_work]
-    found = work_needs(rows, done).values()
-    by_price: Counter[str] = Counter(price for _, _, price in found)
-    kinds = Counter(kind for _, kind, _ in found)
+    by_price: Counter[str] = Counter()
+    kinds: Counter[Kind] = Counter()
+    for (kind, price_key), count in counts.items():
+        by_price[price_key] += count
+        kinds[kind] += count
     known_cost, unpriced = 0.0, {}
     for name, count in sorted(by_price.items()):
         price = campaign.pricing.get(name)

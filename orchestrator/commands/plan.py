@@ -87,11 +87,15 @@ def _plan(campaign: Campaign, location: str | None, default: Path) -> Plan:
 
 
 def _plan_from_manifest(campaign: Campaign) -> Plan:
-    from orchestrator.engine.lockfile import finished_keys, records_from_manifest
-    from orchestrator.engine.manifest import manifest_path, read_manifest
-    from orchestrator.engine.status import classify
+    from orchestrator.engine.manifest import manifest_path
 
     path = manifest_path(campaign)
+    if not path.exists():  # the CI case of a new campaign: nothing more to load
+        return build_plan(campaign)
+    from orchestrator.engine.lockfile import finished_keys, records_from_manifest
+    from orchestrator.engine.manifest import read_manifest
+    from orchestrator.engine.status import classify
+
     manifest = read_manifest(path)
     if manifest is None or manifest.get("campaign") != campaign.name:
         return build_plan(campaign)
@@ -197,9 +201,15 @@ def _head_json(plan: Plan) -> dict[str, Any]:
 
 
 def _row_json(row: PlanRow, shared: dict[int, Any] | None = None) -> dict[str, Any]:
-    data: dict[str, Any] = {"name": row.name, "fingerprint": row.fingerprint, "status": row.status}
-    data |= {"submissions": row.video_submissions, "seconds": row.seconds}
-    data |= {"why": list(row.why), "damaged": list(row.damaged)}
+    data: dict[str, Any] = {
+        "name": row.name,
+        "fingerprint": row.fingerprint,
+        "status": row.status,
+        "submissions": row.video_submissions,
+        "seconds": row.seconds,
+        "why": row.why,  # tuples encode as JSON arrays
+        "damaged": row.damaged,
+    }
     if row.job is not None:
         data |= _job_json(row.job, {} if shared is None else shared)
     return data

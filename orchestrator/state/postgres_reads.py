@@ -9,23 +9,17 @@ from typing import Any
 
 from orchestrator.state.postgres_base import PostgresBase
 from orchestrator.state.postgres_schema import NOW
+from orchestrator.state.reads import SharedReads
 from orchestrator.state.records import (
-    Attempt,
-    FileRecord,
-    FileVersion,
-    Money,
     Submission,
-    Totals,
     UploadRecord,
 )
 
-MICROS = 1_000_000  # money is stored in integer millionths so sums stay exact
 SUBMISSION_QUERY = (
     "SELECT key, job, kind, step, parent, status, attempt, task_id, failure, reason, clip_urls,"
     " image_url, lease_owner, lease_until, updated_at, request FROM submissions"
     " WHERE campaign = %s"
 )
-FILES_QUERY = "SELECT key, idx, name, url, sha256, size FROM files WHERE campaign = %s"
 
 
 def submission_from_row(row: Sequence[Any]) -> Submission:
@@ -51,7 +45,7 @@ def submission_from_row(row: Sequence[Any]) -> Submission:
     )
 
 
-class PostgresReads(PostgresBase):
+class PostgresReads(PostgresBase, SharedReads):
     """Queries that change no submission, plus the upload cache and the context manager."""
 
     def get(self, key: str) -> Submission | None:
@@ -65,33 +59,6 @@ class PostgresReads(PostgresBase):
         with self._read() as db:
             rows = db.execute(SUBMISSION_QUERY + " ORDER BY key", (self.campaign,)).fetchall()
         return [submission_from_row(row) for row in rows]
-
-    def files(self, key: str) -> list[FileRecord]:
-        """Return the key's recorded files, ordered by index."""
-        with self._read() as db:
-            rows = db.execute(FILES_QUERY + " AND key = %s ORDER BY idx", (self.campaign, key))
-            return [FileRecord(*row) for row in rows]
-
-    def all_files(self) -> dict[str, list[FileRecord]]:
-        """Return the recorded files of every key of this campaign, in one query."""
-        found: dict[str, list[FileRecord]] = {}
-        with self._read() as db:
-            for row in db.execute(FILES_QUERY + " ORDER BY key, idx", (self.campaign,)):
-                found.setdefault(row[0], []).append(FileRecord(*row))
-        return found
-
-    def attempts(self, key: str) -> list[Attempt]:
-        """Return every attempt of ``key``, oldest first."""
-        with self._read() as db:
-            rows = db.execute(
-                "SELECT key, attempt, task_id, reserved, charged, refunded, outcome, reason,"
-                " sent_key FROM attempts WHERE campaign = %s AND key = %s ORDER BY attempt",
-                (self.campaign, key),
-            ).fetchall()
-        return [
-            Attempt(r[0], r[1], r[2], r[3] / MICROS, r[4] / MICROS, r[5] / MICROS, r[6], r[7], r[8])
-            for r in rows
-        ]
 
     def upload_url(self, sha256: str) -> str | None:
         """Return the URL an image with this content hash was uploaded to, in any campaign."""
@@ -121,38 +88,12 @@ class PostgresReads(PostgresBase):
         with self._write() as db:
             db.execute("DELETE FROM uploads WHERE sha256 = %s", (sha256,))
 
-    def file_versions(self) -> list[FileVersion]:
-        """Return the files submissions of this campaign replaced, by key, attempt and index."""
-        with self._read() as db:
-            rows = db.execute(
-                "SELECT attempt, key, idx, name, url, sha256, size FROM file_versions"
-                " WHERE campaign = %s ORDER BY key, attempt, idx",
-                (self.campaign,),
-            ).fetchall()
-        return [FileVersion(row[0], FileRecord(*row[1:])) for row in rows]
+    def _sql(self, text: str) -> str:
+        """psycopg's placeholders."""
+        return text.replace("?", "%s")
 
     def check_file(self) -> None:
         """A database cannot vanish like a file: nothing to check (a lost server errors)."""
-
-    def money(self) -> dict[str, Money]:
-        """Charged, refunded and reserved money of every key of this campaign, in one query."""
-        with self._read() as db:
-            rows = db.execute(
-                "SELECT key, sum(charged)::bigint, sum(refunded)::bigint, sum(reserved)::bigint"
-                " FROM attempts WHERE campaign = %s GROUP BY key",
-                (self.campaign,),
-            ).fetchall()
-        return {r[0]: Money(r[1] / MICROS, r[2] / MICROS, r[3] / MICROS) for r in rows}
-
-    def totals(self) -> Totals:
-        """Return this campaign's money: spent (charged - refunded), reserved, refunded."""
-        with self._read() as db:
-            row = db.execute(
-                "SELECT reserved, charged, refunded FROM campaigns WHERE campaign = %s",
-                (self.campaign,),
-            ).fetchone()
-        reserved, charged, refunded = row or (0, 0, 0)
-        return Totals((charged - refunded) / MICROS, reserved / MICROS, refunded / MICROS)
 
     def close(self) -> None:
         """Close the connection; the store is unusable afterwards."""

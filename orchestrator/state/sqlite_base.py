@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.errors import StateError
-from orchestrator.state.records import FileRecord, FileVersion, Submission
+from orchestrator.state.records import FileRecord, Submission
 from orchestrator.state.schema import damaged_clip_urls, is_access_error, not_writable
 
 MICROS = 1_000_000  # money is stored in integer millionths so sums stay exact
@@ -23,7 +23,6 @@ SUBMISSION_QUERY = (
     " image_url, lease_owner, lease_until, updated_at, request FROM submissions"
     " WHERE campaign = ?"
 )
-FILES_QUERY = "SELECT key, idx, name, url, sha256, size FROM files WHERE campaign = ?"
 _ADD_TOTALS = (
     "INSERT INTO campaigns (campaign, reserved, charged, refunded) VALUES (?, ?, ?, ?)"
     " ON CONFLICT (campaign) DO UPDATE SET reserved = reserved + excluded.reserved,"
@@ -80,11 +79,6 @@ def _identity(path: Path) -> tuple[int, int] | None:
     return st.st_dev, st.st_ino
 
 
-def file_from_row(row: Sequence[Any]) -> FileRecord:
-    """Build a FileRecord from a row of FILES_QUERY."""
-    return FileRecord(*row)
-
-
 class SqliteBase:
     """One connection to the state file for one campaign, shared safely across threads."""
 
@@ -109,16 +103,6 @@ class SqliteBase:
                 f"state file {self.path} was removed or replaced while mjv was using it; "
                 "stopping (nothing more is recorded or submitted). Put the file back or run again."
             )
-
-    def file_versions(self) -> list[FileVersion]:
-        """Return the files submissions of this campaign replaced, by key, attempt and index."""
-        with self._read() as db:
-            rows = db.execute(
-                "SELECT attempt, key, idx, name, url, sha256, size FROM file_versions"
-                " WHERE campaign = ? ORDER BY key, attempt, idx",
-                (self.campaign,),
-            ).fetchall()
-        return [FileVersion(row[0], FileRecord(*row[1:])) for row in rows]
 
     @contextmanager
     def _errors(self) -> Iterator[None]:

@@ -12,7 +12,6 @@ from orchestrator.state.postgres_schema import NOW
 from orchestrator.state.reads import SharedReads
 from orchestrator.state.records import (
     Submission,
-    UploadRecord,
 )
 
 SUBMISSION_QUERY = (
@@ -60,19 +59,6 @@ class PostgresReads(PostgresBase, SharedReads):
             rows = db.execute(SUBMISSION_QUERY + " ORDER BY key", (self.campaign,)).fetchall()
         return [submission_from_row(row) for row in rows]
 
-    def upload_url(self, sha256: str) -> str | None:
-        """Return the URL an image with this content hash was uploaded to, in any campaign."""
-        record = self.upload(sha256)
-        return None if record is None else record.url
-
-    def upload(self, sha256: str) -> UploadRecord | None:
-        """Return where and when an image with this content hash was last uploaded."""
-        with self._read() as db:
-            row = db.execute(
-                "SELECT url, recorded_at FROM uploads WHERE sha256 = %s", (sha256,)
-            ).fetchone()
-        return None if row is None else UploadRecord(sha256, str(row[0]), float(row[1]))
-
     def record_upload(self, sha256: str, url: str) -> None:
         """Remember that the image with this content hash is at ``url`` (uploaded now)."""
         with self._write() as db:
@@ -82,11 +68,6 @@ class PostgresReads(PostgresBase, SharedReads):
                 " recorded_at = excluded.recorded_at",
                 (sha256, url),
             )
-
-    def forget_upload(self, sha256: str) -> None:
-        """The uploaded URL is dead (expired or unreachable): the next use uploads again."""
-        with self._write() as db:
-            db.execute("DELETE FROM uploads WHERE sha256 = %s", (sha256,))
 
     def _sql(self, text: str) -> str:
         """psycopg's placeholders."""

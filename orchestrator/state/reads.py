@@ -9,7 +9,14 @@ from __future__ import annotations
 from contextlib import AbstractContextManager
 from typing import Any
 
-from orchestrator.state.records import Attempt, FileRecord, FileVersion, Money, Totals
+from orchestrator.state.records import (
+    Attempt,
+    FileRecord,
+    FileVersion,
+    Money,
+    Totals,
+    UploadRecord,
+)
 
 MICROS = 1_000_000
 _FILES = "SELECT key, idx, name, url, sha256, size FROM files WHERE campaign = ?"
@@ -40,6 +47,9 @@ class SharedReads:
         """``text`` with the driver's placeholders (SQLite takes ``?`` as it is)."""
         return text
 
+    def _write(self) -> AbstractContextManager[Any]:
+        raise NotImplementedError  # the store's own base class provides it
+
     def _rows(self, text: str, *args: Any) -> list[Any]:
         with self._read() as db:
             return list(db.execute(self._sql(text), args).fetchall())
@@ -62,6 +72,21 @@ class SharedReads:
             Attempt(r[0], r[1], r[2], r[3] / MICROS, r[4] / MICROS, r[5] / MICROS, r[6], r[7], r[8])
             for r in self._rows(_ATTEMPTS, self.campaign, key)
         ]
+
+    def upload_url(self, sha256: str) -> str | None:
+        """Return the URL an image with this content hash was uploaded to, in any campaign."""
+        record = self.upload(sha256)
+        return None if record is None else record.url
+
+    def upload(self, sha256: str) -> UploadRecord | None:
+        """Return where and when an image with this content hash was last uploaded."""
+        rows = self._rows("SELECT url, recorded_at FROM uploads WHERE sha256 = ?", sha256)
+        return UploadRecord(sha256, str(rows[0][0]), float(rows[0][1])) if rows else None
+
+    def forget_upload(self, sha256: str) -> None:
+        """The uploaded URL is dead (expired or unreachable): the next use uploads again."""
+        with self._write() as db:
+            db.execute(self._sql("DELETE FROM uploads WHERE sha256 = ?"), (sha256,))
 
     def file_versions(self) -> list[FileVersion]:
         """Return the files submissions of this campaign replaced, by key, attempt and index."""

@@ -133,11 +133,9 @@ class SqliteBase:
         with self._lock, self._errors():
             yield self._db
 
-    def _expect(
-        self, db: sqlite3.Connection, key: str, allowed: Sequence[str], action: str
-    ) -> tuple[str, int, str | None]:
+    def _expect(self, key: str, allowed: Sequence[str], action: str) -> tuple[str, int, str | None]:
         """Return (status, attempt, lease_owner) of ``key``; StateError unless status is allowed."""
-        row = db.execute(
+        row = self._db.execute(
             "SELECT status, attempt, lease_owner, job FROM submissions"
             " WHERE campaign = ? AND key = ?",
             (self.campaign, key),
@@ -148,18 +146,18 @@ class SqliteBase:
             raise StateError(f"cannot {action} {row[3]} ({key}): it is {row[0]}")
         return str(row[0]), int(row[1]), row[2]
 
-    def _update(self, db: sqlite3.Connection, key: str, **fields: Any) -> None:
+    def _update(self, key: str, **fields: Any) -> None:
         """Set columns of the submission ``key`` and stamp its update time."""
         names = ", ".join(f"{name} = ?" for name in fields)
-        db.execute(
+        self._db.execute(
             f"UPDATE submissions SET {names}, updated_at = ? WHERE campaign = ? AND key = ?",
             (*fields.values(), self._clock(), self.campaign, key),
         )
 
-    def _set_attempt(self, db: sqlite3.Connection, key: str, attempt: int, **fields: Any) -> None:
+    def _set_attempt(self, key: str, attempt: int, **fields: Any) -> None:
         """Set columns of one attempt; money columns also move the campaign's running totals."""
         where = (self.campaign, key, attempt)
-        old = db.execute(
+        old = self._db.execute(
             "SELECT reserved, charged, refunded FROM attempts"
             " WHERE campaign = ? AND key = ? AND attempt = ?",
             where,
@@ -168,50 +166,48 @@ class SqliteBase:
             return
         deltas = [fields.get(name, was) - was for name, was in zip(_MONEY, old, strict=True)]
         names = ", ".join(f"{name} = ?" for name in fields)
-        db.execute(
+        self._db.execute(
             f"UPDATE attempts SET {names} WHERE campaign = ? AND key = ? AND attempt = ?",
             (*fields.values(), *where),
         )
         if any(deltas):
-            db.execute(_ADD_TOTALS, (self.campaign, *deltas))
+            self._db.execute(_ADD_TOTALS, (self.campaign, *deltas))
 
-    def _start_attempt(self, db: sqlite3.Connection, key: str, attempt: int) -> None:
+    def _start_attempt(self, key: str, attempt: int) -> None:
         """Insert an empty attempt row (no money yet); an existing one is kept."""
-        db.execute(
+        self._db.execute(
             "INSERT OR IGNORE INTO attempts (campaign, key, attempt, started_at)"
             " VALUES (?, ?, ?, ?)",
             (self.campaign, key, attempt, self._clock()),
         )
 
-    def _abandon(
-        self, db: sqlite3.Connection, key: str, status: str, attempt: int, why: str
-    ) -> None:
+    def _abandon(self, key: str, status: str, attempt: int, why: str) -> None:
         """Close an attempt that has no outcome; an in-doubt one keeps its reservation."""
-        row = db.execute(
+        row = self._db.execute(
             "SELECT outcome FROM attempts WHERE campaign = ? AND key = ? AND attempt = ?",
             (self.campaign, key, attempt),
         ).fetchone()
         if row is None or row[0] is not None:
             return
         if status == "submitting":  # it may have reached the provider: possibly charged
-            self._set_attempt(db, key, attempt, outcome="in_doubt", reason=why)
+            self._set_attempt(key, attempt, outcome="in_doubt", reason=why)
         else:
-            self._set_attempt(db, key, attempt, outcome="abandoned", reason=why, reserved=0)
+            self._set_attempt(key, attempt, outcome="abandoned", reason=why, reserved=0)
 
-    def _replace_files(self, db: sqlite3.Connection, key: str, files: Sequence[FileRecord]) -> None:
+    def _replace_files(self, key: str, files: Sequence[FileRecord]) -> None:
         """Delete the key's files and insert ``files`` instead; replaced ones go to versions."""
-        self._keep_versions(db, key, files)
-        db.execute("DELETE FROM files WHERE campaign = ? AND key = ?", (self.campaign, key))
-        db.executemany(
+        self._keep_versions(key, files)
+        self._db.execute("DELETE FROM files WHERE campaign = ? AND key = ?", (self.campaign, key))
+        self._db.executemany(
             "INSERT INTO files (campaign, key, idx, name, url, sha256, size)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
             [(self.campaign, key, f.index, f.name, f.url, f.sha256, f.size) for f in files],
         )
 
-    def _keep_versions(self, db: sqlite3.Connection, key: str, files: Sequence[FileRecord]) -> None:
+    def _keep_versions(self, key: str, files: Sequence[FileRecord]) -> None:
         """Copy the key's file rows that ``files`` does not repeat into file_versions."""
         kept = [(f.index, f.sha256) for f in files]
-        old = db.execute(
+        old = self._db.execute(
             "SELECT f.idx, f.name, f.url, f.sha256, f.size, s.attempt FROM files f"
             " JOIN submissions s ON s.campaign = f.campaign AND s.key = f.key"
             " WHERE f.campaign = ? AND f.key = ?",
@@ -223,7 +219,7 @@ class SqliteBase:
             if (row[0], row[3]) not in kept
         ]
         if replaced:
-            db.executemany(
+            self._db.executemany(
                 "INSERT OR REPLACE INTO file_versions (campaign, key, attempt, idx, name, url,"
                 " sha256, size, replaced_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 replaced,

@@ -6,7 +6,10 @@ integer millionths, summed as integers on both databases.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
+from types import TracebackType
 from typing import Any
 
 from orchestrator.state.records import (
@@ -14,11 +17,18 @@ from orchestrator.state.records import (
     FileRecord,
     FileVersion,
     Money,
+    Submission,
     Totals,
     UploadRecord,
 )
+from orchestrator.state.schema import damaged_clip_urls
 
 MICROS = 1_000_000
+SUBMISSION_QUERY = (
+    "SELECT key, job, kind, step, parent, status, attempt, task_id, failure, reason, clip_urls,"
+    " image_url, lease_owner, lease_until, updated_at, request FROM submissions"
+    " WHERE campaign = ?"
+)
 _FILES = "SELECT key, idx, name, url, sha256, size FROM files WHERE campaign = ?"
 _ATTEMPTS = (
     "SELECT key, attempt, task_id, reserved, charged, refunded, outcome, reason, sent_key"
@@ -35,10 +45,46 @@ _VERSIONS = (
 _TOTALS = "SELECT reserved, charged, refunded FROM campaigns WHERE campaign = ?"
 
 
+def submission_from_row(row: Sequence[Any]) -> Submission:
+    """Build a Submission from a row of SUBMISSION_QUERY; damaged clip URLs: a StateError."""
+    key, job, kind, step, parent, status, attempt, task_id, failure, reason = row[:10]
+    return Submission(
+        key,
+        job,
+        kind,
+        step,
+        parent,
+        status,
+        attempt,
+        task_id,
+        failure,
+        reason,
+        clip_urls=_clip_urls(row[10], job, key),
+        image_url=row[11],
+        lease_owner=row[12],
+        lease_until=row[13],
+        updated_at=row[14],
+        request=row[15],
+    )
+
+
+def _clip_urls(text: str, job: str, key: str) -> tuple[str, ...]:
+    """The stored JSON list of clip URLs; damage is a StateError naming the job."""
+    try:
+        urls = json.loads(text)
+    except (TypeError, ValueError):
+        urls = None
+    if not isinstance(urls, list):
+        raise damaged_clip_urls(None, job, key)
+    return tuple(str(url) for url in urls)
+
+
 class SharedReads:
-    """Reads of files, attempts, money and totals, for any store with ``_read`` and ``_sql``."""
+    """The reads of ``Store`` (and closing) for any store with ``_read``, ``_write``, ``_sql``."""
 
     campaign: str
+    _db: Any
+    _lock: Any
 
     def _read(self) -> AbstractContextManager[Any]:
         raise NotImplementedError  # the store's own base class provides it
@@ -53,6 +99,16 @@ class SharedReads:
     def _rows(self, text: str, *args: Any) -> list[Any]:
         with self._read() as db:
             return list(db.execute(self._sql(text), args).fetchall())
+
+    def get(self, key: str) -> Submission | None:
+        """Return the submission with ``key``, or None when it was never declared."""
+        rows = self._rows(SUBMISSION_QUERY + " AND key = ?", self.campaign, key)
+        return submission_from_row(rows[0]) if rows else None
+
+    def submissions(self) -> list[Submission]:
+        """Return every submission of this campaign (orphans included), ordered by key."""
+        rows = self._rows(SUBMISSION_QUERY + " ORDER BY key", self.campaign)
+        return [submission_from_row(row) for row in rows]
 
     def files(self, key: str) -> list[FileRecord]:
         """Return the key's recorded files, ordered by index."""
@@ -107,3 +163,17 @@ class SharedReads:
         rows = list(self._rows(_TOTALS, self.campaign))
         reserved, charged, refunded = rows[0] if rows else (0, 0, 0)
         return Totals((charged - refunded) / MICROS, reserved / MICROS, refunded / MICROS)
+
+    def close(self) -> None:
+        """Close the connection; the store is unusable afterwards."""
+        with self._lock:
+            self._db.close()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Close the store."""
+        self.close()

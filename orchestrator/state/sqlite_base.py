@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 import threading
@@ -12,17 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.errors import StateError
-from orchestrator.state.records import FileRecord, Submission
-from orchestrator.state.schema import damaged_clip_urls, is_access_error, not_writable
+from orchestrator.state.records import FileRecord
+from orchestrator.state.schema import is_access_error, not_writable
 
 MICROS = 1_000_000  # money is stored in integer millionths so sums stay exact
 ANY_STATUS = ("pending", "submitting", "submitted", "running", "succeeded", "downloaded", "failed")
 
-SUBMISSION_QUERY = (
-    "SELECT key, job, kind, step, parent, status, attempt, task_id, failure, reason, clip_urls,"
-    " image_url, lease_owner, lease_until, updated_at, request FROM submissions"
-    " WHERE campaign = ?"
-)
 _ADD_TOTALS = (
     "INSERT INTO campaigns (campaign, reserved, charged, refunded) VALUES (?, ?, ?, ?)"
     " ON CONFLICT (campaign) DO UPDATE SET reserved = reserved + excluded.reserved,"
@@ -34,40 +28,6 @@ _MONEY = ("reserved", "charged", "refunded")
 def to_micros(amount: float) -> int:
     """Convert an amount of money to stored micro-units."""
     return round(amount * MICROS)
-
-
-def submission_from_row(row: Sequence[Any]) -> Submission:
-    """Build a Submission from a row of SUBMISSION_QUERY."""
-    key, job, kind, step, parent, status, attempt, task_id, failure, reason = row[:10]
-    return Submission(
-        key,
-        job,
-        kind,
-        step,
-        parent,
-        status,
-        attempt,
-        task_id,
-        failure,
-        reason,
-        clip_urls=_clip_urls(row[10], job, key),
-        image_url=row[11],
-        lease_owner=row[12],
-        lease_until=row[13],
-        updated_at=row[14],
-        request=row[15],
-    )
-
-
-def _clip_urls(text: str, job: str, key: str) -> tuple[str, ...]:
-    """The stored JSON list of clip URLs; damage is a StateError naming the job."""
-    try:
-        urls = json.loads(text)
-    except (TypeError, ValueError):
-        urls = None
-    if not isinstance(urls, list):
-        raise damaged_clip_urls(None, job, key)
-    return tuple(str(url) for url in urls)
 
 
 def _identity(path: Path) -> tuple[int, int] | None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from types import TracebackType
-
 from orchestrator.state.reads import SharedReads
 from orchestrator.state.sqlite_base import SqliteBase
 
@@ -20,21 +18,3 @@ class SqliteReads(SqliteBase, SharedReads):
                 " recorded_at = excluded.recorded_at",
                 (sha256, url, self._clock()),
             )
-
-    def close(self) -> None:
-        """Close the connection; the store is unusable afterwards."""
-        with self._lock:
-            self._db.close()
-
-    def __enter__(self) -> SqliteReads:
-        """Return the store itself."""
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        """Close the store."""
-        self.close()

@@ -9,9 +9,8 @@ from typing import Self
 
 from orchestrator.state.leases import check_fence
 from orchestrator.state.lifecycle import Action, sources
-from orchestrator.state.records import Submission, SubmissionSpec
+from orchestrator.state.records import SubmissionSpec
 from orchestrator.state.schema import connect
-from orchestrator.state.sqlite_base import SUBMISSION_QUERY, submission_from_row
 from orchestrator.state.sqlite_leases import SqliteLeases, ensure_limit_tables
 from orchestrator.state.sqlite_reads import SqliteReads
 from orchestrator.state.sqlite_transfer import SqliteTransfer
@@ -52,18 +51,6 @@ class SqliteStore(SqliteLeases, SqliteReads, SqliteTransfer, SharedWrites):
         ]
         with self._write() as db:
             db.executemany(_DECLARE, rows)
-
-    def get(self, key: str) -> Submission | None:
-        """Return the submission with ``key``, or None when it was never declared."""
-        with self._read() as db:
-            row = db.execute(SUBMISSION_QUERY + " AND key = ?", (self.campaign, key)).fetchone()
-        return None if row is None else submission_from_row(row)
-
-    def submissions(self) -> list[Submission]:
-        """Return every submission of this campaign (orphans included), ordered by key."""
-        with self._read() as db:
-            rows = db.execute(SUBMISSION_QUERY + " ORDER BY key", (self.campaign,)).fetchall()
-        return [submission_from_row(row) for row in rows]
 
     def _begin(self, key: str, action: Action, owner: str | None) -> tuple[str, int]:
         """Check ``action`` may start (status and fence); return (status, attempt).

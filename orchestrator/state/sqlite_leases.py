@@ -95,28 +95,6 @@ class SqliteLeases(SqliteBase):
             )
         return self._book.lost(owner, (row[0] for row in rows))
 
-    def release(self, key: str, owner: str) -> None:
-        """Drop ``owner``'s lease on ``key``; a lease held by someone else is left alone."""
-        with self._write() as db:
-            db.execute(
-                "UPDATE submissions SET lease_owner = NULL, lease_until = NULL"
-                " WHERE campaign = ? AND key = ? AND lease_owner = ?",
-                (self.campaign, key, owner),
-            )
-        self._book.dropped(owner, key)
-
-    def release_all(self, owner: str) -> None:
-        """Drop every lease, slot and hold ``owner`` has in this campaign (a runner is done)."""
-        with self._write() as db:
-            db.execute(
-                "UPDATE submissions SET lease_owner = NULL, lease_until = NULL"
-                " WHERE lease_owner = ? AND campaign = ?",
-                (owner, self.campaign),
-            )
-            db.execute("UPDATE slots SET owner = NULL, until = NULL WHERE owner = ?", (owner,))
-            db.execute("DELETE FROM holds WHERE owner = ? AND campaign = ?", (owner, self.campaign))
-        self._book.dropped(owner)
-
     def acquire_slot(self, account: str, owner: str, limit: int, lease_seconds: float) -> bool:
         """Take one of ``account``'s ``limit`` job slots for ``owner``; False when all are busy."""
         with self._write() as db:

@@ -30,12 +30,44 @@ class SharedWrites:
 
     campaign: str
     _db: Any
+    _book: Any  # the store's LeaseBook: which keys each owner took
 
     def _write(self) -> AbstractContextManager[Any]:
         raise NotImplementedError  # the store's own classes provide the helpers
 
     def _sql(self, text: str) -> str:
         return text
+
+    def release(self, key: str, owner: str) -> None:
+        """Drop ``owner``'s lease on ``key``; a lease held by someone else is left alone."""
+        with self._write() as db:
+            db.execute(
+                self._sql(
+                    "UPDATE submissions SET lease_owner = NULL, lease_until = NULL"
+                    " WHERE campaign = ? AND key = ? AND lease_owner = ?"
+                ),
+                (self.campaign, key, owner),
+            )
+        self._book.dropped(owner, key)
+
+    def release_all(self, owner: str) -> None:
+        """Drop every lease, slot and hold ``owner`` has in this campaign (a runner is done)."""
+        with self._write() as db:
+            db.execute(
+                self._sql(
+                    "UPDATE submissions SET lease_owner = NULL, lease_until = NULL"
+                    " WHERE lease_owner = ? AND campaign = ?"
+                ),
+                (owner, self.campaign),
+            )
+            db.execute(
+                self._sql("UPDATE slots SET owner = NULL, until = NULL WHERE owner = ?"), (owner,)
+            )
+            db.execute(
+                self._sql("DELETE FROM holds WHERE owner = ? AND campaign = ?"),
+                (owner, self.campaign),
+            )
+        self._book.dropped(owner)
 
     def _begin(self, key: str, action: Action, owner: str | None) -> tuple[Any, int]:
         raise NotImplementedError

@@ -64,7 +64,8 @@ def write_campaign(folder: Path, jobs: int) -> Path:
     clip = folder / "clip.mp4"
     clip.write_bytes(clip_bytes("bench", 0))
     entries = [
-        _done(planned_entry(campaign, job), campaign.output_dir, clip) for job in campaign.jobs
+        _done(planned_entry(campaign, job).to_json(), campaign.output_dir, clip)
+        for job in campaign.jobs
     ]
     path = manifest_path(campaign)
     path.write_text(render_manifest({"manifest_version": 1, "jobs": entries}), encoding="utf-8")

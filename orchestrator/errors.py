@@ -41,6 +41,18 @@ class LeaseLostError(StateError):
     """A fenced write came from an owner that no longer holds the submission's lease."""
 
 
+class ManifestError(MjvError):
+    """The manifest file cannot be read (or written) as an mjv manifest."""
+
+
+class OutputCollisionError(ManifestError):
+    """The output folder's manifest belongs to another campaign."""
+
+
+class ReportError(MjvError):
+    """The report cannot be built from its data or written."""
+
+
 class BudgetError(MjvError):
     """A submission would exceed the campaign's spending cap."""
 

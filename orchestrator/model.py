@@ -8,7 +8,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 VIDEO_KINDS = ("video", "extend")  # priced by speed mode; imagine, upscale, upload, modal by kind
 BASE_SECONDS = 5.0
@@ -115,11 +115,21 @@ class Job:
         return BASE_SECONDS + EXTENSION_SECONDS * len(self.extensions)
 
 
-def chain(job: Job) -> Iterator[tuple[int, str, str | None, str, int]]:
-    """(step, fingerprint, prompt, motion, index) for the base clip and each extension."""
-    yield 0, job.fingerprint, job.prompt, job.settings.motion, 0
+class ChainStep(NamedTuple):
+    """One submission of a job's chain: the base clip (step 0) or an extension (1-4)."""
+
+    step: int
+    fingerprint: str
+    prompt: str | None  # rendered motion text; None for an automatic one
+    motion: str
+    extends: int  # the clip (batch index) of the previous step it extends; 0 for the base
+
+
+def chain(job: Job) -> Iterator[ChainStep]:
+    """The base clip's step, then each extension's, in order."""
+    yield ChainStep(0, job.fingerprint, job.prompt, job.settings.motion, 0)
     for ext in job.extensions:
-        yield ext.step, ext.fingerprint, ext.prompt, ext.motion, ext.index
+        yield ChainStep(ext.step, ext.fingerprint, ext.prompt, ext.motion, ext.index)
 
 
 @dataclass(frozen=True)

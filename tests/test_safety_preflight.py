@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from runsupport import run_spec, simulator, write
 
-from orchestrator.engine import manifest as manifest_module
+from orchestrator import atomic
 from orchestrator.engine import preflight as preflight_module
 from orchestrator.engine.downloads import remove_stale_parts
 from orchestrator.engine.preflight import MB, clip_bytes, expected_bytes
@@ -143,10 +143,10 @@ def test_remove_stale_parts_spares_fresh_temp_files(tmp_path: Path) -> None:
 def test_a_failed_manifest_write_keeps_the_summary(
     simulator: Simulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def full_disk(temp: Path, manifest: object) -> str:
+    def full_disk(temp: Path, chunks: object) -> str:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(manifest_module, "_stream", full_disk)
+    monkeypatch.setattr(atomic, "_write", full_disk)
     result = run_spec(simulator, write(tmp_path / "c.yaml", SPEC))
     assert result.code == 1
     assert "pre: 1/1 jobs done, 2 submitted, 4 clips downloaded" in result.out

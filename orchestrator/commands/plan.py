@@ -92,24 +92,23 @@ def _plan_from_manifest(campaign: Campaign) -> Plan:
     path = manifest_path(campaign)
     if not path.exists():  # the CI case of a new campaign: nothing more to load
         return build_plan(campaign)
-    from orchestrator.engine.lockfile import finished_keys, records_from_manifest
-    from orchestrator.engine.manifest import read_manifest
+    from orchestrator.engine.lockfile import finished_keys, locked_steps
+    from orchestrator.engine.manifest import read_results
     from orchestrator.engine.status import classify
 
-    manifest = read_manifest(path)
-    if manifest is None or manifest.get("campaign") != campaign.name:
+    manifest = read_results(path)
+    if manifest is None or manifest.campaign != campaign.name:
         return build_plan(campaign)
-    subs, history, _ = records_from_manifest(manifest)
+    steps, history = locked_steps(manifest)
     # Clips are seldom committed: the lock file vouches for them, the disk is not checked.
-    classes = classify(campaign, subs, history=history)
-    spent = (manifest.get("totals") or {}).get("spent") or 0.0
+    classes = classify(campaign, steps, history=history)
     return build_plan(
         campaign,
         classes.jobs,
-        finished_keys(subs),
+        finished_keys(steps),
         classes.orphaned,
         why=classes.why,
-        spent=float(spent),
+        spent=manifest.totals.spent,
         basis=f"the committed manifest {path} (no state file)",
     )
 

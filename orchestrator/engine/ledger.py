@@ -7,11 +7,12 @@ numbers `mjv status` prints and the run's budget starts from, so they agree to t
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
 
 from orchestrator.graph import SOURCE_KINDS, Graph
-from orchestrator.model import Campaign
-from orchestrator.state import Money, Submission, Totals
+from orchestrator.model import Campaign, chain
+from orchestrator.results import SourceEntry, SpentOn, Totals
+from orchestrator.state import Money, Status, Submission
+from orchestrator.state import Totals as StateTotals
 
 
 def spent_on(money: Mapping[str, Money], keys: Iterable[str]) -> float:
@@ -21,48 +22,45 @@ def spent_on(money: Mapping[str, Money], keys: Iterable[str]) -> float:
 
 def source_entries(
     graph: Graph, subs: Mapping[str, Submission], money: Mapping[str, Money]
-) -> list[dict[str, Any]]:
+) -> list[SourceEntry]:
     """One entry per upload, imagine grid and upscale the campaign's jobs need."""
     entries = []
     for node in graph.nodes.values():
         if node.kind not in SOURCE_KINDS:
             continue
         sub = subs.get(node.key)
+        remote = sub if sub and node.kind != "upload" else None  # an upload has no task
         entries.append(
-            {
-                "fingerprint": node.key,
-                "kind": str(node.kind),
-                "image": node.label,
-                "status": sub.status if sub else "pending",
-                "task_id": sub.task_id if sub and node.kind != "upload" else None,
-                "image_url": sub.image_url if sub and node.kind != "upload" else None,
-                "cost": spent_on(money, [node.key]),
-            }
+            SourceEntry(
+                fingerprint=node.key,
+                kind=str(node.kind),
+                image=node.label,
+                status=Status(sub.status) if sub else Status.PENDING,
+                task_id=remote.task_id if remote else None,
+                image_url=remote.image_url if remote else None,
+                cost=spent_on(money, [node.key]),
+            )
         )
-    return sorted(entries, key=lambda entry: (entry["image"], entry["kind"]))
+    return sorted(entries, key=lambda entry: (entry.image, entry.kind))
 
 
 def money_totals(
     campaign: Campaign,
-    totals: Totals,
+    totals: StateTotals,
     money: Mapping[str, Money],
-    sources: Iterable[Mapping[str, Any]],
-) -> dict[str, Any]:
-    """The campaign's spending in all, and where it went: its jobs, its sources, earlier work."""
-    chains = {key for job in campaign.jobs for key in _chain_keys(job)}
+    sources: Iterable[SourceEntry],
+) -> Totals:
+    """The campaign's spending in all, and where it went: its jobs, its sources, earlier work.
+
+    The counts of jobs and files are left at zero: the manifest adds them as it reads its jobs.
+    """
+    chains = {step.fingerprint for job in campaign.jobs for step in chain(job)}
     jobs = spent_on(money, chains)
-    stills = spent_on(money, [str(source["fingerprint"]) for source in sources])
-    return {
-        "spent": totals.spent,
-        "refunded": totals.refunded,
-        "possibly_charged": totals.reserved,
-        "spent_on": {
-            "jobs": jobs,
-            "sources": stills,
-            "earlier": round(totals.spent - jobs - stills, 6),
-        },
-    }
-
-
-def _chain_keys(job: Any) -> list[str]:
-    return [job.fingerprint, *(ext.fingerprint for ext in job.extensions)]
+    stills = spent_on(money, [source.fingerprint for source in sources])
+    earlier = round(totals.spent - jobs - stills, 6)
+    return Totals(
+        spent=totals.spent,
+        refunded=totals.refunded,
+        possibly_charged=totals.reserved,
+        spent_on=SpentOn(jobs, stills, earlier),
+    )

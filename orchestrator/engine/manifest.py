@@ -1,39 +1,57 @@
-"""The output manifest: which prompt made which file; written deterministically, read to restore."""
+"""The output manifest: which prompt made which file; written deterministically, read to restore.
+
+The manifest is built as ``results.Manifest`` (typed entries, made one job at a time) and
+written as its canonical JSON; readers get it back through ``read_results``.
+"""
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import json
-import os
-import secrets
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import asdict
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, overload
 
+from orchestrator.atomic import replace_file
 from orchestrator.engine.clips import clip_name, version_name
 from orchestrator.engine.context import RunReport
-from orchestrator.engine.downloads import file_digest
 from orchestrator.engine.ledger import money_totals, source_entries, spent_on
-from orchestrator.errors import MjvError
+from orchestrator.errors import ManifestError, OutputCollisionError
 from orchestrator.graph import build_graph
-from orchestrator.model import Campaign, ImageSource, Job, JobStatus, chain
-from orchestrator.state import FileRecord, Money, Store, Submission
+from orchestrator.model import Campaign, ChainStep, Job, JobStatus, chain
+from orchestrator.results import (
+    MANIFEST_VERSION,
+    FileEntry,
+    ImageEntry,
+    JobEntry,
+    KeptFile,
+    Manifest,
+    StepEntry,
+    VersionEntry,
+)
+from orchestrator.state import FileRecord, Money, Status, Store, Submission
 
 # (attempt, record, current): a file record a job's folder may keep under versions/
 Candidate = tuple[int, FileRecord, bool]
 
 MANIFEST_NAME = "manifest.json"
-MANIFEST_VERSION = 1
 
-
-class ManifestError(MjvError):
-    """The manifest file cannot be read (or written) as an mjv manifest."""
-
-
-class OutputCollisionError(ManifestError):
-    """The output folder's manifest belongs to another campaign."""
+__all__ = [
+    "MANIFEST_NAME",
+    "MANIFEST_VERSION",
+    "ManifestError",
+    "ManifestNotWrittenError",
+    "OutputCollisionError",
+    "build_manifest",
+    "job_entry",
+    "manifest_path",
+    "read_manifest",
+    "read_results",
+    "render_manifest",
+    "restore_from_manifest",
+    "save_manifest",
+    "write_manifest",
+]
 
 
 class ManifestNotWrittenError(ManifestError):
@@ -49,7 +67,7 @@ def manifest_path(campaign: Campaign) -> Path:
     return campaign.output_dir / MANIFEST_NAME
 
 
-def build_manifest(campaign: Campaign, store: Store) -> dict[str, Any]:
+def build_manifest(campaign: Campaign, store: Store) -> Manifest:
     """Return the manifest of every job of ``campaign`` as the state file knows it.
 
     Its ``jobs`` are built one at a time as they are read (a ``Sequence``), so a manifest of
@@ -60,16 +78,13 @@ def build_manifest(campaign: Campaign, store: Store) -> dict[str, Any]:
     money = store.money()
     jobs = _Entries(campaign, subs, files, _candidates(store, subs, files), money)
     sources = source_entries(build_graph(campaign.jobs), subs, money)
-    return {
-        "manifest_version": MANIFEST_VERSION,
-        "campaign": campaign.name,
-        "jobs": jobs,
-        "sources": sources,
-        "totals": _totals(jobs) | money_totals(campaign, store.totals(), money, sources),
-    }
+    number, done, count, size = _counts(jobs)
+    totals = money_totals(campaign, store.totals(), money, sources)
+    totals = replace(totals, jobs=number, done=done, files=count, bytes=size)
+    return Manifest(campaign.name, jobs, tuple(sources), totals)
 
 
-class _Entries(Sequence[dict[str, Any]]):
+class _Entries(Sequence[JobEntry]):
     """The job entries of a manifest, sorted by name, each made when it is asked for."""
 
     def __init__(
@@ -88,24 +103,21 @@ class _Entries(Sequence[dict[str, Any]]):
         return len(self._jobs)
 
     @overload
-    def __getitem__(self, index: int) -> dict[str, Any]: ...
+    def __getitem__(self, index: int) -> JobEntry: ...
 
     @overload
-    def __getitem__(self, index: slice) -> list[dict[str, Any]]: ...
+    def __getitem__(self, index: slice) -> list[JobEntry]: ...
 
-    def __getitem__(self, index: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+    def __getitem__(self, index: int | slice) -> JobEntry | list[JobEntry]:
         if isinstance(index, slice):
             return [self._entry(job) for job in self._jobs[index]]
         return self._entry(self._jobs[index])
 
-    def _entry(self, job: Job) -> dict[str, Any]:
-        entry = _job_entry(self._campaign, job, self._subs, self._files)
+    def _entry(self, job: Job) -> JobEntry:
         folder = self._campaign.output_dir / job.output_name
         versions = _versions(folder, job, self._kept.get(job.name, []))
-        if versions:  # only then: manifests without versions keep their exact bytes
-            entry["versions"] = versions
-        entry["cost"] = spent_on(self._money, [step["fingerprint"] for step in entry["steps"]])
-        return entry
+        cost = spent_on(self._money, [step.fingerprint for step in chain(job)])
+        return job_entry(job, self._subs, self._files, cost, versions)
 
 
 def _candidates(
@@ -124,20 +136,21 @@ def _candidates(
     return found
 
 
-def _versions(folder: Path, job: Job, candidates: list[Candidate]) -> list[dict[str, Any]]:
+def _versions(folder: Path, job: Job, candidates: list[Candidate]) -> tuple[VersionEntry, ...]:
     """The job's earlier clips kept on disk under versions/, grouped by fingerprint and attempt."""
-    keys = {key for _, key, *_ in chain(job)}
-    groups: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    keys = {step.fingerprint for step in chain(job)}
+    groups: dict[tuple[str, int], list[KeptFile]] = {}
     for attempt, record, current in candidates:
         name = version_name(record.key, attempt, record.name)
         if (current and record.key in keys) or not (folder / name).is_file():
             continue
-        entry = {"name": name, "sha256": record.sha256, "bytes": record.size}
-        groups.setdefault((record.key, attempt), []).append(entry)
-    return [
-        {"fingerprint": key, "attempt": attempt, "files": sorted(listed, key=lambda f: f["name"])}
-        for (key, attempt), listed in sorted(groups.items(), key=lambda item: item[1][0]["name"])
-    ]
+        groups.setdefault((record.key, attempt), []).append(
+            KeptFile(name, record.sha256, record.size)
+        )
+    return tuple(
+        VersionEntry(key, attempt, tuple(sorted(listed, key=lambda f: f.name)))
+        for (key, attempt), listed in sorted(groups.items(), key=lambda item: item[1][0].name)
+    )
 
 
 def render_manifest(manifest: Mapping[str, Any]) -> str:
@@ -162,23 +175,13 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, sort_keys=True, ensure_ascii=False)
 
 
-def write_manifest(path: Path, manifest: Mapping[str, Any]) -> bool:
+def write_manifest(path: Path, manifest: Manifest | Mapping[str, Any]) -> bool:
     """Write ``manifest`` atomically, job by job; return False (file untouched) when unchanged."""
-    # A name of its own: two runners of one campaign may write their snapshots at once.
-    temp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    data = manifest.to_json() if isinstance(manifest, Manifest) else manifest
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        digest = _stream(temp, manifest)
-        old = file_digest(path) if path.exists() else None
-        if old is not None and old.sha256 == digest:
-            return False
-        os.replace(temp, path)
+        return replace_file(path, (c.encode("utf-8") for c in _chunks(data)), keep_if_same=True)
     except OSError as exc:
         raise ManifestError(f"{path}: cannot write the manifest: {exc}") from exc
-    finally:
-        with contextlib.suppress(OSError):
-            temp.unlink()
-    return True
 
 
 def save_manifest(campaign: Campaign, store: Store) -> ManifestError | None:
@@ -190,24 +193,10 @@ def save_manifest(campaign: Campaign, store: Store) -> ManifestError | None:
     return None
 
 
-def _stream(temp: Path, manifest: Mapping[str, Any]) -> str:
-    """Write the canonical text to ``temp`` one job at a time; return its sha256."""
-    digest = hashlib.sha256()
-    with temp.open("xb") as handle:
-        for chunk in _chunks(manifest):
-            data = chunk.encode("utf-8")
-            handle.write(data)
-            digest.update(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    return digest.hexdigest()
-
-
 def read_manifest(path: Path, campaign: str | None = None) -> dict[str, Any] | None:
-    """Return the manifest at ``path``, None when there is none; ManifestError when unreadable.
-
-    With ``campaign``, a manifest of another campaign is refused (OutputCollisionError).
-    """
+    """Return the manifest's JSON at ``path``, None when there is none; ManifestError when
+    unreadable. With ``campaign``, a manifest of another campaign is refused
+    (OutputCollisionError)."""
     try:
         text = path.read_text(encoding="utf-8")
     except (FileNotFoundError, NotADirectoryError):  # no output folder (yet): no manifest
@@ -229,109 +218,98 @@ def read_manifest(path: Path, campaign: str | None = None) -> dict[str, Any] | N
     return data
 
 
-def restore_from_manifest(manifest: Mapping[str, Any], store: Store) -> int:
+def read_results(path: Path, campaign: str | None = None) -> Manifest | None:
+    """The manifest at ``path`` as typed entries (see ``read_manifest``); errors name the file."""
+    data = read_manifest(path, campaign)
+    if data is None:
+        return None
+    try:
+        return Manifest.from_json(data)
+    except ManifestError as exc:
+        raise ManifestError(f"{path}: {exc}") from exc
+
+
+def restore_from_manifest(manifest: Manifest, store: Store) -> int:
     """Adopt finished steps the manifest records and the state lacks; return how many."""
-    adopted = 0
-    for job in manifest.get("jobs", []):
-        for step in job.get("steps", []):
-            if _adopt(step, store):
-                adopted += 1
-    return adopted
+    return sum(_adopt(step, store) for job in manifest.jobs for step in job.steps)
 
 
-def _adopt(step: Mapping[str, Any], store: Store) -> bool:
-    key, task_id, listed = step.get("fingerprint"), step.get("task_id"), step.get("files")
-    sub = store.get(str(key))
-    if sub is None or sub.status != "pending" or sub.attempt or not task_id or not listed:
+def _adopt(step: StepEntry, store: Store) -> bool:
+    sub = store.get(str(step.fingerprint))
+    if sub is None or sub.status != Status.PENDING or sub.attempt:
+        return False
+    if not step.task_id or not step.files:
         return False
     records = [
-        FileRecord(
-            sub.key,
-            int(f["index"]),
-            str(f["name"]),
-            str(f["url"]),
-            str(f["sha256"]),
-            int(f["bytes"]),
-        )
-        for f in listed
+        FileRecord(sub.key, f.index, f.name, f.url, f.sha256, f.bytes or 0) for f in step.files
     ]
-    store.adopt(sub.key, str(task_id), [r.url for r in records], None, records)
+    store.adopt(sub.key, step.task_id, [r.url for r in records], None, records)
     return True
 
 
-def _job_entry(
-    campaign: Campaign,
+def job_entry(
     job: Job,
     subs: Mapping[str, Submission],
     files: Mapping[str, list[FileRecord]],
-) -> dict[str, Any]:
-    steps = [
-        _step_entry(step, key, prompt, motion, index, subs.get(key), files.get(key, []))
-        for step, key, prompt, motion, index in chain(job)
-    ]
-    return {
-        "name": job.name,
-        "fingerprint": job.fingerprint,
-        "output": job.output_name,
-        "image": _image(job.image),
-        "end_image": _image(job.end_image) if job.end_image else None,
-        "prompt_name": job.prompt_name,
-        "prompt": job.prompt,
-        "settings": asdict(job.settings),
-        "take": job.take,
-        "status": _job_status([step["status"] for step in steps]),
-        "steps": steps,
-        "matrix": dict(job.matrix),
-    }
+    cost: float | None,
+    versions: tuple[VersionEntry, ...] = (),
+) -> JobEntry:
+    """The manifest entry of ``job`` given the state's submissions and files by key
+    (none: the entry of a job that never ran)."""
+    steps = tuple(
+        _step_entry(step, subs.get(step.fingerprint), files.get(step.fingerprint, []))
+        for step in chain(job)
+    )
+    return JobEntry(
+        name=job.name,
+        fingerprint=job.fingerprint,
+        output=job.output_name,
+        image=ImageEntry.of(job.image),
+        end_image=ImageEntry.of(job.end_image) if job.end_image else None,
+        prompt_name=job.prompt_name,
+        prompt=job.prompt,
+        settings=job.settings,
+        take=job.take,
+        status=_job_status([step.status for step in steps]),
+        steps=steps,
+        matrix=job.matrix,
+        cost=cost,
+        versions=versions,
+    )
 
 
-def _step_entry(
-    step: int,
-    key: str,
-    prompt: str | None,
-    motion: str,
-    index: int,
-    sub: Submission | None,
-    records: list[FileRecord],
-) -> dict[str, Any]:
-    return {
-        "step": step,
-        "fingerprint": key,
-        "prompt": prompt,
-        "motion": motion,
-        "index": index,
-        "status": sub.status if sub else "pending",
-        "task_id": sub.task_id if sub else None,
-        "files": [
-            {
-                "index": r.index,
-                "name": clip_name(step, r.index),
-                "url": r.url,
-                "sha256": r.sha256,
-                "bytes": r.size,
-            }
+def _step_entry(step: ChainStep, sub: Submission | None, records: list[FileRecord]) -> StepEntry:
+    return StepEntry(
+        step=step.step,
+        fingerprint=step.fingerprint,
+        prompt=step.prompt,
+        motion=step.motion,
+        index=step.extends,
+        status=Status(sub.status) if sub else Status.PENDING,
+        task_id=sub.task_id if sub else None,
+        files=tuple(
+            FileEntry(r.index, clip_name(step.step, r.index), r.url, r.sha256, r.size)
             for r in sorted(records, key=lambda r: r.index)
-        ],
-    }
+        ),
+    )
 
 
-def _image(image: ImageSource) -> dict[str, Any]:
-    return {"name": image.name, "kind": image.kind, **image.identity()}
-
-
-def _job_status(statuses: list[str]) -> str:
-    if all(status == "downloaded" for status in statuses):
+def _job_status(statuses: list[Status]) -> JobStatus:
+    if all(status == Status.DOWNLOADED for status in statuses):
         return JobStatus.DONE
-    if "failed" in statuses:
+    if Status.FAILED in statuses:
         return JobStatus.FAILED
-    return JobStatus.NEW if all(s == "pending" for s in statuses) else JobStatus.INCOMPLETE
+    if all(status == Status.PENDING for status in statuses):
+        return JobStatus.NEW
+    return JobStatus.INCOMPLETE
 
 
-def _totals(jobs: Sequence[dict[str, Any]]) -> dict[str, Any]:
+def _counts(jobs: Sequence[JobEntry]) -> tuple[int, int, int, int]:
+    """Jobs, done jobs, files and bytes, one entry at a time (nothing kept)."""
     done = files = size = 0
-    for job in jobs:  # one entry at a time: nothing kept
-        done += job["status"] == JobStatus.DONE
-        listed = [f for step in job["steps"] for f in step["files"]]
+    for job in jobs:
+        done += job.status == JobStatus.DONE
+        listed = list(job.files())
         files += len(listed)
-        size += sum(int(f["bytes"]) for f in listed)
-    return {"jobs": len(jobs), "done": done, "files": files, "bytes": size}
+        size += sum(f.bytes or 0 for f in listed)
+    return len(jobs), done, files, size

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from orchestrator.errors import MjvError
 from orchestrator.model import BASE_SECONDS, EXTENSION_SECONDS, Job, Settings, chain
-from orchestrator.state import Store, Submission
+from orchestrator.state import Status, Store, Submission
 
 MB = 1 << 20
 # Deliberately generous estimates of a clip's size per second of video (Midjourney's 480p clips
@@ -63,11 +63,11 @@ def expected_bytes(jobs: Iterable[Job], subs: Mapping[str, Submission]) -> tuple
     """(clips, bytes) the jobs still have to download: batch_size per step not downloaded."""
     clips = size = 0
     for job in jobs:
-        for step, key, *_ in chain(job):
-            sub = subs.get(key)
-            if sub is None or sub.status != "downloaded":
+        for step in chain(job):
+            sub = subs.get(step.fingerprint)
+            if sub is None or sub.status != Status.DOWNLOADED:
                 clips += job.settings.batch_size
-                size += job.settings.batch_size * clip_bytes(job.settings, step)
+                size += job.settings.batch_size * clip_bytes(job.settings, step.step)
     return clips, size
 
 

@@ -17,7 +17,7 @@ from orchestrator.engine.downloads import remove_stale_parts
 from orchestrator.engine.manifest import (
     ManifestNotWrittenError,
     manifest_path,
-    read_manifest,
+    read_results,
     restore_from_manifest,
     save_manifest,
 )
@@ -128,7 +128,7 @@ class _Runner:
     async def run(self, free_space: FreeSpace | None) -> RunReport:
         store = self.rt.store
         # Refuses an output folder of another campaign before anything is written.
-        manifest = read_manifest(manifest_path(self.campaign), self.campaign.name)
+        manifest = read_results(manifest_path(self.campaign), self.campaign.name)
         self._preflight(free_space)
         store.declare(submission_specs(self.jobs))
         if manifest is not None:

@@ -6,22 +6,44 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from orchestrator.changes import differences
 from orchestrator.engine.downloads import file_matches
 from orchestrator.graph import job_request, upload_key
 from orchestrator.model import Campaign, Job, JobStatus, chain
-from orchestrator.state import FileRecord, Store, Submission
+from orchestrator.state import FileRecord, Status, Store, Submission
 from orchestrator.uploads import is_fresh
 
-FINISHED = ("succeeded", "downloaded")
+FINISHED = frozenset({Status.SUCCEEDED, Status.DOWNLOADED})
+
+
+class Recorded(Protocol):
+    """What classifying a job reads of a submission: the state's, or a lock file's step."""
+
+    @property
+    def key(self) -> str: ...
+    @property
+    def job(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def step(self) -> int: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def attempt(self) -> int: ...
+    @property
+    def request(self) -> str | None: ...
+    @property
+    def updated_at(self) -> float: ...
 
 
 @dataclass(frozen=True)
 class Classes:
     """Each job's class against the state, why changed jobs changed, damaged files, orphans."""
 
-    jobs: Mapping[str, str]  # job name -> "new" | "done" | "changed" | "failed" | "incomplete"
+    jobs: Mapping[str, JobStatus]  # new, done, changed, failed or incomplete
     orphaned: tuple[str, ...]
     why: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # changed job -> lines
     damaged: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # job -> file lines
@@ -46,9 +68,9 @@ class CampaignStatus:
 
 def classify(
     campaign: Campaign,
-    subs: Mapping[str, Submission],
+    subs: Mapping[str, Recorded],
     files: Mapping[str, Sequence[FileRecord]] | None = None,
-    history: Mapping[str, list[Submission]] | None = None,
+    history: Mapping[str, Sequence[Recorded]] | None = None,
 ) -> Classes:
     """Class of every job of ``campaign`` given the state's submissions by key.
 
@@ -70,9 +92,9 @@ def classify(
     return Classes(classes, _orphaned(campaign, subs), why, damaged)
 
 
-def _history(subs: Mapping[str, Submission]) -> dict[str, list[Submission]]:
+def _history(subs: Mapping[str, Recorded]) -> dict[str, list[Recorded]]:
     """Started clip submissions by job name, newest first."""
-    by_name: dict[str, list[Submission]] = {}
+    by_name: dict[str, list[Recorded]] = {}
     for sub in subs.values():
         if sub.kind in ("video", "extend") and sub.attempt:
             by_name.setdefault(sub.job, []).append(sub)
@@ -81,8 +103,8 @@ def _history(subs: Mapping[str, Submission]) -> dict[str, list[Submission]]:
     return by_name
 
 
-def _orphaned(campaign: Campaign, subs: Mapping[str, Submission]) -> tuple[str, ...]:
-    planned = {key for job in campaign.jobs for _, key, *_ in chain(job)}
+def _orphaned(campaign: Campaign, subs: Mapping[str, Recorded]) -> tuple[str, ...]:
+    planned = {step.fingerprint for job in campaign.jobs for step in chain(job)}
     names = {job.name for job in campaign.jobs}
     return tuple(
         sorted(
@@ -92,31 +114,31 @@ def _orphaned(campaign: Campaign, subs: Mapping[str, Submission]) -> tuple[str, 
                 if sub.kind == "video"
                 and sub.key not in planned
                 and sub.job not in names
-                and sub.status != "pending"
+                and sub.status != Status.PENDING
             }
         )
     )
 
 
 def _classify(
-    job: Job, subs: Mapping[str, Submission], by_name: Mapping[str, list[Submission]]
-) -> str:
-    steps = [subs.get(key) for _, key, *_ in chain(job)]
-    statuses = [sub.status if sub else "pending" for sub in steps]
-    if all(status == "downloaded" for status in statuses):
+    job: Job, subs: Mapping[str, Recorded], by_name: Mapping[str, Sequence[Recorded]]
+) -> JobStatus:
+    steps = [subs.get(step.fingerprint) for step in chain(job)]
+    statuses = [sub.status if sub else Status.PENDING for sub in steps]
+    if all(status == Status.DOWNLOADED for status in statuses):
         return JobStatus.DONE
-    if "failed" in statuses:
+    if Status.FAILED in statuses:
         return JobStatus.FAILED
-    started = [s for s in steps if s is not None and (s.attempt or s.status != "pending")]
+    started = [s for s in steps if s is not None and (s.attempt or s.status != Status.PENDING)]
     if started:
-        edited = statuses[0] == "downloaded" and "pending" in statuses
+        edited = statuses[0] == Status.DOWNLOADED and Status.PENDING in statuses
         return JobStatus.CHANGED if edited else JobStatus.INCOMPLETE
     earlier = [s for s in by_name.get(job.name, ()) if s.kind == "video"]
     return JobStatus.CHANGED if any(s.key != job.fingerprint for s in earlier) else JobStatus.NEW
 
 
 def _why(
-    job: Job, subs: Mapping[str, Submission], by_name: Mapping[str, list[Submission]]
+    job: Job, subs: Mapping[str, Recorded], by_name: Mapping[str, Sequence[Recorded]]
 ) -> list[str]:
     history = by_name.get(job.name, [])
     base = subs.get(job.fingerprint)
@@ -143,8 +165,8 @@ def _damaged(job: Job, output: Path, files: Mapping[str, Sequence[FileRecord]]) 
     """Recorded clips of ``job`` missing from disk or different from their sha256."""
     folder = output / job.output_name
     lines = []
-    for _, key, *_ in chain(job):
-        for record in files.get(key, ()):
+    for step in chain(job):
+        for record in files.get(step.fingerprint, ()):
             path = folder / record.name
             if not path.exists():
                 lines.append(f"{job.output_name}/{record.name} missing")
@@ -171,7 +193,7 @@ def campaign_status(campaign: Campaign, store: Store) -> CampaignStatus:
     """Summarise the state of ``campaign`` (its files on disk included)."""
     subs = {sub.key: sub for sub in store.submissions()}
     classes = classify(campaign, subs, store.all_files())
-    planned = {key for job in campaign.jobs for _, key, *_ in chain(job)}
+    planned = {step.fingerprint for job in campaign.jobs for step in chain(job)}
     current = [sub for sub in subs.values() if sub.key in planned or sub.kind in _SOURCES]
     totals = store.totals()
     return CampaignStatus(
@@ -184,7 +206,7 @@ def campaign_status(campaign: Campaign, store: Store) -> CampaignStatus:
             sorted(
                 (_label(sub), sub.failure or "retryable", sub.reason or "")
                 for sub in current
-                if sub.status == "failed"
+                if sub.status == Status.FAILED
             )
         ),
         orphaned=classes.orphaned,
@@ -202,7 +224,7 @@ def empty_status(campaign: Campaign) -> CampaignStatus:
     return CampaignStatus(
         campaign.name,
         len(campaign.jobs),
-        {"new": len(campaign.jobs)} if campaign.jobs else {},
+        {JobStatus.NEW: len(campaign.jobs)} if campaign.jobs else {},
         {},
         (),
         (),

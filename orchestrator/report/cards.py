@@ -6,38 +6,42 @@ import hashlib
 import json
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, overload
 from urllib.parse import quote
 
-from orchestrator.errors import MjvError
+from orchestrator.errors import ManifestError, ReportError
 from orchestrator.model import Campaign, ImageSource, Job, JobStatus
 from orchestrator.report.entries import manifest_entries
 from orchestrator.report.view import Card, ClipView, ImageView, Page, StepView, VersionView
+from orchestrator.results import ImageEntry, JobEntry, Manifest, StepEntry, VersionEntry
+
+__all__ = ["ReportError", "build_card", "build_page", "href"]
 
 
-class ReportError(MjvError):
-    """The report cannot be built from its data or written."""
-
-
-def build_page(campaign: Campaign, manifest: dict[str, Any] | None) -> Page:
+def build_page(campaign: Campaign, manifest: Manifest | Mapping[str, Any] | None) -> Page:
     """The report of ``campaign``: one card per job, manifest first, the spec for the rest.
 
-    Cards are made as they are read (``_Cards``); one pass here gathers what the page's head
-    needs (totals, filter values), and rendering makes them again one at a time.
+    ``manifest`` may also be a manifest's JSON object (read here). Cards are made as they are
+    read (``_Cards``); one pass here gathers what the page's head needs (totals, filter
+    values), and rendering makes them again one at a time.
     """
+    if manifest is not None and not isinstance(manifest, Manifest):
+        try:
+            manifest = Manifest.from_json(manifest)
+        except ManifestError as exc:
+            raise ReportError(str(exc)) from exc
     cards = _Cards(manifest_entries(campaign, manifest), campaign)
     axes, totals, choices = _summary(cards)
-    about = (manifest or {}).get("campaign")  # a name, or (newer manifests) an object
-    about = about if isinstance(about, Mapping) else {}
-    description = str(about.get("description") or campaign.description or "")
+    description = (manifest.description if manifest else None) or campaign.description or ""
     return Page(campaign.name, description, cards, axes, totals, choices)
 
 
 class _Cards(Sequence[Card]):
     """The cards of a report, each built from its manifest entry when it is asked for."""
 
-    def __init__(self, entries: Sequence[Mapping[str, Any]], campaign: Campaign) -> None:
+    def __init__(self, entries: Sequence[JobEntry], campaign: Campaign) -> None:
         self._entries = entries
         self._jobs = {job.name: job for job in campaign.jobs}
         self._folder = campaign.output_dir
@@ -56,8 +60,8 @@ class _Cards(Sequence[Card]):
             return [self._card(entry) for entry in self._entries[index]]
         return self._card(self._entries[index])
 
-    def _card(self, entry: Mapping[str, Any]) -> Card:
-        return _checked_card(entry, self._jobs.get(str(entry.get("name"))), self._folder)
+    def _card(self, entry: JobEntry) -> Card:
+        return build_card(entry, self._jobs.get(entry.name), self._folder)
 
 
 def _summary(
@@ -80,7 +84,7 @@ def _summary(
         for step in card.steps:
             clips += len(step.clips)
             size += sum(clip.size or 0 for clip in step.clips)
-        if card.status == "done":
+        if card.status == JobStatus.DONE:
             done += 1
             costs.append(card.cost)
     spent = "unknown" if None in costs else f"{sum(c or 0.0 for c in costs):.2f}"
@@ -98,34 +102,26 @@ def _summary(
     return tuple(axes), totals, tuple(choices)
 
 
-def _checked_card(entry: Mapping[str, Any], job: Job | None, report_dir: Path) -> Card:
-    try:
-        return build_card(entry, job, report_dir)
-    except (TypeError, ValueError, AttributeError) as exc:  # a hand-edited manifest
-        raise ReportError(f"job {entry.get('name')}: unexpected manifest content: {exc}") from exc
-
-
-def build_card(entry: Mapping[str, Any], job: Job | None, report_dir: Path) -> Card:
+def build_card(entry: JobEntry, job: Job | None, report_dir: Path) -> Card:
     """One job's card from its manifest entry, with the spec's ``job`` filling the gaps."""
-    output = str(entry.get("output") or entry.get("name"))
-    steps = [s for s in entry.get("steps") or [] if isinstance(s, Mapping)]
-    matrix = _matrix(entry.get("matrix"), job)
-    image = _image(entry.get("image"), job.image if job else None, report_dir)
-    end = entry.get("end_image")
+    matrix = _matrix(entry.matrix, job)
+    last = len(entry.steps) - 1
     end_source = job.end_image if job else None
     return Card(
-        name=str(entry.get("name")),
-        status=str(entry.get("status") or JobStatus.NEW),
-        take=int(entry.get("take") or 1),
-        cost=_number(entry.get("cost")),
-        prompt_name=_optional(entry.get("prompt_name")),
-        prompt=_optional(entry.get("prompt")),
-        image=image,
-        end_image=_image(end, end_source, report_dir) if end else None,
-        settings=tuple((str(k), _text(v)) for k, v in (entry.get("settings") or {}).items()),
+        name=entry.name,
+        status=entry.status,
+        take=entry.take,
+        cost=entry.cost,
+        prompt_name=entry.prompt_name,
+        prompt=entry.prompt,
+        image=_image(entry.image, job.image if job else None, report_dir),
+        end_image=_image(entry.end_image, end_source, report_dir) if entry.end_image else None,
+        settings=tuple((name, _text(value)) for name, value in asdict(entry.settings).items()),
         matrix=matrix,
-        steps=tuple(_step(s, output, last=i == len(steps) - 1) for i, s in enumerate(steps)),
-        versions=tuple(_version(v, output) for v in entry.get("versions") or []),
+        steps=tuple(
+            _step(step, entry.output, last=i == last) for i, step in enumerate(entry.steps)
+        ),
+        versions=tuple(_version(version, entry.output) for version in entry.versions),
         group=_group(entry, matrix),
     )
 
@@ -135,80 +131,50 @@ def href(*parts: str) -> str:
     return quote("/".join(part.strip("/") for part in parts if part))
 
 
-def _image(
-    entry: Mapping[str, Any] | None, source: ImageSource | None, report_dir: Path
-) -> ImageView:
-    entry = entry or {}
-    name = str(entry.get("name") or (source.name if source else "?"))
-    kind = str(entry.get("kind") or (source.kind if source else "?"))
+def _image(entry: ImageEntry | None, source: ImageSource | None, report_dir: Path) -> ImageView:
+    name = entry.name if entry else source.name if source else "?"
+    kind = entry.kind if entry else source.kind if source else "?"
     link = None
     if kind == "file" and source is not None and source.path is not None:
         link = quote(Path(os.path.relpath(source.path, report_dir)).as_posix())
     return ImageView(name, kind, link, _source_text(entry, source))
 
 
-def _source_text(entry: Mapping[str, Any], source: ImageSource | None) -> str:
-    if entry.get("url"):
-        return str(entry["url"])
-    if entry.get("imagine"):
-        return f"imagine: {entry['imagine']} (picture {entry.get('pick')})"
+def _source_text(entry: ImageEntry | None, source: ImageSource | None) -> str:
+    if entry is not None and entry.url:
+        return entry.url
+    if entry is not None and entry.imagine:
+        return f"imagine: {entry.imagine} (picture {entry.pick})"
     if source is not None and source.path is not None:
         return f"file: {source.path.name}"
-    return f"file sha256 {str(entry.get('sha256', ''))[:12]}"
+    return f"file sha256 {(entry.sha256 if entry and entry.sha256 else '')[:12]}"
 
 
-def _step(entry: Mapping[str, Any], output: str, *, last: bool) -> StepView:
-    step = int(entry.get("step") or 0)
-    files = [f for f in entry.get("files") or [] if isinstance(f, Mapping)]
-    clips = tuple(
-        ClipView(int(f.get("index") or 0), href(output, str(f.get("name"))), _size(f), last)
-        for f in sorted(files, key=lambda f: int(f.get("index") or 0))
-    )
-    return StepView(
-        step=step,
-        prompt=_optional(entry.get("prompt")),
-        motion=str(entry.get("motion") or ""),
-        extends=int(entry.get("index") or 0),
-        status=str(entry.get("status") or JobStatus.NEW),
-        clips=clips,
-    )
+def _step(entry: StepEntry, output: str, *, last: bool) -> StepView:
+    clips = tuple(ClipView(f.index, href(output, f.name), f.bytes, last) for f in entry.files)
+    return StepView(entry.step, entry.prompt, entry.motion, entry.index, entry.status, clips)
 
 
-def _version(entry: Mapping[str, Any], output: str) -> VersionView:
-    files = [f for f in entry.get("files") or [] if isinstance(f, Mapping)]
-    links = tuple((str(f.get("name")), href(output, str(f.get("name")))) for f in files)
-    attempt = entry.get("attempt")
-    attempt = attempt if isinstance(attempt, int) else None
-    return VersionView(str(entry.get("fingerprint") or ""), attempt, links)
+def _version(entry: VersionEntry, output: str) -> VersionView:
+    links = tuple((f.name, href(output, f.name)) for f in entry.files)
+    return VersionView(entry.fingerprint, entry.attempt, links)
 
 
-def _matrix(value: Any, job: Job | None) -> tuple[tuple[str, str], ...]:
-    if isinstance(value, Mapping):
-        return tuple((str(axis), _text(v)) for axis, v in value.items())
-    return tuple((axis, _text(v)) for axis, v in job.matrix) if job else ()
+def _matrix(matrix: tuple[tuple[str, Any], ...], job: Job | None) -> tuple[tuple[str, str], ...]:
+    if matrix:
+        return tuple((str(axis), _text(value)) for axis, value in matrix)
+    return tuple((axis, _text(value)) for axis, value in job.matrix) if job else ()
 
 
-def _group(entry: Mapping[str, Any], matrix: Sequence[tuple[str, str]]) -> str:
+def _group(entry: JobEntry, matrix: Sequence[tuple[str, str]]) -> str:
     """Equal for jobs that differ only by take (and so by name and fingerprints)."""
-    image, end = entry.get("image") or {}, entry.get("end_image") or {}
-    steps = [(s.get("prompt"), s.get("motion"), s.get("index")) for s in entry.get("steps") or []]
-    same = [image, end, entry.get("prompt_name"), entry.get("settings"), list(matrix), steps]
+    image = entry.image.to_json() if entry.image else {}
+    end = entry.end_image.to_json() if entry.end_image else {}
+    steps = [(s.prompt, s.motion, s.index) for s in entry.steps]
+    same = [image, end, entry.prompt_name, asdict(entry.settings), list(matrix), steps]
     text = json.dumps(same, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 def _text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
-
-
-def _optional(value: Any) -> str | None:
-    return None if value is None else str(value)
-
-
-def _number(value: Any) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-
-
-def _size(entry: Mapping[str, Any]) -> int | None:
-    value = entry.get("bytes")
-    return value if isinstance(value, int) else None

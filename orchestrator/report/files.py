@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import os
-import secrets
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
-from orchestrator.engine.manifest import build_manifest, manifest_path, read_manifest
+from orchestrator.atomic import replace_file
+from orchestrator.engine.manifest import build_manifest, manifest_path, read_results
+from orchestrator.errors import ReportError
 from orchestrator.model import Campaign
-from orchestrator.report.cards import ReportError, build_page
+from orchestrator.report.cards import build_page
 from orchestrator.report.page import report_chunks
+from orchestrator.results import Manifest
 from orchestrator.state import Store, open_state, state_found
 
 REPORT_NAME = "report.html"
@@ -24,16 +24,16 @@ def report_path(campaign: Campaign) -> Path:
 
 def load_manifest(
     campaign: Campaign, state: str | Path | None, default_path: Path
-) -> dict[str, Any] | None:
+) -> Manifest | None:
     """The state's manifest when there is a state (a file or a PostgreSQL URL; ``state`` else
     $MJV_STATE else ``default_path``), else the written manifest, else None."""
     if state_found(state, default_path=default_path):  # looking must not create a state file
         with open_state(state, campaign.name, default_path=default_path) as store:
             return build_manifest(campaign, store)
-    return read_manifest(manifest_path(campaign))
+    return read_results(manifest_path(campaign))
 
 
-def write_report(campaign: Campaign, manifest: dict[str, Any] | None) -> Path:
+def write_report(campaign: Campaign, manifest: Manifest | None) -> Path:
     """Render the report of ``campaign`` from ``manifest`` and write it, a card at a time;
     return its path."""
     path = report_path(campaign)
@@ -56,12 +56,7 @@ def refresh_report(campaign: Campaign, store: Store) -> str:
 
 
 def _replace(path: Path, chunks: Iterable[str]) -> None:
-    temp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with temp.open("w", encoding="utf-8") as handle:
-            handle.writelines(chunks)
-        os.replace(temp, path)
+        replace_file(path, (chunk.encode("utf-8") for chunk in chunks))
     except OSError as exc:
-        temp.unlink(missing_ok=True)
         raise ReportError(f"{path}: cannot write the report: {exc}") from exc

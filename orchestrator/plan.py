@@ -28,7 +28,7 @@ class PlanRow:
 
     name: str
     fingerprint: str
-    status: str
+    status: JobStatus
     job: Job | None
     video_submissions: int  # the base clip plus each extension step
     seconds: float  # clips x seconds per clip
@@ -91,7 +91,7 @@ class Plan:
 
 def build_plan(
     campaign: Campaign,
-    statuses: Mapping[str, str] | None = None,
+    statuses: Mapping[str, JobStatus] | None = None,
     done: Collection[str] = frozenset(),
     orphaned: Sequence[str] = (),
     *,
@@ -115,7 +115,7 @@ def build_plan(
     rows = tuple(
         _row(job, known.get(job.name, JobStatus.NEW), done, why, damaged) for job in campaign.jobs
     )
-    rows += tuple(PlanRow(name, "", "orphaned", None, 0, 0.0) for name in orphaned)
+    rows += tuple(PlanRow(name, "", JobStatus.ORPHANED, None, 0, 0.0) for name in orphaned)
     return Plan(
         campaign=campaign.name,
         spec_path=str(campaign.spec_path),
@@ -131,7 +131,7 @@ def build_plan(
 
 def _row(
     job: Job,
-    status: str,
+    status: JobStatus,
     done: Collection[str],
     why: Mapping[str, tuple[str, ...]],
     damaged: Mapping[str, tuple[str, ...]],

@@ -14,18 +14,18 @@ from typing import Any, TextIO, TypeVar
 
 from orchestrator.commands.simulated import state_choice
 from orchestrator.errors import EXIT_ERROR, EXIT_OK, SpecError, UsageError
-from orchestrator.model import Campaign, ImageSource, Job, Settings
+from orchestrator.model import Campaign, ImageSource, Job, JobStatus, Settings
 from orchestrator.plan import STATUSES, Plan, PlanRow, Totals, build_plan
 from orchestrator.spec import Problem, load_campaign
 
 EXIT_WORK = 2  # terraform's -detailed-exitcode: 0 nothing to do, 1 error, 2 changes
 _MARKS = {
-    "new": "+",
-    "changed": "~",
-    "incomplete": "~",
-    "failed": "!",
-    "done": "=",
-    "orphaned": "-",
+    JobStatus.NEW: "+",
+    JobStatus.CHANGED: "~",
+    JobStatus.INCOMPLETE: "~",
+    JobStatus.FAILED: "!",
+    JobStatus.DONE: "=",
+    JobStatus.ORPHANED: "-",
 }
 _ENCODER = json.JSONEncoder(sort_keys=True, ensure_ascii=False)
 _CHUNK = 1000  # jobs encoded per call
@@ -140,12 +140,13 @@ def markdown(plan: Plan) -> str:
     return "\n".join(lines) + "\n"
 
 
+_REASONS = {JobStatus.NEW: "new job", JobStatus.FAILED: "failed before"}
+
+
 def _reason(row: PlanRow) -> str:
     if row.why:
         return "; ".join(row.why)
-    return "; ".join(row.damaged) or {"new": "new job", "failed": "failed before"}.get(
-        row.status, "unfinished"
-    )
+    return "; ".join(row.damaged) or _REASONS.get(row.status, "unfinished")
 
 
 def _cell(text: str) -> str:

@@ -25,7 +25,7 @@ from orchestrator.errors import (
     EXIT_OK,
     UsageError,
 )
-from orchestrator.model import Campaign
+from orchestrator.model import Campaign, JobStatus
 from orchestrator.report import refresh_report
 from orchestrator.spec import load_campaign
 from orchestrator.state import default_state_path, open_state
@@ -174,10 +174,13 @@ def _first_interrupt(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> No
     loop.remove_signal_handler(signal.SIGINT)
 
 
+_SHOWN = (JobStatus.FAILED, JobStatus.IN_DOUBT, JobStatus.BLOCKED, JobStatus.STUCK)
+
+
 def summarise(report: RunReport, campaign: Campaign, out: TextIO) -> int:
     """Print what the run did and return its exit code."""
     total = len(report.outcomes)
-    done = report.count("done")
+    done = report.count(JobStatus.DONE)
     if report.submitted == 0 and report.downloaded == 0 and done == total:
         out.write(
             f"nothing to do: all {total} jobs of {campaign.name} are done "
@@ -190,9 +193,9 @@ def summarise(report: RunReport, campaign: Campaign, out: TextIO) -> int:
             f"run ({report.spent:.2f} by the campaign in all)\n"
         )
     for outcome in report.outcomes:
-        if outcome.status in ("failed", "in_doubt", "blocked", "stuck"):
+        if outcome.status in _SHOWN:
             kind = "final" if outcome.final else "retryable"
-            label = f"failed ({kind})" if outcome.status == "failed" else outcome.status
+            label = f"failed ({kind})" if outcome.status == JobStatus.FAILED else outcome.status
             out.write(f"  {label}: {outcome.reason}\n")
     for what in report.resent_in_doubt:
         out.write(f"  warning: {what} was in doubt and was sent again; it may be charged twice\n")

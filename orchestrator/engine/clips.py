@@ -11,6 +11,7 @@ import asyncio
 import os
 from pathlib import Path
 
+from orchestrator.atomic import fsync_dir
 from orchestrator.engine.downloads import (
     ContentMismatchError,
     Downloaded,
@@ -20,7 +21,7 @@ from orchestrator.engine.downloads import (
     file_matches,
 )
 from orchestrator.errors import DownloadError, ServerError
-from orchestrator.state import FileRecord, Store, Submission
+from orchestrator.state import FileRecord, Status, Store, Submission
 
 DOWNLOAD_TRIES = 3
 VERSIONS_DIR = "versions"
@@ -52,7 +53,7 @@ class Clips:
         if not urls:
             raise DownloadError(f"task {sub.task_id} finished without any clip URL")
         records: list[FileRecord] = []
-        changed = sub.status != "downloaded"
+        changed = sub.status != Status.DOWNLOADED
         for index, url in enumerate(urls):
             record = known.get(index)
             dest = folder / clip_name(sub.step, index)
@@ -113,6 +114,7 @@ class Clips:
                 dest.unlink()  # the very same bytes are kept there already
             else:
                 os.replace(dest, target)
+                fsync_dir(target.parent)  # kept for good before a new clip takes its name
         except OSError as exc:
             raise DownloadError(f"{dest}: cannot move it to {target} to keep it: {exc}") from exc
 

@@ -117,6 +117,6 @@ class RunReport:
     stopped: str | None = None  # why the run stopped early (auth, quota, banned prompts)
     resent_in_doubt: tuple[str, ...] = ()  # in-doubt submissions sent again (maybe paid twice)
 
-    def count(self, status: str) -> int:
+    def count(self, status: JobStatus) -> int:
         """Number of jobs that ended with ``status``."""
         return sum(1 for outcome in self.outcomes if outcome.status == status)

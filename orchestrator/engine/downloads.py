@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from orchestrator.atomic import fsync_dir
 from orchestrator.errors import DownloadError
 
 Fetch = Callable[[str, Callable[[bytes], None]], Awaitable[int]]
@@ -108,7 +109,7 @@ def _make_durable(fd: int, temp: Path, dest: Path, set_aside: SetAside | None) -
     if set_aside is not None and os.path.lexists(dest):
         set_aside(dest)
     os.replace(temp, dest)
-    _fsync_dir(dest.parent)
+    fsync_dir(dest.parent)
 
 
 def _verify(sink: _HashingSink, url: str, dest: Path, expected: str | None) -> None:
@@ -126,19 +127,6 @@ def _verify(sink: _HashingSink, url: str, dest: Path, expected: str | None) -> N
             f"download of {url} for {dest} does not match the recorded sha256 {expected} "
             f"(got {got}); nothing was put in place"
         )
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Make the rename durable; some platforms cannot open a folder, so that is best effort."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        with contextlib.suppress(OSError):
-            os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def file_matches(path: Path, sha256: str, size: int) -> bool:

@@ -39,7 +39,7 @@ from orchestrator.errors import BudgetError, DownloadError, ProviderError, State
 from orchestrator.graph import build_graph
 from orchestrator.model import Campaign, Job, JobStatus
 from orchestrator.provider import OnSend
-from orchestrator.state import SubmissionSpec
+from orchestrator.state import Status, SubmissionSpec
 from orchestrator.wire import HD_VIDEO, wire_prompt
 
 PROGRESS_EVERY = 0.5
@@ -164,7 +164,7 @@ class _Runner:
             if spec.kind not in ("video", "extend"):
                 continue
             sub = self.rt.store.get(spec.key)
-            if sub is not None and (sub.attempt or sub.status != "pending"):
+            if sub is not None and (sub.attempt or sub.status != Status.PENDING):
                 self.rt.store.reset(spec.key, "forced with --force")
 
     async def _work(self) -> None:
@@ -206,9 +206,9 @@ class _Runner:
         self.outcomes[job.name] = outcome
         self.ended[outcome.status] += 1
         self.rt.progress.update(self._snapshot())
-        if outcome.status == "done":
+        if outcome.status == JobStatus.DONE:
             self.rt.progress.event("done", job=job.name)
-        elif outcome.status != "interrupted":
+        elif outcome.status != JobStatus.INTERRUPTED:
             self.rt.progress.event(outcome.status, job=job.name, reason=outcome.reason)
         return outcome
 
@@ -251,7 +251,7 @@ class _Runner:
 
     async def _base_order(self, job: Job) -> Order:
         sub = self.rt.store.get(job.fingerprint)
-        if sub is None or sub.status in ("pending", "submitting", "failed"):
+        if sub is None or sub.status in (Status.PENDING, Status.SUBMITTING, Status.FAILED):
             # Resolved before a slot is taken (uploads and stills overlap with other jobs);
             # `send` asks again, which is instant unless the upload had to be renewed.
             await self._start_frames(job)
@@ -340,7 +340,7 @@ class _Runner:
             await asyncio.sleep(PROGRESS_EVERY)
 
     def _snapshot(self) -> Snapshot:
-        done, failed = self.ended["done"], self.ended["failed"]
+        done, failed = self.ended[JobStatus.DONE], self.ended[JobStatus.FAILED]
         budget = self.pacing.budget
         return Snapshot(
             len(self.jobs), done, self.poller.watched, failed, budget.spent, budget.reserved

@@ -33,7 +33,7 @@ from orchestrator.errors import (
     TaskNotFoundError,
 )
 from orchestrator.provider import OnSend
-from orchestrator.state import Submission
+from orchestrator.state import Status, Submission
 from orchestrator.wire import Task, classify_failure
 
 __all__ = [
@@ -111,14 +111,14 @@ class Submitter:
         tries, holding, retried = 0, False, False
         while True:
             sub = self._get(order.key)
-            if sub.status in ("succeeded", "downloaded"):
+            if sub.status in (Status.SUCCEEDED, Status.DOWNLOADED):
                 return sub
-            if sub.status in ("submitted", "running"):
+            if sub.status in (Status.SUBMITTED, Status.RUNNING):
                 if not holding:  # a task left in flight by an earlier run takes a slot too
                     await self._pacing.slots.acquire()
                 holding = False
                 tries = await self._await_task(order, sub, tries)
-            elif sub.status == "failed":
+            elif sub.status == Status.FAILED:
                 self._retry_or_raise(order, sub, retried)
                 retried = True
             else:
@@ -132,14 +132,14 @@ class Submitter:
         """
         await self._claim(order.key)
         sub = self._get(order.key)
-        if sub.status != "pending":
+        if sub.status != Status.PENDING:
             self._rt.store.reset(order.key, "uploaded again")
         tries = 0
         while True:
             sub = self._get(order.key)
             try:
                 self._pacing.budget.reserve(order.price, order.what)
-                result = await self._send(order, sub.status == "submitting")
+                result = await self._send(order, sub.status == Status.SUBMITTING)
             except ProviderError as exc:
                 self._stop_if_fatal(exc)
                 tries = await self._rejected(order, exc, tries + 1)
@@ -164,7 +164,7 @@ class Submitter:
         store, owner, lease = self._rt.store, self._rt.owner, self._config.lease_seconds
         while not store.claim(key, owner, lease):
             sub = self._get(key)
-            if sub.status in ("succeeded", "downloaded"):
+            if sub.status in (Status.SUCCEEDED, Status.DOWNLOADED):
                 return
             await self._rt.sleep(self._config.poll_interval)
 
@@ -177,7 +177,7 @@ class Submitter:
         self._rt.store.reset(order.key, "retry requested")
 
     async def _submit(self, order: Order, sub: Submission, tries: int) -> tuple[int, bool]:
-        in_doubt = sub.status == "submitting"
+        in_doubt = sub.status == Status.SUBMITTING
         if in_doubt and self._config.in_doubt == "skip":
             raise InDoubtError(f"{order.what}: in doubt (sent, answer lost); skipped")
         self._refuse_known_hd(order)
@@ -247,7 +247,7 @@ class Submitter:
         # Every send is its own attempt; an in-doubt resend repeats the lost one's key, so a
         # gateway that honours Idempotency-Key does not charge it twice.
         sent_key = f"{order.key[:32]}-a{attempt}"
-        if same_attempt and sub.status == "submitting" and sub.attempt > 0:
+        if same_attempt and sub.status == Status.SUBMITTING and sub.attempt > 0:
             sent_key = self._in_doubt_key(sub)
         intents: list[int] = []
 
@@ -314,7 +314,7 @@ class Submitter:
         if delay is None and isinstance(exc, _UNKNOWN):
             raise InDoubtError(f"{order.what}: in doubt after {tries} tries: {exc}") from exc
         if delay is None:
-            if exc.retryable and self._get(order.key).status != "failed":
+            if exc.retryable and self._get(order.key).status != Status.FAILED:
                 self._rt.store.record_failure(order.key, final=False, reason=str(exc), refund=False)
             message = str(exc)
             if isinstance(exc, HdUnavailableError):
@@ -380,7 +380,7 @@ class Submitter:
 
     async def _watch(self, order: Order, task_id: str, status: str) -> Task:
         """Poll ``task_id`` to a terminal state, answering a modal with the order's prompt."""
-        on_progress = self._mark_running(order.key) if status == "submitted" else None
+        on_progress = self._mark_running(order.key) if status == Status.SUBMITTED else None
         task = await self._poller.watch(task_id, on_progress)
         while task.status == "MODAL":
             task_id = await self._answer_modal(order, task_id)

@@ -6,6 +6,7 @@ import functools
 from collections.abc import Iterable, Iterator
 from importlib import resources
 
+from orchestrator.model import JobStatus
 from orchestrator.report.card import esc, render_card
 from orchestrator.report.view import Page
 
@@ -15,7 +16,8 @@ CSP = (
     "img-src 'self' file:; media-src 'self' file:"
 )
 SORTS = ("name", "status", "cost")
-STATUSES = ("done", "incomplete", "failed", "new")  # a job's status in the manifest
+# A job's status in the manifest.
+STATUSES = (JobStatus.DONE, JobStatus.INCOMPLETE, JobStatus.FAILED, JobStatus.NEW)
 
 
 @functools.cache

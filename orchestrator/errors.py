@@ -1,6 +1,55 @@
-"""The one exception tree of mjv: every error the core raises derives from MjvError."""
+"""The one exception tree of mjv: every error the core raises for a user derives from MjvError.
+
+The CLI turns an ``MjvError`` into ``mjv: error: <message>`` and its ``exit_code``; anything
+else reaching it is a bug. Two class attributes say what the engine does when a job meets one:
+``stops_run`` (no further submission is sent; the summary and the manifest are still written)
+and ``retryable`` (trying the same thing again, later, may succeed; otherwise it is final).
+They are declared once, on the class; only ``TaskFailedError`` decides per task.
+The engine's own control flow (a job failed, stuck, in doubt; a run stopped) is not part of
+this tree: see ``engine/outcomes.py``.
+
+    MjvError
+    ├── UsageError                 bad command line or path (exit 2)
+    ├── SpecError                  the spec is invalid; every problem in ``problems``
+    ├── ConfigError                missing or bad API key, base URL, timeouts
+    ├── PreflightError             the run could not save what it pays for; nothing sent
+    ├── StateError                 the state is corrupt, too new, or cannot be written    stops
+    │   └── LeaseLostError         another runner took over a submission (fenced write)
+    ├── ManifestError              the manifest cannot be read or written
+    │   ├── OutputCollisionError   the output folder belongs to another campaign
+    │   └── ManifestNotWrittenError the run ended but its manifest could not be written
+    ├── ReportError                the report cannot be built or written
+    ├── WorldError                 the simulator's world file cannot be read or written
+    ├── BudgetError                a submission would pass ``max_cost``; the job is blocked
+    ├── DownloadError              a clip could not be downloaded or verified        retryable
+    │   └── ContentMismatchError   not the recorded content: fetching again won't help
+    └── ProviderError              the provider refused, failed, or could not be reached
+        ├── AuthenticationError    401/403: bad or revoked key                           stops
+        ├── QuotaError             no credit left                                        stops
+        ├── RateLimitedError       429; ``retry_after`` when given                   retryable
+        ├── QueueFullError         the account's queue is full; not charged          retryable
+        ├── NoAccountError         no upstream account available                     retryable
+        ├── HdUnavailableError     this account cannot make HD clips
+        ├── RefusedError           refused before anything was accepted
+        │   └── AccountLockedError the upstream account is locked                        stops
+        ├── BannedPromptError      a banned word; ``banned_word`` when known
+        ├── InvalidRequestError    a request the provider will never accept
+        ├── TaskNotFoundError      the provider does not know the task id
+        ├── ServerError            5xx, timeout, dropped connection                  retryable
+        │   ├── ProviderUnreachableError  no connection at all; nothing was sent     retryable
+        │   └── RelayError         the gateway could not reach its upstream          retryable
+        ├── IdempotencyConflictError  the key is still being processed: ask again    retryable
+        ├── SubmitOutcomeUnknownError a submit may have been accepted (and charged)  retryable
+        ├── TaskTimeoutError       a task outlived the task timeout (may still finish) retryable
+        └── TaskFailedError        a task ended in FAILURE or CANCEL; ``kind`` says why
+"""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from orchestrator.engine.context import RunReport
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -13,6 +62,8 @@ class MjvError(Exception):
     """Base of every mjv error; the CLI turns it into a message and an exit code."""
 
     exit_code = EXIT_ERROR
+    retryable = False  # the same call, made again later, may succeed
+    stops_run = False  # met by a job, it stops the whole run (nothing more is sent)
 
 
 class UsageError(MjvError):
@@ -33,12 +84,23 @@ class ConfigError(MjvError):
     """Missing or bad runtime configuration (API key, base URL, timeouts)."""
 
 
+class PreflightError(MjvError):
+    """The run could not save what it would pay for; nothing was submitted."""
+
+
 class StateError(MjvError):
-    """The state file is corrupt, too new, or cannot be written."""
+    """The state file is corrupt, too new, or cannot be written; a run stops on it."""
+
+    stops_run = True
 
 
 class LeaseLostError(StateError):
-    """A fenced write came from an owner that no longer holds the submission's lease."""
+    """A fenced write came from an owner that no longer holds the submission's lease.
+
+    Another runner took the submission over: the submitter waits for its result instead.
+    """
+
+    stops_run = False
 
 
 class ManifestError(MjvError):
@@ -49,12 +111,24 @@ class OutputCollisionError(ManifestError):
     """The output folder's manifest belongs to another campaign."""
 
 
+class ManifestNotWrittenError(ManifestError):
+    """The run finished but its manifest could not be written; ``report`` is what it did."""
+
+    def __init__(self, message: str, report: RunReport) -> None:
+        super().__init__(message)
+        self.report = report
+
+
 class ReportError(MjvError):
     """The report cannot be built from its data or written."""
 
 
+class WorldError(MjvError):
+    """The simulator's world file cannot be read or written."""
+
+
 class BudgetError(MjvError):
-    """A submission would exceed the campaign's spending cap."""
+    """A submission would exceed the campaign's spending cap; that job is blocked."""
 
 
 class DownloadError(MjvError):
@@ -63,14 +137,17 @@ class DownloadError(MjvError):
     retryable = True
 
 
+class ContentMismatchError(DownloadError):
+    """The download is not the recorded content; fetching the same URL again will not help."""
+
+    retryable = False
+
+
 # --- provider errors -------------------------------------------------------------------------
 
 
 class ProviderError(MjvError):
     """An error reported by (or while talking to) the video provider."""
-
-    retryable = False
-    stops_run = False
 
 
 class AuthenticationError(ProviderError):
@@ -159,6 +236,12 @@ class IdempotencyConflictError(ProviderError):
 
 class SubmitOutcomeUnknownError(ProviderError):
     """A transport error during a submit: the job may have been accepted (and charged)."""
+
+    retryable = True
+
+
+class TaskTimeoutError(ProviderError):
+    """A task stayed non-terminal longer than the task timeout (it may still finish)."""
 
     retryable = True
 

@@ -15,7 +15,7 @@ from typing import TextIO
 from orchestrator.client import Client
 from orchestrator.commands.simulated import simulated, world_path
 from orchestrator.engine.context import RunConfig, RunReport, Runtime
-from orchestrator.engine.manifest import ManifestNotWrittenError, manifest_path
+from orchestrator.engine.manifest import manifest_path
 from orchestrator.engine.progress import make_progress
 from orchestrator.engine.runner import run_campaign, unmatched
 from orchestrator.errors import (
@@ -23,6 +23,7 @@ from orchestrator.errors import (
     EXIT_INTERRUPTED,
     EXIT_JOBS_FAILED,
     EXIT_OK,
+    ManifestNotWrittenError,
     UsageError,
 )
 from orchestrator.model import Campaign, JobStatus

@@ -13,14 +13,13 @@ from pathlib import Path
 
 from orchestrator.atomic import fsync_dir
 from orchestrator.engine.downloads import (
-    ContentMismatchError,
     Downloaded,
     Fetch,
     download_clip,
     file_digest,
     file_matches,
 )
-from orchestrator.errors import DownloadError, ServerError
+from orchestrator.errors import ContentMismatchError, DownloadError, ServerError
 from orchestrator.state import FileRecord, Status, Store, Submission
 
 DOWNLOAD_TRIES = 3

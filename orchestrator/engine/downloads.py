@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from orchestrator.atomic import fsync_dir
-from orchestrator.errors import DownloadError
+from orchestrator.errors import ContentMismatchError, DownloadError
 
 Fetch = Callable[[str, Callable[[bytes], None]], Awaitable[int]]
 """Streams a URL's body into a sink, chunk by chunk (e.g. ``client.download(url, sink)``)."""
@@ -29,12 +29,6 @@ _PART = re.compile(r"\..+\.[0-9a-f]{16}\.part")
 MP4_MAGIC = b"ftyp"
 _HEADER_BYTES = 8
 _CHUNK = 1 << 20
-
-
-class ContentMismatchError(DownloadError):
-    """The download is not the recorded content; fetching the same URL again will not help."""
-
-    retryable = False
 
 
 @dataclass(frozen=True)

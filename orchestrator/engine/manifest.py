@@ -14,9 +14,8 @@ from typing import Any, overload
 
 from orchestrator.atomic import replace_file
 from orchestrator.engine.clips import clip_name, version_name
-from orchestrator.engine.context import RunReport
 from orchestrator.engine.ledger import money_totals, source_entries, spent_on
-from orchestrator.errors import ManifestError, OutputCollisionError
+from orchestrator.errors import ManifestError, ManifestNotWrittenError, OutputCollisionError
 from orchestrator.graph import build_graph
 from orchestrator.model import Campaign, ChainStep, Job, JobStatus, chain
 from orchestrator.results import (
@@ -52,14 +51,6 @@ __all__ = [
     "save_manifest",
     "write_manifest",
 ]
-
-
-class ManifestNotWrittenError(ManifestError):
-    """The run finished but its manifest could not be written; ``report`` is what it did."""
-
-    def __init__(self, message: str, report: RunReport) -> None:
-        super().__init__(message)
-        self.report = report
 
 
 def manifest_path(campaign: Campaign) -> Path:

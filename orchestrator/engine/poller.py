@@ -7,19 +7,13 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from orchestrator.client import Task
-from orchestrator.errors import ProviderError, ServerError, TaskNotFoundError
+from orchestrator.errors import ProviderError, ServerError, TaskNotFoundError, TaskTimeoutError
 
 BATCH = 100  # ids per list-by-condition request
 MISSES_BEFORE_FETCH = 3  # list-by-condition silently omits unknown ids; ask for one after this
 
 ListTasks = Callable[[Sequence[str]], Awaitable[list[Task]]]
 FetchTask = Callable[[str], Awaitable[Task]]
-
-
-class TaskTimeoutError(ProviderError):
-    """A task stayed non-terminal longer than the task timeout (it may still finish)."""
-
-    retryable = True
 
 
 @dataclass

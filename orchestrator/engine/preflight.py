@@ -13,7 +13,7 @@ import shutil
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
-from orchestrator.errors import MjvError
+from orchestrator.errors import PreflightError
 from orchestrator.model import BASE_SECONDS, EXTENSION_SECONDS, Job, Settings, chain
 from orchestrator.state import Status, Store, Submission
 
@@ -27,10 +27,6 @@ SPARE_BYTES = 64 * MB  # room for the manifest, the state file's growth and temp
 
 FreeSpace = Callable[[Path], int]
 """Free bytes on the disk holding a folder (``shutil.disk_usage(folder).free``)."""
-
-
-class PreflightError(MjvError):
-    """The run could not save what it would pay for; nothing was submitted."""
 
 
 def free_bytes(folder: Path) -> int:

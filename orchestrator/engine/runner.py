@@ -15,7 +15,6 @@ from orchestrator.engine.clips import Clips
 from orchestrator.engine.context import JobOutcome, Pacing, RunConfig, RunReport, Runtime
 from orchestrator.engine.downloads import remove_stale_parts
 from orchestrator.engine.manifest import (
-    ManifestNotWrittenError,
     manifest_path,
     read_results,
     restore_from_manifest,
@@ -35,7 +34,13 @@ from orchestrator.engine.submission import (
     StopRequestedError,
     Submitter,
 )
-from orchestrator.errors import BudgetError, DownloadError, ProviderError, StateError
+from orchestrator.errors import (
+    BudgetError,
+    DownloadError,
+    ManifestNotWrittenError,
+    ProviderError,
+    StateError,
+)
 from orchestrator.graph import build_graph
 from orchestrator.model import Campaign, Job, JobStatus
 from orchestrator.provider import OnSend
@@ -228,7 +233,7 @@ class _Runner:
         except StopRequestedError:
             return JobOutcome(job.name, JobStatus.INTERRUPTED)
         except (DownloadError, ProviderError) as exc:
-            if getattr(exc, "stops_run", False):
+            if exc.stops_run:
                 raise RunStoppedError(str(exc)) from exc
             return JobOutcome(job.name, JobStatus.FAILED, f"job {job.name}: {exc}", False)
         return JobOutcome(job.name, JobStatus.DONE)

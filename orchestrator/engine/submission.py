@@ -15,7 +15,7 @@ from orchestrator.engine.outcomes import (
     RunStoppedError,
     StopRequestedError,
 )
-from orchestrator.engine.poller import Poller, TaskTimeoutError
+from orchestrator.engine.poller import Poller
 from orchestrator.errors import (
     BannedPromptError,
     BudgetError,
@@ -31,6 +31,7 @@ from orchestrator.errors import (
     StateError,
     SubmitOutcomeUnknownError,
     TaskNotFoundError,
+    TaskTimeoutError,
 )
 from orchestrator.provider import OnSend
 from orchestrator.state import Status, Submission

@@ -16,17 +16,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from orchestrator.errors import MjvError
+from orchestrator.errors import WorldError
 from orchestrator.simulator.ledger import Charge, SubmitRecord
 from orchestrator.simulator.tasks import SimTask
 from orchestrator.simulator.uploads import Upload
 
 HEADER = {"world": "mjv-simulator", "version": 1}
 Record = tuple[str, Any]  # ("task", SimTask) | ("upload", Upload) | ("charge", ...) | ...
-
-
-class WorldError(MjvError):
-    """The simulator's world file cannot be read or written."""
 
 
 class World:

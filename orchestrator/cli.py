@@ -182,6 +182,69 @@ def _add_report(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.add_argument("--open", action="store_true", help="open the report in the web browser")
 
 
+def _add_review(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "review",
+        help="serve the report with approve/reject controls on 127.0.0.1 until Ctrl-C",
+        description="Prints the page's URL (with its token) as the first line, opens it in the "
+        "browser unless --no-open; every verdict is written to <spec>.review.yaml at once.",
+    )
+    _add_review_source(p)
+    p.add_argument("--port", type=_non_negative_int, default=0, help="port (default: a free one)")
+    p.add_argument("--no-open", action="store_true", help="do not open the web browser")
+    p.add_argument("--by", metavar="NAME", help="reviewer name (default git user.name)")
+
+
+def _add_review_source(p: argparse.ArgumentParser) -> None:
+    p.add_argument("spec", metavar="SPEC")
+    p.add_argument("--state", metavar="PATH", help="state file (default .mjv/state.db)")
+    p.add_argument("--simulate", action="store_true", help="the simulated run's clips")
+
+
+def _add_verdicts(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    helps = {
+        "approve": "approve clips (one per step: it replaces an earlier approval of that step)",
+        "reject": "reject clips",
+        "unreview": "forget the verdicts, stars and notes of clips",
+    }
+    for verb, text in helps.items():
+        p = sub.add_parser(
+            verb,
+            help=text,
+            description="CLIP is <job folder>/<file> as the "
+            "manifest names it (hero-wave/clip-2.mp4); a glob names several.",
+        )
+        _add_review_source(p)
+        p.add_argument("clips", nargs="+", metavar="CLIP")
+        if verb != "unreview":
+            p.add_argument("--stars", type=_stars, metavar="N", help="rating 1-5")
+            p.add_argument("--note", metavar="TEXT", help="a note on the clip")
+            p.add_argument("--by", metavar="NAME", help="reviewer name (default git user.name)")
+        if verb == "approve":
+            p.add_argument("--force", action="store_true", help="approve a clip that failed QC")
+        p.set_defaults(module="approve")
+
+
+def _add_export(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "export",
+        help="copy the approved final clips into DIR, with export.json and export.csv",
+        description="Each job's final clip of its approved chain (--all: every final clip of "
+        "every finished job), verified against the manifest's sha256; never overwrites a "
+        "different file.",
+    )
+    _add_review_source(p)
+    p.add_argument("dir", metavar="DIR")
+    p.add_argument("--all", action="store_true", help="every final clip, approved or not")
+
+
+def _stars(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 5:
+        raise argparse.ArgumentTypeError(f"must be 1 to 5, got {text}")
+    return value
+
+
 _VERBS = (
     _add_validate,
     _add_plan,
@@ -192,6 +255,9 @@ _VERBS = (
     _add_doctor,
     _add_state,
     _add_report,
+    _add_review,
+    _add_verdicts,
+    _add_export,
 )
 
 
@@ -269,7 +335,8 @@ def _dispatch(argv: Sequence[str] | None, out: TextIO, err: TextIO) -> int:
         return EXIT_USAGE if exc.code else 0
     try:
         # Commands are imported lazily so that `mjv validate` never pays for httpx or sqlite.
-        command = importlib.import_module(f"orchestrator.commands.{args.verb}")
+        module = getattr(args, "module", args.verb)  # approve, reject, unreview share one
+        command = importlib.import_module(f"orchestrator.commands.{module}")
         code: int = command.run(args, out, err)
     except MjvError as exc:
         if isinstance(exc, SpecError):  # every problem, each pointing at its line

@@ -21,7 +21,8 @@ class JobStatus(StrEnum):
 
     ``new``, ``done``, ``changed``, ``incomplete``, ``failed`` and ``orphaned`` say where a job
     stands against what ran; ``in_doubt``, ``blocked``, ``stuck`` and ``interrupted`` how a run
-    left it short of done.
+    left it short of done; ``waiting`` is a job done as far as it goes whose next extension
+    step waits for an approved clip (``index: approved``).
     """
 
     NEW = "new"
@@ -34,6 +35,7 @@ class JobStatus(StrEnum):
     BLOCKED = "blocked"
     STUCK = "stuck"
     INTERRUPTED = "interrupted"
+    WAITING = "waiting"  # its next extension step waits for a clip to be approved
 
 
 def fingerprint(payload: Mapping[str, Any]) -> str:
@@ -89,6 +91,16 @@ class Extension:
 
 
 @dataclass(frozen=True)
+class AwaitingStep:
+    """An extension step not planned yet: it (or an earlier one) says ``index: approved``."""
+
+    step: int  # 1..4
+    prompt: str | None
+    motion: str
+    index: int | None  # None: the approved clip of the previous step
+
+
+@dataclass(frozen=True)
 class Job:
     """One expanded job: a single video submission plus its extension chain."""
 
@@ -103,6 +115,9 @@ class Job:
     end_image: ImageSource | None = None
     extensions: tuple[Extension, ...] = ()
     matrix: tuple[tuple[str, Any], ...] = ()  # (axis, value) of this job's matrix row, axis order
+    awaiting: tuple[AwaitingStep, ...] = ()  # steps after ``extensions`` that wait for a review
+    approvals: tuple[tuple[int, str], ...] = ()  # (step, approved clip it extends) of its steps
+    variables: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     @property
     def key(self) -> str:
@@ -157,6 +172,7 @@ class Campaign:
     pricing: Mapping[str, float] = field(default_factory=dict)  # mode (or "imagine") -> price
     max_cost: float | None = None
     run: RunOptions = field(default_factory=RunOptions)
+    export_name: str = "{{ job }}.mp4"  # template of an exported clip's file name
 
     def price(self, mode: str) -> float | None:
         """Price of one submission in ``mode``, or None when unknown."""

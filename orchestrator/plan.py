@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from orchestrator.graph import Kind, pending_counts
 from orchestrator.model import Campaign, Job, JobStatus
@@ -16,6 +16,7 @@ STATUSES = (
     JobStatus.INCOMPLETE,
     JobStatus.FAILED,
     JobStatus.ORPHANED,
+    JobStatus.WAITING,
 )
 WORK_STATUSES = frozenset(
     {JobStatus.NEW, JobStatus.CHANGED, JobStatus.INCOMPLETE, JobStatus.FAILED}
@@ -54,6 +55,7 @@ class Totals:
     cost: float | None  # None when any submission has no known price
     known_cost: float  # the part of the cost with known prices
     unpriced: Mapping[str, int]  # mode (or "imagine") -> submissions without a price
+    waiting: int = 0  # jobs whose next extension waits for an approved clip: no work, no cost
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,7 @@ class Plan:
     spent: float = 0.0  # what the campaign has spent so far (refunds deducted)
     in_doubt: float = 0.0  # sent but never answered: possibly charged
     basis: str = "nothing (no state file, no manifest): every job is new"
+    review: Mapping[str, int] = field(default_factory=dict)  # approved/rejected/unreviewed clips
 
     @property
     def left(self) -> float | None:
@@ -125,7 +128,7 @@ def build_plan(
         totals=_totals(campaign, rows, counts),
         spent=spent,
         in_doubt=in_doubt,
-        **({"basis": basis} if basis else {}),
+        basis=basis or Plan.basis,
     )
 
 
@@ -136,7 +139,7 @@ def _row(
     why: Mapping[str, tuple[str, ...]],
     damaged: Mapping[str, tuple[str, ...]],
 ) -> PlanRow:
-    if status == JobStatus.DONE:
+    if status in (JobStatus.DONE, JobStatus.WAITING):
         submissions = 0
     elif not done:  # nothing ran yet: the whole chain
         submissions = 1 + len(job.extensions)
@@ -174,4 +177,5 @@ def _totals(
         cost=None if unpriced else round(known_cost, 6),
         known_cost=round(known_cost, 6),
         unpriced=unpriced,
+        waiting=sum(1 for row in rows if row.status == JobStatus.WAITING),
     )

@@ -8,7 +8,7 @@ import json
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
@@ -16,6 +16,9 @@ from orchestrator.commands.simulated import state_choice
 from orchestrator.errors import EXIT_ERROR, EXIT_OK, SpecError, UsageError
 from orchestrator.model import Campaign, ImageSource, Job, JobStatus, Settings
 from orchestrator.plan import STATUSES, Plan, PlanRow, Totals, build_plan
+from orchestrator.review.current import campaign_counts, reviewed
+from orchestrator.review.plan import review_lines, verdict_counts
+from orchestrator.review.resolve import Files, files_of_manifest, files_of_store
 from orchestrator.spec import Problem, load_campaign
 
 EXIT_WORK = 2  # terraform's -detailed-exitcode: 0 nothing to do, 1 error, 2 changes
@@ -26,6 +29,7 @@ _MARKS = {
     JobStatus.FAILED: "!",
     JobStatus.DONE: "=",
     JobStatus.ORPHANED: "-",
+    JobStatus.WAITING: ".",
 }
 _ENCODER = json.JSONEncoder(sort_keys=True, ensure_ascii=False)
 _CHUNK = 1000  # jobs encoded per call
@@ -70,10 +74,13 @@ def _plan(campaign: Campaign, location: str | None, default: Path) -> Plan:
     where = locate_state(location, default_path=default)
     with open_state(location, campaign.name, default_path=default) as store:
         subs = {sub.key: sub for sub in store.submissions()}
-        classes = classify(campaign, subs, store.all_files())
+        records = store.all_files()
+        files = files_of_store(records)
+        campaign = reviewed(campaign, files)
+        classes = classify(campaign, subs, records)
         done = done_keys(campaign, store, time.time())
         money = store.totals()
-    return build_plan(
+    plan = build_plan(
         campaign,
         classes.jobs,
         done,
@@ -84,6 +91,12 @@ def _plan(campaign: Campaign, location: str | None, default: Path) -> Plan:
         in_doubt=money.reserved,
         basis=f"the state {getattr(where, 'shown', where)}",
     )
+    return _with_review(plan, campaign, files)
+
+
+def _with_review(plan: Plan, campaign: Campaign, files: Files) -> Plan:
+    counts = campaign_counts(campaign, files)
+    return plan if counts is None else replace(plan, review=asdict(counts))
 
 
 def _plan_from_manifest(campaign: Campaign) -> Plan:
@@ -100,9 +113,11 @@ def _plan_from_manifest(campaign: Campaign) -> Plan:
     if manifest is None or manifest.campaign != campaign.name:
         return build_plan(campaign)
     steps, history = locked_steps(manifest)
+    files = files_of_manifest(manifest)
+    campaign = reviewed(campaign, files)
     # Clips are seldom committed: the lock file vouches for them, the disk is not checked.
     classes = classify(campaign, steps, history=history)
-    return build_plan(
+    plan = build_plan(
         campaign,
         classes.jobs,
         finished_keys(steps),
@@ -111,6 +126,7 @@ def _plan_from_manifest(campaign: Campaign) -> Plan:
         spent=manifest.totals.spent,
         basis=f"the committed manifest {path} (no state file)",
     )
+    return _with_review(plan, campaign, files)
 
 
 def markdown(plan: Plan) -> str:
@@ -133,6 +149,7 @@ def markdown(plan: Plan) -> str:
     ]
     if plan.over_budget:
         lines.append("\n:warning: this plan exceeds the budget cap")
+    lines += review_lines(plan)
     changed = [row for row in plan.rows if row.has_work]
     if changed:
         lines += ["", "| job | status | what changed |", "|---|---|---|"]
@@ -197,6 +214,7 @@ def _head_json(plan: Plan) -> dict[str, Any]:
         "in_doubt": plan.in_doubt,
         "left": plan.left,
         "totals": {**asdict(plan.totals), "unpriced": dict(plan.totals.unpriced)},
+        "review": dict(plan.review),
     }
 
 
@@ -226,6 +244,7 @@ def _job_json(job: Job, shared: dict[int, Any]) -> dict[str, Any]:
         "take": job.take,
         "output": job.output_name,
         "extensions": [dict(vars(step)) for step in job.extensions],
+        **({"waiting": [dict(vars(step)) for step in job.awaiting]} if job.awaiting else {}),
     }
 
 
@@ -253,6 +272,8 @@ def write_text(plan: Plan, out: TextIO) -> None:
     for row in plan.rows:
         _write_row(row, out)
     out.write(_totals_text(plan.totals))
+    if plan.review:
+        out.write(f"clips: {verdict_counts(plan.review)}\n")
     out.write(_budget_text(plan))
 
 
@@ -278,6 +299,9 @@ def _write_row(row: PlanRow, out: TextIO) -> None:
             f"    extend {step.step} clip {step.index} motion={step.motion} {step.fingerprint[:12]}"
         )
         out.write(f": {text}\n")
+    for waiting in job.awaiting:
+        which = "the approved clip" if waiting.index is None else f"clip {waiting.index}"
+        out.write(f"    waiting  extension {waiting.step} of {which}: approve a clip to plan it\n")
 
 
 def _image_text(image: ImageSource) -> str:
@@ -303,7 +327,8 @@ def _budget_text(plan: Plan) -> str:
 
 def _totals_text(totals: Totals) -> str:
     lines = [
-        f"\n{totals.jobs} jobs, {totals.to_do} to do",
+        f"\n{totals.jobs} jobs, {totals.to_do} to do"
+        + (f", {totals.waiting} waiting for review" if totals.waiting else ""),
         f"{totals.video_submissions} video submissions (extensions included)"
         + (
             f", {totals.imagine_submissions} imagine/upscale submissions"

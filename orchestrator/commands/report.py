@@ -9,7 +9,8 @@ from typing import TextIO
 
 from orchestrator.commands.simulated import simulated
 from orchestrator.errors import EXIT_OK, UsageError
-from orchestrator.report import load_manifest, write_report
+from orchestrator.report import write_report
+from orchestrator.review.current import load_reviewed
 from orchestrator.spec import load_campaign
 from orchestrator.state import default_state_path, state_found
 
@@ -24,7 +25,8 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.state and not state_found(args.state, default_path=default):
         # A typo must not silently show the committed manifest instead.
         raise UsageError(f"{args.state}: no such state file")
-    path = write_report(campaign, load_manifest(campaign, location, default))
+    campaign, manifest = load_reviewed(campaign, location, default)  # approved steps shown
+    path = write_report(campaign, manifest)
     out.write(f"report: {path}\n")
     if args.open:
         webbrowser.open(path.resolve().as_uri())

@@ -28,6 +28,8 @@ from orchestrator.errors import (
 )
 from orchestrator.model import Campaign, JobStatus
 from orchestrator.report import refresh_report
+from orchestrator.review.current import review_summary, reviewed
+from orchestrator.review.resolve import files_of_store
 from orchestrator.spec import load_campaign
 from orchestrator.state import default_state_path, open_state
 
@@ -52,6 +54,7 @@ def execute(args: argparse.Namespace, out: TextIO, err: TextIO, *, retry: bool) 
         open_state(location, campaign.name, default_path=default) as store,
         _client(args, campaign) as client,
     ):
+        campaign = reviewed(campaign, files_of_store(store.all_files()))  # approved steps planned
         progress = make_progress(err, quiet=args.quiet, json_log=args.json_log)
         runtime = Runtime(client, store, progress, campaign.output_dir, account=client.account)
         try:
@@ -61,7 +64,9 @@ def execute(args: argparse.Namespace, out: TextIO, err: TextIO, *, retry: bool) 
             err.write(f"mjv: error: {exc}\n")
             return EXIT_ERROR
         page = refresh_report(campaign, store)
+        review = review_summary(campaign, files_of_store(store.all_files()))
     code = summarise(report, campaign, out)
+    out.write(review)
     out.write(f"report: {page}\n")
     return code
 

@@ -12,6 +12,8 @@ from typing import TextIO
 from orchestrator.commands.simulated import state_choice
 from orchestrator.engine.status import CampaignStatus, campaign_status, empty_status
 from orchestrator.errors import EXIT_OK
+from orchestrator.review.current import reviewed
+from orchestrator.review.resolve import files_of_store
 from orchestrator.spec import load_campaign
 from orchestrator.state import open_state, state_found
 
@@ -23,6 +25,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     )
     if state_found(location, default_path=default):
         with open_state(location, campaign.name, default_path=default) as store:
+            campaign = reviewed(campaign, files_of_store(store.all_files()))  # approved steps
             status = campaign_status(campaign, store)
     else:  # nothing has run yet; looking must not create a state file
         status = empty_status(campaign)

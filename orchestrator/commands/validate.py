@@ -9,6 +9,13 @@ from pathlib import Path
 from typing import TextIO
 
 from orchestrator.errors import EXIT_ERROR, EXIT_OK, EXIT_USAGE, SpecError, UsageError
+from orchestrator.review.reviewfile import (
+    ReviewError,
+    check_review,
+    is_review_file,
+    load_review,
+    review_path,
+)
 from orchestrator.spec import Problem, validate_spec
 from orchestrator.spec.problems import internal_error
 
@@ -23,6 +30,7 @@ class FileResult:
     jobs: int | None = None
     problems: tuple[Problem, ...] = ()
     error: str | None = None
+    noun: str = "jobs"  # what ``jobs`` counts: a review file counts its verdicts
 
     @property
     def valid(self) -> bool:
@@ -32,7 +40,7 @@ class FileResult:
 
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Validate every spec under ``args.paths`` and print the findings in ``args.format``."""
-    results = [check_path(path) for path in collect_paths(args.paths)]
+    results = [result for path in collect_paths(args.paths) for result in check_with_review(path)]
     {"text": _write_text, "json": _write_json, "github": _write_github}[args.format](results, out)
     for result in results:
         if result.error is not None and args.format != "json":
@@ -46,11 +54,36 @@ def collect_paths(paths: list[str]) -> list[str]:
     for text in paths:
         path = Path(text)
         if path.is_dir():
-            specs = sorted(p for p in path.iterdir() if p.suffix in SPEC_SUFFIXES and p.is_file())
+            specs = sorted(
+                p
+                for p in path.iterdir()
+                if p.suffix in SPEC_SUFFIXES and p.is_file() and not is_review_file(p)
+            )
             found.extend([str(p) for p in specs] or [text])
         else:
             found.append(text)
     return list(dict.fromkeys(found))
+
+
+def check_with_review(text: str) -> list[FileResult]:
+    """Check one path: a spec and the review file beside it, or a review file by itself."""
+    path = Path(text)
+    if is_review_file(path):
+        return [_check_review(path)]
+    found = review_path(path)
+    return [check_path(text)] + ([_check_review(found)] if found.is_file() else [])
+
+
+def _check_review(path: Path) -> FileResult:
+    if not path.is_file():
+        return FileResult(str(path), error=f"{path}: no such file")
+    try:
+        problems = check_review(path)
+    except ReviewError as exc:
+        return FileResult(str(path), error=str(exc))
+    if problems:
+        return FileResult(str(path), problems=problems)
+    return FileResult(str(path), jobs=len(load_review(path).verdicts), noun="verdicts")
 
 
 def check_path(text: str) -> FileResult:
@@ -79,7 +112,7 @@ def exit_code(results: list[FileResult]) -> int:
 def _write_text(results: list[FileResult], out: TextIO) -> None:
     for result in results:
         if result.valid:
-            out.write(f"{result.file}: ok ({result.jobs} jobs)\n")
+            out.write(f"{result.file}: ok ({result.jobs} {result.noun})\n")
         out.writelines(f"{problem.format()}\n" for problem in result.problems)
     out.write(_summary(results) + "\n")
 

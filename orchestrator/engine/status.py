@@ -88,6 +88,8 @@ def classify(
                 status, damaged[job.name] = JobStatus.INCOMPLETE, broken
         if status == JobStatus.CHANGED:
             why[job.name] = tuple(_why(job, subs, by_name))
+        if status == JobStatus.DONE and job.awaiting:  # done so far; the rest waits for a review
+            status = JobStatus.WAITING
         classes[job.name] = status
     return Classes(classes, _orphaned(campaign, subs), why, damaged)
 

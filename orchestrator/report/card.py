@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 from collections.abc import Mapping
 
+from orchestrator.report.verdict import rating_controls, verdict_block
 from orchestrator.report.view import Card, ClipView, ImageView, StepView, VersionView
 
 NO_CLIPS = '<p class="none">no clips yet</p>'
@@ -20,7 +21,7 @@ def attrs(values: Mapping[str, object]) -> str:
     return "".join(f' {name}="{esc(value)}"' for name, value in values.items())
 
 
-def render_card(card: Card, axes: tuple[str, ...]) -> str:
+def render_card(card: Card, axes: tuple[str, ...], live: bool = False) -> str:
     """One ``<article>`` with the data attributes the page's filters and sorting read."""
     matrix = dict(card.matrix)
     head = attrs(
@@ -42,7 +43,7 @@ def render_card(card: Card, axes: tuple[str, ...]) -> str:
         f"{esc(card.status)}</span></header>",
         _images(card),
         _facts(card),
-        '<ol class="steps">' + "".join(_step(card, step) for step in card.steps) + "</ol>",
+        '<ol class="steps">' + "".join(_step(card, step, live) for step in card.steps) + "</ol>",
         _versions(card.versions),
     ]
     return f"<article{head}>" + "".join(body) + "</article>"
@@ -83,13 +84,14 @@ def _facts(card: Card) -> str:
     return f'<dl class="facts">{items}</dl><p class="settings">{settings}</p>'
 
 
-def _step(card: Card, step: StepView) -> str:
+def _step(card: Card, step: StepView, live: bool) -> str:
     title = "base" if step.step == 0 else f"extension {step.step} · extends clip {step.extends}"
+    if step.extends < 0:  # index: approved, and no clip of the step before is approved yet
+        title = f"extension {step.step} · extends the approved clip (approve one)"
     prompt = step.prompt if step.prompt is not None else "(automatic)"
     poster = card.image.href if card.image.kind == "file" else None
-    clips = "".join(_clip(clip, poster) for clip in step.clips)
-    # Inert until the card nears the viewport: thousands of live <video controls> parse slowly.
-    clips = f'<div class="clips lazy"><template>{clips}</template></div>' if clips else NO_CLIPS
+    clips = "".join(_clip(clip, poster, live) for clip in step.clips)
+    clips = f'<div class="clips lazy">{clips}</div>' if clips else NO_CLIPS
     return (
         f'<li class="step"><h3>{esc(title)} <span class="status status-{esc(step.status)}">'
         f'{esc(step.status)}</span></h3><p class="prompt">{esc(prompt)} '
@@ -97,15 +99,26 @@ def _step(card: Card, step: StepView) -> str:
     )
 
 
-def _clip(clip: ClipView, poster: str | None) -> str:
+def _clip(clip: ClipView, poster: str | None, live: bool) -> str:
     extra = attrs({"poster": poster}) if poster else ""
     mark = ' <strong class="final-mark">final</strong>' if clip.final else ""
     size = f" <small>{clip.size / 1000:.0f} kB</small>" if clip.size is not None else ""
+    head = attrs(
+        {
+            "class": "clip final" if clip.final else "clip",
+            "data-clip": clip.path,
+            "data-sha256": clip.sha256,
+            "data-verdict-now": clip.verdict or "unreviewed",
+            "data-stars": clip.stars or 0,
+        }
+    )
+    # The video is inert until its card nears the viewport: thousands of live <video controls>
+    # parse slowly. The figure, its verdict and its controls are there from the start.
     return (
-        f'<figure class="clip{" final" if clip.final else ""}">'
-        f'<video preload="none" controls playsinline src="{esc(clip.href)}"{extra}></video>'
+        f'<figure{head}><template><video preload="none" controls playsinline '
+        f'src="{esc(clip.href)}"{extra}></video>{rating_controls(clip, live)}</template>'
         f'<figcaption>clip {clip.index}{mark}{size} <a href="{esc(clip.href)}">open</a>'
-        "</figcaption></figure>"
+        f"</figcaption>{verdict_block(clip, live)}</figure>"
     )
 
 

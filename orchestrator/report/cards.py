@@ -14,13 +14,19 @@ from urllib.parse import quote
 from orchestrator.errors import ManifestError, ReportError
 from orchestrator.model import Campaign, ImageSource, Job, JobStatus
 from orchestrator.report.entries import manifest_entries
+from orchestrator.report.verdict import waiting_steps
 from orchestrator.report.view import Card, ClipView, ImageView, Page, StepView, VersionView
-from orchestrator.results import ImageEntry, JobEntry, Manifest, StepEntry, VersionEntry
+from orchestrator.results import FileEntry, ImageEntry, JobEntry, Manifest, StepEntry, VersionEntry
+from orchestrator.review.reviewfile import Review
 
 __all__ = ["ReportError", "build_card", "build_page", "href"]
 
 
-def build_page(campaign: Campaign, manifest: Manifest | Mapping[str, Any] | None) -> Page:
+def build_page(
+    campaign: Campaign,
+    manifest: Manifest | Mapping[str, Any] | None,
+    review: Review | None = None,
+) -> Page:
     """The report of ``campaign``: one card per job, manifest first, the spec for the rest.
 
     ``manifest`` may also be a manifest's JSON object (read here). Cards are made as they are
@@ -32,7 +38,7 @@ def build_page(campaign: Campaign, manifest: Manifest | Mapping[str, Any] | None
             manifest = Manifest.from_json(manifest)
         except ManifestError as exc:
             raise ReportError(str(exc)) from exc
-    cards = _Cards(manifest_entries(campaign, manifest), campaign)
+    cards = _Cards(manifest_entries(campaign, manifest), campaign, review or Review())
     axes, totals, choices = _summary(cards)
     description = (manifest.description if manifest else None) or campaign.description or ""
     return Page(campaign.name, description, cards, axes, totals, choices)
@@ -41,8 +47,8 @@ def build_page(campaign: Campaign, manifest: Manifest | Mapping[str, Any] | None
 class _Cards(Sequence[Card]):
     """The cards of a report, each built from its manifest entry when it is asked for."""
 
-    def __init__(self, entries: Sequence[JobEntry], campaign: Campaign) -> None:
-        self._entries = entries
+    def __init__(self, entries: Sequence[JobEntry], campaign: Campaign, review: Review) -> None:
+        self._entries, self._review = entries, review
         self._jobs = {job.name: job for job in campaign.jobs}
         self._folder = campaign.output_dir
 
@@ -61,7 +67,7 @@ class _Cards(Sequence[Card]):
         return self._card(self._entries[index])
 
     def _card(self, entry: JobEntry) -> Card:
-        return build_card(entry, self._jobs.get(entry.name), self._folder)
+        return build_card(entry, self._jobs.get(entry.name), self._folder, self._review)
 
 
 def _summary(
@@ -72,6 +78,7 @@ def _summary(
     having: dict[str, int] = {}  # cards with a value on each axis (the others show as "")
     values: dict[str, set[str]] = {"status": set(), "image": set(), "prompt": set()}
     count = done = clips = size = 0
+    verdicts = {"approved": 0, "rejected": 0, "unreviewed": 0}
     costs: list[float | None] = []
     for card in cards:
         count += 1
@@ -84,6 +91,8 @@ def _summary(
         for step in card.steps:
             clips += len(step.clips)
             size += sum(clip.size or 0 for clip in step.clips)
+            for clip in step.clips:
+                verdicts[clip.verdict or "unreviewed"] += 1
         if card.status == JobStatus.DONE:
             done += 1
             costs.append(card.cost)
@@ -94,6 +103,7 @@ def _summary(
         ("clips", str(clips)),
         ("size", f"{size / 1_000_000:.1f} MB"),
         ("cost of done jobs", spent),
+        *((name, str(n)) for name, n in verdicts.items()),
     )
     choices = [(key, tuple(sorted(found))) for key, found in values.items()]
     for i, (axis, found) in enumerate(axes.items()):
@@ -102,7 +112,9 @@ def _summary(
     return tuple(axes), totals, tuple(choices)
 
 
-def build_card(entry: JobEntry, job: Job | None, report_dir: Path) -> Card:
+def build_card(
+    entry: JobEntry, job: Job | None, report_dir: Path, review: Review | None = None
+) -> Card:
     """One job's card from its manifest entry, with the spec's ``job`` filling the gaps."""
     matrix = _matrix(entry.matrix, job)
     last = len(entry.steps) - 1
@@ -119,8 +131,10 @@ def build_card(entry: JobEntry, job: Job | None, report_dir: Path) -> Card:
         settings=tuple((name, _text(value)) for name, value in asdict(entry.settings).items()),
         matrix=matrix,
         steps=tuple(
-            _step(step, entry.output, last=i == last) for i, step in enumerate(entry.steps)
-        ),
+            _step(step, entry.output, review or Review(), last=i == last)
+            for i, step in enumerate(entry.steps)
+        )
+        + waiting_steps(job),
         versions=tuple(_version(version, entry.output) for version in entry.versions),
         group=_group(entry, matrix),
     )
@@ -150,9 +164,27 @@ def _source_text(entry: ImageEntry | None, source: ImageSource | None) -> str:
     return f"file sha256 {(entry.sha256 if entry and entry.sha256 else '')[:12]}"
 
 
-def _step(entry: StepEntry, output: str, *, last: bool) -> StepView:
-    clips = tuple(ClipView(f.index, href(output, f.name), f.bytes, last) for f in entry.files)
+def _step(entry: StepEntry, output: str, review: Review, *, last: bool) -> StepView:
+    clips = tuple(_clip(f, output, review, last) for f in entry.files)
     return StepView(entry.step, entry.prompt, entry.motion, entry.index, entry.status, clips)
+
+
+def _clip(entry: FileEntry, output: str, review: Review, last: bool) -> ClipView:
+    path, link = f"{output}/{entry.name}", href(output, entry.name)
+    verdict = review.on(path, entry.sha256)
+    if verdict is None:
+        return ClipView(entry.index, link, entry.bytes, last, path, entry.sha256)
+    return ClipView(
+        entry.index,
+        link,
+        entry.bytes,
+        last,
+        path,
+        entry.sha256,
+        verdict.verdict,
+        verdict.stars,
+        verdict.note,
+    )
 
 
 def _version(entry: VersionEntry, output: str) -> VersionView:

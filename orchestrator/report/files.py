@@ -7,11 +7,12 @@ from pathlib import Path
 
 from orchestrator.atomic import replace_file
 from orchestrator.engine.manifest import build_manifest, manifest_path, read_results
-from orchestrator.errors import ReportError
+from orchestrator.errors import ReportError, SpecError
 from orchestrator.model import Campaign
 from orchestrator.report.cards import build_page
 from orchestrator.report.page import report_chunks
 from orchestrator.results import Manifest
+from orchestrator.review.reviewfile import Review, ReviewError, load_review, review_path
 from orchestrator.state import Store, open_state, state_found
 
 REPORT_NAME = "report.html"
@@ -36,12 +37,20 @@ def load_manifest(
 def write_report(campaign: Campaign, manifest: Manifest | None) -> Path:
     """Render the report of ``campaign`` from ``manifest`` and write it, a card at a time;
     return its path."""
-    path = report_path(campaign)
+    path, review = report_path(campaign), _review(campaign)
     try:
-        _replace(path, report_chunks(build_page(campaign, manifest)))
+        _replace(path, report_chunks(build_page(campaign, manifest, review)))
     except ReportError as exc:
         raise ReportError(f"{manifest_path(campaign)}: {exc}") from exc
     return path
+
+
+def _review(campaign: Campaign) -> Review:
+    """The verdicts report.html shows (read-only)."""
+    try:
+        return load_review(review_path(campaign.spec_path))
+    except (SpecError, ReviewError) as exc:
+        raise ReportError(f"the review file: {exc}") from exc
 
 
 def refresh_report(campaign: Campaign, store: Store) -> str:

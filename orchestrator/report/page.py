@@ -18,6 +18,15 @@ CSP = (
 SORTS = ("name", "status", "cost")
 # A job's status in the manifest.
 STATUSES = (JobStatus.DONE, JobStatus.INCOMPLETE, JobStatus.FAILED, JobStatus.NEW)
+VERDICT_FILTERS = ("approved", "rejected", "unreviewed")
+STAR = "\u2605"
+BODY_LIVE = ' class="live"'
+KEYS = (
+    '<p class="keys">keys: <kbd>j</kbd>/<kbd>k</kbd> next/previous clip · <kbd>a</kbd> approve · '
+    "<kbd>x</kbd> reject · <kbd>u</kbd> unreview · <kbd>1</kbd>-<kbd>5</kbd> stars "
+    "(<kbd>0</kbd> none) · <kbd>n</kbd> note · <kbd>p</kbd> or space play/pause "
+    '<output id="saving" class="saving"></output></p>'
+)
 
 
 @functools.cache
@@ -32,22 +41,35 @@ def render_report(page: Page) -> str:
 
 
 def report_chunks(page: Page) -> Iterator[str]:
-    """The report page piece by piece: its head, one card at a time, its end."""
+    """The report page piece by piece: its head, one card at a time, its end.
+
+    A page with a token is the live review page of `mjv review`: the same report, with
+    working review controls that write to its own server (and nowhere else).
+    """
+    live = page.token is not None
+    csp = CSP + ("; connect-src 'self'" if live else "")
+    token = f'<meta name="mjv-token" content="{esc(page.token)}">' if live else ""
+    title = "mjv review" if live else "mjv report"
     yield (
         '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
-        f"<title>{esc(page.campaign)}: mjv report</title><style>{asset('report.css')}</style>"
-        f'</head><body>{_header(page)}<main id="cards" class="cards">\n'
+        f'<meta http-equiv="Content-Security-Policy" content="{csp}">{token}'
+        f"<title>{esc(page.campaign)}: {title}</title><style>{asset('report.css')}</style>"
+        f"</head><body{BODY_LIVE if live else ''}>{_header(page)}"
+        '<main id="cards" class="cards">\n'
     )
     for number, card in enumerate(page.cards):
-        yield ("\n" if number else "") + render_card(card, page.axes)
+        yield ("\n" if number else "") + render_card(card, page.axes, live)
     empty = '<p class="empty">This campaign has no jobs.</p>' if not len(page.cards) else ""
-    yield f"\n</main>{empty}<script>{asset('report.js')}</script></body></html>\n"
+    script = asset("report.js") + (asset("review.js") if live else "")
+    yield f"\n</main>{empty}<script>{script}</script></body></html>\n"
 
 
 def _header(page: Page) -> str:
-    totals = " · ".join(f"{esc(name)} <b>{esc(value)}</b>" for name, value in page.totals)
+    totals = " · ".join(
+        f'<span data-total="{esc(name)}">{esc(name)} <b>{esc(value)}</b></span>'
+        for name, value in page.totals
+    )
     return (
         f'<header class="top"><h1>{esc(page.campaign)}</h1>{_description(page.description)}'
         f'<p class="totals">{totals}</p>'
@@ -73,8 +95,21 @@ def _controls(page: Page) -> str:
     sorts = "".join(f'<option value="{name}">{name}</option>' for name in SORTS)
     parts.append(f'<label>Sort <select id="sort">{sorts}</select></label>')
     parts.append('<label><input type="checkbox" id="group"> takes side by side</label>')
+    parts.append(_verdict_filters())
+    if page.token is not None:
+        parts.append(KEYS)
     parts.append(f'<output id="shown">{count} of {count} jobs</output>')
     return "".join(parts)
+
+
+def _verdict_filters() -> str:
+    verdicts = "".join(f'<option value="{v}">{v}</option>' for v in VERDICT_FILTERS)
+    stars = "".join(f'<option value="{n}">{STAR * n} or more</option>' for n in range(1, 6))
+    return (
+        f'<label>Clips <select id="verdict"><option value="">all</option>{verdicts}</select>'
+        f'</label><label>Stars <select id="stars"><option value="">any</option>{stars}</select>'
+        "</label>"
+    )
 
 
 def _select(key: str, label: str, values: Iterable[str]) -> str:

@@ -24,6 +24,11 @@ class ClipView:
     href: str
     size: int | None
     final: bool  # a clip of the last step of the chain: the longest video
+    path: str = ""  # <job folder>/<file>, as the manifest and the review file name it
+    sha256: str = ""
+    verdict: str | None = None  # approved | rejected, from the review file (same sha256 only)
+    stars: int | None = None
+    note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -76,3 +81,4 @@ class Page:
     axes: tuple[str, ...]
     totals: tuple[tuple[str, str], ...]
     choices: tuple[tuple[str, tuple[str, ...]], ...] = ()  # filter key -> its values, sorted
+    token: str | None = None  # set on the live review page (`mjv review`): its controls work

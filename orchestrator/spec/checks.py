@@ -126,6 +126,7 @@ def compile_templates(doc: Document) -> Templates:
         )
     output = doc.data.get("output", {})
     sources.extend((("output", key), output.get(key)) for key in ("dir", "name"))
+    sources.append((("export", "name"), doc.data.get("export", {}).get("name")))
     templates: Templates = {}
     for path, source in sources:
         if source is None:

@@ -8,7 +8,7 @@ import posixpath
 from dataclasses import dataclass
 from typing import Any
 
-from orchestrator.model import Extension, ImageSource, Job, Settings
+from orchestrator.model import AwaitingStep, Extension, ImageSource, Job, Settings
 from orchestrator.spec.checks import SETTING_NAMES, Templates
 from orchestrator.spec.identity import (
     encode_image,
@@ -23,6 +23,7 @@ from orchestrator.spec.templates import Template, TemplateError
 from orchestrator.spec.yamlsource import Document
 
 _SETTING_FIELDS = tuple(Settings.__dataclass_fields__)
+APPROVED = "approved"  # extend.index: the clip a review approved
 _HD = "vid_1.1_i2v_720"
 _LOOP_AND_END = (
     "loop: true with end_image {!r}: the provider would silently drop the end image "
@@ -52,6 +53,10 @@ def matrix_rows(matrix: dict[str, Any]) -> list[dict[str, Any]]:
         if not targets:
             rows.append(dict(extra))
     return rows if axes or rows else [{}]
+
+
+def _fixed(index: int | str) -> int | None:
+    return None if index == APPROVED else int(index)
 
 
 def _matches(row: dict[str, Any], pattern: dict[str, Any], only: object = None) -> bool:
@@ -174,7 +179,7 @@ class _Expander:
         base = hash_job(image_json, variant.end_json, prompt, variant.settings_json, take)
         output = self.render(self.output_name, ("output", "name"), context, name) or name
         self.check_output(output, name, i)
-        extensions = self.extensions(i, entry, settings, context, base, name)
+        extensions, awaiting = self.extensions(i, entry, settings, context, base, name)
         return Job(
             name,
             base,
@@ -187,6 +192,8 @@ class _Expander:
             end,
             extensions,
             variant.row,
+            awaiting=awaiting,
+            variables=variant.context,
         )
 
     def extensions(
@@ -197,8 +204,10 @@ class _Expander:
         context: dict[str, Any],
         parent: str,
         name: str,
-    ) -> tuple[Extension, ...]:
-        steps = []
+    ) -> tuple[tuple[Extension, ...], tuple[AwaitingStep, ...]]:
+        """The planned steps, and from the first ``index: approved`` on, those awaiting a review."""
+        steps: list[Extension] = []
+        awaiting: list[AwaitingStep] = []
         for k, step in enumerate(entry.get("extend", [])):
             motion = step.get("motion", settings.motion)
             index = step.get("index", 0)
@@ -207,15 +216,18 @@ class _Expander:
                 path: JsonPath = ("jobs", i, "extend", k, "prompt")
                 step_context = {**context, "step": k + 1, "motion": motion}
                 prompt = self.render(self.templates.get(path), path, step_context, name)
-            if index >= settings.batch_size:
+            if index != APPROVED and index >= settings.batch_size:
                 self.report(
                     ("jobs", i, "extend", k, "index"),
                     f"index {index} needs batch_size > {index}; "
                     f"job {name!r} has batch_size {settings.batch_size}",
                 )
+            if index == APPROVED or awaiting:
+                awaiting.append(AwaitingStep(k + 1, prompt, motion, _fixed(index)))
+                continue
             parent = extension_fingerprint(parent, prompt, motion, index)
             steps.append(Extension(k + 1, prompt, motion, index, parent))
-        return tuple(steps)
+        return tuple(steps), tuple(awaiting)
 
     def check_name(self, i: int, entry: dict[str, Any], name: str) -> None:
         if name in self.names:

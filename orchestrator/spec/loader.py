@@ -112,6 +112,7 @@ def _build(doc: Document, path: Path, expand: bool) -> Campaign | None:
         pricing={**DEFAULT_PRICING, **data.get("pricing", {})},
         max_cost=data.get("budget", {}).get("max_cost"),
         run=_run_options(data.get("run", {})),
+        **({"export_name": data["export"]["name"]} if "name" in data.get("export", {}) else {}),
     )
 
 

@@ -52,10 +52,16 @@ def validator() -> Any:
     return _Validator(load_schema())
 
 
-def check_schema(doc: Document) -> list[JsonPath]:
-    """Validate ``doc.data``, adding one problem per error; return the paths that failed."""
+def schema_validator(schema: dict[str, Any]) -> Any:
+    """A validator for another schema of ours (the review file's), with the same integer rule."""
+    return _Validator(schema)
+
+
+def check_schema(doc: Document, checker: Any = None) -> list[JsonPath]:
+    """Validate ``doc.data`` (against ``checker``, default the campaign schema), adding one
+    problem per error; return the paths that failed."""
     broken: list[JsonPath] = []
-    for error in validator().iter_errors(doc.data):
+    for error in (checker or validator()).iter_errors(doc.data):
         broken.extend(_report(doc, error))
     return broken
 

@@ -8,6 +8,8 @@
   const sort = document.getElementById("sort");
   const group = document.getElementById("group");
   const shown = document.getElementById("shown");
+  const verdict = document.getElementById("verdict");
+  const stars = document.getElementById("stars");
   const STATUS_ORDER = { failed: 0, incomplete: 1, pending: 2, done: 3 };
 
   function matches(card, terms) {
@@ -17,7 +19,20 @@
       }
     }
     const text = card.dataset.search;
-    return terms.every((term) => text.includes(term));
+    return terms.every((term) => text.includes(term)) && clipsMatch(card);
+  }
+
+  // The verdict and stars filters act on clips: a card shows when one of its clips does.
+  function clipsMatch(card) {
+    const wanted = verdict.value;
+    const least = Number(stars.value || 0);
+    let any = !wanted && !least;
+    for (const clip of card.querySelectorAll("figure.clip")) {
+      clip.hidden = (wanted && clip.dataset.verdictNow !== wanted) ||
+        Number(clip.dataset.stars) < least;
+      if (!clip.hidden) any = true;
+    }
+    return any;
   }
 
   function byName(a, b) {
@@ -99,12 +114,16 @@
       if (!entry.isIntersecting) continue;
       const box = entry.target;
       lazy.unobserve(box);
-      box.replaceChildren(box.querySelector("template").content.cloneNode(true));
+      for (const held of box.querySelectorAll("template")) {
+        held.replaceWith(held.content.cloneNode(true));
+      }
       box.classList.remove("lazy");
+      box.dispatchEvent(new Event("mjv:shown", { bubbles: true }));
     }
   }, { rootMargin: "800px 0px" });
   for (const box of main.querySelectorAll(".clips.lazy")) lazy.observe(box);
 
+  window.mjvReport = { update };  // the review page's script filters again after a verdict
   document.getElementById("controls").addEventListener("input", update);
   document.getElementById("controls").addEventListener("submit", (event) => event.preventDefault());
   update();

@@ -22,6 +22,7 @@ from typing import Any
 from orchestrator.engine.downloads import file_digest
 from orchestrator.errors import MjvError
 from orchestrator.model import Campaign, JobStatus
+from orchestrator.results import FileEntry, JobEntry, Manifest
 from orchestrator.review.reviewfile import APPROVED, Review, Verdict
 from orchestrator.spec.templates import Template, TemplateError
 
@@ -74,21 +75,20 @@ class Exported:
 
 
 def choose(
-    campaign: Campaign, manifest: Mapping[str, Any] | None, review: Review, everything: bool
+    campaign: Campaign, manifest: Manifest | None, review: Review, everything: bool
 ) -> tuple[list[Deliverable], list[tuple[str, str]]]:
     """The deliverables of ``campaign`` and the jobs left out (with why)."""
     template = _template(campaign, everything)
     jobs = {job.name: job for job in campaign.jobs}
     chosen: list[Deliverable] = []
     left_out: list[tuple[str, str]] = []
-    for entry in (manifest or {}).get("jobs", []):
-        name = str(entry.get("name"))
-        if name not in jobs:
+    for entry in manifest.jobs if manifest else ():
+        if entry.name not in jobs:
             continue
         picked, why = _final_clips(entry, review, everything)
         if why:
-            left_out.append((name, why))
-        variables = {**jobs[name].variables, "campaign": campaign.name}
+            left_out.append((entry.name, why))
+        variables = {**jobs[entry.name].variables, "campaign": campaign.name}
         chosen.extend(_deliverable(entry, f, v, template, variables, campaign) for f, v in picked)
     _check_unique(chosen)
     return chosen, left_out
@@ -100,56 +100,50 @@ def _template(campaign: Campaign, everything: bool) -> Template:
 
 
 def _final_clips(
-    entry: Mapping[str, Any], review: Review, everything: bool
-) -> tuple[list[tuple[Mapping[str, Any], Verdict | None]], str]:
+    entry: JobEntry, review: Review, everything: bool
+) -> tuple[list[tuple[FileEntry, Verdict | None]], str]:
     """The files of the last step to export with their verdicts, or why none is."""
-    steps = [s for s in entry.get("steps") or [] if isinstance(s, Mapping)]
-    files = list(steps[-1].get("files") or []) if steps else []
-    folder = str(entry.get("output") or entry.get("name"))
-    judged: list[tuple[Mapping[str, Any], Verdict | None]] = [
-        (f, review.on(f"{folder}/{f['name']}", str(f["sha256"]))) for f in files
-    ]
+    files = entry.steps[-1].files if entry.steps else ()
+    judged = [(f, review.on(f"{entry.output}/{f.name}", f.sha256)) for f in files]
     if everything:
-        done = entry.get("status") == JobStatus.DONE
-        return (judged, "") if done else ([], f"not finished ({entry.get('status')})")
+        done = entry.status == JobStatus.DONE
+        return (judged, "") if done else ([], f"not finished ({entry.status})")
     approved = [(f, v) for f, v in judged if v is not None and v.verdict == APPROVED]
     if approved:  # one per step, as the review file allows
         return [approved[0]], ""
-    last = len(steps) - 1
+    last = len(entry.steps) - 1
     return [], f"no approved clip of its last step ({'base' if not last else f'extension {last}'})"
 
 
 def _deliverable(
-    entry: Mapping[str, Any],
-    f: Mapping[str, Any],
+    entry: JobEntry,
+    f: FileEntry,
     verdict: Verdict | None,
     template: Template,
     variables: Mapping[str, Any],
     campaign: Campaign,
 ) -> Deliverable:
-    folder = str(entry.get("output") or entry.get("name"))
-    clip = f"{folder}/{f['name']}"
+    clip = f"{entry.output}/{f.name}"
     stars = verdict.stars if verdict else None
-    steps = entry.get("steps") or []
     context = {
         **variables,
-        "job": entry.get("name"),
-        "image": (entry.get("image") or {}).get("name"),
-        "prompt": entry.get("prompt_name") or "",
-        "take": entry.get("take"),
-        "clip": str(f["name"]).removesuffix(".mp4"),
-        "step": int(steps[-1].get("step") or 0) if steps else 0,
+        "job": entry.name,
+        "image": entry.image.name if entry.image else "",
+        "prompt": entry.prompt_name or "",
+        "take": entry.take,
+        "clip": f.name.removesuffix(".mp4"),
+        "step": entry.steps[-1].step if entry.steps else 0,
         "stars": stars or 0,
     }
     return Deliverable(
-        file=_file_name(template, context, str(entry.get("name"))),
-        job=str(entry.get("name")),
+        file=_file_name(template, context, entry.name),
+        job=entry.name,
         clip=clip,
-        sha256=str(f["sha256"]),
-        prompts=tuple(str(s.get("prompt")) for s in steps if s.get("prompt") is not None),
-        start_image=str((entry.get("image") or {}).get("name") or ""),
-        settings=dict(entry.get("settings") or {}),
-        cost=entry.get("cost") if isinstance(entry.get("cost"), int | float) else None,
+        sha256=f.sha256,
+        prompts=tuple(s.prompt for s in entry.steps if s.prompt is not None),
+        start_image=entry.image.name if entry.image else "",
+        settings=asdict(entry.settings),
+        cost=entry.cost,
         verdict=(verdict.verdict if verdict else None) or "unreviewed",
         stars=stars,
         note=verdict.note if verdict else None,

@@ -10,6 +10,7 @@ import pytest
 from runsupport import write
 
 from orchestrator.export import ExportError, choose, export
+from orchestrator.results import Manifest
 from orchestrator.review.reviewfile import Review, Verdict
 from orchestrator.spec import load_campaign
 
@@ -31,7 +32,7 @@ jobs:
 """
 
 
-def _setup(tmp_path: Path, export_section: str = "") -> tuple[Any, dict[str, Any]]:
+def _setup(tmp_path: Path, export_section: str = "") -> tuple[Any, Manifest]:
     campaign = load_campaign(
         write(tmp_path / "pick.yaml", SPEC.replace("{export}", export_section))
     )
@@ -49,13 +50,14 @@ def _setup(tmp_path: Path, export_section: str = "") -> tuple[Any, dict[str, Any
         jobs.append(
             {"name": f"hero-{take}", "output": f"hero-{take}", "status": "done", "steps": [step]}
         )
-    return campaign, {"manifest_version": 1, "campaign": "pick", "jobs": jobs}
+    manifest = Manifest.from_json({"manifest_version": 1, "campaign": "pick", "jobs": jobs})
+    return campaign, manifest
 
 
-def _approve(manifest: dict[str, Any], job: int, index: int, stars: int | None = None) -> Review:
-    f = manifest["jobs"][job]["steps"][0]["files"][index]
-    clip = f"hero-{job + 1}/{f['name']}"
-    return Review({clip: Verdict(clip, f["sha256"], "approved", stars)})
+def _approve(manifest: Manifest, job: int, index: int, stars: int | None = None) -> Review:
+    f = manifest.jobs[job].steps[0].files[index]
+    clip = f"hero-{job + 1}/{f.name}"
+    return Review({clip: Verdict(clip, f.sha256, "approved", stars)})
 
 
 def test_the_approved_final_clip_named_by_the_template(tmp_path: Path) -> None:

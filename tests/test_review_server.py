@@ -12,6 +12,7 @@ import pytest
 import yaml
 from runsupport import write
 
+from orchestrator.results import Manifest
 from orchestrator.review.server import ReviewServer
 from orchestrator.review.site import Site
 from orchestrator.simulator.media import PNG
@@ -42,7 +43,7 @@ def server(tmp_path: Path) -> Iterator[ReviewServer]:
     files = [{"index": 0, "name": "clip-0.mp4", "url": "u", "sha256": SHA, "bytes": 3}]
     step = {"step": 0, "fingerprint": "f", "status": "downloaded", "files": files}
     entry = {"name": "hero", "output": "hero", "status": "done", "steps": [step]}
-    manifest = {"manifest_version": 1, "campaign": "pick", "jobs": [entry]}
+    manifest = Manifest.from_json({"manifest_version": 1, "campaign": "pick", "jobs": [entry]})
     source = lambda: (campaign, manifest)  # noqa: E731
     site = Site(campaign, source, tmp_path / "pick.review.yaml", "tester", TOKEN)
     running = ReviewServer(site)

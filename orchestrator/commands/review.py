@@ -6,11 +6,12 @@ import argparse
 import webbrowser
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 from orchestrator.commands.simulated import state_choice
 from orchestrator.errors import EXIT_OK, UsageError
 from orchestrator.model import Campaign
+from orchestrator.results import Manifest
 from orchestrator.review.current import load_reviewed
 from orchestrator.review.reviewfile import load_review, review_path
 from orchestrator.review.server import ReviewServer, new_token
@@ -51,10 +52,10 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 def _manifests(
     campaign: Campaign, location: str | None, default: Path
-) -> Callable[[], tuple[Campaign, dict[str, Any] | None]]:
+) -> Callable[[], tuple[Campaign, Manifest | None]]:
     """What each page load reads: the manifest as it is now (a run may have finished)."""
 
-    def current() -> tuple[Campaign, dict[str, Any] | None]:
+    def current() -> tuple[Campaign, Manifest | None]:
         return load_reviewed(campaign, location, default)
 
     return current

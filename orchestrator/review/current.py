@@ -6,12 +6,12 @@ not depend on its shape.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from orchestrator.model import Campaign
+from orchestrator.results import Manifest
 from orchestrator.review.names import clip_path
 from orchestrator.review.resolve import Files, apply_review, files_of_manifest, files_of_store
 from orchestrator.review.reviewfile import Review, load_review, review_path
@@ -29,21 +29,14 @@ class Clip:
     final: bool  # a clip of the job's last step
 
 
-def manifest_clips(manifest: Mapping[str, Any] | None) -> Iterator[Clip]:
+def manifest_clips(manifest: Manifest | None) -> Iterator[Clip]:
     """Every current clip the manifest lists, job by job, step by step."""
-    for job in (manifest or {}).get("jobs", []):
-        steps = [s for s in job.get("steps") or [] if isinstance(s, Mapping)]
-        folder = str(job.get("output") or job.get("name"))
-        for number, step in enumerate(steps):
-            for f in step.get("files") or []:
-                yield Clip(
-                    clip_path(folder, str(f["name"])),
-                    str(f["sha256"]),
-                    str(job.get("name")),
-                    int(step.get("step") or 0),
-                    int(f.get("index") or 0),
-                    number == len(steps) - 1,
-                )
+    for job in manifest.jobs if manifest else ():
+        last = len(job.steps) - 1
+        for number, step in enumerate(job.steps):
+            for f in step.files:
+                path = clip_path(job.output, f.name)
+                yield Clip(path, f.sha256, job.name, step.step, f.index, number == last)
 
 
 def campaign_review(campaign: Campaign) -> Review:
@@ -58,7 +51,7 @@ def reviewed(campaign: Campaign, files: Files) -> Campaign:
     return apply_review(campaign, campaign_review(campaign), files)
 
 
-def reviewed_from_manifest(campaign: Campaign, manifest: Mapping[str, Any] | None) -> Campaign:
+def reviewed_from_manifest(campaign: Campaign, manifest: Manifest | None) -> Campaign:
     """``reviewed`` with the clips a manifest lists."""
     if not any(job.awaiting for job in campaign.jobs):
         return campaign
@@ -123,15 +116,15 @@ def review_summary(campaign: Campaign, files: Files) -> str:
 
 def load_reviewed(
     campaign: Campaign, state: str | None, default_path: Path
-) -> tuple[Campaign, dict[str, Any] | None]:
+) -> tuple[Campaign, Manifest | None]:
     """The campaign with its approved steps planned, and its manifest: the state's when there
     is a state (looking never creates one), else the written manifest, else None."""
-    from orchestrator.engine.manifest import build_manifest, manifest_path, read_manifest
+    from orchestrator.engine.manifest import build_manifest, manifest_path, read_results
     from orchestrator.state import open_state, state_found
 
     if state_found(state, default_path=default_path):
         with open_state(state, campaign.name, default_path=default_path) as store:
             campaign = reviewed(campaign, files_of_store(store.all_files()))
             return campaign, build_manifest(campaign, store)
-    manifest = read_manifest(manifest_path(campaign))
+    manifest = read_results(manifest_path(campaign))
     return reviewed_from_manifest(campaign, manifest), manifest

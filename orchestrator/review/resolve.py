@@ -7,6 +7,7 @@ from dataclasses import replace
 from typing import Any
 
 from orchestrator.model import Campaign, Extension, Job
+from orchestrator.results import Manifest
 from orchestrator.review.names import clip_path, clip_step
 from orchestrator.review.reviewfile import APPROVED, Review
 from orchestrator.spec.identity import extension_fingerprint
@@ -65,12 +66,11 @@ def files_of_store(records: Mapping[str, Iterable[Any]]) -> dict[str, list[tuple
     return {key: [(r.name, r.sha256) for r in listed] for key, listed in records.items()}
 
 
-def files_of_manifest(manifest: Mapping[str, Any] | None) -> dict[str, list[tuple[str, str]]]:
+def files_of_manifest(manifest: Manifest | None) -> dict[str, list[tuple[str, str]]]:
     """``Files`` from a manifest's steps."""
     found: dict[str, list[tuple[str, str]]] = {}
-    for job in (manifest or {}).get("jobs", []):
-        for step in job.get("steps") or []:
-            listed = [(str(f["name"]), str(f["sha256"])) for f in step.get("files") or []]
-            if listed:
-                found[str(step.get("fingerprint"))] = listed
+    for job in manifest.jobs if manifest else ():
+        for step in job.steps:
+            if step.files and step.fingerprint:
+                found[step.fingerprint] = [(f.name, f.sha256) for f in step.files]
     return found

@@ -18,6 +18,7 @@ from orchestrator.errors import UsageError
 from orchestrator.model import Campaign
 from orchestrator.report.cards import build_page
 from orchestrator.report.page import report_chunks
+from orchestrator.results import Manifest
 from orchestrator.review.current import Clip, count_verdicts, manifest_clips
 from orchestrator.review.names import clip_step
 from orchestrator.review.reviewfile import VERDICTS, Review, load_review, update_review
@@ -49,7 +50,7 @@ class Site:
     its approvals plan it), review file, reviewer and token."""
 
     campaign: Campaign
-    manifest: Callable[[], tuple[Campaign, dict[str, Any] | None]]
+    manifest: Callable[[], tuple[Campaign, Manifest | None]]
     review_file: Path
     reviewer: str
     token: str
@@ -133,7 +134,7 @@ def _state(review: Review, clip: Clip) -> dict[str, Any]:
     }
 
 
-def media_table(campaign: Campaign, manifest: Mapping[str, Any] | None) -> dict[str, Path]:
+def media_table(campaign: Campaign, manifest: Manifest | None) -> dict[str, Path]:
     """URL path -> file for every clip, earlier version and local image the page links to.
 
     The page is served at ``/`` and links media relative to the output folder, as
@@ -141,11 +142,10 @@ def media_table(campaign: Campaign, manifest: Mapping[str, Any] | None) -> dict[
     """
     output = campaign.output_dir
     table = {"/" + clip.path: output / clip.path for clip in manifest_clips(manifest)}
-    for job in (manifest or {}).get("jobs", []):
-        folder = str(job.get("output") or job.get("name"))
-        for version in job.get("versions") or []:
-            for f in version.get("files") or []:
-                path = f"{folder}/{f.get('name')}"
+    for entry in manifest.jobs if manifest else ():
+        for version in entry.versions:
+            for f in version.files:
+                path = f"{entry.output}/{f.name}"
                 table[posixpath.normpath("/" + path)] = output / path
     for job in campaign.jobs:
         for image in (job.image, job.end_image):

@@ -26,6 +26,8 @@ __all__ = ["simulator"]
 
 CHROMIUM = Path(os.environ.get("MJV_CHROMIUM", "/usr/bin/chromium"))
 ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
+SHOWN = """() => Array.from(document.querySelectorAll("figure.clip"))
+  .filter((clip) => clip.offsetParent !== null).map((clip) => clip.dataset.clip)"""
 SPEC = """\
 version: 1
 campaign: pick
@@ -168,6 +170,12 @@ def test_review_in_chromium_then_plan_run_export(
         expect(clip).to_have_attribute("data-verdict-now", "unreviewed")
         with page.expect_response("**/api/verdict"):
             page.locator('[data-clip="hero-1/clip-1.mp4"] [data-verdict="approved"]').click()
+        expect(clip).to_have_attribute("data-verdict-now", "approved")
+        page.select_option("#verdict", "approved")  # the filters act on clips
+        assert page.evaluate(SHOWN) == ["hero-1/clip-1.mp4", "hero-2/clip-1.mp4"]
+        page.select_option("#verdict", "")
+        page.select_option("#stars", "3")
+        assert page.evaluate(SHOWN) == ["hero-2/clip-1.mp4"]
         browser.close()
     _refusals(url, "hero-1/clip-0.mp4", first["clip-0.mp4"]["sha256"])
     assert child.poll() is None  # refusals do not stop the server

@@ -16,7 +16,7 @@ from test_state_helpers import clip, spec, store_at
 
 from orchestrator.errors import StateError
 from orchestrator.simulator import Simulator, SimulatorConfig
-from orchestrator.state import FileRecord, FileVersion, SqliteStore, schema
+from orchestrator.state import FileRecord, FileVersion, SqliteStore, schema, sqlite_file
 
 RUN = """\
 version: 1
@@ -90,7 +90,7 @@ def test_a_read_only_state_file_is_not_writable_not_corrupt(
     path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _declared(path)
-    monkeypatch.setattr(schema, "writable", lambda p: p != path)
+    monkeypatch.setattr(sqlite_file, "writable", lambda p: p != path)
     with pytest.raises(StateError) as caught:
         store_at(path)
     assert "is not writable" in str(caught.value) and "corrupt" not in str(caught.value)
@@ -100,7 +100,7 @@ def test_a_read_only_state_folder_is_not_writable_not_corrupt(
     path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _declared(path)
-    monkeypatch.setattr(schema, "writable", lambda p: p != path.parent)
+    monkeypatch.setattr(sqlite_file, "writable", lambda p: p != path.parent)
     with pytest.raises(StateError, match=r"not writable \(its folder .* is read-only\)"):
         store_at(path)
 

@@ -11,8 +11,7 @@ from runsupport import mjv, run_spec, simulator, write
 from test_state_helpers import clip, spec
 
 from orchestrator.simulator import Simulator
-from orchestrator.state import open_state
-from orchestrator.state.sqlite_store import SqliteStore, open_store
+from orchestrator.state import SqliteStore, open_state, open_store
 
 __all__ = ["simulator"]
 

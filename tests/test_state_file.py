@@ -234,4 +234,4 @@ def test_a_version_1_file_migrates_to_2_keeping_every_row(tmp_path: Path) -> Non
         assert store.totals().reserved == 0.6
         store.declare([SubmissionSpec("u1", "img", "upload", 0, None)])
         assert store.get("u1") is not None
-    assert stored_version(path) == SCHEMA_VERSION == 2
+    assert stored_version(path) == SCHEMA_VERSION == 3  # 3: slot and hold tables (issue 18)

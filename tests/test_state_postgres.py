@@ -11,8 +11,7 @@ import pytest
 from test_state_helpers import spec
 
 from orchestrator.errors import ConfigError, StateError
-from orchestrator.state import open_state, redact, state_found
-from orchestrator.state.postgres_store import open_postgres
+from orchestrator.state import open_postgres, open_state, redact, state_found
 from orchestrator.state.url import PostgresUrl, locate_state, parse_postgres_url
 
 SECRET = "s3cr3t-pw"

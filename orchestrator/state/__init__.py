@@ -3,7 +3,7 @@
 from orchestrator.state.leases import holder_is_dead, make_owner
 from orchestrator.state.lifecycle import TRANSITIONS, Action, Status
 from orchestrator.state.location import default_state_path
-from orchestrator.state.opening import open_state, state_found
+from orchestrator.state.opening import open_postgres, open_state, open_store, state_found
 from orchestrator.state.records import (
     KINDS,
     STATUSES,
@@ -17,9 +17,11 @@ from orchestrator.state.records import (
     UploadRecord,
 )
 from orchestrator.state.schema import SCHEMA_VERSION
-from orchestrator.state.sqlite_store import SqliteStore, open_store
+from orchestrator.state.sql_store import SqlStore
 from orchestrator.state.store import Store
 from orchestrator.state.url import STATE_ENV, locate_state, redact
+
+SqliteStore = SqlStore  # its name while each database had a store of its own
 
 __all__ = [
     "KINDS",
@@ -32,6 +34,7 @@ __all__ = [
     "FileRecord",
     "FileVersion",
     "Money",
+    "SqlStore",
     "SqliteStore",
     "Status",
     "Store",
@@ -43,6 +46,7 @@ __all__ = [
     "holder_is_dead",
     "locate_state",
     "make_owner",
+    "open_postgres",
     "open_state",
     "open_store",
     "redact",

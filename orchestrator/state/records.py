@@ -6,6 +6,12 @@ from dataclasses import dataclass
 
 STATUSES = ("pending", "submitting", "submitted", "running", "succeeded", "downloaded", "failed")
 KINDS = ("video", "extend", "imagine", "upscale", "upload")
+MICROS = 1_000_000  # money is stored in integer millionths, so sums stay exact
+
+
+def to_micros(amount: float) -> int:
+    """An amount of money in stored micro-units."""
+    return round(amount * MICROS)
 
 
 @dataclass(frozen=True)

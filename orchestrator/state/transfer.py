@@ -2,37 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from orchestrator.errors import StateError
+from orchestrator.state.dump import TABLES, UPLOADS, CampaignDump
 from orchestrator.state.opening import open_state, state_found
+from orchestrator.state.sql_store import SqlStore
 from orchestrator.state.url import redact
 
-# Every column but ``campaign``, per table holding a campaign's state; leases are not copied.
-_SUBMISSIONS = "key job kind step parent status attempt task_id failure reason clip_urls"
-_ATTEMPTS = "key attempt task_id reserved charged refunded outcome reason started_at sent_key"
-TABLES: Mapping[str, tuple[str, ...]] = {
-    "campaigns": ("reserved", "charged", "refunded"),
-    "submissions": (*_SUBMISSIONS.split(" "), "image_url", "updated_at", "request"),
-    "attempts": tuple(_ATTEMPTS.split(" ")),
-    "files": ("key", "idx", "name", "url", "sha256", "size"),
-    "file_versions": ("key", "attempt", "idx", "name", "url", "sha256", "size", "replaced_at"),
-}
-UPLOADS = ("sha256", "url", "recorded_at")
-
-Rows = tuple[tuple[Any, ...], ...]
-
-
-@dataclass(frozen=True)
-class CampaignDump:
-    """One campaign's rows, table by table (without the campaign column), and every upload."""
-
-    campaign: str
-    tables: Mapping[str, Rows]
-    uploads: Rows
+__all__ = ["TABLES", "UPLOADS", "CampaignDump", "Copied", "copy_state"]
 
 
 @dataclass(frozen=True)
@@ -76,7 +57,7 @@ def copy_state(source: str | Path, target: str | Path, campaign: str | None = No
         return [_copy_one(src, dst, name) for name in names]
 
 
-def _open(location: str | Path) -> Any:
+def _open(location: str | Path) -> SqlStore:
     """Open a location for copying (the store's campaign is irrelevant here)."""
     return open_state(location, "", default_path=Path(location))
 

@@ -4,11 +4,12 @@ Run once with that release's code (commit b067ac9):
 
     python tests/data/release_state/make.py sqlite tests/data/release_state/state.db
     python tests/data/release_state/make.py postgres 'postgresql:///db?host=...&schema=mjv'
-    pg_dump --no-owner --no-privileges --inserts --schema=mjv DB > tests/data/release_state/postgres.sql
+    pg_dump --no-owner --no-privileges --inserts --schema=mjv DB \
+        > tests/data/release_state/postgres.sql
 
 Every kind of row is there: submissions in several statuses, attempts with money (charged,
 refunded, an in-doubt reservation), files, a replaced file version, an upload, a job slot and
-a budget hold.
+a budget hold (leased for 30 years, so that they are still live when the tests read them).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ def fill(location: str) -> None:
         store.declare(SPECS)
         owner = "elsewhere:1:feed"
         for key in ("k-done", "k-doubt", "k-failed", "k-upload", "k-ext"):
-            assert store.claim(key, owner, 3600.0)
+            assert store.claim(key, owner, 1e9)
         store.record_intent("k-done", owner, 0.3)
         store.record_task("k-done", "task-1", 0.3, owner=owner)
         store.record_success("k-done", ["https://cdn/a0.mp4", "https://cdn/a1.mp4"], None)
@@ -52,8 +53,8 @@ def fill(location: str) -> None:
         store.record_task("k-upload", "https://img/cat.png", 0.01, owner=owner)
         store.record_success("k-upload", (), "https://img/cat.png")
         store.record_upload("cd" * 32, "https://img/cat.png")
-        assert store.acquire_slot("account-1", owner, 4, 3600.0)
-        assert store.reserve(owner, 0.4, 10.0, 3600.0)
+        assert store.acquire_slot("account-1", owner, 4, 1e9)
+        assert store.reserve(owner, 0.4, 10.0, 1e9)
         store.release("k-ext", owner)
     with open_state(location, "other", default_path=Path(location)) as store:
         store.declare([SubmissionSpec("k-other", "other-job", "video", 0, None, None)])

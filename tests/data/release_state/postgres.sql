@@ -2,7 +2,7 @@
 -- PostgreSQL database dump
 --
 
-\restrict J7o7jj8jU174NOxUVrFExDDUTQHZomzCUYMOsOmXON3QTCu8D0p1mUsoCNAbBc5
+\restrict 4zdevOd32Fc0Jjoc9UYfl1f0MXi7CwXNIMGtHQRGvKf3o68MvV75a0K5l2h04lr
 
 -- Dumped from database version 15.18 (Debian 15.18-0+deb12u1)
 -- Dumped by pg_dump version 15.18 (Debian 15.18-0+deb12u1)
@@ -169,10 +169,10 @@ CREATE TABLE mjv.uploads (
 -- Data for Name: attempts; Type: TABLE DATA; Schema: mjv; Owner: -
 --
 
-INSERT INTO mjv.attempts VALUES ('demo', 'k-done', 1, 'task-1', 0, 300000, 0, 'succeeded', NULL, 1796162317.604617, 'k-done-a1');
-INSERT INTO mjv.attempts VALUES ('demo', 'k-doubt', 1, NULL, 250000, 0, 0, NULL, NULL, 1796162317.613028, 'k-doubt-a1');
-INSERT INTO mjv.attempts VALUES ('demo', 'k-failed', 1, 'task-3', 0, 500000, 500000, 'failed', 'FAILURE: boom', 1796162317.614448, 'k-failed-a1');
-INSERT INTO mjv.attempts VALUES ('demo', 'k-upload', 1, 'https://img/cat.png', 0, 10000, 0, 'succeeded', NULL, 1796162317.619561, 'k-upload-a1');
+INSERT INTO mjv.attempts VALUES ('demo', 'k-done', 1, 'task-1', 0, 300000, 0, 'succeeded', NULL, 1796162785.57942, 'k-done-a1');
+INSERT INTO mjv.attempts VALUES ('demo', 'k-doubt', 1, NULL, 250000, 0, 0, NULL, NULL, 1796162785.585881, 'k-doubt-a1');
+INSERT INTO mjv.attempts VALUES ('demo', 'k-failed', 1, 'task-3', 0, 500000, 500000, 'failed', 'FAILURE: boom', 1796162785.586896, 'k-failed-a1');
+INSERT INTO mjv.attempts VALUES ('demo', 'k-upload', 1, 'https://img/cat.png', 0, 10000, 0, 'succeeded', NULL, 1796162785.590035, 'k-upload-a1');
 
 
 --
@@ -186,7 +186,7 @@ INSERT INTO mjv.campaigns VALUES ('demo', 250000, 810000, 500000);
 -- Data for Name: file_versions; Type: TABLE DATA; Schema: mjv; Owner: -
 --
 
-INSERT INTO mjv.file_versions VALUES ('demo', 'k-done', 1, 0, 'clip-0.mp4', 'https://cdn/old.mp4', '0000000000000000000000000000000000000000000000000000000000000000', 10, 1796162317.611565);
+INSERT INTO mjv.file_versions VALUES ('demo', 'k-done', 1, 0, 'clip-0.mp4', 'https://cdn/old.mp4', '0000000000000000000000000000000000000000000000000000000000000000', 10, 1796162785.584739);
 
 
 --
@@ -200,7 +200,7 @@ INSERT INTO mjv.files VALUES ('demo', 'k-done', 0, 'clip-0.mp4', 'https://cdn/a0
 -- Data for Name: holds; Type: TABLE DATA; Schema: mjv; Owner: -
 --
 
-INSERT INTO mjv.holds VALUES ('demo', 'elsewhere:1:feed', 400000, 1796165917.627343);
+INSERT INTO mjv.holds VALUES ('demo', 'elsewhere:1:feed', 400000, 2796162785.594618);
 
 
 --
@@ -217,27 +217,27 @@ INSERT INTO mjv.meta VALUES ('schema_version', '1');
 INSERT INTO mjv.slots VALUES ('account-1', 1, NULL, NULL);
 INSERT INTO mjv.slots VALUES ('account-1', 2, NULL, NULL);
 INSERT INTO mjv.slots VALUES ('account-1', 3, NULL, NULL);
-INSERT INTO mjv.slots VALUES ('account-1', 0, 'elsewhere:1:feed', 1796165917.62556);
+INSERT INTO mjv.slots VALUES ('account-1', 0, 'elsewhere:1:feed', 2796162785.5936832);
 
 
 --
 -- Data for Name: submissions; Type: TABLE DATA; Schema: mjv; Owner: -
 --
 
-INSERT INTO mjv.submissions VALUES ('demo', 'k-pending', 'pending-job', 'imagine', 0, NULL, 'pending', 0, NULL, NULL, NULL, '[]', NULL, NULL, NULL, 1796162317.599819, NULL);
-INSERT INTO mjv.submissions VALUES ('demo', 'k-done', 'done-job', 'video', 0, NULL, 'downloaded', 1, 'task-1', NULL, NULL, '["https://cdn/a0.mp4", "https://cdn/a1.mp4"]', NULL, 'elsewhere:1:feed', 1796165917.600777, 1796162317.612191, '{"prompt": "a"}');
-INSERT INTO mjv.submissions VALUES ('demo', 'k-doubt', 'doubt-job', 'video', 0, NULL, 'submitting', 1, NULL, NULL, NULL, '[]', NULL, 'elsewhere:1:feed', 1796165917.601548, 1796162317.613745, '{"prompt": "b"}');
-INSERT INTO mjv.submissions VALUES ('demo', 'k-failed', 'failed-job', 'video', 0, NULL, 'failed', 1, 'task-3', 'retryable', 'FAILURE: boom', '[]', NULL, 'elsewhere:1:feed', 1796165917.602152, 1796162317.618649, NULL);
-INSERT INTO mjv.submissions VALUES ('demo', 'k-upload', 'cat.png', 'upload', 0, NULL, 'succeeded', 1, 'https://img/cat.png', NULL, NULL, '[]', 'https://img/cat.png', 'elsewhere:1:feed', 1796165917.602782, 1796162317.622991, NULL);
-INSERT INTO mjv.submissions VALUES ('demo', 'k-ext', 'done-job', 'extend', 1, 'k-done', 'pending', 0, NULL, NULL, NULL, '[]', NULL, NULL, NULL, 1796162317.599686, '{"prompt": "a", "step": 1}');
-INSERT INTO mjv.submissions VALUES ('other', 'k-other', 'other-job', 'video', 0, NULL, 'pending', 0, NULL, NULL, NULL, '[]', NULL, NULL, NULL, 1796162317.638764, NULL);
+INSERT INTO mjv.submissions VALUES ('demo', 'k-pending', 'pending-job', 'imagine', 0, NULL, 'pending', 0, NULL, NULL, NULL, '[]', NULL, NULL, NULL, 1796162785.576747, NULL);
+INSERT INTO mjv.submissions VALUES ('demo', 'k-done', 'done-job', 'video', 0, NULL, 'downloaded', 1, 'task-1', NULL, NULL, '["https://cdn/a0.mp4", "https://cdn/a1.mp4"]', NULL, 'elsewhere:1:feed', 2796162785.577339, 1796162785.585364, '{"prompt": "a"}');
+INSERT INTO mjv.submissions VALUES ('demo', 'k-doubt', 'doubt-job', 'video', 0, NULL, 'submitting', 1, NULL, NULL, NULL, '[]', NULL, 'elsewhere:1:feed', 2796162785.5778437, 1796162785.58643, '{"prompt": "b"}');
+INSERT INTO mjv.submissions VALUES ('demo', 'k-failed', 'failed-job', 'video', 0, NULL, 'failed', 1, 'task-3', 'retryable', 'FAILURE: boom', '[]', NULL, 'elsewhere:1:feed', 2796162785.578137, 1796162785.589571, NULL);
+INSERT INTO mjv.submissions VALUES ('demo', 'k-upload', 'cat.png', 'upload', 0, NULL, 'succeeded', 1, 'https://img/cat.png', NULL, NULL, '[]', 'https://img/cat.png', 'elsewhere:1:feed', 2796162785.578414, 1796162785.591937, NULL);
+INSERT INTO mjv.submissions VALUES ('demo', 'k-ext', 'done-job', 'extend', 1, 'k-done', 'pending', 0, NULL, NULL, NULL, '[]', NULL, NULL, NULL, 1796162785.576624, '{"prompt": "a", "step": 1}');
+INSERT INTO mjv.submissions VALUES ('other', 'k-other', 'other-job', 'video', 0, NULL, 'pending', 0, NULL, NULL, NULL, '[]', NULL, NULL, NULL, 1796162785.604227, NULL);
 
 
 --
 -- Data for Name: uploads; Type: TABLE DATA; Schema: mjv; Owner: -
 --
 
-INSERT INTO mjv.uploads VALUES ('cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd', 'https://img/cat.png', 1796162317.623615);
+INSERT INTO mjv.uploads VALUES ('cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd', 'https://img/cat.png', 1796162785.592289);
 
 
 --
@@ -323,5 +323,5 @@ CREATE INDEX submissions_by_lease ON mjv.submissions USING btree (lease_owner, c
 -- PostgreSQL database dump complete
 --
 
-\unrestrict J7o7jj8jU174NOxUVrFExDDUTQHZomzCUYMOsOmXON3QTCu8D0p1mUsoCNAbBc5
+\unrestrict 4zdevOd32Fc0Jjoc9UYfl1f0MXi7CwXNIMGtHQRGvKf3o68MvV75a0K5l2h04lr
 

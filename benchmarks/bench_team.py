@@ -1,0 +1,247 @@
+"""A team on PostgreSQL: 4 runners share one campaign through a database 10 ms away.
+
+The database is a private PostgreSQL server reached through a loopback TCP proxy that holds
+every chunk 10 ms in each direction (a database in another zone). The campaign is 36 jobs of
+3 s on an account of 6 slots: the ideal makespan is ceil(N / C) x D = 18 s, from the
+simulator's first charged submission to the last runner's exit. Also reported: statements and
+round trips per job (the proxy reads PostgreSQL's wire protocol; SQLite's statements are
+counted by a trace callback in each runner).
+
+    python benchmarks/bench_team.py [--runners 4] [--delay-ms 10] [--jobs 36] [--slots 6]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from bench_run import KEY, write_spec
+
+from orchestrator.simulator import Simulator, SimulatorConfig
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from pg_support import postgres_server  # the tests' throwaway server
+
+# Each runner counts its SQLite statements and appends the count to $MJV_BENCH_COUNTS.
+_COUNTING_RUNNER = """
+import atexit, os, sqlite3, sys
+count = [0]
+_connect = sqlite3.connect
+def connect(*args, **kwargs):
+    db = _connect(*args, **kwargs)
+    db.set_trace_callback(lambda _: count.__setitem__(0, count[0] + 1))
+    return db
+sqlite3.connect = connect
+def report():
+    with open(os.environ["MJV_BENCH_COUNTS"], "a") as out:
+        out.write(f"{count[0]}\\n")
+atexit.register(report)
+from orchestrator.cli import main
+sys.exit(main())
+"""
+
+
+class DelayProxy:
+    """TCP on loopback -> the server's unix socket, every chunk held ``delay`` seconds.
+
+    Counts the client's statements (simple Query and extended Execute messages) and its round
+    trips (each time the client speaks again after the server answered).
+    """
+
+    def __init__(self, socket_path: str, delay: float) -> None:
+        self.socket_path = socket_path
+        self.delay = delay
+        self.statements = 0
+        self.round_trips = 0
+        self.port = 0
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+
+    def start(self) -> None:
+        threading.Thread(target=self._loop.run_forever, daemon=True).start()
+        asyncio.run_coroutine_threadsafe(self._listen(), self._loop).result()
+
+    async def _listen(self) -> None:
+        server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.port = server.sockets[0].getsockname()[1]
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_unix_connection(self.socket_path)
+        turn = {"server_spoke": True}
+        await asyncio.gather(
+            self._pipe(reader, up_writer, turn, client=True),
+            self._pipe(up_reader, writer, turn, client=False),
+            return_exceptions=True,
+        )
+
+    async def _pipe(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        turn: dict[str, bool],
+        *,
+        client: bool,
+    ) -> None:
+        queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
+        sender = asyncio.ensure_future(self._deliver(queue, writer))
+        parser = _Messages() if client else None
+        try:
+            while chunk := await reader.read(65536):
+                if parser is not None:
+                    self.statements += parser.feed(chunk)
+                    if turn["server_spoke"]:
+                        self.round_trips += 1
+                turn["server_spoke"] = not client
+                queue.put_nowait((time.monotonic() + self.delay, chunk))
+        finally:
+            queue.put_nowait((0.0, b""))
+            await sender
+
+    async def _deliver(self, queue: asyncio.Queue[tuple[float, bytes]], writer: Any) -> None:
+        while True:
+            due, chunk = await queue.get()
+            if not chunk:
+                writer.close()
+                return
+            await asyncio.sleep(max(0.0, due - time.monotonic()))
+            writer.write(chunk)
+            await writer.drain()
+
+
+class _Messages:
+    """Counts Query ('Q') and Execute ('E') messages in a client's byte stream."""
+
+    def __init__(self) -> None:
+        self._buffer = b""
+        self._started = False
+
+    def feed(self, chunk: bytes) -> int:
+        self._buffer += chunk
+        found = 0
+        while True:
+            if not self._started:  # the startup (or SSL request) message has no type byte
+                if len(self._buffer) < 4:
+                    return found
+                size = struct.unpack("!I", self._buffer[:4])[0]
+                if len(self._buffer) < size:
+                    return found
+                code = struct.unpack("!I", self._buffer[4:8])[0]
+                self._buffer = self._buffer[size:]
+                self._started = code != 80877103  # an SSLRequest is followed by the startup
+                continue
+            if len(self._buffer) < 5:
+                return found
+            size = struct.unpack("!I", self._buffer[1:5])[0]
+            if len(self._buffer) < size + 1:
+                return found
+            found += self._buffer[:1] in (b"Q", b"E")
+            self._buffer = self._buffer[size + 1 :]
+
+
+@contextmanager
+def team_database(delay: float) -> Iterator[tuple[str, DelayProxy]]:
+    """A private server behind the delay proxy: (state URL through the proxy, the proxy)."""
+    with postgres_server() as url:
+        host = parse_qs(urlsplit(url).query)["host"][0]
+        proxy = DelayProxy(f"{host}/.s.PGSQL.5432", delay)
+        proxy.start()
+        yield f"postgresql://postgres@127.0.0.1:{proxy.port}/mjvtest?sslmode=disable", proxy
+
+
+def measure(args: argparse.Namespace, state: str, counts: Path | None) -> dict[str, object]:
+    """Run the campaign with ``args.runners`` processes at once; return its figures."""
+    config = SimulatorConfig(job_seconds=args.job_seconds, slots=args.slots, api_key=KEY)
+    with tempfile.TemporaryDirectory() as tmp, Simulator(config) as sim:
+        spec = write_spec(Path(tmp), args.jobs)
+        state = state or str(Path(tmp) / "state.db")
+        env = dict(os.environ, MJV_API_KEY=KEY, MJV_BASE_URL=sim.base_url)
+        env["MJV_CLIP_MB_PER_SECOND"] = "0.05"
+        head = ["-c", _COUNTING_RUNNER] if counts else ["-m", "orchestrator"]
+        if counts:
+            env["MJV_BENCH_COUNTS"] = str(counts)
+        argv = [sys.executable, *head, "run", str(spec), "--state", state, "--quiet"]
+        argv += ["--concurrency", str(args.slots), "--poll-interval", str(args.poll)]
+        argv += ["--max-rps", str(args.max_rps)]
+        procs = [
+            subprocess.Popen(
+                argv,
+                env=env | {"MJV_RUNNER_NAME": f"runner{n}"},
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+            for n in range(args.runners)
+        ]
+        outputs = [proc.communicate() for proc in procs]
+        end = time.monotonic()
+        makespan = end - (sim.first_accepted_at() or end)
+        ideal = math.ceil(args.jobs / args.slots) * args.job_seconds
+        charged = sim.accepted_submissions()
+        failed = [
+            err.decode()[-300:] for (_, err), p in zip(outputs, procs, strict=True) if p.returncode
+        ]
+        return {
+            "runners": args.runners,
+            "jobs": args.jobs,
+            "slots": args.slots,
+            "makespan": round(makespan, 3),
+            "ideal": ideal,
+            "ratio": round(makespan / ideal, 3),
+            "peak_running": sim.peak_running(),
+            "charged": sum(charged.values()),
+            "charged_twice": sum(1 for n in charged.values() if n > 1),
+            "exit_codes": [proc.returncode for proc in procs],
+            **({"errors": failed} if failed else {}),
+        }
+
+
+def main() -> int:
+    """Print one JSON line for PostgreSQL behind the proxy, one for an SQLite file."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--jobs", type=int, default=36)
+    parser.add_argument("--slots", type=int, default=6)
+    parser.add_argument("--runners", type=int, default=4)
+    parser.add_argument("--job-seconds", type=float, default=3.0)
+    parser.add_argument("--poll", type=float, default=0.15)
+    parser.add_argument("--max-rps", type=float, default=40.0)
+    parser.add_argument("--delay-ms", type=float, default=10.0)
+    parser.add_argument("--store", choices=("postgres", "sqlite", "both"), default="both")
+    args = parser.parse_args()
+    if args.store in ("postgres", "both"):
+        with team_database(args.delay_ms / 1000) as (url, proxy):
+            figures = measure(args, f"{url}&schema=team{int(time.time())}", None)
+            figures |= _per_job(proxy.statements, proxy.round_trips, args.jobs)
+            print(json.dumps({"store": "postgres", "delay_ms": args.delay_ms} | figures))
+    if args.store in ("sqlite", "both"):
+        with tempfile.TemporaryDirectory() as tmp:
+            counts = Path(tmp) / "counts"
+            figures = measure(args, "", counts)
+            total = sum(int(line) for line in counts.read_text().split())
+            figures |= _per_job(total, 0, args.jobs)
+            print(json.dumps({"store": "sqlite"} | figures))
+    return 0
+
+
+def _per_job(statements: int, round_trips: int, jobs: int) -> dict[str, float]:
+    """Statements and round trips of the whole run (opening included), per job."""
+    return {
+        "statements_per_job": round(statements / jobs, 1),
+        "round_trips_per_job": round(round_trips / jobs, 1),
+    }
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

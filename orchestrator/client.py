@@ -62,6 +62,8 @@ _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.
 _EXPIRED = (403, 404, 410)  # what an expired signed URL answers
 # httpcore's trace events fired just before a request's first byte is written.
 _SENDING = ("http11.send_request_headers.started", "http2.send_request_headers.started")
+# ... and once the whole request is written (an ``on_send`` with ``written()`` hears of it).
+_WRITTEN = ("http11.send_request_body.complete", "http2.send_request_body.complete")
 
 
 class Client:
@@ -255,12 +257,12 @@ class Client:
         try:
             async with self._gate:
                 if not self._traced:
-                    sent.fire()
+                    await sent.fire()
                 extensions = {"trace": sent.trace} if self._traced and on_send else None
                 resp = await self._api.request(
                     method, path, json=body, headers=headers, extensions=extensions
                 )
-                sent.fire()  # an answer came, so it was sent (a transport that never traced)
+                await sent.fire()  # an answer came, so it was sent (a transport that never traced)
         except httpx.HTTPError as exc:
             where = f"{method} {self.base_url}{path}"
             # Not one byte was written: the provider never saw it, whatever the exception.
@@ -276,20 +278,27 @@ class Client:
 
 
 class _SendHook:
-    """Runs ``on_send`` once, when httpcore is about to write the request's first byte."""
+    """Awaits ``on_send`` once, when httpcore is about to write the request's first byte
+    (httpcore awaits its async trace hook before it writes)."""
 
     def __init__(self, on_send: OnSend | None) -> None:
         self._on_send = on_send
         self.fired = False
 
-    def fire(self) -> None:
+    async def fire(self) -> None:
         if not self.fired and self._on_send is not None:
             self.fired = True
-            self._on_send()
+            pending = self._on_send()
+            if pending is not None:
+                await pending
 
     async def trace(self, event: str, info: Mapping[str, Any]) -> None:
         if event in _SENDING:
-            self.fire()
+            await self.fire()
+        elif event in _WRITTEN and self.fired:
+            written = getattr(self._on_send, "written", None)
+            if written is not None:
+                written()
 
 
 @functools.cache

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
 from orchestrator.wire import ExtendRequest, Task, VideoRequest
 
-OnSend = Callable[[], None]
-"""Called once, immediately before a submit's request is written (commits the intent)."""
+OnSend = Callable[[], Awaitable[None] | None]
+"""Called (and awaited, when it is async) once, immediately before a submit's request is
+written: it commits the intent."""
 Sink = Callable[[bytes], None]
 
 

@@ -59,18 +59,18 @@ class MemoryProvider:
 
     async def create_video(self, req: VideoRequest, on_send: OnSend | None = None) -> str:
         path, hd = submit_path("video", req.settings.mode), req.settings.video_type == HD_VIDEO
-        return _one(self._submit(path, video_body(req), req.state, on_send, hd))
+        return _one(await self._submit(path, video_body(req), req.state, on_send, hd))
 
     async def extend_video(self, req: ExtendRequest, on_send: OnSend | None = None) -> str:
         return _one(
-            self._submit(submit_path("video", req.mode), extend_body(req), req.state, on_send)
+            await self._submit(submit_path("video", req.mode), extend_body(req), req.state, on_send)
         )
 
     async def imagine(
         self, prompt: str, *, mode: str = "fast", state: str = "", on_send: OnSend | None = None
     ) -> str:
         body = {"prompt": prompt, "state": state}
-        return _one(self._submit(submit_path("imagine", mode), body, state, on_send))
+        return _one(await self._submit(submit_path("imagine", mode), body, state, on_send))
 
     async def action(
         self,
@@ -82,30 +82,30 @@ class MemoryProvider:
         on_send: OnSend | None = None,
     ) -> str:
         body = {"taskId": task_id, "customId": custom_id, "state": state}
-        return _one(self._submit(submit_path("action", mode), body, state, on_send))
+        return _one(await self._submit(submit_path("action", mode), body, state, on_send))
 
     async def modal(
         self, task_id: str, prompt: str, *, mode: str = "fast", on_send: OnSend | None = None
     ) -> str:
         body = {"taskId": task_id, "prompt": prompt}
-        return _one(self._submit(submit_path("modal", mode), body, "", on_send))
+        return _one(await self._submit(submit_path("modal", mode), body, "", on_send))
 
     async def upload_images(
         self, images: Sequence[tuple[bytes, str]], on_send: OnSend | None = None
     ) -> list[str]:
         uris = [f"data:{mime};base64,{base64.b64encode(data).decode()}" for data, mime in images]
-        result = self._submit(
+        result = await self._submit(
             "/mj/submit/upload-discord-images", {"base64Array": uris}, "", on_send
         )
         return result if isinstance(result, list) else [result]
 
     async def fetch_task(self, task_id: str) -> Task:
-        return parse_task(self._call("GET", f"/mj/task/{task_id}/fetch"))
+        return parse_task(await self._call("GET", f"/mj/task/{task_id}/fetch"))
 
     async def list_tasks(self, ids: Sequence[str]) -> list[Task]:
         if not ids:
             return []
-        body = self._call("POST", "/mj/task/list-by-condition", {"ids": list(ids)})
+        body = await self._call("POST", "/mj/task/list-by-condition", {"ids": list(ids)})
         return [parse_task(item) for item in body]
 
     async def download(self, url: str, sink: Sink) -> int:
@@ -118,13 +118,13 @@ class MemoryProvider:
     async def aclose(self) -> None:
         """Nothing to close."""
 
-    def _submit(
+    async def _submit(
         self, path: str, body: dict[str, Any], state: str, on_send: OnSend | None, hd: bool = False
     ) -> Any:
         headers = {"idempotency-key": state} if state else {}
-        return envelope_result(self._call("POST", path, body, headers, on_send), hd=hd)
+        return envelope_result(await self._call("POST", path, body, headers, on_send), hd=hd)
 
-    def _call(
+    async def _call(
         self,
         method: str,
         path: str,
@@ -133,7 +133,9 @@ class MemoryProvider:
         on_send: OnSend | None = None,
     ) -> Any:
         if on_send is not None:
-            on_send()  # the request leaves now
+            pending = on_send()  # the request leaves now
+            if pending is not None:
+                await pending
         self.sent.append(path)
         raw = json.dumps(body).encode() if body is not None else b""
         reply = self.fake.handle(method, path, {**self._headers, **(headers or {})}, raw)

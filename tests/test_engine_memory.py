@@ -109,8 +109,8 @@ def test_the_intent_is_committed_as_the_request_leaves(tmp_path: Path) -> None:
     def spy(method, path, body=None, headers=None, on_send=None):  # type: ignore[no-untyped-def]
         if on_send is not None:
 
-            def checked() -> None:
-                on_send()
+            async def checked() -> None:
+                await on_send()
                 with open_store(store_path, "mem") as store:
                     key = (headers or {}).get("idempotency-key", "")
                     sub = next(s for s in store.submissions() if key.startswith(s.key[:32]))

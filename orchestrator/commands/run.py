@@ -31,7 +31,7 @@ from orchestrator.report import refresh_report
 from orchestrator.review.current import review_summary, reviewed
 from orchestrator.review.resolve import files_of_store
 from orchestrator.spec import load_campaign
-from orchestrator.state import default_state_path, open_state
+from orchestrator.state import AsyncStore, default_state_path, open_state
 
 SIMULATED_POLL = 0.5  # the simulator has no polling etiquette to respect
 SIMULATED_JOB_SECONDS = 1.5
@@ -56,7 +56,9 @@ def execute(args: argparse.Namespace, out: TextIO, err: TextIO, *, retry: bool) 
     ):
         campaign = reviewed(campaign, files_of_store(store.all_files()))  # approved steps planned
         progress = make_progress(err, quiet=args.quiet, json_log=args.json_log)
-        runtime = Runtime(client, store, progress, campaign.output_dir, account=client.account)
+        runtime = Runtime(
+            client, AsyncStore(store), progress, campaign.output_dir, account=client.account
+        )
         try:
             report = asyncio.run(_run(campaign, runtime, config))
         except ManifestNotWrittenError as exc:  # the summary first, then why the manifest failed

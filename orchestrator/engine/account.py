@@ -5,17 +5,29 @@ its key. Each run keeps its own adaptive share (``AdaptiveSlots``: it backs off 
 full"), and every slot it uses is also taken in the state, leased like a submission, so that
 runners sharing the state never exceed the account's limit together, and a dead runner's slots
 come back when its lease expires.
+
+A slot given back while another job of this run waits for one goes straight to that job (no
+round trip to the state); otherwise it is released in the state, which wakes the runners
+waiting for it (NOTIFY, or this process's bell), with a slow safety poll behind.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Awaitable, Callable
 
 from orchestrator.engine.pacing import AdaptiveSlots
-from orchestrator.state import Store
+from orchestrator.state import AsyncStore
+from orchestrator.state.sql_leases import slots_channel
 
-WAIT = 0.05  # seconds between tries for a slot another runner holds
+
+class _Waiter:
+    """A job of this run waiting for an account slot, and whether one was handed to it."""
+
+    def __init__(self) -> None:
+        self.handed = False
+        self.wake = asyncio.Event()
 
 
 class SharedSlots:
@@ -24,7 +36,7 @@ class SharedSlots:
     def __init__(
         self,
         local: AdaptiveSlots,
-        store: Store,
+        store: AsyncStore,
         *,
         account: str,
         owner: str,
@@ -39,6 +51,7 @@ class SharedSlots:
         self._limit = limit
         self._lease = lease_seconds
         self._sleep = sleep
+        self._waiters: deque[_Waiter] = deque()
 
     @property
     def effective(self) -> int:
@@ -54,19 +67,47 @@ class SharedSlots:
         """Take a slot of this run, then one of the account's (waiting for other runners)."""
         await self._local.acquire()
         try:
-            store, args = self._store, (self._account, self._owner, self._limit, self._lease)
-            while not store.acquire_slot(*args):
-                await self._sleep(WAIT)
+            await self._account_slot()
         except BaseException:
             self._local.release()
             raise
 
-    def release(self) -> None:
-        """Give both back."""
+    async def _account_slot(self) -> None:
+        waiter = _Waiter()
+        self._waiters.append(waiter)
+        args = (self._account, self._owner, self._limit, self._lease)
         try:
-            self._store.release_slot(self._account, self._owner)
+            with self._store.bell(slots_channel(self._account)) as bell:
+                while not waiter.handed:
+                    if await self._store.acquire_slot(*args):
+                        if waiter.handed:  # one came from this run meanwhile: pass this on
+                            self._give_back()
+                        return
+                    if not waiter.handed:
+                        await _first(bell.wait(), waiter.wake.wait(), self._sleep(bell.poll))
+        except BaseException:
+            if waiter.handed:
+                self._give_back()
+            raise
+        finally:
+            if waiter in self._waiters:
+                self._waiters.remove(waiter)
+
+    def release(self) -> None:
+        """Give both back: the account slot to a job of this run waiting for one, if any."""
+        try:
+            self._give_back()
         finally:
             self._local.release()
+
+    def _give_back(self) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.handed:
+                waiter.handed = True
+                waiter.wake.set()
+                return
+        self._store.post(self._store.sync.release_slot, self._account, self._owner)
 
     def overloaded(self) -> None:
         """The account is overloaded: this run backs off."""
@@ -75,3 +116,13 @@ class SharedSlots:
     def succeeded(self) -> None:
         """A task finished: this run may grow back."""
         self._local.succeeded()
+
+
+async def _first(*waits: Awaitable[object]) -> None:
+    """Until the first of ``waits`` is done (the others are cancelled)."""
+    tasks = [asyncio.ensure_future(wait) for wait in waits]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()

@@ -20,7 +20,7 @@ from orchestrator.engine.downloads import (
     file_matches,
 )
 from orchestrator.errors import ContentMismatchError, DownloadError, ServerError
-from orchestrator.state import FileRecord, Status, Store, Submission
+from orchestrator.state import AsyncStore, FileRecord, Status, Submission
 
 DOWNLOAD_TRIES = 3
 VERSIONS_DIR = "versions"
@@ -39,7 +39,7 @@ def version_name(key: str, attempt: int, name: str) -> str:
 class Clips:
     """Downloads succeeded submissions' clips; verifies and restores downloaded ones."""
 
-    def __init__(self, store: Store, fetch: Fetch, concurrency: int) -> None:
+    def __init__(self, store: AsyncStore, fetch: Fetch, concurrency: int) -> None:
         self._store = store
         self._fetch = fetch
         self._gate = asyncio.Semaphore(concurrency)
@@ -47,7 +47,7 @@ class Clips:
 
     async def ensure(self, sub: Submission, folder: Path) -> None:
         """Make every clip of ``sub`` present in ``folder`` with its recorded content."""
-        known = {record.index: record for record in self._store.files(sub.key)}
+        known = {record.index: record for record in await self._store.files(sub.key)}
         urls = sub.clip_urls or tuple(known[i].url for i in sorted(known))
         if not urls:
             raise DownloadError(f"task {sub.task_id} finished without any clip URL")
@@ -65,7 +65,7 @@ class Clips:
             records.append(await self._fetch_one(sub, index, url, dest, record))
             changed = True
         if changed:
-            self._store.record_files(sub.key, records)
+            await self._store.record_files(sub.key, records)
 
     async def _fetch_one(
         self, sub: Submission, index: int, url: str, dest: Path, record: FileRecord | None
@@ -119,11 +119,12 @@ class Clips:
 
     def _owner(self, found: Downloaded) -> str | None:
         """``<key[:12]>-a<attempt>`` of the recorded file with this content, if any."""
-        for key, records in self._store.all_files().items():
+        store = self._store.sync  # a rare path, called from the file work (maybe a thread)
+        for key, records in store.all_files().items():
             if any(r.sha256 == found.sha256 and r.size == found.size for r in records):
-                sub = self._store.get(key)
+                sub = store.get(key)
                 return f"{key[:12]}-a{sub.attempt if sub else 0}"
-        for version in self._store.file_versions():
+        for version in store.file_versions():
             if version.file.sha256 == found.sha256 and version.file.size == found.size:
                 return f"{version.file.key[:12]}-a{version.attempt}"
         return None

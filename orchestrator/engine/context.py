@@ -14,7 +14,7 @@ from orchestrator.engine.pacing import AdaptiveSlots, Budget, RetryPolicy, Strea
 from orchestrator.engine.progress import Progress
 from orchestrator.model import JobStatus, RunOptions
 from orchestrator.provider import Provider
-from orchestrator.state import Store, make_owner
+from orchestrator.state import AsyncStore, make_owner
 
 LEASE_SECONDS = 60.0
 UNREACHABLE_IN_ROW = 8  # connection failures in a row that stop the run: the provider is gone
@@ -42,7 +42,7 @@ class Runtime:
     """The collaborators a run is given: nothing here is created by the engine itself."""
 
     client: Provider
-    store: Store
+    store: AsyncStore  # a plain Store passed in is wrapped: the run never waits on its state
     progress: Progress
     output_dir: Path
     owner: str = field(default_factory=make_owner)
@@ -51,6 +51,12 @@ class Runtime:
     wall: Callable[[], float] = time.time  # for expiries the provider states in wall time
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     rng: random.Random = field(default_factory=random.Random)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.store, AsyncStore):
+            # On a virtual clock (tests) time passes only when the engine sleeps: the store
+            # then answers inline, never from a thread while virtual time runs on.
+            self.store = AsyncStore(self.store, inline=self.sleep is not asyncio.sleep)
 
 
 def burst(config: RunOptions) -> float:

@@ -102,7 +102,7 @@ class _Runner:
     ) -> None:
         self.campaign, self.rt, self.config, self.stop = campaign, rt, config, stop
         self.jobs = select_jobs(campaign, config.select)
-        totals = rt.store.totals()
+        totals = rt.store.sync.totals()  # before the run starts: nothing waits on it yet
         self.pacing = Pacing.build(config, totals.spent + totals.reserved, rt.clock, rt.sleep)
         if rt.account and isinstance(self.pacing.slots, AdaptiveSlots):
             self.pacing.slots = SharedSlots(
@@ -134,11 +134,11 @@ class _Runner:
         store = self.rt.store
         # Refuses an output folder of another campaign before anything is written.
         manifest = read_results(manifest_path(self.campaign), self.campaign.name)
-        self._preflight(free_space)
-        store.declare(submission_specs(self.jobs))
+        await self._preflight(free_space)
+        await store.declare(submission_specs(self.jobs))
         if manifest is not None:
-            restore_from_manifest(manifest, store)
-        self._force()
+            await store.run(restore_from_manifest, manifest, store.sync)
+        await self._force()
         helpers = [self._spawn(self.poller.run()), self._spawn(self._renew_leases())]
         helpers.append(self._spawn(self._report_progress()))
         try:
@@ -148,29 +148,31 @@ class _Runner:
                 helper.cancel()
             await asyncio.gather(*helpers, return_exceptions=True)
             await self.submitter.drain()
-            self._release_leases()
-            failure = save_manifest(self.campaign, store)
+            await self._release_leases()
+            failure = await store.run(save_manifest, self.campaign, store.sync)
+            store.shutdown()  # its queue is empty by now
         report = self._report()
         self.rt.progress.close(self._snapshot())
         if failure is not None:
             raise ManifestNotWrittenError(str(failure), report) from failure
         return report
 
-    def _preflight(self, free_space: FreeSpace | None) -> None:
+    async def _preflight(self, free_space: FreeSpace | None) -> None:
         # Before any declaration or submission: never pay for a clip that cannot be saved.
-        preflight(self.rt.output_dir, self.jobs, self.rt.store, free_space=free_space)
+        store, folder = self.rt.store, self.rt.output_dir
+        await store.run(preflight, folder, self.jobs, store.sync, free_space=free_space)
         for job in self.campaign.jobs:  # temp files of killed runs
             remove_stale_parts(self.rt.output_dir / job.output_name)
 
-    def _force(self) -> None:
+    async def _force(self) -> None:
         # The jobs' clips are regenerated; the stills they start from are kept.
         forced = select_jobs(self.campaign, self.config.force) if self.config.force else ()
         for spec in submission_specs(job for job in forced if job in self.jobs):
             if spec.kind not in ("video", "extend"):
                 continue
-            sub = self.rt.store.get(spec.key)
+            sub = await self.rt.store.get(spec.key)
             if sub is not None and (sub.attempt or sub.status != Status.PENDING):
-                self.rt.store.reset(spec.key, "forced with --force")
+                await self.rt.store.reset(spec.key, "forced with --force")
 
     async def _work(self) -> None:
         queue: asyncio.Queue[Job] = asyncio.Queue()
@@ -189,6 +191,7 @@ class _Runner:
                 self.stopped = str(result)
             elif isinstance(result, Exception):
                 raise result
+        self.stopped = self.stopped or self.submitter.stopped
 
     def _worker_count(self) -> int:
         # More workers than slots, so that image uploads and waits overlap with submissions.
@@ -255,7 +258,7 @@ class _Runner:
                 raise result
 
     async def _base_order(self, job: Job) -> Order:
-        sub = self.rt.store.get(job.fingerprint)
+        sub = await self.rt.store.get(job.fingerprint)
         if sub is None or sub.status in (Status.PENDING, Status.SUBMITTING, Status.FAILED):
             # Resolved before a slot is taken (uploads and stills overlap with other jobs);
             # `send` asks again, which is instant unless the upload had to be renewed.
@@ -326,16 +329,16 @@ class _Runner:
         every = min(self.config.lease_seconds / 3, SHARE_EVERY)
         while True:
             await asyncio.sleep(every)
-            lost = self.rt.store.renew_leases(self.rt.owner, self.config.lease_seconds)
+            lost = await self.rt.store.renew_leases(self.rt.owner, self.config.lease_seconds)
             if lost:  # another runner took them over: it finishes them (fenced writes hold)
                 self.rt.progress.event("leases_lost", count=len(lost))
-            self._share_the_rate()
+            await self._share_the_rate()
 
-    def _share_the_rate(self) -> None:
+    async def _share_the_rate(self) -> None:
         """The request rate belongs to the account: runners with slots on it split it."""
         if not self.rt.account:
             return
-        runners = max(1, self.rt.store.slot_holders(self.rt.account))
+        runners = max(1, await self.rt.store.slot_holders(self.rt.account))
         self.pacing.bucket.share(self.config.max_rps / runners)
 
     async def _report_progress(self) -> None:
@@ -351,9 +354,9 @@ class _Runner:
             len(self.jobs), done, self.poller.watched, failed, budget.spent, budget.reserved
         )
 
-    def _release_leases(self) -> None:
+    async def _release_leases(self) -> None:
         try:
-            self.rt.store.release_all(self.rt.owner)
+            await self.rt.store.release_all(self.rt.owner)
         except StateError:
             # A state file that is gone has no leases left to give back: report, don't crash.
             if not self._state_gone():

@@ -49,7 +49,7 @@ class Sources:
             if image.kind == "file" and image.sha256 is not None:
                 self._pending.pop(fingerprint(image.identity()), None)
                 self._dead.add(image.sha256)
-                self._rt.store.forget_upload(image.sha256)
+                self._rt.store.post(self._rt.store.sync.forget_upload, image.sha256)
 
     async def _resolve(self, image: ImageSource) -> str:
         if image.kind == "file":
@@ -58,7 +58,7 @@ class Sources:
 
     async def _upload(self, image: ImageSource) -> str:
         assert image.sha256 is not None and image.path is not None
-        cached = self._rt.store.upload(image.sha256)
+        cached = await self._rt.store.upload(image.sha256)
         fresh = cached is not None and is_fresh(cached, self._rt.wall())
         if cached is not None and fresh and image.sha256 not in self._dead:
             return cached.url
@@ -77,7 +77,7 @@ class Sources:
                 send=send,
             )
         )
-        self._rt.store.record_upload(sha, url)
+        await self._rt.store.record_upload(sha, url)
         self._dead.discard(sha)
         return url
 

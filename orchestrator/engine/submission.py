@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Iterator
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
 
 from orchestrator.engine.context import Pacing, RunConfig, Runtime
@@ -35,6 +37,7 @@ from orchestrator.errors import (
 )
 from orchestrator.provider import OnSend
 from orchestrator.state import Status, Submission
+from orchestrator.state.sql_leases import LEASES_CHANNEL
 from orchestrator.wire import Task, classify_failure
 
 __all__ = [
@@ -83,6 +86,7 @@ class Submitter:
         self._refreshed: set[str] = set()  # keys whose start image was uploaded again
         self.submitted = 0
         self.resent_in_doubt: list[str] = []
+        self.stopped: str | None = None  # why a verdict of this submitter stopped the run
 
     async def ensure(self, order: Order) -> Submission:
         """Return the submission once succeeded, submitting or polling it as its state needs.
@@ -111,7 +115,7 @@ class Submitter:
         await self._claim(order.key)
         tries, holding, retried = 0, False, False
         while True:
-            sub = self._get(order.key)
+            sub = await self._get(order.key)
             if sub.status in (Status.SUCCEEDED, Status.DOWNLOADED):
                 return sub
             if sub.status in (Status.SUBMITTED, Status.RUNNING):
@@ -120,7 +124,7 @@ class Submitter:
                 holding = False
                 tries = await self._await_task(order, sub, tries)
             elif sub.status == Status.FAILED:
-                self._retry_or_raise(order, sub, retried)
+                await self._retry_or_raise(order, sub, retried)
                 retried = True
             else:
                 tries, holding = await self._submit(order, sub, tries)
@@ -132,12 +136,12 @@ class Submitter:
         (an expired upload is uploaded, and paid, again).
         """
         await self._claim(order.key)
-        sub = self._get(order.key)
+        sub = await self._get(order.key)
         if sub.status != Status.PENDING:
-            self._rt.store.reset(order.key, "uploaded again")
+            await self._rt.store.reset(order.key, "uploaded again")
         tries = 0
         while True:
-            sub = self._get(order.key)
+            sub = await self._get(order.key)
             try:
                 self._pacing.budget.reserve(order.price, order.what)
                 result = await self._send(order, sub.status == Status.SUBMITTING)
@@ -145,7 +149,7 @@ class Submitter:
                 self._stop_if_fatal(exc)
                 tries = await self._rejected(order, exc, tries + 1)
                 continue
-            self._rt.store.record_success(order.key, (), result)
+            await self._rt.store.record_success(order.key, (), result)
             return result
 
     async def drain(self) -> None:
@@ -154,8 +158,8 @@ class Submitter:
             running.cancel()
         await asyncio.gather(*self._ensuring.values(), *self._critical, return_exceptions=True)
 
-    def _get(self, key: str) -> Submission:
-        sub = self._rt.store.get(key)
+    async def _get(self, key: str) -> Submission:
+        sub = await self._rt.store.get(key)
         if sub is None:
             raise MjvError(f"submission {key[:12]} is not declared in the state file")
         return sub
@@ -163,25 +167,27 @@ class Submitter:
     async def _claim(self, key: str) -> None:
         # Another live runner holds this submission: wait for it to finish or to die.
         store, owner, lease = self._rt.store, self._rt.owner, self._config.lease_seconds
-        while not store.claim(key, owner, lease):
-            sub = self._get(key)
-            if sub.status in (Status.SUCCEEDED, Status.DOWNLOADED):
-                return
-            await self._rt.sleep(self._config.poll_interval)
+        with store.bell(LEASES_CHANNEL) as bell:
+            while not await store.claim(key, owner, lease):
+                sub = await self._get(key)
+                if sub.status in (Status.SUCCEEDED, Status.DOWNLOADED):
+                    return
+                every = max(self._config.poll_interval, bell.poll)
+                await _first(bell.wait(), self._rt.sleep(every))
 
-    def _retry_or_raise(self, order: Order, sub: Submission, retried: bool) -> None:
+    async def _retry_or_raise(self, order: Order, sub: Submission, retried: bool) -> None:
         # A failure is retried once per `mjv retry`, not again when the new attempt fails too.
         final = sub.failure == "final"
         allowed = self._config.retry_failed and (not final or self._config.include_final)
         if retried or not allowed:
             raise JobFailedError(f"{order.what}: {sub.reason}", final)
-        self._rt.store.reset(order.key, "retry requested")
+        await self._rt.store.reset(order.key, "retry requested")
 
     async def _submit(self, order: Order, sub: Submission, tries: int) -> tuple[int, bool]:
         in_doubt = sub.status == Status.SUBMITTING
         if in_doubt and self._config.in_doubt == "skip":
             raise InDoubtError(f"{order.what}: in doubt (sent, answer lost); skipped")
-        self._refuse_known_hd(order)
+        await self._refuse_known_hd(order)
         if in_doubt:
             self.resent_in_doubt.append(order.what)
             self._rt.progress.event("in_doubt", what=order.what, action="resubmit")
@@ -191,7 +197,7 @@ class Submitter:
             if self._stop.is_set():
                 raise StopRequestedError(order.what)
             pacing.budget.reserve(order.price, order.what)
-            with self._held(order):
+            async with self._held(order):
                 task_id = await self._send(order, in_doubt)
         except ProviderError as exc:
             try:  # judged before the slot frees, so nobody sends after a stop verdict
@@ -207,8 +213,8 @@ class Submitter:
         self._rt.progress.event("submitted", what=order.what, task=task_id)
         return tries, True
 
-    @contextlib.contextmanager
-    def _held(self, order: Order) -> Iterator[None]:
+    @contextlib.asynccontextmanager
+    async def _held(self, order: Order) -> AsyncIterator[None]:
         """Hold the price in the shared state while sending, so that runners sharing a
         campaign never pass its cap together (the intent then counts it as reserved)."""
         cap, price = self._config.max_cost, order.price
@@ -216,7 +222,7 @@ class Submitter:
             yield
             return
         store, owner = self._rt.store, self._rt.owner
-        if not store.reserve(owner, price, cap, self._config.lease_seconds):
+        if not await store.reserve(owner, price, cap, self._config.lease_seconds):
             self._pacing.budget.release(price)
             raise BudgetError(
                 f"{order.what}: costs {price:g}, which would pass the cost cap of {cap:g} "
@@ -225,12 +231,12 @@ class Submitter:
         try:
             yield
         finally:
-            store.unreserve(owner, price)
+            await store.unreserve(owner, price)
 
-    def _refuse_known_hd(self, order: Order) -> None:
+    async def _refuse_known_hd(self, order: Order) -> None:
         refused = self._pacing.hd_refused
         if order.hd and refused is not None:
-            self._rt.store.record_failure(order.key, final=True, reason=refused, refund=False)
+            await self._rt.store.record_failure(order.key, final=True, reason=refused, refund=False)
             raise JobFailedError(f"{order.what}: {refused}", final=True)
 
     async def _send(self, order: Order, same_attempt: bool) -> str:
@@ -243,54 +249,61 @@ class Submitter:
     async def _critical_section(self, order: Order, same_attempt: bool) -> str:
         store, pacing = self._rt.store, self._pacing
         await pacing.bucket.acquire()
-        sub = self._get(order.key)
+        sub = await self._get(order.key)
         attempt = sub.attempt + 1
         # Every send is its own attempt; an in-doubt resend repeats the lost one's key, so a
         # gateway that honours Idempotency-Key does not charge it twice.
         sent_key = f"{order.key[:32]}-a{attempt}"
         if same_attempt and sub.status == Status.SUBMITTING and sub.attempt > 0:
-            sent_key = self._in_doubt_key(sub)
+            sent_key = await self._in_doubt_key(sub)
         intents: list[int] = []
+        sent = threading.Event()  # the request is on the wire: the state may record again
 
-        def commit_intent() -> None:
+        async def commit_intent() -> None:
             # After every wait, just before the first byte leaves: only now can it be charged.
-            got = store.record_intent(
-                order.key, self._rt.owner, order.price or 0.0, sent_key=sent_key
+            got = await store.record_intent(
+                order.key, self._rt.owner, order.price or 0.0, sent_key=sent_key, sent=sent
             )
             if got != attempt:
                 raise StateError(f"{order.what}: attempt {got} recorded, {attempt} expected")
             intents.append(got)
 
+        commit_intent.written = sent.set  # type: ignore[attr-defined]  # see client._SendHook
         try:
-            result = await order.send(sent_key, commit_intent)
+            try:
+                result = await order.send(sent_key, commit_intent)
+            finally:
+                sent.set()
         except ProviderError as exc:
             pacing.budget.release(order.price)
             # An unknown outcome stays "submitting": the next send repeats the same key.
             if intents and not isinstance(exc, _UNKNOWN):
-                self._record_refusal(order, exc)
+                await self._record_refusal(order, exc)
             raise
         except BaseException:
             pacing.budget.release(order.price)
             raise
-        store.record_task(order.key, result, order.price or 0.0, owner=self._rt.owner)
+        await store.record_task(order.key, result, order.price or 0.0, owner=self._rt.owner)
         pacing.budget.charge(order.price)
         return result
 
-    def _in_doubt_key(self, sub: Submission) -> str:
+    async def _in_doubt_key(self, sub: Submission) -> str:
         """The idempotency key the in-doubt attempt of ``sub`` was sent with."""
-        attempts = self._rt.store.attempts(sub.key)
+        attempts = await self._rt.store.attempts(sub.key)
         last = attempts[-1] if attempts else None
         return (last.sent_key if last else None) or f"{sub.key[:32]}-a{sub.attempt}"
 
-    def _record_refusal(self, order: Order, exc: ProviderError) -> None:
+    async def _record_refusal(self, order: Order, exc: ProviderError) -> None:
         final = not exc.retryable and not exc.stops_run
         if isinstance(exc, HdUnavailableError):
             self._pacing.hd_refused = f"this account cannot make HD clips ({exc})"
         store, owner = self._rt.store, self._rt.owner
         if final:
-            store.record_failure(order.key, final=True, reason=str(exc), refund=False, owner=owner)
+            await store.record_failure(
+                order.key, final=True, reason=str(exc), refund=False, owner=owner
+            )
         else:
-            store.record_rejected(order.key, str(exc), owner=owner)
+            await store.record_rejected(order.key, str(exc), owner=owner)
 
     def _stop_if_fatal(self, exc: ProviderError) -> None:
         banned, unreachable = self._pacing.banned, self._pacing.unreachable
@@ -303,6 +316,7 @@ class Submitter:
             reason = f"the provider cannot be reached ({unreachable.count} tries in a row): {exc}"
         if reason is not None:
             self._stop.set()
+            self.stopped = reason  # the run may cancel the job before this error reaches it
             raise RunStoppedError(reason) from exc
 
     async def _rejected(self, order: Order, exc: ProviderError, tries: int) -> int:
@@ -315,8 +329,10 @@ class Submitter:
         if delay is None and isinstance(exc, _UNKNOWN):
             raise InDoubtError(f"{order.what}: in doubt after {tries} tries: {exc}") from exc
         if delay is None:
-            if exc.retryable and self._get(order.key).status != Status.FAILED:
-                self._rt.store.record_failure(order.key, final=False, reason=str(exc), refund=False)
+            if exc.retryable and (await self._get(order.key)).status != Status.FAILED:
+                await self._rt.store.record_failure(
+                    order.key, final=False, reason=str(exc), refund=False
+                )
             message = str(exc)
             if isinstance(exc, HdUnavailableError):
                 message = self._pacing.hd_refused or message
@@ -334,7 +350,7 @@ class Submitter:
             # Slow is not dead: the task keeps its id and a later run polls it again.
             raise JobStuckError(f"{order.what}: {exc}; run again later to pick it up") from exc
         except TaskNotFoundError as exc:
-            store.record_failure(order.key, final=True, reason=str(exc), refund=False)
+            await store.record_failure(order.key, final=True, reason=str(exc), refund=False)
             raise JobFailedError(f"{order.what}: {exc}", final=True) from exc
         except ProviderError as exc:
             if exc.stops_run:
@@ -345,7 +361,9 @@ class Submitter:
         finally:
             pacing.slots.release()
         if task.succeeded:
-            store.record_success(order.key, task.clip_urls, task.image_url, owner=self._rt.owner)
+            await store.record_success(
+                order.key, task.clip_urls, task.image_url, owner=self._rt.owner
+            )
             pacing.slots.succeeded()
             pacing.banned.record(False)
             return tries
@@ -354,7 +372,9 @@ class Submitter:
     async def _task_failed(self, order: Order, task: Task, tries: int) -> int:
         failure = classify_failure(task)
         refund = task.status == "FAILURE"
-        self._rt.store.record_failure(
+        # Judged before the write is awaited: the freed slot must not send after a stop verdict.
+        verdict = self._verdict(failure) if failure.moderation else None
+        await self._rt.store.record_failure(
             order.key,
             final=failure.moderation,
             reason=failure.reason,
@@ -363,12 +383,20 @@ class Submitter:
         )
         if refund:
             self._pacing.budget.refund(order.price)
-        if failure.moderation:
-            self._stop_if_fatal(BannedPromptError(str(failure)))
+        if verdict is not None:
+            raise verdict
         if failure.kind == "start_frame" and self._refresh_frame(order):
-            self._rt.store.reset(order.key, f"start image uploaded again after: {failure}")
+            await self._rt.store.reset(order.key, f"start image uploaded again after: {failure}")
             return tries
         return await self._after_failure(order, failure, tries + 1)
+
+    def _verdict(self, failure: ProviderError) -> RunStoppedError | None:
+        """The stop a moderated task calls for (the stop is set at once), or None."""
+        try:
+            self._stop_if_fatal(BannedPromptError(str(failure)))
+        except RunStoppedError as stop:
+            return stop
+        return None
 
     def _refresh_frame(self, order: Order) -> bool:
         """A dead start frame gets one fresh upload per run; True when one is arranged."""
@@ -399,7 +427,7 @@ class Submitter:
             budget.release(order.modal_price)
             raise
         budget.charge(order.modal_price)
-        self._rt.store.record_followup(
+        await self._rt.store.record_followup(
             order.key, new_id, order.modal_price or 0.0, owner=self._rt.owner
         )
         return new_id
@@ -408,8 +436,9 @@ class Submitter:
         def mark(task: Task) -> None:
             if task.status == "IN_PROGRESS":
                 # Cosmetic: a runner that lost the lease leaves it to the new holder.
-                with contextlib.suppress(LeaseLostError):
-                    self._rt.store.record_running(key, owner=self._rt.owner)
+                store = self._rt.store
+                done = store.post(store.sync.record_running, key, owner=self._rt.owner)
+                done.add_done_callback(_ignore_lost_lease)
 
         return mark
 
@@ -419,8 +448,27 @@ class Submitter:
             raise JobFailedError(f"{order.what}: {exc}", final=not exc.retryable)
         self._rt.progress.event("retry", what=order.what, reason=str(exc), delay=round(delay, 2))
         await self._rt.sleep(delay)
-        self._rt.store.reset(order.key, f"new attempt after: {exc}")
+        await self._rt.store.reset(order.key, f"new attempt after: {exc}")
         return tries
+
+
+def _ignore_lost_lease(done: Future[object]) -> None:
+    """Marking a task running is cosmetic: a runner that lost the lease leaves it to the new
+    holder, and a state that failed says so at the next write that matters."""
+    if not done.cancelled():
+        exc = done.exception()
+        if exc is not None and not isinstance(exc, LeaseLostError | StateError):
+            raise exc
+
+
+async def _first(*waits: Awaitable[object]) -> None:
+    """Until the first of ``waits`` is done (the others are cancelled)."""
+    tasks = [asyncio.ensure_future(wait) for wait in waits]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
 
 
 def _collect(future: asyncio.Future[Submission]) -> None:

@@ -1,5 +1,6 @@
 """The state of ``mjv run``: the Store interface, on an SQLite file or a PostgreSQL schema."""
 
+from orchestrator.state.async_store import AsyncStore
 from orchestrator.state.leases import holder_is_dead, make_owner
 from orchestrator.state.lifecycle import TRANSITIONS, Action, Status
 from orchestrator.state.location import default_state_path
@@ -30,6 +31,7 @@ __all__ = [
     "STATUSES",
     "TRANSITIONS",
     "Action",
+    "AsyncStore",
     "Attempt",
     "FileRecord",
     "FileVersion",

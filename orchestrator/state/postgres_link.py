@@ -118,24 +118,23 @@ class _Listener:
     """LISTENs on its own connection and rings this process's bells for its schema."""
 
     def __init__(self, url: PostgresUrl, topic: str) -> None:
-        with translated(url):
-            self._db = driver().connect(url.conninfo, autocommit=True)
-            self._db.execute(f"LISTEN {CHANNEL}")
+        self._url = url
         self._prefix = f"{url.schema}:"
         self._topic = topic
         self._stopped = threading.Event()
         threading.Thread(target=self._run, name="mjv-listen", daemon=True).start()
 
     def _run(self) -> None:
+        pg = driver()
         try:
-            while not self._stopped.is_set():
-                for note in self._db.notifies(timeout=POSTGRES.wake_poll):
-                    if note.payload.startswith(self._prefix):
-                        ring(self._topic, note.payload[len(self._prefix) :])
-        except driver().Error:
+            with pg.connect(self._url.conninfo, autocommit=True) as db:
+                db.execute(f"LISTEN {CHANNEL}")
+                while not self._stopped.is_set():
+                    for note in db.notifies(timeout=POSTGRES.wake_poll):
+                        if note.payload.startswith(self._prefix):
+                            ring(self._topic, note.payload[len(self._prefix) :])
+        except pg.Error:
             return  # the waiters' safety poll still runs
-        finally:
-            self._db.close()
 
     def stop(self) -> None:
         self._stopped.set()

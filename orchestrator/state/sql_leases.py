@@ -18,9 +18,8 @@ def slots_channel(account: str) -> str:
     return f"slots:{account}"
 
 
-def leases_channel(campaign: str) -> str:
-    """The channel rung when a lease of ``campaign`` is given back."""
-    return f"leases:{campaign}"
+# Rung when a lease of any campaign of this state is given back (waiters check their own).
+LEASES_CHANNEL = "leases"
 
 
 class SqlLeases:
@@ -97,7 +96,7 @@ class SqlLeases:
                 " WHERE campaign = ? AND key = ? AND lease_owner = ?",
                 (self.campaign, key, owner),
             )
-            self.link.notify(leases_channel(self.campaign))
+            self.link.notify(LEASES_CHANNEL)
         self._book.dropped(owner, key)
 
     def release_all(self, owner: str) -> None:
@@ -115,7 +114,7 @@ class SqlLeases:
             self.link.execute(
                 "DELETE FROM holds WHERE owner = ? AND campaign = ?", (owner, self.campaign)
             )
-            self.link.notify(leases_channel(self.campaign))
+            self.link.notify(LEASES_CHANNEL)
             for account in sorted({row[0] for row in freed}):
                 self.link.notify(slots_channel(account))
         self._book.dropped(owner)

@@ -9,11 +9,12 @@ and its dialect make them the driver's.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from types import TracebackType
 from typing import Self
 
-from orchestrator.state import dump, rows
+from orchestrator.state import dump, rows, wakeups
 from orchestrator.state.dialect import Link
 from orchestrator.state.lifecycle import Action, Status, target
 from orchestrator.state.records import (
@@ -68,6 +69,18 @@ class SqlStore(SqlLeases):
     def close(self) -> None:
         """Close the connection; the store is unusable afterwards."""
         self.link.close()
+
+    @property
+    def wake_poll(self) -> float:
+        """Seconds between safety checks while waiting for a release."""
+        return self.link.dialect.wake_poll
+
+    @contextmanager
+    def listening(self, channel: str, callback: Callable[[], None]) -> Iterator[None]:
+        """Have ``callback`` called whenever something is released on ``channel``."""
+        self.link.listen()
+        with wakeups.listening(self.link.topic, channel, callback):
+            yield
 
     def check_file(self) -> None:
         """StateError when the backing file was removed or replaced (a no-op without one)."""

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import Protocol
 
@@ -192,6 +193,14 @@ class Store(Protocol):
 
     def totals(self) -> Totals:
         """Return this campaign's money: spent (charged - refunded), reserved, refunded."""
+
+    @property
+    def wake_poll(self) -> float:
+        """Seconds between safety checks while waiting for a release that may not be heard."""
+
+    def listening(self, channel: str, callback: Callable[[], None]) -> AbstractContextManager[None]:
+        """Have ``callback`` called (from any thread) whenever something is released on
+        ``channel``: ``slots:<account>`` (a job slot) or ``leases`` (a lease)."""
 
     def close(self) -> None:
         """Release the backend's connection; the store is unusable afterwards."""

@@ -1,0 +1,268 @@
+"""The store as the engine sees it: the same methods, awaited, run on the store's own thread.
+
+Why a thread and not an async driver: SQLite has none, and psycopg's async connection would
+need a second copy of every statement path (the CLI's commands stay synchronous). One worker
+thread per store connection keeps the one SQL store, serialises use of its connection as the
+connection needs anyway, and costs a thread hop (tens of microseconds) against round trips of
+milliseconds; the event loop never waits on the database.
+
+Waiting for a release (a job slot, a lease) listens on the store's channel: PostgreSQL's
+LISTEN/NOTIFY reaches every runner, the SQLite store rings inside its process; a slow poll
+(the dialect's ``wake_poll``) stays as the safety net (other processes on one SQLite file,
+a lost notification).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import ParamSpec, TypeVar
+
+from orchestrator.state.records import (
+    Attempt,
+    FileRecord,
+    FileVersion,
+    Money,
+    Submission,
+    SubmissionSpec,
+    Totals,
+    UploadRecord,
+)
+from orchestrator.state.store import Store
+
+P = ParamSpec("P")
+T = TypeVar("T")
+# Longest the store's thread waits, after an intent, for its request to be on the wire.
+SEND_HOLD = 2.0
+
+
+class Bell:
+    """Rung (from any thread) when what a waiter waits for may have been released."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, poll: float) -> None:
+        self._loop = loop
+        self._event = asyncio.Event()
+        self.poll = poll  # seconds between safety checks: a ring may never come
+
+    def ring(self) -> None:
+        """Wake the waiter (safe from any thread)."""
+        self._loop.call_soon_threadsafe(self._event.set)
+
+    async def wait(self) -> None:
+        """Until the next ring."""
+        await self._event.wait()
+        self._event.clear()
+
+
+class AsyncStore:
+    """Every ``Store`` method as a coroutine, run in order on one worker thread.
+
+    ``inline`` runs each call in the event loop's thread instead: for runs on a virtual clock
+    (tests), where time must pass only when the engine sleeps, never while a thread works.
+    """
+
+    def __init__(self, store: Store, *, inline: bool = False) -> None:
+        self.sync = store
+        self.inline = inline
+        self._pool: ThreadPoolExecutor | None = None
+
+    def _executor(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mjv-state")
+        return self._pool
+
+    async def run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run ``fn`` (anything that uses the store) on the store's thread; its result."""
+        if self.inline:
+            return fn(*args, **kwargs)
+        call = functools.partial(fn, *args, **kwargs)
+        return await asyncio.get_running_loop().run_in_executor(self._executor(), call)
+
+    def post(self, fn: Callable[P, object], *args: P.args, **kwargs: P.kwargs) -> Future[object]:
+        """Queue ``fn`` on the store's thread without waiting (it runs before later calls)."""
+        if not self.inline:
+            return self._executor().submit(fn, *args, **kwargs)
+        done: Future[object] = Future()
+        try:
+            done.set_result(fn(*args, **kwargs))
+        except Exception as exc:  # handed to the caller's callbacks, as the thread would
+            done.set_exception(exc)
+        return done
+
+    def shutdown(self) -> None:
+        """Stop the worker thread once its queue is done (a later call starts a new one)."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True)
+
+    @contextmanager
+    def bell(self, channel: str) -> Iterator[Bell]:
+        """A bell rung on each release on ``channel`` (``slots:<account>``, ``leases``)."""
+        bell = Bell(asyncio.get_running_loop(), self.sync.wake_poll)
+        with self.sync.listening(channel, bell.ring):
+            yield bell
+
+    def check_file(self) -> None:
+        """StateError when the state file was removed or replaced (a stat: no round trip)."""
+        self.sync.check_file()
+
+    # The Store's methods, awaited (same names, same arguments).
+
+    async def declare(self, specs: Sequence[SubmissionSpec]) -> None:
+        await self.run(self.sync.declare, specs)
+
+    async def get(self, key: str) -> Submission | None:
+        return await self.run(self.sync.get, key)
+
+    async def submissions(self) -> list[Submission]:
+        return await self.run(self.sync.submissions)
+
+    async def claim(self, key: str, owner: str, lease_seconds: float) -> bool:
+        return await self.run(self.sync.claim, key, owner, lease_seconds)
+
+    async def renew_leases(self, owner: str, lease_seconds: float) -> frozenset[str]:
+        return await self.run(self.sync.renew_leases, owner, lease_seconds)
+
+    async def release(self, key: str, owner: str) -> None:
+        await self.run(self.sync.release, key, owner)
+
+    async def release_all(self, owner: str) -> None:
+        await self.run(self.sync.release_all, owner)
+
+    async def acquire_slot(self, account: str, owner: str, limit: int, lease: float) -> bool:
+        return await self.run(self.sync.acquire_slot, account, owner, limit, lease)
+
+    async def slot_holders(self, account: str) -> int:
+        return await self.run(self.sync.slot_holders, account)
+
+    async def release_slot(self, account: str, owner: str) -> None:
+        await self.run(self.sync.release_slot, account, owner)
+
+    async def reserve(self, owner: str, amount: float, cap: float, lease: float) -> bool:
+        return await self.run(self.sync.reserve, owner, amount, cap, lease)
+
+    async def unreserve(self, owner: str, amount: float) -> None:
+        await self.run(self.sync.unreserve, owner, amount)
+
+    async def record_intent(
+        self,
+        key: str,
+        owner: str,
+        reserved: float,
+        *,
+        sent_key: str | None = None,
+        sent: threading.Event | None = None,
+    ) -> int:
+        """``Store.record_intent``; given ``sent``, nothing else is recorded after the intent
+        until ``sent`` is set (the request's first bytes are out) or ``SEND_HOLD`` passed, so
+        that a crash never finds an intent newer than what went after it."""
+        if self.inline or sent is None:
+            return await self.run(self.sync.record_intent, key, owner, reserved, sent_key=sent_key)
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[int] = loop.create_future()
+
+        def intent() -> None:
+            try:
+                got = self.sync.record_intent(key, owner, reserved, sent_key=sent_key)
+            except BaseException as exc:
+                loop.call_soon_threadsafe(_settle, answer, None, exc)
+                return
+            loop.call_soon_threadsafe(_settle, answer, got, None)
+            sent.wait(SEND_HOLD)
+
+        self._executor().submit(intent)
+        return await answer
+
+    async def record_task(
+        self, key: str, task_id: str, charged: float, *, owner: str | None = None
+    ) -> None:
+        await self.run(self.sync.record_task, key, task_id, charged, owner=owner)
+
+    async def record_followup(
+        self, key: str, task_id: str, charged: float = 0.0, *, owner: str | None = None
+    ) -> None:
+        await self.run(self.sync.record_followup, key, task_id, charged, owner=owner)
+
+    async def record_rejected(self, key: str, reason: str, *, owner: str | None = None) -> None:
+        await self.run(self.sync.record_rejected, key, reason, owner=owner)
+
+    async def record_running(self, key: str, *, owner: str | None = None) -> None:
+        await self.run(self.sync.record_running, key, owner=owner)
+
+    async def record_success(
+        self,
+        key: str,
+        clip_urls: Sequence[str],
+        image_url: str | None,
+        *,
+        owner: str | None = None,
+    ) -> None:
+        await self.run(self.sync.record_success, key, clip_urls, image_url, owner=owner)
+
+    async def record_failure(
+        self, key: str, *, final: bool, reason: str, refund: bool, owner: str | None = None
+    ) -> None:
+        fail = self.sync.record_failure
+        await self.run(fail, key, final=final, reason=reason, refund=refund, owner=owner)
+
+    async def record_files(
+        self, key: str, files: Sequence[FileRecord], *, owner: str | None = None
+    ) -> None:
+        await self.run(self.sync.record_files, key, files, owner=owner)
+
+    async def files(self, key: str) -> list[FileRecord]:
+        return await self.run(self.sync.files, key)
+
+    async def all_files(self) -> dict[str, list[FileRecord]]:
+        return await self.run(self.sync.all_files)
+
+    async def file_versions(self) -> list[FileVersion]:
+        return await self.run(self.sync.file_versions)
+
+    async def reset(self, key: str, reason: str) -> None:
+        await self.run(self.sync.reset, key, reason)
+
+    async def adopt(
+        self,
+        key: str,
+        task_id: str,
+        clip_urls: Sequence[str],
+        image_url: str | None,
+        files: Sequence[FileRecord],
+    ) -> None:
+        await self.run(self.sync.adopt, key, task_id, clip_urls, image_url, files)
+
+    async def attempts(self, key: str) -> list[Attempt]:
+        return await self.run(self.sync.attempts, key)
+
+    async def upload_url(self, sha256: str) -> str | None:
+        return await self.run(self.sync.upload_url, sha256)
+
+    async def upload(self, sha256: str) -> UploadRecord | None:
+        return await self.run(self.sync.upload, sha256)
+
+    async def record_upload(self, sha256: str, url: str) -> None:
+        await self.run(self.sync.record_upload, sha256, url)
+
+    async def forget_upload(self, sha256: str) -> None:
+        await self.run(self.sync.forget_upload, sha256)
+
+    async def money(self) -> dict[str, Money]:
+        return await self.run(self.sync.money)
+
+    async def totals(self) -> Totals:
+        return await self.run(self.sync.totals)
+
+
+def _settle(answer: asyncio.Future[int], got: int | None, exc: BaseException | None) -> None:
+    """Hand the intent's outcome to its (maybe cancelled) awaiter."""
+    if answer.done():
+        return
+    if exc is not None:
+        answer.set_exception(exc)
+    elif got is not None:
+        answer.set_result(got)

@@ -37,7 +37,7 @@ from orchestrator.errors import (
 )
 from orchestrator.provider import OnSend
 from orchestrator.state import Status, Submission
-from orchestrator.state.sql_leases import LEASES_CHANNEL
+from orchestrator.state.sql_leases import lease_channel
 from orchestrator.wire import Task, classify_failure
 
 __all__ = [
@@ -167,7 +167,7 @@ class Submitter:
     async def _claim(self, key: str) -> None:
         # Another live runner holds this submission: wait for it to finish or to die.
         store, owner, lease = self._rt.store, self._rt.owner, self._config.lease_seconds
-        with store.bell(LEASES_CHANNEL) as bell:
+        with store.bell(lease_channel(key)) as bell:
             while not await store.claim(key, owner, lease):
                 sub = await self._get(key)
                 if sub.status in (Status.SUCCEEDED, Status.DOWNLOADED):

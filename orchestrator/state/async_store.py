@@ -101,7 +101,7 @@ class AsyncStore:
 
     @contextmanager
     def bell(self, channel: str) -> Iterator[Bell]:
-        """A bell rung on each release on ``channel`` (``slots:<account>``, ``leases``)."""
+        """A bell rung on each release on ``channel`` (``slots:<account>``, ``lease:<key>``)."""
         bell = Bell(asyncio.get_running_loop(), self.sync.wake_poll)
         with self.sync.listening(channel, bell.ring):
             yield bell

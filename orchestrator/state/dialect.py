@@ -44,7 +44,7 @@ POSTGRES = Dialect(
     " FOR UPDATE",
     " FOR UPDATE SKIP LOCKED",
     "greatest",
-    1.0,
+    2.0,
     "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ",
     "LOCK TABLE campaigns IN SHARE ROW EXCLUSIVE MODE",
 )
@@ -66,6 +66,9 @@ class Link(Protocol):
 
     def execute(self, sql: str, args: Sequence[Any] = ()) -> list[Row]:
         """Run one statement (``?`` placeholders); its rows, or [] when it returns none."""
+
+    def write(self, sql: str, args: Sequence[Any] = ()) -> None:
+        """Run one statement whose result is not read (PostgreSQL may send it with the next)."""
 
     def execute_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         """Run one statement for each of ``rows``."""

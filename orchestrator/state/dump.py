@@ -43,7 +43,7 @@ def export_campaign(link: Link, campaign: str) -> CampaignDump:
     """Read every row of ``campaign``, and the upload cache, in one snapshot."""
     with link.transaction():
         if link.dialect.snapshot:
-            link.execute(link.dialect.snapshot)
+            link.write(link.dialect.snapshot)
         tables = {
             table: tuple(
                 tuple(row)
@@ -61,7 +61,7 @@ def import_campaign(link: Link, dump: CampaignDump) -> None:
     """Insert ``dump`` in one transaction; StateError when the campaign already exists."""
     with link.transaction():
         if link.dialect.lock_campaigns:
-            link.execute(link.dialect.lock_campaigns)
+            link.write(link.dialect.lock_campaigns)
         if dump.campaign in campaign_names(link):
             raise StateError(f"{link.shown} already has campaign {dump.campaign}")
         for table, columns in TABLES.items():

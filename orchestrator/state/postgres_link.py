@@ -70,23 +70,35 @@ class PostgresLink:
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        """One transaction (an inner one joins the outer)."""
+        """One transaction (an inner one joins the outer), in pipeline mode: statements whose
+        result is not read (``write``) go with the next one that is, and BEGIN with the first,
+        so a lifecycle write costs a round trip per read plus one for the COMMIT."""
         with self._lock, translated(self.url):
             if self._depth:
                 yield
                 return
             self._depth += 1
             try:
-                with self._db.transaction():
+                with self._db.pipeline(), self._db.transaction():
                     yield
             finally:
                 self._depth -= 1
 
     def execute(self, sql: str, args: Sequence[Any] = ()) -> list[Row]:
-        """Run one statement; outside a transaction it commits at once (autocommit)."""
+        """Run one statement; outside a transaction it commits at once (autocommit).
+
+        Inside one (pipeline mode), only statements that return rows may come here.
+        """
         with self._lock, translated(self.url):
             cursor = self._db.execute(POSTGRES.prepare(sql), _plain(args))
+            if self._depth:
+                return cursor.fetchall()
             return cursor.fetchall() if cursor.description is not None else []
+
+    def write(self, sql: str, args: Sequence[Any] = ()) -> None:
+        """Run one statement whose result is not read (queued inside a transaction)."""
+        with self._lock, translated(self.url):
+            self._db.execute(POSTGRES.prepare(sql), _plain(args))
 
     def execute_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         """Run one statement for each of ``rows``."""
@@ -98,7 +110,7 @@ class PostgresLink:
 
     def notify(self, channel: str) -> None:
         """NOTIFY every listening runner (delivered when the transaction commits)."""
-        self.execute("SELECT pg_notify(?, ?)", (CHANNEL, f"{self.url.schema}:{channel}"))
+        self.write("SELECT pg_notify(?, ?)", (CHANNEL, f"{self.url.schema}:{channel}"))
 
     def listen(self) -> None:
         """Start hearing other runners' releases (a second connection, in a thread)."""

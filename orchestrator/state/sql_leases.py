@@ -18,8 +18,9 @@ def slots_channel(account: str) -> str:
     return f"slots:{account}"
 
 
-# Rung when a lease of any campaign of this state is given back (waiters check their own).
-LEASES_CHANNEL = "leases"
+def lease_channel(key: str) -> str:
+    """The channel rung when the lease on ``key`` is given back or its work is done."""
+    return f"lease:{key}"
 
 
 class SqlLeases:
@@ -79,10 +80,10 @@ class SqlLeases:
                 " WHERE lease_owner = ? AND campaign = ? RETURNING key",
                 (lease_seconds, owner, self.campaign),
             )
-            self.link.execute(
+            self.link.write(
                 f"UPDATE slots SET until = {now} + ? WHERE owner = ?", (lease_seconds, owner)
             )
-            self.link.execute(
+            self.link.write(
                 f"UPDATE holds SET until = {now} + ? WHERE owner = ? AND campaign = ?",
                 (lease_seconds, owner, self.campaign),
             )
@@ -91,30 +92,31 @@ class SqlLeases:
     def release(self, key: str, owner: str) -> None:
         """Drop ``owner``'s lease on ``key``; a lease held by someone else is left alone."""
         with self.link.transaction():
-            self.link.execute(
+            self.link.write(
                 "UPDATE submissions SET lease_owner = NULL, lease_until = NULL"
                 " WHERE campaign = ? AND key = ? AND lease_owner = ?",
                 (self.campaign, key, owner),
             )
-            self.link.notify(LEASES_CHANNEL)
+            self.link.notify(lease_channel(key))
         self._book.dropped(owner, key)
 
     def release_all(self, owner: str) -> None:
         """Drop every lease, slot and hold ``owner`` has in this campaign (a runner is done)."""
         with self.link.transaction():
-            self.link.execute(
+            released = self.link.execute(
                 "UPDATE submissions SET lease_owner = NULL, lease_until = NULL"
-                " WHERE lease_owner = ? AND campaign = ?",
+                " WHERE lease_owner = ? AND campaign = ? RETURNING key",
                 (owner, self.campaign),
             )
             freed = self.link.execute(
                 "UPDATE slots SET owner = NULL, until = NULL WHERE owner = ? RETURNING account",
                 (owner,),
             )
-            self.link.execute(
+            self.link.write(
                 "DELETE FROM holds WHERE owner = ? AND campaign = ?", (owner, self.campaign)
             )
-            self.link.notify(LEASES_CHANNEL)
+            for row in released:
+                self.link.notify(lease_channel(row[0]))
             for account in sorted({row[0] for row in freed}):
                 self.link.notify(slots_channel(account))
         self._book.dropped(owner)
@@ -155,7 +157,7 @@ class SqlLeases:
     def release_slot(self, account: str, owner: str) -> None:
         """Give back one of the job slots ``owner`` holds on ``account`` (none: no change)."""
         with self.link.transaction():
-            self.link.execute(
+            self.link.write(
                 "UPDATE slots SET owner = NULL, until = NULL WHERE account = ? AND slot ="
                 " (SELECT max(slot) FROM slots WHERE account = ? AND owner = ?)",
                 (account, account, owner),
@@ -167,7 +169,7 @@ class SqlLeases:
         micros, lock = to_micros(amount), self.link.dialect.lock_row
         with self.link.transaction():
             # The campaign's row lock orders every reservation and money change of the campaign.
-            self.link.execute(
+            self.link.write(
                 "INSERT INTO campaigns (campaign) VALUES (?) ON CONFLICT DO NOTHING",
                 (self.campaign,),
             )
@@ -182,7 +184,7 @@ class SqlLeases:
             )[0][0]
             if committed + held + micros > to_micros(cap):
                 return False
-            self.link.execute(self._hold, (self.campaign, owner, micros, lease_seconds))
+            self.link.write(self._hold, (self.campaign, owner, micros, lease_seconds))
         return True
 
     def unreserve(self, owner: str, amount: float) -> None:

@@ -28,7 +28,7 @@ from orchestrator.state.records import (
     UploadRecord,
     to_micros,
 )
-from orchestrator.state.sql_leases import SqlLeases
+from orchestrator.state.sql_leases import SqlLeases, lease_channel
 from orchestrator.state.steps import Steps
 
 _CLEARED = {"task_id": None, "failure": None, "clip_urls": "[]", "image_url": None}
@@ -43,6 +43,7 @@ class SqlStore(SqlLeases):
     def __init__(self, link: Link, campaign: str) -> None:
         super().__init__(link, campaign)
         self.path = link.path
+        self.wake_poll = link.dialect.wake_poll  # seconds between checks while waiting
         self._steps = Steps(link, campaign)
         self._declare = (
             "INSERT INTO submissions AS s"
@@ -69,11 +70,6 @@ class SqlStore(SqlLeases):
     def close(self) -> None:
         """Close the connection; the store is unusable afterwards."""
         self.link.close()
-
-    @property
-    def wake_poll(self) -> float:
-        """Seconds between safety checks while waiting for a release."""
-        return self.link.dialect.wake_poll
 
     @contextmanager
     def listening(self, channel: str, callback: Callable[[], None]) -> Iterator[None]:
@@ -230,6 +226,7 @@ class SqlStore(SqlLeases):
             self._steps.update(
                 key, status=target(Action.SUCCESS), clip_urls=urls, image_url=image_url
             )
+            self.link.notify(lease_channel(key))  # a runner waiting for it need not any more
 
     def record_failure(
         self, key: str, *, final: bool, reason: str, refund: bool, owner: str | None = None

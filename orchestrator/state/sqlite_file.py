@@ -102,6 +102,10 @@ class SqliteLink:
         self._ring()
         return rows
 
+    def write(self, sql: str, args: Sequence[Any] = ()) -> None:
+        """Run one statement whose result is not read."""
+        self.execute(sql, args)
+
     def execute_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         """Run one statement for each of ``rows``."""
         with self._lock, self._errors():

@@ -56,7 +56,7 @@ class Steps:
     def update(self, key: str, **fields: Any) -> None:
         """Set columns of the submission ``key`` and stamp its update time."""
         names = "".join(f"{name} = ?, " for name in fields)
-        self._link.execute(
+        self._link.write(
             f"UPDATE submissions SET {names}updated_at = {self._now}"
             " WHERE campaign = ? AND key = ?",
             (*fields.values(), self._campaign, key),
@@ -72,15 +72,15 @@ class Steps:
             return
         deltas = [fields.get(name, was) - was for name, was in zip(_MONEY, old[0], strict=True)]
         names = ", ".join(f"{name} = ?" for name in fields)
-        self._link.execute(
+        self._link.write(
             f"UPDATE attempts SET {names} {_ONE_ATTEMPT}", (*fields.values(), *where)
         )
         if any(deltas):
-            self._link.execute(_ADD_TOTALS, (self._campaign, *deltas))
+            self._link.write(_ADD_TOTALS, (self._campaign, *deltas))
 
     def start_attempt(self, key: str, attempt: int) -> None:
         """Insert an empty attempt row (no money yet); an existing one is kept."""
-        self._link.execute(
+        self._link.write(
             "INSERT INTO attempts (campaign, key, attempt, started_at)"
             f" VALUES (?, ?, ?, {self._now}) ON CONFLICT DO NOTHING",
             (self._campaign, key, attempt),
@@ -108,7 +108,7 @@ class Steps:
     def replace_files(self, key: str, files: Sequence[FileRecord]) -> None:
         """Delete the key's files and insert ``files`` instead; replaced ones go to versions."""
         self._keep_versions(key, files)
-        self._link.execute(
+        self._link.write(
             "DELETE FROM files WHERE campaign = ? AND key = ?", (self._campaign, key)
         )
         self._link.execute_many(

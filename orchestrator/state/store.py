@@ -29,6 +29,8 @@ class Store(Protocol):
     default) writes unfenced.
     """
 
+    wake_poll: float  # seconds between safety checks while waiting for a release
+
     def declare(self, specs: Sequence[SubmissionSpec]) -> None:
         """Insert unknown keys as pending and rename known ones, in one transaction."""
 
@@ -194,13 +196,9 @@ class Store(Protocol):
     def totals(self) -> Totals:
         """Return this campaign's money: spent (charged - refunded), reserved, refunded."""
 
-    @property
-    def wake_poll(self) -> float:
-        """Seconds between safety checks while waiting for a release that may not be heard."""
-
     def listening(self, channel: str, callback: Callable[[], None]) -> AbstractContextManager[None]:
         """Have ``callback`` called (from any thread) whenever something is released on
-        ``channel``: ``slots:<account>`` (a job slot) or ``leases`` (a lease)."""
+        ``channel``: ``slots:<account>`` (a job slot) or ``lease:<key>`` (a lease, or its work done)."""
 
     def close(self) -> None:
         """Release the backend's connection; the store is unusable afterwards."""

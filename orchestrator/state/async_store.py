@@ -59,31 +59,65 @@ class Bell:
 
 
 class AsyncStore:
-    """Every ``Store`` method as a coroutine, run in order on one worker thread.
+    """Every ``Store`` method as a coroutine, run on the store's worker threads.
 
-    ``inline`` runs each call in the event loop's thread instead: for runs on a virtual clock
-    (tests), where time must pass only when the engine sleeps, never while a thread works.
+    One thread per connection: the store's own, plus ``connections - 1`` more (``clone``) on
+    PostgreSQL, where a runner far from the database overlaps its round trips; SQLite has one
+    writer at a time, so one thread. ``inline`` runs each call in the event loop's thread
+    instead: for runs on a virtual clock (tests), where time must pass only when the engine
+    sleeps, never while a thread works.
     """
 
     def __init__(self, store: Store, *, inline: bool = False) -> None:
         self.sync = store
         self.inline = inline
         self._pool: ThreadPoolExecutor | None = None
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._clones: list[Store] = []
+        self._first_taken = False
 
     def _executor(self) -> ThreadPoolExecutor:
         if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mjv-state")
+            self._first_taken = False
+            self._pool = ThreadPoolExecutor(
+                max_workers=max(1, self.sync.connections),
+                thread_name_prefix="mjv-state",
+                initializer=self._bind,
+            )
         return self._pool
 
+    def _bind(self) -> None:
+        """Give a new worker thread its connection: the store's own first, then clones."""
+        with self._lock:
+            first, self._first_taken = not self._first_taken, True
+        store = self.sync if first else self.sync.clone()
+        if not first:
+            with self._lock:
+                self._clones.append(store)
+        self._local.store = store
+
+    def _mine(self) -> Store:
+        """The store of the calling worker thread (the original one elsewhere)."""
+        store: Store = getattr(self._local, "store", self.sync)
+        return store
+
+    async def _do(self, fn: Callable[[Store], T]) -> T:
+        """Run ``fn`` with the store of whichever worker thread takes it."""
+        if self.inline:
+            return fn(self.sync)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor(), lambda: fn(self._mine()))
+
     async def run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-        """Run ``fn`` (anything that uses the store) on the store's thread; its result."""
+        """Run ``fn`` (anything that uses ``sync``) on a worker thread; its result."""
         if self.inline:
             return fn(*args, **kwargs)
         call = functools.partial(fn, *args, **kwargs)
         return await asyncio.get_running_loop().run_in_executor(self._executor(), call)
 
     def post(self, fn: Callable[P, object], *args: P.args, **kwargs: P.kwargs) -> Future[object]:
-        """Queue ``fn`` on the store's thread without waiting (it runs before later calls)."""
+        """Queue ``fn`` on a worker thread without waiting for it."""
         if not self.inline:
             return self._executor().submit(fn, *args, **kwargs)
         done: Future[object] = Future()
@@ -94,10 +128,15 @@ class AsyncStore:
         return done
 
     def shutdown(self) -> None:
-        """Stop the worker thread once its queue is done (a later call starts a new one)."""
+        """Stop the worker threads once their queue is done and close the extra connections
+        (a later call starts again)."""
         pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(wait=True)
+        with self._lock:
+            clones, self._clones = self._clones, []
+        for clone in clones:
+            clone.close()
 
     @contextmanager
     def bell(self, channel: str) -> Iterator[Bell]:
@@ -113,40 +152,40 @@ class AsyncStore:
     # The Store's methods, awaited (same names, same arguments).
 
     async def declare(self, specs: Sequence[SubmissionSpec]) -> None:
-        await self.run(self.sync.declare, specs)
+        await self._do(lambda s: s.declare(specs))
 
     async def get(self, key: str) -> Submission | None:
-        return await self.run(self.sync.get, key)
+        return await self._do(lambda s: s.get(key))
 
     async def submissions(self) -> list[Submission]:
-        return await self.run(self.sync.submissions)
+        return await self._do(lambda s: s.submissions())
 
     async def claim(self, key: str, owner: str, lease_seconds: float) -> bool:
-        return await self.run(self.sync.claim, key, owner, lease_seconds)
+        return await self._do(lambda s: s.claim(key, owner, lease_seconds))
 
     async def renew_leases(self, owner: str, lease_seconds: float) -> frozenset[str]:
-        return await self.run(self.sync.renew_leases, owner, lease_seconds)
+        return await self._do(lambda s: s.renew_leases(owner, lease_seconds))
 
     async def release(self, key: str, owner: str) -> None:
-        await self.run(self.sync.release, key, owner)
+        await self._do(lambda s: s.release(key, owner))
 
     async def release_all(self, owner: str) -> None:
-        await self.run(self.sync.release_all, owner)
+        await self._do(lambda s: s.release_all(owner))
 
     async def acquire_slot(self, account: str, owner: str, limit: int, lease: float) -> bool:
-        return await self.run(self.sync.acquire_slot, account, owner, limit, lease)
+        return await self._do(lambda s: s.acquire_slot(account, owner, limit, lease))
 
     async def slot_holders(self, account: str) -> int:
-        return await self.run(self.sync.slot_holders, account)
+        return await self._do(lambda s: s.slot_holders(account))
 
     async def release_slot(self, account: str, owner: str) -> None:
-        await self.run(self.sync.release_slot, account, owner)
+        await self._do(lambda s: s.release_slot(account, owner))
 
     async def reserve(self, owner: str, amount: float, cap: float, lease: float) -> bool:
-        return await self.run(self.sync.reserve, owner, amount, cap, lease)
+        return await self._do(lambda s: s.reserve(owner, amount, cap, lease))
 
     async def unreserve(self, owner: str, amount: float) -> None:
-        await self.run(self.sync.unreserve, owner, amount)
+        await self._do(lambda s: s.unreserve(owner, amount))
 
     async def record_intent(
         self,
@@ -157,17 +196,19 @@ class AsyncStore:
         sent_key: str | None = None,
         sent: threading.Event | None = None,
     ) -> int:
-        """``Store.record_intent``; given ``sent``, nothing else is recorded after the intent
-        until ``sent`` is set (the request's first bytes are out) or ``SEND_HOLD`` passed, so
-        that a crash never finds an intent newer than what went after it."""
+        """``Store.record_intent``; given ``sent``, its connection records nothing else until
+        ``sent`` is set (the whole request is written) or ``SEND_HOLD`` passed: with one
+        connection (SQLite), a crash never finds an intent whose request did not leave."""
         if self.inline or sent is None:
-            return await self.run(self.sync.record_intent, key, owner, reserved, sent_key=sent_key)
+            return await self._do(
+                lambda s: s.record_intent(key, owner, reserved, sent_key=sent_key)
+            )
         loop = asyncio.get_running_loop()
         answer: asyncio.Future[int] = loop.create_future()
 
         def intent() -> None:
             try:
-                got = self.sync.record_intent(key, owner, reserved, sent_key=sent_key)
+                got = self._mine().record_intent(key, owner, reserved, sent_key=sent_key)
             except BaseException as exc:
                 loop.call_soon_threadsafe(_settle, answer, None, exc)
                 return
@@ -180,18 +221,18 @@ class AsyncStore:
     async def record_task(
         self, key: str, task_id: str, charged: float, *, owner: str | None = None
     ) -> None:
-        await self.run(self.sync.record_task, key, task_id, charged, owner=owner)
+        await self._do(lambda s: s.record_task(key, task_id, charged, owner=owner))
 
     async def record_followup(
         self, key: str, task_id: str, charged: float = 0.0, *, owner: str | None = None
     ) -> None:
-        await self.run(self.sync.record_followup, key, task_id, charged, owner=owner)
+        await self._do(lambda s: s.record_followup(key, task_id, charged, owner=owner))
 
     async def record_rejected(self, key: str, reason: str, *, owner: str | None = None) -> None:
-        await self.run(self.sync.record_rejected, key, reason, owner=owner)
+        await self._do(lambda s: s.record_rejected(key, reason, owner=owner))
 
     async def record_running(self, key: str, *, owner: str | None = None) -> None:
-        await self.run(self.sync.record_running, key, owner=owner)
+        await self._do(lambda s: s.record_running(key, owner=owner))
 
     async def record_success(
         self,
@@ -201,30 +242,31 @@ class AsyncStore:
         *,
         owner: str | None = None,
     ) -> None:
-        await self.run(self.sync.record_success, key, clip_urls, image_url, owner=owner)
+        await self._do(lambda s: s.record_success(key, clip_urls, image_url, owner=owner))
 
     async def record_failure(
         self, key: str, *, final: bool, reason: str, refund: bool, owner: str | None = None
     ) -> None:
-        fail = self.sync.record_failure
-        await self.run(fail, key, final=final, reason=reason, refund=refund, owner=owner)
+        await self._do(
+            lambda s: s.record_failure(key, final=final, reason=reason, refund=refund, owner=owner)
+        )
 
     async def record_files(
         self, key: str, files: Sequence[FileRecord], *, owner: str | None = None
     ) -> None:
-        await self.run(self.sync.record_files, key, files, owner=owner)
+        await self._do(lambda s: s.record_files(key, files, owner=owner))
 
     async def files(self, key: str) -> list[FileRecord]:
-        return await self.run(self.sync.files, key)
+        return await self._do(lambda s: s.files(key))
 
     async def all_files(self) -> dict[str, list[FileRecord]]:
-        return await self.run(self.sync.all_files)
+        return await self._do(lambda s: s.all_files())
 
     async def file_versions(self) -> list[FileVersion]:
-        return await self.run(self.sync.file_versions)
+        return await self._do(lambda s: s.file_versions())
 
     async def reset(self, key: str, reason: str) -> None:
-        await self.run(self.sync.reset, key, reason)
+        await self._do(lambda s: s.reset(key, reason))
 
     async def adopt(
         self,
@@ -234,28 +276,28 @@ class AsyncStore:
         image_url: str | None,
         files: Sequence[FileRecord],
     ) -> None:
-        await self.run(self.sync.adopt, key, task_id, clip_urls, image_url, files)
+        await self._do(lambda s: s.adopt(key, task_id, clip_urls, image_url, files))
 
     async def attempts(self, key: str) -> list[Attempt]:
-        return await self.run(self.sync.attempts, key)
+        return await self._do(lambda s: s.attempts(key))
 
     async def upload_url(self, sha256: str) -> str | None:
-        return await self.run(self.sync.upload_url, sha256)
+        return await self._do(lambda s: s.upload_url(sha256))
 
     async def upload(self, sha256: str) -> UploadRecord | None:
-        return await self.run(self.sync.upload, sha256)
+        return await self._do(lambda s: s.upload(sha256))
 
     async def record_upload(self, sha256: str, url: str) -> None:
-        await self.run(self.sync.record_upload, sha256, url)
+        await self._do(lambda s: s.record_upload(sha256, url))
 
     async def forget_upload(self, sha256: str) -> None:
-        await self.run(self.sync.forget_upload, sha256)
+        await self._do(lambda s: s.forget_upload(sha256))
 
     async def money(self) -> dict[str, Money]:
-        return await self.run(self.sync.money)
+        return await self._do(lambda s: s.money())
 
     async def totals(self) -> Totals:
-        return await self.run(self.sync.totals)
+        return await self._do(lambda s: s.totals())
 
 
 def _settle(answer: asyncio.Future[int], got: int | None, exc: BaseException | None) -> None:

@@ -25,6 +25,8 @@ class Dialect:
     skip_locked: str  # after the pick of a free job slot: runners never wait on each other
     greatest: str  # the two-argument maximum
     wake_poll: float  # seconds between safety checks while waiting for a release
+    connections: int  # a run's connections: one writer at a time on SQLite; a round trip
+    # each on PostgreSQL, where runners far from the database overlap them
     snapshot: str  # first statement of a transaction that must read one snapshot ("": none)
     lock_campaigns: str  # keeps campaigns from appearing during an import ("": none needed)
 
@@ -36,7 +38,7 @@ class Dialect:
 # SQLite's clock is the store's (a function the connection registers, so tests inject one);
 # one process at a time writes, so no row locks are needed.
 # BEGIN IMMEDIATE gives SQLite one snapshot and one writer at a time.
-SQLITE = Dialect("sqlite", "mjv_now()", "", "", "max", 0.1, "", "")
+SQLITE = Dialect("sqlite", "mjv_now()", "", "", "max", 0.1, 1, "", "")
 # PostgreSQL's is the DATABASE's clock: runners on many machines share one.
 POSTGRES = Dialect(
     "postgres",
@@ -45,6 +47,7 @@ POSTGRES = Dialect(
     " FOR UPDATE SKIP LOCKED",
     "greatest",
     2.0,
+    4,
     "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ",
     "LOCK TABLE campaigns IN SHARE ROW EXCLUSIVE MODE",
 )
@@ -81,6 +84,9 @@ class Link(Protocol):
 
     def listen(self) -> None:
         """Start hearing releases made by other processes (when the database can tell)."""
+
+    def reopen(self) -> Link:
+        """Another connection to the same state."""
 
     def close(self) -> None:
         """Close the connection."""

@@ -112,6 +112,10 @@ class PostgresLink:
         """NOTIFY every listening runner (delivered when the transaction commits)."""
         self.write("SELECT pg_notify(?, ?)", (CHANNEL, f"{self.url.schema}:{channel}"))
 
+    def reopen(self) -> PostgresLink:
+        """Another connection to the state's schema."""
+        return connect(self.url)
+
     def listen(self) -> None:
         """Start hearing other runners' releases (a second connection, in a thread)."""
         with self._lock:

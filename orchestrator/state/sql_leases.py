@@ -26,10 +26,10 @@ def lease_channel(key: str) -> str:
 class SqlLeases:
     """The lease side of ``SqlStore``; see ``Store`` for each method's semantics."""
 
-    def __init__(self, link: Link, campaign: str) -> None:
+    def __init__(self, link: Link, campaign: str, book: LeaseBook | None = None) -> None:
         self.link = link
         self.campaign = campaign
-        self._book = LeaseBook()
+        self._book = book or LeaseBook()
         self._slot_rows: set[tuple[str, int]] = set()  # (account, limit) whose rows exist
         now = link.dialect.now
         self._claim = (

@@ -16,6 +16,7 @@ from typing import Self
 
 from orchestrator.state import dump, rows, wakeups
 from orchestrator.state.dialect import Link
+from orchestrator.state.leases import LeaseBook
 from orchestrator.state.lifecycle import Action, Status, target
 from orchestrator.state.records import (
     Attempt,
@@ -40,10 +41,11 @@ class SqlStore(SqlLeases):
     Writes given an ``owner`` are fenced: ``LeaseLostError`` unless it holds the key's lease.
     """
 
-    def __init__(self, link: Link, campaign: str) -> None:
-        super().__init__(link, campaign)
+    def __init__(self, link: Link, campaign: str, book: LeaseBook | None = None) -> None:
+        super().__init__(link, campaign, book)
         self.path = link.path
         self.wake_poll = link.dialect.wake_poll  # seconds between checks while waiting
+        self.connections = link.dialect.connections  # how many a run may use at once
         self._steps = Steps(link, campaign)
         self._declare = (
             "INSERT INTO submissions AS s"
@@ -70,6 +72,10 @@ class SqlStore(SqlLeases):
     def close(self) -> None:
         """Close the connection; the store is unusable afterwards."""
         self.link.close()
+
+    def clone(self) -> SqlStore:
+        """The same campaign on another connection, sharing this store's lease book."""
+        return SqlStore(self.link.reopen(), self.campaign, self._book)
 
     @contextmanager
     def listening(self, channel: str, callback: Callable[[], None]) -> Iterator[None]:

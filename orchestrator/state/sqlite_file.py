@@ -47,6 +47,7 @@ class SqliteLink:
         self.topic = f"sqlite:{self._where}"
         self._identity = _identity(self._where)
         self._rings: list[str] = []
+        self._clock = clock
         db.create_function("mjv_now", 0, clock)
 
     @property
@@ -123,6 +124,10 @@ class SqliteLink:
 
     def listen(self) -> None:
         """Other processes cannot ring: waiters on this file rely on their safety poll."""
+
+    def reopen(self) -> SqliteLink:
+        """Another connection to the state file."""
+        return connect(self._path, self._clock)
 
     def close(self) -> None:
         """Close the connection."""

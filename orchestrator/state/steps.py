@@ -72,9 +72,7 @@ class Steps:
             return
         deltas = [fields.get(name, was) - was for name, was in zip(_MONEY, old[0], strict=True)]
         names = ", ".join(f"{name} = ?" for name in fields)
-        self._link.write(
-            f"UPDATE attempts SET {names} {_ONE_ATTEMPT}", (*fields.values(), *where)
-        )
+        self._link.write(f"UPDATE attempts SET {names} {_ONE_ATTEMPT}", (*fields.values(), *where))
         if any(deltas):
             self._link.write(_ADD_TOTALS, (self._campaign, *deltas))
 
@@ -108,9 +106,7 @@ class Steps:
     def replace_files(self, key: str, files: Sequence[FileRecord]) -> None:
         """Delete the key's files and insert ``files`` instead; replaced ones go to versions."""
         self._keep_versions(key, files)
-        self._link.write(
-            "DELETE FROM files WHERE campaign = ? AND key = ?", (self._campaign, key)
-        )
+        self._link.write("DELETE FROM files WHERE campaign = ? AND key = ?", (self._campaign, key))
         self._link.execute_many(
             "INSERT INTO files (campaign, key, idx, name, url, sha256, size)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",

@@ -30,6 +30,7 @@ class Store(Protocol):
     """
 
     wake_poll: float  # seconds between safety checks while waiting for a release
+    connections: int  # how many connections a run may use at once (see ``clone``)
 
     def declare(self, specs: Sequence[SubmissionSpec]) -> None:
         """Insert unknown keys as pending and rename known ones, in one transaction."""
@@ -198,7 +199,11 @@ class Store(Protocol):
 
     def listening(self, channel: str, callback: Callable[[], None]) -> AbstractContextManager[None]:
         """Have ``callback`` called (from any thread) whenever something is released on
-        ``channel``: ``slots:<account>`` (a job slot) or ``lease:<key>`` (a lease, or its work done)."""
+        ``channel``: ``slots:<account>`` (a job slot) or ``lease:<key>`` (a lease, or its
+        work done)."""
+
+    def clone(self) -> Store:
+        """The same campaign on another connection (sharing which leases were taken)."""
 
     def close(self) -> None:
         """Release the backend's connection; the store is unusable afterwards."""

@@ -1,0 +1,56 @@
+"""Waiting for a job slot wakes on its release (the local bell, PostgreSQL's NOTIFY), not a poll.
+
+The waiter's safety poll is made to never return, so only a ring can end its wait; the
+releasing side is another store (for PostgreSQL: another connection string, so that only the
+database's NOTIFY can carry the news).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from orchestrator.engine.account import SharedSlots
+from orchestrator.engine.pacing import AdaptiveSlots
+from orchestrator.state import AsyncStore, Store, open_postgres, open_store
+from orchestrator.state.sql_leases import slots_channel
+from orchestrator.state.wakeups import _bells
+
+OTHER = "elsewhere:1:other"  # a live runner on another host: only its release frees the slot
+ME = "here:1:me"
+GUARD = 30.0  # seconds: only against a hang, never reached when the ring works
+
+
+async def _wait_for_the_slot(waiter: Store, releaser: Store) -> None:
+    assert releaser.acquire_slot("acct", OTHER, 1, 600)
+    store = AsyncStore(waiter)
+    forever = asyncio.Event()
+
+    async def no_poll(_: float) -> None:
+        await forever.wait()
+
+    slots = SharedSlots(
+        AdaptiveSlots(1), store, account="acct", owner=ME, limit=1, lease_seconds=600, sleep=no_poll
+    )
+    acquiring = asyncio.ensure_future(slots.acquire())
+    while not any(channel == slots_channel("acct") for _, channel in _bells):
+        await asyncio.sleep(0.01)  # the waiter is listening
+    await asyncio.to_thread(releaser.release_slot, "acct", OTHER)
+    await asyncio.wait_for(acquiring, GUARD)
+    assert slots.in_use == 1 and waiter.slot_holders("acct") == 1
+    store.shutdown()
+
+
+def test_a_slot_released_in_this_process_wakes_its_waiter(tmp_path: Path) -> None:
+    with open_store(tmp_path / "s.db", "c") as waiter, open_store(tmp_path / "s.db", "c") as other:
+        asyncio.run(_wait_for_the_slot(waiter, other))
+
+
+def test_a_slot_released_by_another_runner_wakes_its_waiter_by_notify(postgres_url: str) -> None:
+    url = f"{postgres_url}&schema=wakeups"
+    with (
+        open_postgres(url, "c") as waiter,
+        open_postgres(f"{url}&application_name=x", "c") as other,
+    ):
+        assert waiter.link.topic != other.link.topic  # no ring inside this process
+        asyncio.run(_wait_for_the_slot(waiter, other))

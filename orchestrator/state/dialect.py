@@ -46,7 +46,7 @@ POSTGRES = Dialect(
     " FOR UPDATE",
     " FOR UPDATE SKIP LOCKED",
     "greatest",
-    2.0,
+    0.5,
     4,
     "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ",
     "LOCK TABLE campaigns IN SHARE ROW EXCLUSIVE MODE",

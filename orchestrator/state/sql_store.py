@@ -167,10 +167,10 @@ class SqlStore(SqlLeases):
         steps = self._steps
         with self.link.transaction():
             status, attempt = steps.begin(key, Action.SUBMIT, owner)
-            steps.abandon(key, status, attempt, f"sent again as attempt {attempt + 1}")
+            if attempt:  # a first send has no attempt before it to close
+                steps.abandon(key, status, attempt, f"sent again as attempt {attempt + 1}")
             attempt += 1
-            steps.start_attempt(key, attempt)
-            steps.set_attempt(
+            steps.new_attempt(
                 key,
                 attempt,
                 reserved=to_micros(reserved),

@@ -76,6 +76,21 @@ class Steps:
         if any(deltas):
             self._link.write(_ADD_TOTALS, (self._campaign, *deltas))
 
+    def new_attempt(self, key: str, attempt: int, **fields: Any) -> None:
+        """Insert attempt ``attempt`` with ``fields`` (reserved money moves the totals); an
+        existing row is updated instead (its money moved by the difference)."""
+        names = "".join(f", {name}" for name in fields)
+        marks = ", ?" * len(fields)
+        added = self._link.execute(
+            f"INSERT INTO attempts (campaign, key, attempt, started_at{names})"
+            f" VALUES (?, ?, ?, {self._now}{marks}) ON CONFLICT DO NOTHING RETURNING attempt",
+            (self._campaign, key, attempt, *fields.values()),
+        )
+        if not added:
+            self.set_attempt(key, attempt, **fields)
+        elif fields.get("reserved"):
+            self._link.write(_ADD_TOTALS, (self._campaign, fields["reserved"], 0, 0))
+
     def start_attempt(self, key: str, attempt: int) -> None:
         """Insert an empty attempt row (no money yet); an existing one is kept."""
         self._link.write(

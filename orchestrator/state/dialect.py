@@ -38,7 +38,7 @@ class Dialect:
 # SQLite's clock is the store's (a function the connection registers, so tests inject one);
 # one process at a time writes, so no row locks are needed.
 # BEGIN IMMEDIATE gives SQLite one snapshot and one writer at a time.
-SQLITE = Dialect("sqlite", "mjv_now()", "", "", "max", 0.1, 1, "", "")
+SQLITE = Dialect("sqlite", "mjv_now()", "", "", "max", 0.05, 1, "", "")
 # PostgreSQL's is the DATABASE's clock: runners on many machines share one.
 POSTGRES = Dialect(
     "postgres",

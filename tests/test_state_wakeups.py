@@ -35,6 +35,9 @@ async def _wait_for_the_slot(waiter: Store, releaser: Store) -> None:
     acquiring = asyncio.ensure_future(slots.acquire())
     while not any(channel == slots_channel("acct") for _, channel in _bells):
         await asyncio.sleep(0.01)  # the waiter is listening
+    listener = getattr(waiter.link, "_listener", None)  # PostgreSQL's LISTEN connection
+    if listener is not None:
+        await asyncio.to_thread(listener.ready.wait, GUARD)  # and so is the database
     await asyncio.to_thread(releaser.release_slot, "acct", OTHER)
     await asyncio.wait_for(acquiring, GUARD)
     assert slots.in_use == 1 and waiter.slot_holders("acct") == 1

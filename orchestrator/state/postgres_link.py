@@ -15,7 +15,7 @@ from orchestrator.errors import ConfigError, StateError
 from orchestrator.state import schema
 from orchestrator.state.dialect import POSTGRES, Row
 from orchestrator.state.url import PostgresUrl, password_of
-from orchestrator.state.wakeups import ring
+from orchestrator.state.wakeups import ring, ring_all
 
 if TYPE_CHECKING:
     import psycopg
@@ -138,6 +138,7 @@ class _Listener:
         self._prefix = f"{url.schema}:"
         self._topic = topic
         self._stopped = threading.Event()
+        self.ready = threading.Event()  # LISTEN is in place
         threading.Thread(target=self._run, name="mjv-listen", daemon=True).start()
 
     def _run(self) -> None:
@@ -145,6 +146,8 @@ class _Listener:
         try:
             with pg.connect(self._url.conninfo, autocommit=True) as db:
                 db.execute(f"LISTEN {CHANNEL}")
+                self.ready.set()
+                ring_all(self._topic)  # a release before LISTEN was not heard: look again
                 while not self._stopped.is_set():
                     for note in db.notifies(timeout=POSTGRES.wake_poll):
                         if note.payload.startswith(self._prefix):

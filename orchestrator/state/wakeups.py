@@ -23,6 +23,14 @@ def ring(topic: str, channel: str) -> None:
         callback()
 
 
+def ring_all(topic: str) -> None:
+    """Call everyone listening on any channel of ``topic`` (news may have been missed)."""
+    with _lock:
+        callbacks = [cb for (found, _), cbs in _bells.items() if found == topic for cb in cbs]
+    for callback in callbacks:
+        callback()
+
+
 @contextmanager
 def listening(topic: str, channel: str, callback: Callable[[], None]) -> Iterator[None]:
     """Have ``callback`` called on each ring of ``channel`` while inside."""

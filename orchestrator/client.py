@@ -19,7 +19,9 @@ import httpx
 from orchestrator.errors import (
     ConfigError,
     DownloadError,
+    MalformedAnswerError,
     ProviderUnreachableError,
+    RefusedDownloadError,
     ServerError,
     SubmitOutcomeUnknownError,
 )
@@ -35,9 +37,20 @@ from orchestrator.wire import (
     extend_body,
     http_error,
     parse_task,
-    redact,
     submit_path,
     video_body,
+)
+from orchestrator.wirecheck import (
+    MB,
+    Bounds,
+    check_task_id,
+    check_url,
+    redact,
+    redact_url,
+    scrub,
+    shown,
+    task_path,
+    url_problem,
 )
 
 __all__ = [
@@ -50,6 +63,7 @@ __all__ = [
 ]
 
 DEFAULT_BASE_URL = "https://api.cometapi.com"
+DEFAULT_BOUNDS = Bounds()
 KEY_VARS = ("MJV_API_KEY", "COMETAPI_KEY")
 # The Midjourney CDN sits behind a bot filter; midjourney-proxy's own fetcher sends a browser
 # User-Agent (MjImageFetchHelper.cs), and so do downloads here unless MJV_USER_AGENT says else.
@@ -79,9 +93,12 @@ class Client:
         timeout: float = 30.0,
         max_in_flight: int = 4,
         user_agent: str = BROWSER_USER_AGENT,
+        bounds: Bounds = DEFAULT_BOUNDS,
     ) -> None:
         self._key = _check_key(api_key)
         self.base_url = _check_base_url(base_url)
+        self.shown_url = redact_url(self.base_url)  # what messages may show of it
+        self.bounds = bounds
         # A real connection pool reports the moment a request is written (httpcore's trace);
         # a transport passed in (tests) may not, so the hook then runs just before the call.
         self._traced = transport is None
@@ -108,7 +125,8 @@ class Client:
     def from_env(
         cls, base_url: str | None = None, env: Mapping[str, str] | None = None, **kw: Any
     ) -> Client:
-        """Build a client from MJV_API_KEY (or COMETAPI_KEY), MJV_BASE_URL and MJV_TIMEOUT."""
+        """Build a client from MJV_API_KEY (or COMETAPI_KEY), MJV_BASE_URL, MJV_TIMEOUT and the
+        bounds of ``Bounds.from_env`` (MJV_MAX_ANSWER_MB, MJV_MAX_CLIP_MB, MJV_DOWNLOAD_TIMEOUT)."""
         env = os.environ if env is None else env
         key = next((env[name] for name in KEY_VARS if env.get(name, "").strip()), None)
         if key is None:
@@ -117,6 +135,7 @@ class Client:
             kw["timeout"] = _parse_timeout(env["MJV_TIMEOUT"])
         if "user_agent" not in kw and env.get("MJV_USER_AGENT", "").strip():
             kw["user_agent"] = env["MJV_USER_AGENT"].strip()
+        kw.setdefault("bounds", Bounds.from_env(env))
         return cls(key, base_url or env.get("MJV_BASE_URL") or DEFAULT_BASE_URL, **kw)
 
     @property
@@ -190,11 +209,14 @@ class Client:
         urls = result if isinstance(result, list) else [result]
         if len(urls) != len(images):
             raise ServerError(f"upload returned {len(urls)} URLs for {len(images)} images")
-        return urls
+        try:
+            return [check_url(url, "upload") for url in urls]
+        except MalformedAnswerError as exc:  # accepted (and maybe charged), but unusable
+            raise SubmitOutcomeUnknownError(str(exc)) from None
 
     async def fetch_task(self, task_id: str) -> Task:
         """Fetch one task object."""
-        return parse_task(await self._call("GET", f"/mj/task/{task_id}/fetch"))
+        return parse_task(await self._call("GET", task_path("/mj/task/{}/fetch", task_id)))
 
     async def list_tasks(self, ids: Sequence[str]) -> list[Task]:
         """Fetch many tasks in one call; unknown ids are left out."""
@@ -203,24 +225,31 @@ class Client:
         body = await self._call("POST", "/mj/task/list-by-condition", {"ids": list(ids)})
         if not isinstance(body, list):
             raise ServerError("list-by-condition did not return a list")
-        return [parse_task(item) for item in body]
+        return _tasks(body)
 
     async def download(self, url: str, sink: Callable[[bytes], None]) -> int:
-        """Stream ``url`` (without credentials) into ``sink``; return the byte count."""
-        if not url.startswith(("http://", "https://")):
-            raise DownloadError(f"not an http(s) URL: {url[:200]}")
+        """Stream ``url`` (without credentials) into ``sink``; return the byte count.
+
+        Within the bounds: a malformed URL or a clip over ``max_clip_bytes`` is refused
+        (RefusedDownloadError), one not done in ``download_seconds`` is a ServerError.
+        """
+        problem = url_problem(url)
+        if problem is not None:
+            raise RefusedDownloadError(f"refused clip URL {shown(url)} ({problem})")
+        where, seconds = redact_url(url), self.bounds.download_seconds
         try:
-            async with self._cdn.stream("GET", url) as resp:
-                if resp.status_code in _EXPIRED:
-                    raise DownloadError(
-                        f"{url} no longer answers (HTTP {resp.status_code}): expired at the "
-                        "provider, or removed"
-                    )
-                if resp.status_code >= 400:
-                    raise DownloadError(f"download of {url} failed: HTTP {resp.status_code}")
-                return await _drain(resp, sink)
+            async with asyncio.timeout(seconds), self._cdn.stream("GET", url) as resp:
+                _check_clip_answer(resp, where, self.bounds.max_clip_bytes)
+                return await _drain(resp, sink, where, self.bounds.max_clip_bytes)
+        except TimeoutError:
+            raise ServerError(
+                f"download of {where} did not finish within {seconds:g} s "
+                "(MJV_DOWNLOAD_TIMEOUT); nothing was kept"
+            ) from None
+        except httpx.InvalidURL as exc:  # e.g. a redirect to a malformed URL
+            raise RefusedDownloadError(f"download of {where} refused: {exc}") from None
         except httpx.HTTPError as exc:
-            raise ServerError(f"download of {url} failed: {type(exc).__name__}") from None
+            raise ServerError(f"download of {where} failed: {type(exc).__name__}") from None
 
     async def ping(self) -> float:
         """An authenticated call that creates nothing (a list of no tasks); return its seconds."""
@@ -259,22 +288,46 @@ class Client:
                 if not self._traced:
                     await sent.fire()
                 extensions = {"trace": sent.trace} if self._traced and on_send else None
-                resp = await self._api.request(
+                request = self._api.build_request(
                     method, path, json=body, headers=headers, extensions=extensions
                 )
-                await sent.fire()  # an answer came, so it was sent (a transport that never traced)
+                resp = await self._read_answer(request, sent, f"{method} {path}")
         except httpx.HTTPError as exc:
-            where = f"{method} {self.base_url}{path}"
+            where = f"{method} {self.shown_url}{path}"
             # Not one byte was written: the provider never saw it, whatever the exception.
             submit = submit and (sent.fired or on_send is None)
             raise _transport_error(exc, where, redact(str(exc), self._key), submit) from None
-        payload = _json(redact(resp.text, self._key))
-        if resp.status_code != 200:
-            retry_after = resp.headers.get("Retry-After")
-            raise http_error(resp.status_code, payload, retry_after, submit)
+        except MalformedAnswerError as exc:
+            if submit:  # the answer was too large to read: it may say "accepted"
+                raise SubmitOutcomeUnknownError(f"{exc}; the job may have been accepted") from None
+            raise
+        status, text, retry_after = resp
+        payload = scrub(_json(text), self._key)
+        if status != 200:
+            raise http_error(status, payload, retry_after, submit)
         if payload is None and not submit:
             raise ServerError(f"{method} {path}: unreadable answer from provider")
         return payload
+
+    async def _read_answer(
+        self, request: httpx.Request, sent: _SendHook, what: str
+    ) -> tuple[int, str, str | None]:
+        """Send and read the answer within ``max_answer_bytes``: status, text, Retry-After."""
+        resp = await self._api.send(request, stream=True)
+        try:
+            await sent.fire()  # an answer came, so it was sent (a transport that never traced)
+            limit = self.bounds.max_answer_bytes
+            if _announced(resp) > limit:
+                raise _too_large(what, limit)
+            content = bytearray()
+            async for chunk in resp.aiter_bytes():
+                content += chunk
+                if len(content) > limit:
+                    raise _too_large(what, limit)
+        finally:
+            await resp.aclose()
+        text = content.decode(resp.charset_encoding or "utf-8", errors="replace")
+        return resp.status_code, text, resp.headers.get("Retry-After")
 
 
 class _SendHook:
@@ -316,16 +369,72 @@ def _transport_error(exc: httpx.HTTPError, where: str, detail: str, submit: bool
     return ServerError(what)
 
 
-async def _drain(resp: httpx.Response, sink: Callable[[bytes], None]) -> int:
+def _announced(resp: httpx.Response) -> int:
+    """The Content-Length a response announces (0 when none or unreadable)."""
+    try:
+        return max(0, int(resp.headers.get("Content-Length") or 0))
+    except ValueError:
+        return 0
+
+
+def _too_large(what: str, limit: int) -> MalformedAnswerError:
+    return MalformedAnswerError(
+        f"{what}: the provider's answer is larger than {limit / MB:g} MB (MJV_MAX_ANSWER_MB); "
+        "refused unread"
+    )
+
+
+def _check_clip_answer(resp: httpx.Response, where: str, limit: int) -> None:
+    """Refuse an error status, or a clip announced over the size cap, before reading it."""
+    if resp.status_code in _EXPIRED:
+        raise DownloadError(
+            f"{where} no longer answers (HTTP {resp.status_code}): expired at the "
+            "provider, or removed"
+        )
+    if resp.status_code >= 400:
+        raise DownloadError(f"download of {where} failed: HTTP {resp.status_code}")
+    if _announced(resp) > limit:
+        raise _clip_too_large(where, limit, f"announced as {_announced(resp) / MB:.0f} MB")
+
+
+def _clip_too_large(where: str, limit: int, how: str) -> RefusedDownloadError:
+    return RefusedDownloadError(
+        f"download of {where} refused: {how}, over the clip size cap of {limit / MB:g} MB "
+        "(MJV_MAX_CLIP_MB); nothing was kept"
+    )
+
+
+async def _drain(
+    resp: httpx.Response, sink: Callable[[bytes], None], where: str, limit: int
+) -> int:
     size = 0
     async for chunk in resp.aiter_bytes():
-        sink(chunk)
         size += len(chunk)
+        if size > limit:
+            raise _clip_too_large(where, limit, "the body kept coming")
+        sink(chunk)
     return size
 
 
+def _tasks(body: list[Any]) -> list[Task]:
+    """The well-formed task objects of a list; a malformed one cannot be any of ours."""
+    tasks = []
+    for item in body:
+        try:
+            tasks.append(parse_task(item))
+        except ServerError:
+            continue
+    return tasks
+
+
 def _one(result: str | list[str]) -> str:
-    return result[0] if isinstance(result, list) else result
+    """The task id of an accepted submit: refused when malformed, as an unknown outcome (the
+    submission was taken, maybe charged, but cannot be polled)."""
+    first = result[0] if isinstance(result, list) else result
+    try:
+        return check_task_id(first, "task id of an accepted submit")
+    except MalformedAnswerError as exc:
+        raise SubmitOutcomeUnknownError(str(exc)) from None
 
 
 def _json(text: str) -> Any:
@@ -343,8 +452,9 @@ def _check_key(key: str) -> str:
 
 
 def _check_base_url(url: str) -> str:
-    if not url.startswith(("http://", "https://")):
-        raise ConfigError(f"base URL must start with http:// or https://, got {url[:100]!r}")
+    problem = url_problem(url)
+    if problem is not None:
+        raise ConfigError(f"base URL {shown(url)} is not usable: {problem}")
     return url.rstrip("/")
 
 

@@ -22,7 +22,8 @@ this tree: see ``engine/outcomes.py``.
     ├── WorldError                 the simulator's world file cannot be read or written
     ├── BudgetError                a submission would pass ``max_cost``; the job is blocked
     ├── DownloadError              a clip could not be downloaded or verified        retryable
-    │   └── ContentMismatchError   not the recorded content: fetching again won't help
+    │   ├── ContentMismatchError   not the recorded content: fetching again won't help
+    │   └── RefusedDownloadError   a malformed clip URL, or a clip over the size cap
     └── ProviderError              the provider refused, failed, or could not be reached
         ├── AuthenticationError    401/403: bad or revoked key                           stops
         ├── QuotaError             no credit left                                        stops
@@ -37,6 +38,7 @@ this tree: see ``engine/outcomes.py``.
         ├── TaskNotFoundError      the provider does not know the task id
         ├── ServerError            5xx, timeout, dropped connection                  retryable
         │   ├── ProviderUnreachableError  no connection at all; nothing was sent     retryable
+        │   ├── MalformedAnswerError  a malformed URL or task id, an answer too large retryable
         │   └── RelayError         the gateway could not reach its upstream          retryable
         ├── IdempotencyConflictError  the key is still being processed: ask again    retryable
         ├── SubmitOutcomeUnknownError a submit may have been accepted (and charged)  retryable
@@ -56,6 +58,7 @@ EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_JOBS_FAILED = 3
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143  # 128 + SIGTERM, what a shell reports for a terminated process
 
 
 class MjvError(Exception):
@@ -143,6 +146,12 @@ class ContentMismatchError(DownloadError):
     retryable = False
 
 
+class RefusedDownloadError(DownloadError):
+    """A clip mjv refuses to fetch or keep (a malformed URL, or over the size cap): final."""
+
+    retryable = False
+
+
 # --- provider errors -------------------------------------------------------------------------
 
 
@@ -218,6 +227,10 @@ class ServerError(ProviderError):
     """HTTP 5xx, envelope code 9, a timeout or a dropped connection: retry with backoff."""
 
     retryable = True
+
+
+class MalformedAnswerError(ServerError):
+    """An answer mjv refuses to use: a malformed URL or task id, or one over the size limit."""
 
 
 class ProviderUnreachableError(ServerError):

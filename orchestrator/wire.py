@@ -29,6 +29,8 @@ from orchestrator.errors import (
     TaskNotFoundError,
 )
 from orchestrator.model import Settings
+from orchestrator.wirecheck import check_task_id
+from orchestrator.wirecheck import redact as _redact
 
 ACCEPTED_CODES = frozenset({1, 21, 22})
 TERMINAL_STATUSES = frozenset({"SUCCESS", "FAILURE", "CANCEL"})
@@ -59,7 +61,6 @@ _RELAY_FAILURES = (
 )
 _QUOTA_TEXTS = ("quota_not_enough", "所余资金不足", "余额不足")
 _ACCOUNT_LOCKED = re.compile(r"账号已被临时封锁|account .*(locked|suspended|banned)", re.I)
-_KEY_LIKE = re.compile(r"sk-[A-Za-z0-9_\-]{6,}")
 _MAX_TEXT = 200
 
 
@@ -187,7 +188,7 @@ def parse_task(raw: Any) -> Task:
     if not isinstance(raw, Mapping) or raw.get("id") in (None, ""):
         raise ServerError(f"malformed task object from provider: {_short(raw)}")
     return Task(
-        id=str(raw["id"]),
+        id=check_task_id(raw["id"]),
         action=str(raw.get("action") or ""),
         status=str(raw.get("status") or ""),
         progress=_progress(raw.get("progress")),
@@ -333,10 +334,9 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
 
 
 def redact(text: str, secret: str) -> str:
-    """Remove ``secret`` and anything key-shaped from ``text``."""
-    if secret:
-        text = text.replace(secret, "***")
-    return _KEY_LIKE.sub("sk-***", text)
+    """Remove ``secret`` (in any case, with or without its prefix), anything key-shaped and
+    URL credentials from ``text`` (see ``orchestrator.wirecheck``)."""
+    return _redact(text, secret)
 
 
 def _error_text(body: Any) -> str:

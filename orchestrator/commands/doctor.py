@@ -24,7 +24,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     except ConfigError as exc:
         out.write(f"key: not usable ({exc})\n")
         return EXIT_ERROR
-    out.write(f"provider: {client.base_url}\n")
+    out.write(f"provider: {client.shown_url}\n")
     return asyncio.run(_check(client, out))
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from orchestrator.atomic import fsync_dir
@@ -19,7 +20,7 @@ from orchestrator.engine.downloads import (
     file_digest,
     file_matches,
 )
-from orchestrator.errors import ContentMismatchError, DownloadError, ServerError
+from orchestrator.errors import DownloadError, ServerError
 from orchestrator.state import AsyncStore, FileRecord, Status, Submission
 
 DOWNLOAD_TRIES = 3
@@ -39,18 +40,34 @@ def version_name(key: str, attempt: int, name: str) -> str:
 class Clips:
     """Downloads succeeded submissions' clips; verifies and restores downloaded ones."""
 
-    def __init__(self, store: AsyncStore, fetch: Fetch, concurrency: int) -> None:
+    def __init__(
+        self,
+        store: AsyncStore,
+        fetch: Fetch,
+        concurrency: int,
+        warn: Callable[[str], None] | None = None,
+    ) -> None:
         self._store = store
         self._fetch = fetch
         self._gate = asyncio.Semaphore(concurrency)
+        self._warn = warn or (lambda _: None)
         self.downloaded = 0
 
-    async def ensure(self, sub: Submission, folder: Path) -> None:
-        """Make every clip of ``sub`` present in ``folder`` with its recorded content."""
+    async def ensure(self, sub: Submission, folder: Path, batch: int | None = None) -> None:
+        """Make every clip of ``sub`` present in ``folder`` with its recorded content.
+
+        At most ``batch`` clips are kept: URLs a provider adds beyond it are ignored.
+        """
         known = {record.index: record for record in await self._store.files(sub.key)}
         urls = sub.clip_urls or tuple(known[i].url for i in sorted(known))
         if not urls:
             raise DownloadError(f"task {sub.task_id} finished without any clip URL")
+        if batch is not None and len(urls) > batch:
+            self._warn(
+                f"task {sub.task_id} answered {len(urls)} clip URLs for a batch of {batch}: "
+                f"the {len(urls) - batch} beyond it are ignored"
+            )
+            urls = urls[:batch]
         records: list[FileRecord] = []
         changed = sub.status != Status.DOWNLOADED
         for index, url in enumerate(urls):
@@ -82,7 +99,7 @@ class Clips:
                     self._fetch, url, dest, expected=expected, set_aside=self.set_aside
                 )
             except (DownloadError, ServerError) as exc:
-                if attempt == DOWNLOAD_TRIES or isinstance(exc, ContentMismatchError):
+                if attempt == DOWNLOAD_TRIES or not exc.retryable:
                     raise
                 await asyncio.sleep(0.5 * attempt)
         raise AssertionError("unreachable")

@@ -87,7 +87,9 @@ async def download_clip(
             _verify(sink, url, dest, expected)
             file.flush()
             # fsync waits on the disk: one trip to a thread, so the event loop keeps polling.
-            await asyncio.to_thread(_make_durable, file.fileno(), temp, dest, set_aside)
+            await asyncio.to_thread(
+                _make_durable, file.fileno(), temp, dest, set_aside, sink.result()
+            )
     except OSError as exc:
         raise DownloadError(f"download of {url} to {dest} failed: {exc}") from exc
     finally:
@@ -97,10 +99,19 @@ async def download_clip(
     return sink.result()
 
 
-def _make_durable(fd: int, temp: Path, dest: Path, set_aside: SetAside | None) -> None:
-    """Flush the file to disk, rename it into place, and make the rename durable too."""
+def _make_durable(
+    fd: int, temp: Path, dest: Path, set_aside: SetAside | None, got: Downloaded
+) -> None:
+    """Flush the file to disk, rename it into place, and make the rename durable too.
+
+    A file already there with the very same bytes is not set aside: no identical copy in
+    versions/ (another runner of the same state saved this clip first)."""
     os.fsync(fd)
-    if set_aside is not None and os.path.lexists(dest):
+    if (
+        set_aside is not None
+        and os.path.lexists(dest)
+        and not file_matches(dest, got.sha256, got.size)
+    ):
         set_aside(dest)
     os.replace(temp, dest)
     fsync_dir(dest.parent)

@@ -125,7 +125,12 @@ class _Runner:
         )
         self.submitter = Submitter(rt, config, self.pacing, self.poller, stop)
         self.sources = Sources(rt, self.submitter, campaign)
-        self.clips = Clips(rt.store, rt.client.download, config.download_concurrency)
+        self.clips = Clips(
+            rt.store,
+            rt.client.download,
+            config.download_concurrency,
+            warn=lambda text: rt.progress.event("warning", what=text),
+        )
         self.outcomes: dict[str, JobOutcome] = {}
         self.ended: Counter[str] = Counter()  # outcomes by status, kept as they come
         self.stopped: str | None = None
@@ -246,11 +251,12 @@ class _Runner:
         downloads: list[asyncio.Task[None]] = []
         try:
             parent = await self.submitter.ensure(await self._base_order(job))
-            downloads.append(self._spawn(self.clips.ensure(parent, folder)))
+            batch = job.settings.batch_size
+            downloads.append(self._spawn(self.clips.ensure(parent, folder, batch)))
             for ext in job.extensions:
                 order = self._extend_order(job, ext.step, parent.task_id or "")
                 parent = await self.submitter.ensure(order)
-                downloads.append(self._spawn(self.clips.ensure(parent, folder)))
+                downloads.append(self._spawn(self.clips.ensure(parent, folder, batch)))
         finally:
             results = await asyncio.gather(*downloads, return_exceptions=True)
         for result in results:

@@ -15,6 +15,8 @@ from typing import TextIO, cast
 from orchestrator import __version__
 from orchestrator.engine.progress import GuardedStream
 from orchestrator.errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, MjvError, SpecError
+from orchestrator.terminal import SafeStream
+from orchestrator.wirecheck import KEY_VARS
 
 
 def _add_validate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -319,9 +321,15 @@ def main(
         _fill_closed_std_fds()
     guarded_out = GuardedStream(out or sys.stdout or io.StringIO())
     guarded_err = GuardedStream(err or sys.stderr or io.StringIO())
+    # Every text a command writes is neutralised (see orchestrator.terminal), keys removed.
+    keys = [os.environ.get(name, "").strip() for name in KEY_VARS]
+    safe_out = SafeStream(cast(TextIO, guarded_out), keys)
+    safe_err = SafeStream(cast(TextIO, guarded_err), keys)
     try:
-        return _dispatch(argv, cast(TextIO, guarded_out), cast(TextIO, guarded_err))
+        return _dispatch(argv, cast(TextIO, safe_out), cast(TextIO, safe_err))
     finally:
+        safe_out.flush()
+        safe_err.flush()
         if real:
             _settle(guarded_out)
             _settle(guarded_err)

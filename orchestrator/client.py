@@ -41,6 +41,7 @@ from orchestrator.wire import (
     video_body,
 )
 from orchestrator.wirecheck import (
+    KEY_VARS,
     MB,
     Bounds,
     check_task_id,
@@ -64,7 +65,6 @@ __all__ = [
 
 DEFAULT_BASE_URL = "https://api.cometapi.com"
 DEFAULT_BOUNDS = Bounds()
-KEY_VARS = ("MJV_API_KEY", "COMETAPI_KEY")
 # The Midjourney CDN sits behind a bot filter; midjourney-proxy's own fetcher sends a browser
 # User-Agent (MjImageFetchHelper.cs), and so do downloads here unless MJV_USER_AGENT says else.
 BROWSER_USER_AGENT = (

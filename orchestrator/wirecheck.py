@@ -20,6 +20,7 @@ from urllib.parse import quote, urlsplit
 from orchestrator.errors import ConfigError, MalformedAnswerError
 
 MB = 1 << 20
+KEY_VARS = ("MJV_API_KEY", "COMETAPI_KEY")  # where the API key is read from, in this order
 MAX_URL_CHARS = 4096
 # Real task ids: digits (CometAPI), "task_01KV..." (APIMart), hex or UUIDs (Kie.ai).
 _TASK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}")

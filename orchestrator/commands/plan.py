@@ -20,6 +20,7 @@ from orchestrator.review.current import campaign_counts, reviewed
 from orchestrator.review.plan import review_lines, verdict_counts
 from orchestrator.review.resolve import Files, files_of_manifest, files_of_store
 from orchestrator.spec import Problem, load_campaign
+from orchestrator.terminal import md_code, md_text, one_line
 
 EXIT_WORK = 2  # terraform's -detailed-exitcode: 0 nothing to do, 1 error, 2 changes
 _MARKS = {
@@ -134,9 +135,9 @@ def markdown(plan: Plan) -> str:
     counts = Counter(row.status for row in plan.rows)
     classes = ", ".join(f"{counts[s]} {s}" for s in STATUSES if counts[s])
     lines = [
-        f"### mjv plan: `{plan.campaign}`",
+        f"### mjv plan: {md_code(plan.campaign)}",
         "",
-        f"{plan.totals.jobs} jobs: {classes or 'none'}. Planned against {plan.basis}.",
+        f"{plan.totals.jobs} jobs: {classes or 'none'}. Planned against {md_text(plan.basis)}.",
         "",
         f"**Cost of this change: {_cost_text(plan.totals)}** "
         f"({plan.totals.video_submissions} video submissions; spent so far {plan.spent:.2f}"
@@ -153,7 +154,7 @@ def markdown(plan: Plan) -> str:
     changed = [row for row in plan.rows if row.has_work]
     if changed:
         lines += ["", "| job | status | what changed |", "|---|---|---|"]
-        lines += [f"| `{_cell(r.name)}` | {r.status} | {_cell(_reason(r))} |" for r in changed]
+        lines += [f"| {md_code(r.name)} | {r.status} | {md_text(_reason(r))} |" for r in changed]
     return "\n".join(lines) + "\n"
 
 
@@ -164,10 +165,6 @@ def _reason(row: PlanRow) -> str:
     if row.why:
         return "; ".join(row.why)
     return "; ".join(row.damaged) or _REASONS.get(row.status, "unfinished")
-
-
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
 
 
 def plan_to_json(plan: Plan) -> dict[str, Any]:
@@ -267,8 +264,8 @@ def _image_json(image: ImageSource) -> dict[str, Any]:
 
 def write_text(plan: Plan, out: TextIO) -> None:
     """Print the plan for people: one block per job, then the totals."""
-    out.write(f"campaign {plan.campaign} ({plan.spec_path})\noutput   {plan.output_dir}\n")
-    out.write(f"against  {plan.basis}\n\n")
+    out.write(f"campaign {plan.campaign} ({one_line(plan.spec_path)})\n")
+    out.write(f"output   {one_line(plan.output_dir)}\nagainst  {one_line(plan.basis)}\n\n")
     for row in plan.rows:
         _write_row(row, out)
     out.write(_totals_text(plan.totals))
@@ -278,18 +275,23 @@ def write_text(plan: Plan, out: TextIO) -> None:
 
 
 def _write_row(row: PlanRow, out: TextIO) -> None:
-    out.write(f"{_MARKS.get(row.status, '?')} {row.name} [{row.status}] {row.fingerprint[:12]}\n")
-    out.writelines(f"    changed  {line}\n" for line in row.why)
-    out.writelines(f"    file     {line}: a run downloads it again\n" for line in row.damaged)
+    # Spec text shown one line per field: a newline in it cannot start a line of its own.
+    mark, name = _MARKS.get(row.status, "?"), one_line(row.name)
+    out.write(f"{mark} {name} [{row.status}] {row.fingerprint[:12]}\n")
+    out.writelines(f"    changed  {one_line(line)}\n" for line in row.why)
+    out.writelines(
+        f"    file     {one_line(line)}: a run downloads it again\n" for line in row.damaged
+    )
     job = row.job
     if job is None:
         return
     s = job.settings
-    out.write(f"    image    {job.image.name} ({_image_text(job.image)})\n")
+    out.write(f"    image    {one_line(f'{job.image.name} ({_image_text(job.image)})')}\n")
     if job.end_image is not None:
-        out.write(f"    end      {job.end_image.name} ({_image_text(job.end_image)})\n")
+        end = f"{job.end_image.name} ({_image_text(job.end_image)})"
+        out.write(f"    end      {one_line(end)}\n")
     prompt = f"{job.prompt_name}: {job.prompt}" if job.prompt_name else "(automatic)"
-    out.write(f"    prompt   {prompt}\n")
+    out.write(f"    prompt   {one_line(prompt)}\n")
     flags = "".join(f" {flag}" for flag, on in (("loop", s.loop), ("raw", s.raw)) if on)
     out.write(f"    settings {s.mode} {s.video_type} {s.animate} motion={s.motion}")
     out.write(f" batch={s.batch_size} take={job.take}{flags}\n")
@@ -298,7 +300,7 @@ def _write_row(row: PlanRow, out: TextIO) -> None:
         out.write(
             f"    extend {step.step} clip {step.index} motion={step.motion} {step.fingerprint[:12]}"
         )
-        out.write(f": {text}\n")
+        out.write(f": {one_line(text)}\n")
     for waiting in job.awaiting:
         which = "the approved clip" if waiting.index is None else f"clip {waiting.index}"
         out.write(f"    waiting  extension {waiting.step} of {which}: approve a clip to plan it\n")

@@ -32,6 +32,7 @@ from orchestrator.review.current import review_summary, reviewed
 from orchestrator.review.resolve import files_of_store
 from orchestrator.spec import load_campaign
 from orchestrator.state import AsyncStore, default_state_path, open_state
+from orchestrator.terminal import one_line
 
 SIMULATED_POLL = 0.5  # the simulator has no polling etiquette to respect
 SIMULATED_JOB_SECONDS = 1.5
@@ -204,7 +205,7 @@ def summarise(report: RunReport, campaign: Campaign, out: TextIO) -> int:
         if outcome.status in _SHOWN:
             kind = "final" if outcome.final else "retryable"
             label = f"failed ({kind})" if outcome.status == JobStatus.FAILED else outcome.status
-            out.write(f"  {label}: {outcome.reason}\n")
+            out.write(f"  {label}: {one_line(outcome.reason or '')}\n")
     for what in report.resent_in_doubt:
         out.write(f"  warning: {what} was in doubt and was sent again; it may be charged twice\n")
     out.write(f"manifest: {manifest_path(campaign)}\n")

@@ -16,6 +16,7 @@ from orchestrator.review.current import reviewed
 from orchestrator.review.resolve import files_of_store
 from orchestrator.spec import load_campaign
 from orchestrator.state import open_state, state_found
+from orchestrator.terminal import one_line
 
 
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -47,7 +48,10 @@ def render(status: CampaignStatus) -> str:
     )
     lines += [f"  in doubt: {name} (sent, answer lost)" for name in status.in_doubt]
     lines += [f"  file: {line} (`mjv run` downloads it again)" for line in status.damaged]
-    lines += [f"  failed ({kind}): {name}: {reason}" for name, kind, reason in status.failures]
+    lines += [
+        f"  failed ({kind}): {one_line(name)}: {one_line(reason)}"
+        for name, kind, reason in status.failures
+    ]
     lines += [
         f"  orphaned: {name} (in the state, no longer in the spec)" for name in status.orphaned
     ]

@@ -18,6 +18,7 @@ from orchestrator.review.reviewfile import (
 )
 from orchestrator.spec import Problem, validate_spec
 from orchestrator.spec.problems import internal_error
+from orchestrator.terminal import annotation_data, annotation_property, write_raw
 
 SPEC_SUFFIXES = (".yaml", ".yml")
 
@@ -134,11 +135,12 @@ def _write_json(results: list[FileResult], out: TextIO) -> None:
 
 def _write_github(results: list[FileResult], out: TextIO) -> None:
     for result in results:
+        # mjv's own workflow commands, so written raw; their texts are escaped for them.
         if result.error is not None:
-            out.write(f"::error::{_escape(result.error)}\n")
+            write_raw(out, f"::error::{annotation_data(result.error)}\n")
         for p in result.problems:
-            where = f"file={_escape_property(p.file)},line={p.line},col={p.col}"
-            out.write(f"::error {where}::{_escape(f'{p.path}: {p.message}')}\n")
+            where = f"file={annotation_property(p.file)},line={p.line},col={p.col}"
+            write_raw(out, f"::error {where}::{annotation_data(f'{p.path}: {p.message}')}\n")
     out.write(_summary(results) + "\n")
 
 
@@ -149,12 +151,3 @@ def _summary(results: list[FileResult]) -> str:
     text = f"{len(results)} file(s) checked: {len(results) - invalid - unreadable} valid"
     text += f", {invalid} invalid ({problems} problem(s))" if invalid else ""
     return text + (f", {unreadable} unreadable" if unreadable else "")
-
-
-def _escape(text: str) -> str:
-    """Escape a workflow-command message the way GitHub Actions' toolkit does."""
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def _escape_property(text: str) -> str:
-    return _escape(text).replace(":", "%3A").replace(",", "%2C")

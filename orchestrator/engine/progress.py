@@ -11,6 +11,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Protocol, TextIO
 
+from orchestrator.terminal import write_raw
+
 Clock = Callable[[], float]
 
 _CLEAR_LINE = "\r\x1b[K"
@@ -193,11 +195,12 @@ class TtyProgress(QuietProgress):
     def close(self, snap: Snapshot) -> None:
         """Replace the live line with the final summary."""
         self._live = ""
-        self._stream.write(_CLEAR_LINE)
+        write_raw(self._stream, _CLEAR_LINE)  # mjv's own control sequence: not escaped
         super().close(snap)
 
     def _draw(self, above: str) -> None:
-        self._stream.write(f"{_CLEAR_LINE}{above}{self._live}")
+        write_raw(self._stream, _CLEAR_LINE)
+        self._stream.write(f"{above}{self._live}")
         self._stream.flush()
 
 

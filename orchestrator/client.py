@@ -24,6 +24,7 @@ from orchestrator.errors import (
     RefusedDownloadError,
     ServerError,
     SubmitOutcomeUnknownError,
+    UnusableAcceptanceError,
 )
 from orchestrator.provider import OnSend
 from orchestrator.tls import LazyCAContext
@@ -212,7 +213,7 @@ class Client:
         try:
             return [check_url(url, "upload") for url in urls]
         except MalformedAnswerError as exc:  # accepted (and maybe charged), but unusable
-            raise SubmitOutcomeUnknownError(str(exc)) from None
+            raise UnusableAcceptanceError(str(exc)) from None
 
     async def fetch_task(self, task_id: str) -> Task:
         """Fetch one task object."""
@@ -434,7 +435,7 @@ def _one(result: str | list[str]) -> str:
     try:
         return check_task_id(first, "task id of an accepted submit")
     except MalformedAnswerError as exc:
-        raise SubmitOutcomeUnknownError(str(exc)) from None
+        raise UnusableAcceptanceError(str(exc)) from None
 
 
 def _json(text: str) -> Any:

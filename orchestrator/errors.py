@@ -42,6 +42,7 @@ this tree: see ``engine/outcomes.py``.
         │   └── RelayError         the gateway could not reach its upstream          retryable
         ├── IdempotencyConflictError  the key is still being processed: ask again    retryable
         ├── SubmitOutcomeUnknownError a submit may have been accepted (and charged)  retryable
+        │   └── UnusableAcceptanceError  accepted with a malformed id: left in doubt
         ├── TaskTimeoutError       a task outlived the task timeout (may still finish) retryable
         └── TaskFailedError        a task ended in FAILURE or CANCEL; ``kind`` says why
 """
@@ -251,6 +252,13 @@ class SubmitOutcomeUnknownError(ProviderError):
     """A transport error during a submit: the job may have been accepted (and charged)."""
 
     retryable = True
+
+
+class UnusableAcceptanceError(SubmitOutcomeUnknownError):
+    """A submit accepted (maybe charged) with an unusable answer (a malformed task id or URL):
+    left in doubt, and not sent again by this run (it would be charged again, for the same)."""
+
+    retryable = False
 
 
 class TaskTimeoutError(ProviderError):

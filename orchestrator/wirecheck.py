@@ -32,7 +32,7 @@ _SECRET_PARAM = re.compile(
     r"(?i)([?&](?:api[_-]?key|key|token|access[_-]?token|secret|password|passwd|auth"
     r"|x-amz-credential|x-amz-signature|signature|sig)=)[^&#\s]+"
 )
-_PREFIX_MIN = 8  # a key's tail shorter than this could match ordinary text
+_PREFIX_MIN = 16  # a key's tail shorter than this could match ordinary text
 
 
 @dataclass(frozen=True)

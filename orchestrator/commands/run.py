@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import contextlib
 import os
-import signal
 from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import TextIO
 
 from orchestrator.client import Client
 from orchestrator.commands.simulated import simulated, world_path
+from orchestrator.commands.stopping import StopSignals
 from orchestrator.engine.context import RunConfig, RunReport, Runtime
 from orchestrator.engine.manifest import manifest_path
 from orchestrator.engine.progress import make_progress
@@ -60,8 +60,9 @@ def execute(args: argparse.Namespace, out: TextIO, err: TextIO, *, retry: bool) 
         runtime = Runtime(
             client, AsyncStore(store), progress, campaign.output_dir, account=client.account
         )
+        signals = StopSignals()
         try:
-            report = asyncio.run(_run(campaign, runtime, config))
+            report = asyncio.run(_run(campaign, runtime, config, signals))
         except ManifestNotWrittenError as exc:  # the summary first, then why the manifest failed
             summarise(exc.report, campaign, out)
             err.write(f"mjv: error: {exc}\n")
@@ -71,7 +72,7 @@ def execute(args: argparse.Namespace, out: TextIO, err: TextIO, *, retry: bool) 
     code = summarise(report, campaign, out)
     out.write(review)
     out.write(f"report: {page}\n")
-    return code
+    return signals.exit_code(code)
 
 
 def _lease_seconds(text: str) -> float:
@@ -164,23 +165,17 @@ def _last_port(world: Path) -> int:
         return 0
 
 
-async def _run(campaign: Campaign, runtime: Runtime, config: RunConfig) -> RunReport:
+async def _run(
+    campaign: Campaign, runtime: Runtime, config: RunConfig, signals: StopSignals
+) -> RunReport:
+    # First Ctrl-C or SIGTERM: no new submissions, state left consistent. A second one stops
+    # at once.
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    with contextlib.suppress(NotImplementedError, RuntimeError):
-        loop.add_signal_handler(signal.SIGINT, _first_interrupt, loop, stop)
     try:
-        return await run_campaign(campaign, runtime, config, stop)
+        with signals.installed(stop):
+            return await run_campaign(campaign, runtime, config, stop)
     finally:
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.remove_signal_handler(signal.SIGINT)
         await runtime.client.aclose()
-
-
-def _first_interrupt(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
-    # First Ctrl-C: no new submissions, state left consistent. A second one stops at once.
-    stop.set()
-    loop.remove_signal_handler(signal.SIGINT)
 
 
 _SHOWN = (JobStatus.FAILED, JobStatus.IN_DOUBT, JobStatus.BLOCKED, JobStatus.STUCK)

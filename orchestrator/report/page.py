@@ -13,7 +13,7 @@ from orchestrator.report.view import Page
 # Only inline code, and media from the report's own folder: a spec text cannot load anything.
 CSP = (
     "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; "
-    "img-src 'self' file:; media-src 'self' file:"
+    "img-src 'self' file:; media-src 'self' file:; base-uri 'none'; form-action 'none'"
 )
 SORTS = ("name", "status", "cost")
 # A job's status in the manifest.

@@ -6,6 +6,7 @@ import gc
 import itertools
 import posixpath
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from orchestrator.model import AwaitingStep, Extension, ImageSource, Job, Settings
@@ -18,6 +19,7 @@ from orchestrator.spec.identity import (
 )
 from orchestrator.spec.images import ImageTable
 from orchestrator.spec.problems import JsonPath
+from orchestrator.spec.reserved import reserved_problem
 from orchestrator.spec.salvage import live_jobs
 from orchestrator.spec.templates import Template, TemplateError
 from orchestrator.spec.yamlsource import Document
@@ -249,9 +251,13 @@ class _Expander:
             self.report(("output", "name"), message)
             return
         folder = posixpath.normpath(output)
+        where = ("output", "name") if "name" in self.data.get("output", {}) else ("jobs", i)
+        reserved = reserved_problem(folder, Path(self.doc.file).stem)
+        if reserved is not None:
+            self.report(where, f"output folder {output!r} of job {name!r} is refused: {reserved}")
+            return
         first = self.outputs.setdefault(folder, (name, i))
         if first[0] != name:
-            where = ("output", "name") if "name" in self.data.get("output", {}) else ("jobs", i)
             self.report(
                 where,
                 f"jobs {first[0]!r} ($.jobs[{first[1]}]) and {name!r} ($.jobs[{i}]) both write "

@@ -8,7 +8,8 @@ the older ``##[...]``). mjv guarantees that none of it acts:
 - ``SafeStream`` wraps every stream the CLI hands to a command (installed in ``cli.main``).
   Each ``write`` escapes control characters (``neutralise``: C0 but newline and tab, DEL, C1,
   and the Unicode line separators and bidirectional overrides), breaks every ``##[`` and every
-  line that would begin with ``::`` once leading blanks are trimmed, and removes the API key.
+  line that would begin with ``::`` once leading blanks are trimmed, and removes the API key
+  and the ``user:password@`` of URLs.
   The escapes are JSON's (``\\u001b``, ``\\r``), so JSON output stays valid and decodes to the
   same strings.
 - mjv's OWN control sequences (the ``\\r`` and colours of a live progress line, the workflow
@@ -27,7 +28,7 @@ import re
 from collections.abc import Iterable
 from typing import TextIO
 
-from orchestrator.wirecheck import secret_pattern
+from orchestrator.wirecheck import redact_userinfo, secret_pattern
 
 # Control characters but newline and tab; DEL and C1; NEL's friends the Unicode line and
 # paragraph separators; the bidirectional marks, embeddings, overrides and isolates.
@@ -86,7 +87,7 @@ class SafeStream(io.TextIOBase):
 
     def write(self, text: str) -> int:
         """Write ``text`` with control characters escaped and no CI command in it."""
-        clean = neutralise(text)
+        clean = redact_userinfo(neutralise(text))
         for secret in self._secrets:
             clean = secret_pattern(secret).sub("***", clean)
         clean = defuse_commands(self._held + clean, at_line_start=self._line_start)

@@ -128,8 +128,12 @@ def shown(value: Any, limit: int = 120) -> str:
 
 def redact_url(text: str) -> str:
     """``text`` with URL credentials (``user:pass@``, ``?token=...``) replaced by ``***``."""
-    text = _URL_USERINFO.sub(r"\1***@", text)
-    return _SECRET_PARAM.sub(r"\1***", text)
+    return _SECRET_PARAM.sub(r"\1***", redact_userinfo(text))
+
+
+def redact_userinfo(text: str) -> str:
+    """``text`` with the ``user:pass@`` of every URL in it replaced by ``***@``."""
+    return _URL_USERINFO.sub(r"\1***@", text)
 
 
 def redact(text: str, secret: str = "") -> str:

@@ -11,6 +11,7 @@ from orchestrator.graph import imagine_key, upload_key, upscale_key
 from orchestrator.model import Campaign, ImageSource, fingerprint
 from orchestrator.provider import OnSend
 from orchestrator.uploads import is_fresh
+from orchestrator.wirecheck import shown, url_problem
 
 _MIME = ((b"\x89PNG", "image/png"), (b"\xff\xd8\xff", "image/jpeg"), (b"RIFF", "image/webp"))
 
@@ -113,6 +114,10 @@ class Sources:
         )
         if not upscaled.image_url:
             raise JobFailedError(f"image {image.name}: the upscale gave no image URL", True)
+        problem = url_problem(upscaled.image_url)  # it becomes the start frame we send
+        if problem is not None:
+            refused = f"refused URL {shown(upscaled.image_url)} ({problem})"
+            raise JobFailedError(f"image {image.name}: the upscale gave a {refused}", True)
         return upscaled.image_url
 
     async def _upsample(

@@ -58,12 +58,15 @@ def one_line(text: str) -> str:
 
 
 def defuse_commands(text: str, *, at_line_start: bool = True) -> str:
-    """``text`` (already neutralised) with no line a CI runner would read as a command."""
+    """``text`` (already neutralised) with no line a CI runner would read as a command.
+
+    ``at_line_start`` says whether ``text`` begins a line (else its first line continues one).
+    """
     text = text.replace(_OLD_COMMAND, "#\\u0023[")
-    if not at_line_start:
-        text = "\x00" + text  # no line start before the first newline: a sentinel, removed
-        return _COMMAND_START.sub(r"\1\2\\u003a", text)[1:]
-    return _COMMAND_START.sub(r"\1\2\\u003a", text)
+    if at_line_start:
+        return _COMMAND_START.sub(r"\1\2\\u003a", text)
+    head, newline, rest = text.partition("\n")
+    return head + newline + _COMMAND_START.sub(r"\1\2\\u003a", rest)
 
 
 def write_raw(stream: TextIO, text: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ ACCEPTED_CODES = frozenset({1, 21, 22})
 TERMINAL_STATUSES = frozenset({"SUCCESS", "FAILURE", "CANCEL"})
 MODES = ("fast", "relax", "turbo")
 HD_VIDEO = "vid_1.1_i2v_720"
+MAX_RETRY_AFTER = 600.0  # seconds: the longest wait a Retry-After header can ask for
 # failReason texts, checked in this order (API.md "Task object"): the start image could not be
 # fetched (upload again), the content was refused (final, a banned prompt), the gateway gave
 # up on a task after an hour (refunded; a new attempt may succeed).
@@ -197,7 +199,7 @@ def parse_task(raw: Any) -> Task:
         image_url=_opt_str(raw.get("imageUrl")),
         clip_urls=clip_urls(raw),
         buttons=_buttons(raw.get("buttons")),
-        properties=dict(raw.get("properties") or {}),
+        properties=_mapping(raw.get("properties")),
         submit_time=_opt_int(raw.get("submitTime")),
         finish_time=_opt_int(raw.get("finishTime")),
     )
@@ -206,7 +208,8 @@ def parse_task(raw: Any) -> Task:
 def clip_urls(raw: Mapping[str, Any]) -> tuple[str, ...]:
     """Clip URLs of a task: ``videoUrls``, else ``videoUrl``, else ``imageUrl``."""
     urls: list[str] = []
-    for item in raw.get("videoUrls") or ():
+    listed = raw.get("videoUrls")
+    for item in listed if isinstance(listed, list) else ():
         url = item.get("url") if isinstance(item, Mapping) else item
         if isinstance(url, str) and url:
             urls.append(url)
@@ -321,16 +324,18 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     if not value:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         pass
+    else:  # a provider cannot park a run for ever: days, "inf" and "nan" are capped or dropped
+        return min(MAX_RETRY_AFTER, max(0.0, seconds)) if math.isfinite(seconds) else None
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
     if when.tzinfo is None:  # "-0000" dates parse naive; HTTP dates are GMT
         when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+    return min(MAX_RETRY_AFTER, max(0.0, (when - (now or datetime.now(UTC))).total_seconds()))
 
 
 def redact(text: str, secret: str) -> str:
@@ -361,6 +366,10 @@ def _progress(value: Any) -> str:
 
 def _opt_str(value: Any) -> str | None:
     return None if value in (None, "") else str(value)
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return dict(value) if isinstance(value, Mapping) else {}
 
 
 def _opt_int(value: Any) -> int | None:

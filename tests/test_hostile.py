@@ -8,6 +8,7 @@ comes back upper-cased into the state.
 from __future__ import annotations
 
 import asyncio
+import re
 import sqlite3
 import tracemalloc
 from pathlib import Path
@@ -18,6 +19,7 @@ from runsupport import FAST, Result, mjv, write
 
 from orchestrator.client import Client
 from orchestrator.errors import ConfigError, MalformedAnswerError, ProviderUnreachableError
+from orchestrator.wire import MAX_RETRY_AFTER, parse_retry_after, parse_task
 from orchestrator.wirecheck import MB, Bounds
 
 SPEC = """\
@@ -205,3 +207,18 @@ def test_credentials_in_the_base_url_are_never_printed() -> None:
         assert "hunter2pass" not in text and "someone" not in text
     assert "provider: http://***@127.0.0.1" in reached.out
     assert "http://***@127.0.0.1:9" in retry_line
+
+
+def test_a_task_object_of_the_wrong_shapes_parses_without_inventing_urls() -> None:
+    task = parse_task(
+        {"id": 7, "status": "SUCCESS", "videoUrls": "http://x/a.mp4", "properties": 5}
+    )
+    assert (task.id, task.clip_urls, task.properties) == ("7", (), {})
+    with pytest.raises(MalformedAnswerError, match=re.escape("refused task id '../x'")):
+        parse_task({"id": "../x", "status": "SUCCESS"})
+
+
+def test_a_retry_after_cannot_park_a_run_for_ever() -> None:
+    assert parse_retry_after("1e9") == MAX_RETRY_AFTER
+    assert parse_retry_after("inf") is None and parse_retry_after("nan") is None
+    assert parse_retry_after("Fri, 01 Jan 2100 00:00:00 GMT") == MAX_RETRY_AFTER

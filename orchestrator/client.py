@@ -33,11 +33,13 @@ from orchestrator.wire import (
     ExtendRequest,
     Task,
     VideoRequest,
+    accepted_task_id,
     classify_failure,
     envelope_result,
     extend_body,
     http_error,
     parse_task,
+    parse_tasks,
     submit_path,
     video_body,
 )
@@ -45,8 +47,9 @@ from orchestrator.wirecheck import (
     KEY_VARS,
     MB,
     Bounds,
-    check_task_id,
+    answer_too_large,
     check_url,
+    clip_too_large,
     redact,
     redact_url,
     scrub,
@@ -166,19 +169,23 @@ class Client:
         """Submit a video job (under its mode's path); return its task id."""
         path = submit_path("video", req.settings.mode)
         hd = req.settings.video_type == HD_VIDEO
-        return _one(await self._submit(path, video_body(req), req.state, on_send, hd=hd))
+        return accepted_task_id(
+            await self._submit(path, video_body(req), req.state, on_send, hd=hd)
+        )
 
     async def extend_video(self, req: ExtendRequest, on_send: OnSend | None = None) -> str:
         """Submit an extension of one clip of a finished video task; return the new task id."""
         path = submit_path("video", req.mode)
-        return _one(await self._submit(path, extend_body(req), req.state, on_send))
+        return accepted_task_id(await self._submit(path, extend_body(req), req.state, on_send))
 
     async def imagine(
         self, prompt: str, *, mode: str = "fast", state: str = "", on_send: OnSend | None = None
     ) -> str:
         """Submit an imagine (2x2 grid) job; return its task id."""
         body = {"prompt": prompt, "state": state}
-        return _one(await self._submit(submit_path("imagine", mode), body, state, on_send))
+        return accepted_task_id(
+            await self._submit(submit_path("imagine", mode), body, state, on_send)
+        )
 
     async def action(
         self,
@@ -191,14 +198,16 @@ class Client:
     ) -> str:
         """Press a task's button (e.g. an upsample); return the new task id."""
         body = {"taskId": task_id, "customId": custom_id, "state": state}
-        return _one(await self._submit(submit_path("action", mode), body, state, on_send))
+        return accepted_task_id(
+            await self._submit(submit_path("action", mode), body, state, on_send)
+        )
 
     async def modal(
         self, task_id: str, prompt: str, *, mode: str = "fast", on_send: OnSend | None = None
     ) -> str:
         """Answer a task waiting in status MODAL; return the task id."""
         body = {"taskId": task_id, "prompt": prompt}
-        return _one(await self._submit(submit_path("modal", mode), body, "", on_send))
+        return accepted_task_id(await self._submit(submit_path("modal", mode), body, "", on_send))
 
     async def upload_images(
         self, images: Sequence[tuple[bytes, str]], on_send: OnSend | None = None
@@ -226,7 +235,7 @@ class Client:
         body = await self._call("POST", "/mj/task/list-by-condition", {"ids": list(ids)})
         if not isinstance(body, list):
             raise ServerError("list-by-condition did not return a list")
-        return _tasks(body)
+        return parse_tasks(body)
 
     async def download(self, url: str, sink: Callable[[bytes], None]) -> int:
         """Stream ``url`` (without credentials) into ``sink``; return the byte count.
@@ -319,12 +328,12 @@ class Client:
             await sent.fire()  # an answer came, so it was sent (a transport that never traced)
             limit = self.bounds.max_answer_bytes
             if _announced(resp) > limit:
-                raise _too_large(what, limit)
+                raise answer_too_large(what, limit)
             content = bytearray()
             async for chunk in resp.aiter_bytes():
                 content += chunk
                 if len(content) > limit:
-                    raise _too_large(what, limit)
+                    raise answer_too_large(what, limit)
         finally:
             await resp.aclose()
         text = content.decode(resp.charset_encoding or "utf-8", errors="replace")
@@ -378,13 +387,6 @@ def _announced(resp: httpx.Response) -> int:
         return 0
 
 
-def _too_large(what: str, limit: int) -> MalformedAnswerError:
-    return MalformedAnswerError(
-        f"{what}: the provider's answer is larger than {limit / MB:g} MB (MJV_MAX_ANSWER_MB); "
-        "refused unread"
-    )
-
-
 def _check_clip_answer(resp: httpx.Response, where: str, limit: int) -> None:
     """Refuse an error status, or a clip announced over the size cap, before reading it."""
     if resp.status_code in _EXPIRED:
@@ -395,14 +397,7 @@ def _check_clip_answer(resp: httpx.Response, where: str, limit: int) -> None:
     if resp.status_code >= 400:
         raise DownloadError(f"download of {where} failed: HTTP {resp.status_code}")
     if _announced(resp) > limit:
-        raise _clip_too_large(where, limit, f"announced as {_announced(resp) / MB:.0f} MB")
-
-
-def _clip_too_large(where: str, limit: int, how: str) -> RefusedDownloadError:
-    return RefusedDownloadError(
-        f"download of {where} refused: {how}, over the clip size cap of {limit / MB:g} MB "
-        "(MJV_MAX_CLIP_MB); nothing was kept"
-    )
+        raise clip_too_large(where, limit, f"announced as {_announced(resp) / MB:.0f} MB")
 
 
 async def _drain(
@@ -412,30 +407,9 @@ async def _drain(
     async for chunk in resp.aiter_bytes():
         size += len(chunk)
         if size > limit:
-            raise _clip_too_large(where, limit, "the body kept coming")
+            raise clip_too_large(where, limit, "the body kept coming")
         sink(chunk)
     return size
-
-
-def _tasks(body: list[Any]) -> list[Task]:
-    """The well-formed task objects of a list; a malformed one cannot be any of ours."""
-    tasks = []
-    for item in body:
-        try:
-            tasks.append(parse_task(item))
-        except ServerError:
-            continue
-    return tasks
-
-
-def _one(result: str | list[str]) -> str:
-    """The task id of an accepted submit: refused when malformed, as an unknown outcome (the
-    submission was taken, maybe charged, but cannot be polled)."""
-    first = result[0] if isinstance(result, list) else result
-    try:
-        return check_task_id(first, "task id of an accepted submit")
-    except MalformedAnswerError as exc:
-        raise UnusableAcceptanceError(str(exc)) from None
 
 
 def _json(text: str) -> Any:

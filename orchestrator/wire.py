@@ -17,6 +17,7 @@ from orchestrator.errors import (
     HdUnavailableError,
     IdempotencyConflictError,
     InvalidRequestError,
+    MalformedAnswerError,
     NoAccountError,
     ProviderError,
     QueueFullError,
@@ -28,6 +29,7 @@ from orchestrator.errors import (
     SubmitOutcomeUnknownError,
     TaskFailedError,
     TaskNotFoundError,
+    UnusableAcceptanceError,
 )
 from orchestrator.model import Settings
 from orchestrator.wirecheck import check_task_id
@@ -203,6 +205,27 @@ def parse_task(raw: Any) -> Task:
         submit_time=_opt_int(raw.get("submitTime")),
         finish_time=_opt_int(raw.get("finishTime")),
     )
+
+
+def parse_tasks(body: list[Any]) -> list[Task]:
+    """The well-formed task objects of a list; a malformed one cannot be any of ours."""
+    tasks = []
+    for item in body:
+        try:
+            tasks.append(parse_task(item))
+        except ServerError:
+            continue
+    return tasks
+
+
+def accepted_task_id(result: str | list[str]) -> str:
+    """The task id of an accepted submit: refused when malformed, as an unknown outcome (the
+    submission was taken, maybe charged, but cannot be polled)."""
+    first = result[0] if isinstance(result, list) else result
+    try:
+        return check_task_id(first, "task id of an accepted submit")
+    except MalformedAnswerError as exc:
+        raise UnusableAcceptanceError(str(exc)) from None
 
 
 def clip_urls(raw: Mapping[str, Any]) -> tuple[str, ...]:

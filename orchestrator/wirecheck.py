@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from orchestrator.errors import ConfigError, MalformedAnswerError
+from orchestrator.errors import ConfigError, MalformedAnswerError, RefusedDownloadError
 
 MB = 1 << 20
 KEY_VARS = ("MJV_API_KEY", "COMETAPI_KEY")  # where the API key is read from, in this order
@@ -97,6 +97,22 @@ def _host_ok(host: str) -> bool:
         return True
     except ValueError:
         return len(host) <= 253 and _HOST.fullmatch(host) is not None
+
+
+def answer_too_large(what: str, limit: int) -> MalformedAnswerError:
+    """The error for an API answer over ``limit`` bytes (refused, unread past the limit)."""
+    return MalformedAnswerError(
+        f"{what}: the provider's answer is larger than {limit / MB:g} MB (MJV_MAX_ANSWER_MB); "
+        "refused unread"
+    )
+
+
+def clip_too_large(where: str, limit: int, how: str) -> RefusedDownloadError:
+    """The error for a clip over ``limit`` bytes; ``how`` says how it showed."""
+    return RefusedDownloadError(
+        f"download of {where} refused: {how}, over the clip size cap of {limit / MB:g} MB "
+        "(MJV_MAX_CLIP_MB); nothing was kept"
+    )
 
 
 def check_url(url: Any, what: str) -> str:

@@ -123,6 +123,7 @@ class Client:
             follow_redirects=True,
             verify=_ssl_context(),
             headers={"User-Agent": user_agent},
+            event_hooks={"request": [_check_hop]},  # every hop of a redirect is checked too
         )
 
     @classmethod
@@ -377,6 +378,13 @@ def _transport_error(exc: httpx.HTTPError, where: str, detail: str, submit: bool
     if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
         return ProviderUnreachableError(what)
     return ServerError(what)
+
+
+async def _check_hop(request: httpx.Request) -> None:
+    """Refuse to send a download request (a redirect's too) to a malformed URL."""
+    problem = url_problem(str(request.url))
+    if problem is not None:
+        raise RefusedDownloadError(f"refused clip URL {shown(str(request.url))} ({problem})")
 
 
 def _announced(resp: httpx.Response) -> int:

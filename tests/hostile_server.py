@@ -38,6 +38,7 @@ class Hostile:
     clip_bytes: int = 0  # clips this long (an MP4 head, then zeros), streamed
     announce_clip: bool = True  # ... with a Content-Length (else chunked, no length)
     clip_trickle: float = 0.0  # clips sent one byte every this many seconds (never ending)
+    clip_redirect: str | None = None  # clips answer 302 to this Location
     requests: list[str] = field(default_factory=list)
 
 
@@ -58,6 +59,8 @@ class _Handler(BaseHTTPRequestHandler):
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         headers = {k.lower(): v for k, v in self.headers.items()}
         is_clip = self.path.startswith("/cdn/")
+        if is_clip and mode.clip_redirect is not None:
+            return self._redirect(mode.clip_redirect)
         if is_clip and (mode.clip_bytes or mode.clip_trickle):
             return self._stream_clip()
         is_poll = "/mj/task/" in self.path
@@ -72,6 +75,12 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+
+    def _redirect(self, location: str) -> None:
+        self.send_response(302)
+        self.send_header("Location", location)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
 
     def _stream_clip(self) -> None:
         mode = self.server.mode

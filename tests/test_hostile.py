@@ -80,6 +80,23 @@ def test_a_malformed_clip_url_fails_its_jobs_not_the_run_nor_the_next(
     assert _leftovers(spec) == []
 
 
+@pytest.mark.parametrize(
+    "location", ["http://127.0.0.1:abc/x.mp4", "http://127.0.0.1:99999/x.mp4", "file:///etc/passwd"]
+)
+def test_a_clip_redirected_to_a_malformed_url_fails_its_jobs_cleanly(
+    tmp_path: Path, location: str
+) -> None:
+    spec = write(tmp_path / "c.yaml", SPEC)
+    with hostile(Hostile(clip_redirect=location)) as server:
+        result = _run(server.base_url, spec)
+    assert result.code == 3, result.err
+    assert "internal error" not in result.err
+    # Refused before the hop is sent, or (an unparsable Location) not followed at all.
+    refused = result.out.count("refused clip URL") + result.out.count("RemoteProtocolError")
+    assert result.out.count("failed (") == 2 and refused == 2, result.out
+    assert _leftovers(spec) == []
+
+
 def test_a_task_id_that_climbs_is_never_put_into_a_path(tmp_path: Path) -> None:
     spec = write(tmp_path / "c.yaml", SPEC)
     with hostile(Hostile(task_id="../../mj/submit/video")) as server:

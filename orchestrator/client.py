@@ -10,7 +10,8 @@ import json
 import os
 import ssl
 import time
-from collections.abc import Callable, Mapping, Sequence
+import zlib
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -78,6 +79,10 @@ BROWSER_USER_AGENT = (
 # Failures before any byte left: the provider never saw the request, so a retry is safe.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
 _EXPIRED = (403, 404, 410)  # what an expired signed URL answers
+_ENCODINGS = "gzip, deflate"  # the encodings asked for, and the only ones inflated
+_INFLATED = ("gzip", "x-gzip", "deflate")
+_GZIP_OR_ZLIB = 47  # zlib's wbits: 32 (detect a gzip or zlib header) + 15 (the largest window)
+_PIECE = 1 << 20  # the most a compressed body is inflated at once
 # httpcore's trace events fired just before a request's first byte is written.
 _SENDING = ("http11.send_request_headers.started", "http2.send_request_headers.started")
 # ... and once the whole request is written (an ``on_send`` with ``written()`` hears of it).
@@ -108,7 +113,7 @@ class Client:
         self._traced = transport is None
         self._api = httpx.AsyncClient(
             base_url=self.base_url,
-            headers={"Authorization": f"Bearer {self._key}"},
+            headers={"Authorization": f"Bearer {self._key}", "Accept-Encoding": _ENCODINGS},
             transport=transport,
             timeout=timeout,
             verify=_ssl_context(),
@@ -122,7 +127,7 @@ class Client:
             timeout=timeout,
             follow_redirects=True,
             verify=_ssl_context(),
-            headers={"User-Agent": user_agent},
+            headers={"User-Agent": user_agent, "Accept-Encoding": _ENCODINGS},
             event_hooks={"request": [_check_hop]},  # every hop of a redirect is checked too
         )
 
@@ -331,10 +336,8 @@ class Client:
             if _announced(resp) > limit:
                 raise answer_too_large(what, limit)
             content = bytearray()
-            async for chunk in resp.aiter_bytes():
+            async for chunk in _decoded(resp, limit, lambda: answer_too_large(what, limit)):
                 content += chunk
-                if len(content) > limit:
-                    raise answer_too_large(what, limit)
         finally:
             await resp.aclose()
         text = content.decode(resp.charset_encoding or "utf-8", errors="replace")
@@ -412,12 +415,40 @@ async def _drain(
     resp: httpx.Response, sink: Callable[[bytes], None], where: str, limit: int
 ) -> int:
     size = 0
-    async for chunk in resp.aiter_bytes():
+    too_large = functools.partial(clip_too_large, where, limit, "the body kept coming")
+    async for chunk in _decoded(resp, limit, too_large):
         size += len(chunk)
-        if size > limit:
-            raise clip_too_large(where, limit, "the body kept coming")
         sink(chunk)
     return size
+
+
+async def _decoded(
+    resp: httpx.Response, limit: int, too_large: Callable[[], Exception]
+) -> AsyncIterator[bytes]:
+    """The body of ``resp``, decoded, never past ``limit`` bytes: a compressed body is
+    inflated a piece at a time, so a small gzip bomb cannot balloon in memory either."""
+    size = 0
+    async for piece in _pieces(resp):
+        size += len(piece)
+        if size > limit:
+            raise too_large()
+        yield piece
+
+
+async def _pieces(resp: httpx.Response) -> AsyncIterator[bytes]:
+    if resp.is_stream_consumed:  # a transport that handed over the whole, decoded body
+        yield resp.content
+        return
+    encoding = resp.headers.get("Content-Encoding", "").strip().lower()
+    if encoding not in ("", "identity", *_INFLATED):
+        raise MalformedAnswerError(f"an answer in an encoding mjv did not ask for: {encoding!r}")
+    inflate = zlib.decompressobj(_GZIP_OR_ZLIB) if encoding in _INFLATED else None
+    async for raw in resp.aiter_raw():
+        while inflate is not None and raw:
+            piece, raw = inflate.decompress(raw, _PIECE), inflate.unconsumed_tail
+            yield piece
+        if inflate is None:
+            yield raw
 
 
 def _json(text: str) -> Any:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -35,6 +36,7 @@ class Hostile:
     fail_reason: str | None = None  # every task ends in FAILURE with this failReason
     answer_bytes: int = 0  # poll answers this long (a JSON string of "x"), streamed
     announce_answer: bool = True  # ... with a Content-Length (else chunked, no length)
+    answer_gzip: int = 0  # poll answers this long once inflated, sent gzipped (a gzip bomb)
     clip_bytes: int = 0  # clips this long (an MP4 head, then zeros), streamed
     announce_clip: bool = True  # ... with a Content-Length (else chunked, no length)
     clip_trickle: float = 0.0  # clips sent one byte every this many seconds (never ending)
@@ -64,6 +66,8 @@ class _Handler(BaseHTTPRequestHandler):
         if is_clip and (mode.clip_bytes or mode.clip_trickle):
             return self._stream_clip()
         is_poll = "/mj/task/" in self.path
+        if is_poll and mode.answer_gzip:
+            return self._gzip_bomb(mode.answer_gzip)
         if is_poll and mode.answer_bytes:
             return self._stream(b'{"pad": "', mode.answer_bytes, b"x", mode.announce_answer)
         reply = provider.handle(self.command, self.path, headers, raw)
@@ -75,6 +79,18 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+
+    def _gzip_bomb(self, size: int) -> None:
+        packer = zlib.compressobj(9, zlib.DEFLATED, 31)  # 31: a gzip header
+        body = b"".join(packer.compress(b" " * _CHUNK * 16) for _ in range(size // (_CHUNK * 16)))
+        body += packer.flush()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Encoding", "gzip")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+        self.close_connection = True
 
     def _redirect(self, location: str) -> None:
         self.send_response(302)

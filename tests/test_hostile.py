@@ -178,6 +178,22 @@ def test_a_huge_answer_is_refused_with_flat_memory(announce: bool) -> None:
     assert peak < 40 * MB
 
 
+def test_a_gzip_bomb_is_inflated_a_piece_at_a_time() -> None:
+    async def poll(base_url: str) -> None:
+        async with Client(KEY, base_url) as client:
+            await client.list_tasks(["1"])
+
+    with hostile(Hostile(answer_gzip=256 * MB)) as server:  # about 250 kB on the wire
+        tracemalloc.start()
+        try:
+            with pytest.raises(MalformedAnswerError, match="larger than 8 MB"):
+                asyncio.run(poll(server.base_url))
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert peak < 40 * MB
+
+
 def test_the_bounds_come_from_the_environment() -> None:
     bounds = Bounds.from_env({"MJV_MAX_ANSWER_MB": "2", "MJV_DOWNLOAD_TIMEOUT": "60"})
     assert (bounds.max_answer_bytes, bounds.download_seconds) == (2 * MB, 60.0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from orchestrator.plan import Plan
+from orchestrator.terminal import md_code
 
 VERDICT_NAMES = ("approved", "rejected", "unreviewed")
 
@@ -29,9 +30,5 @@ def review_lines(plan: Plan) -> list[str]:
     ]
     if approvals:
         lines += ["", "**Approvals this change extends:**", ""]
-        lines += [f"- `{_cell(c)}`: extension {s} of `{_cell(n)}`" for n, s, c in approvals]
+        lines += [f"- {md_code(c)}: extension {s} of {md_code(n)}" for n, s, c in approvals]
     return lines
-
-
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")

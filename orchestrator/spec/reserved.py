@@ -11,7 +11,9 @@ import re
 
 # In the output folder (the campaign's): the lock file, the report, and what other commands
 # write beside them; the state folder, in case output.dir is the spec's own folder.
-OUTPUT_NAMES = frozenset({"manifest.json", "report.html", "export.json", "thumbs", ".mjv"})
+OUTPUT_NAMES = frozenset(
+    {"manifest.json", "report.html", "export.json", "export.csv", "thumbs", ".mjv"}
+)
 # In a job folder: the clips and the kept versions of replaced ones.
 _JOB_FILE = re.compile(r"(ext\d+-)?clip-\d+\.mp4|versions", re.IGNORECASE)
 # Temp files (".<name>.<hex>.part", ".<name>.<hex>.tmp") and anything hidden.

@@ -12,6 +12,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
+from orchestrator.commands.plan_rows import row_text
 from orchestrator.commands.simulated import state_choice
 from orchestrator.errors import EXIT_ERROR, EXIT_OK, SpecError, UsageError
 from orchestrator.model import Campaign, ImageSource, Job, JobStatus, Settings
@@ -190,13 +191,22 @@ def write_json(plan: Plan, out: TextIO) -> None:
 
 
 def _write_rows(rows: Sequence[PlanRow], out: TextIO) -> None:
-    # The C encoder does a chunk in one call; ", " joins chunks as it joins list items.
+    # A chunk of rows per write; ", " joins chunks as it joins list items.
     out.write("[")
-    shared: dict[int, Any] = {}
+    shared: dict[int, str] = {}
     for start in range(0, len(rows), _CHUNK):
-        chunk = _ENCODER.encode([_row_json(row, shared) for row in rows[start : start + _CHUNK]])
-        out.write((", " if start else "") + chunk[1:-1])
+        chunk = ", ".join(_row_text(row, shared) for row in rows[start : start + _CHUNK])
+        out.write((", " if start else "") + chunk)
     out.write("]")
+
+
+def _row_text(row: PlanRow, shared: dict[int, str]) -> str:
+    """``_row_json(row)`` as JSON text, made without building it (see plan_rows)."""
+    return row_text(row, shared, _piece)
+
+
+def _piece(thing: ImageSource | Settings) -> dict[str, Any]:
+    return _image_json(thing) if isinstance(thing, ImageSource) else _settings_json(thing)
 
 
 def _head_json(plan: Plan) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from orchestrator.errors import ManifestError
 from orchestrator.model import ImageSource, JobStatus, Settings
 from orchestrator.state.lifecycle import Status
 
+MANIFEST_NAME = "manifest.json"  # in the campaign's output folder
 MANIFEST_VERSION = 1
 T = TypeVar("T")
 
@@ -264,6 +265,7 @@ class _Mapped(Sequence[Any]):
 
 
 __all__ = [
+    "MANIFEST_NAME",
     "MANIFEST_VERSION",
     "FileEntry",
     "ImageEntry",

@@ -67,12 +67,13 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 def _plan(campaign: Campaign, location: str | None, default: Path) -> Plan:
     """Plan against the state file when there is one (looking never creates it), else against
     the committed manifest (the lock file: what ran), else as all new."""
-    # Imported here: a plan without state (the CI case) need not load sqlite3.
-    from orchestrator.engine.status import classify, done_keys
+    # Imported here: a plan without state (the CI case) need not load the engine.
     from orchestrator.state import locate_state, open_state, state_found
 
     if not state_found(location, default_path=default):
         return _plan_from_manifest(campaign)
+    from orchestrator.engine.status import classify, done_keys
+
     where = locate_state(location, default_path=default)
     with open_state(location, campaign.name, default_path=default) as store:
         subs = {sub.key: sub for sub in store.submissions()}
@@ -102,9 +103,9 @@ def _with_review(plan: Plan, campaign: Campaign, files: Files) -> Plan:
 
 
 def _plan_from_manifest(campaign: Campaign) -> Plan:
-    from orchestrator.engine.manifest import manifest_path
+    from orchestrator.results import MANIFEST_NAME
 
-    path = manifest_path(campaign)
+    path = campaign.output_dir / MANIFEST_NAME
     if not path.exists():  # the CI case of a new campaign: nothing more to load
         return build_plan(campaign)
     from orchestrator.engine.lockfile import finished_keys, locked_steps

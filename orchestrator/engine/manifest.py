@@ -19,6 +19,7 @@ from orchestrator.errors import ManifestError, ManifestNotWrittenError, OutputCo
 from orchestrator.graph import build_graph
 from orchestrator.model import Campaign, ChainStep, Job, JobStatus, chain
 from orchestrator.results import (
+    MANIFEST_NAME,
     MANIFEST_VERSION,
     FileEntry,
     ImageEntry,
@@ -32,8 +33,6 @@ from orchestrator.state import FileRecord, Money, Status, Store, Submission
 
 # (attempt, record, current): a file record a job's folder may keep under versions/
 Candidate = tuple[int, FileRecord, bool]
-
-MANIFEST_NAME = "manifest.json"
 
 __all__ = [
     "MANIFEST_NAME",

@@ -33,9 +33,9 @@ def load_campaign(path: Path) -> Campaign:
 def validate_spec(path: Path) -> int:
     """Check the spec at ``path`` like load_campaign; return its job count.
 
-    The jobs' fingerprints are not computed: no problem depends on them.
+    The jobs are only counted (no fingerprints, no job objects): no problem depends on them.
     """
-    return len(_load(path, identities=False).jobs)
+    return len(_load(path, build=False).jobs)
 
 
 def check_spec(path: Path) -> tuple[Problem, ...]:
@@ -47,12 +47,12 @@ def check_spec(path: Path) -> tuple[Problem, ...]:
     return ()
 
 
-def _load(path: Path, identities: bool = True) -> Campaign:
+def _load(path: Path, build: bool = True) -> Campaign:
     doc = Document(str(path))
     try:
         doc = parse_yaml(str(path), read_spec(path))
         expand = _check_structure(doc)
-        campaign = _build(doc, path, expand, identities) if expand is not None else None
+        campaign = _build(doc, path, expand, build) if expand is not None else None
     except MjvError:
         raise
     except Exception as exc:  # a bug must not hide the other problems, nor show a traceback
@@ -95,7 +95,7 @@ def _check_structure(doc: Document) -> bool | None:
     return salvage(doc, broken) if broken else True
 
 
-def _build(doc: Document, path: Path, expand: bool, identities: bool) -> Campaign | None:
+def _build(doc: Document, path: Path, expand: bool, build: bool) -> Campaign | None:
     place = Confinement.of(path.resolve().parent)
     images = resolve_images(doc, place)
     checks.check_references(doc, images)
@@ -104,7 +104,7 @@ def _build(doc: Document, path: Path, expand: bool, identities: bool) -> Campaig
     within_limit = check_job_count(doc, images)
     if not expand or not within_limit:
         return None
-    jobs = expand_jobs(doc, images, templates, identities=identities)
+    jobs = expand_jobs(doc, images, templates, build=build)
     data: dict[str, Any] = doc.data
     return Campaign(
         name=data["campaign"],

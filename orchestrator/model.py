@@ -79,7 +79,7 @@ class ImageSource:
         return {"imagine": self.imagine, "pick": self.pick}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Extension:
     """One step of a job's extension plan; its fingerprint chains on the previous step's."""
 
@@ -100,7 +100,7 @@ class AwaitingStep:
     index: int | None  # None: the approved clip of the previous step
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Job:
     """One expanded job: a single video submission plus its extension chain."""
 

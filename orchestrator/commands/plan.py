@@ -251,8 +251,8 @@ def _job_json(job: Job, shared: dict[int, Any]) -> dict[str, Any]:
         "settings": _once(job.settings, _settings_json, shared),
         "take": job.take,
         "output": job.output_name,
-        "extensions": [dict(vars(step)) for step in job.extensions],
-        **({"waiting": [dict(vars(step)) for step in job.awaiting]} if job.awaiting else {}),
+        "extensions": [asdict(step) for step in job.extensions],
+        **({"waiting": [asdict(step) for step in job.awaiting]} if job.awaiting else {}),
     }
 
 

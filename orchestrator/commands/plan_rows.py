@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from json.encoder import encode_basestring
 from typing import Any
 
-from orchestrator.model import Extension, Job
+from orchestrator.model import AwaitingStep, Extension, Job
 from orchestrator.plan import PlanRow
 
 _text: Callable[[str], str] = encode_basestring  # the C function json uses (ensure_ascii=False)
@@ -44,7 +44,7 @@ def row_text(row: PlanRow, shared: dict[int, str], piece: Callable[[Any], Any]) 
         f'"prompt_name": {_maybe(job.prompt_name)}, "seconds": {row.seconds!r}, '
         f'"settings": {_shared(job.settings, shared, piece)}, "status": {_text(row.status)}, '
         f'"submissions": {row.video_submissions}, "take": {job.take}, '
-        f'"why": {_texts(row.why)}}}'
+        f'{_waiting(job.awaiting)}"why": {_texts(row.why)}}}'
     )
 
 
@@ -58,6 +58,18 @@ def _step(step: Extension) -> str:
         f'{{"fingerprint": {_text(step.fingerprint)}, "index": {step.index}, '
         f'"motion": {_text(step.motion)}, "prompt": {_maybe(step.prompt)}, "step": {step.step}}}'
     )
+
+
+def _waiting(steps: Sequence[AwaitingStep]) -> str:
+    """Steps awaiting a review (``index: approved``); the key only when there are some."""
+    if not steps:
+        return ""
+    listed = ", ".join(
+        f'{{"index": {"null" if s.index is None else s.index}, "motion": {_text(s.motion)}, '
+        f'"prompt": {_maybe(s.prompt)}, "step": {s.step}}}'
+        for s in steps
+    )
+    return f'"waiting": [{listed}], '
 
 
 def _shared(thing: object, shared: dict[int, str], piece: Callable[[Any], Any]) -> str:

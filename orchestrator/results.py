@@ -11,13 +11,14 @@ job and field of what it gets wrong. Unknown keys of a file record are kept, so 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, TypeVar
 
 from orchestrator.errors import ManifestError
 from orchestrator.model import ImageSource, JobStatus, Settings
 from orchestrator.state.lifecycle import Status
 
+_SETTING_NAMES = tuple(f.name for f in fields(Settings))
 MANIFEST_NAME = "manifest.json"  # in the campaign's output folder
 MANIFEST_VERSION = 1
 T = TypeVar("T")
@@ -152,7 +153,7 @@ class JobEntry:
             "end_image": self.end_image.to_json() if self.end_image else None,
             "prompt_name": self.prompt_name,
             "prompt": self.prompt,
-            "settings": asdict(self.settings),
+            "settings": settings_dict(self.settings),
             "take": self.take,
             "status": str(self.status),
             "steps": [step.to_json() for step in self.steps],
@@ -248,6 +249,11 @@ class Manifest:
         return read_manifest_object(data)
 
 
+def settings_dict(settings: Settings) -> dict[str, Any]:
+    """Every setting by name, in field order (``asdict`` without its deep copies: all scalars)."""
+    return {name: getattr(settings, name) for name in _SETTING_NAMES}
+
+
 class _Mapped(Sequence[Any]):
     """``function`` of each item of ``items``, made when it is asked for."""
 
@@ -278,4 +284,5 @@ __all__ = [
     "StepEntry",
     "Totals",
     "VersionEntry",
+    "settings_dict",
 ]

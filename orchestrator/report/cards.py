@@ -6,7 +6,6 @@ import hashlib
 import json
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any, overload
 from urllib.parse import quote
@@ -16,7 +15,15 @@ from orchestrator.model import Campaign, ImageSource, Job, JobStatus
 from orchestrator.report.entries import manifest_entries
 from orchestrator.report.verdict import waiting_steps
 from orchestrator.report.view import Card, ClipView, ImageView, Page, StepView, VersionView
-from orchestrator.results import FileEntry, ImageEntry, JobEntry, Manifest, StepEntry, VersionEntry
+from orchestrator.results import (
+    FileEntry,
+    ImageEntry,
+    JobEntry,
+    Manifest,
+    StepEntry,
+    VersionEntry,
+    settings_dict,
+)
 from orchestrator.review.reviewfile import Review
 
 __all__ = ["ReportError", "build_card", "build_page", "href"]
@@ -128,7 +135,9 @@ def build_card(
         prompt=entry.prompt,
         image=_image(entry.image, job.image if job else None, report_dir),
         end_image=_image(entry.end_image, end_source, report_dir) if entry.end_image else None,
-        settings=tuple((name, _text(value)) for name, value in asdict(entry.settings).items()),
+        settings=tuple(
+            (name, _text(value)) for name, value in settings_dict(entry.settings).items()
+        ),
         matrix=matrix,
         steps=tuple(
             _step(step, entry.output, review or Review(), last=i == last)
@@ -203,7 +212,7 @@ def _group(entry: JobEntry, matrix: Sequence[tuple[str, str]]) -> str:
     image = entry.image.to_json() if entry.image else {}
     end = entry.end_image.to_json() if entry.end_image else {}
     steps = [(s.prompt, s.motion, s.index) for s in entry.steps]
-    same = [image, end, entry.prompt_name, asdict(entry.settings), list(matrix), steps]
+    same = [image, end, entry.prompt_name, settings_dict(entry.settings), list(matrix), steps]
     text = json.dumps(same, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 

@@ -104,6 +104,7 @@ def read_manifest_object(data: Mapping[str, Any]) -> Manifest:
         sources,
         _totals(totals) if totals else Totals(),
         description,
+        top.text("currency"),
     )
 
 

@@ -21,7 +21,6 @@ def _tree(root: Path) -> None:
         ".github/workflows/ci.yml",
         "spring/out/spring/manifest.json",
         "spring/out/spring/notes.yaml",
-        "spring/campaign.review.yaml",
     ):
         (root / junk).parent.mkdir(parents=True, exist_ok=True)
         (root / junk).write_text("not: [a spec\n")

@@ -227,8 +227,8 @@ class _Runner:
                 raise RunStoppedError(str(exc)) from exc
 
     async def _job(self, job: Job) -> JobOutcome:
-        was_done = self._was_done(job)
-        if self._under_way(job):
+        under_way, was_done = await self._prior(job)
+        if under_way:
             self._started(job)
         outcome = await self._outcome(job)
         self.active.discard(job.name)
@@ -381,16 +381,14 @@ class _Runner:
             self.active.add(job.name)
             self.rt.progress.update(self._snapshot())
 
-    def _under_way(self, job: Job) -> bool:
-        """An earlier run left this job's base clip at the provider (or downloading)."""
-        sub = self.rt.store.get(job.fingerprint)
-        return sub is not None and sub.status in _UNDER_WAY
-
-    def _was_done(self, job: Job) -> bool:
-        """Every clip of the job was downloaded before this run took it up."""
-        keys = [job.fingerprint, *(ext.fingerprint for ext in job.extensions)]
-        subs = [self.rt.store.get(key) for key in keys]
-        return all(sub is not None and sub.status == Status.DOWNLOADED for sub in subs)
+    async def _prior(self, job: Job) -> tuple[bool, bool]:
+        """How earlier runs left the job: (under way at the provider, every clip downloaded)."""
+        for key in (job.fingerprint, *(ext.fingerprint for ext in job.extensions)):
+            sub = await self.rt.store.get(key)
+            if sub is None or sub.status != Status.DOWNLOADED:
+                started = sub is not None and sub.status in _UNDER_WAY
+                return started or key != job.fingerprint, False  # later steps: under way
+        return False, True
 
     def _snapshot(self) -> Snapshot:
         """Counts that add up at every moment: done + failed + not finished + in flight +

@@ -173,6 +173,7 @@ class Campaign:
     max_cost: float | None = None
     run: RunOptions = field(default_factory=RunOptions)
     export_name: str = "{{ job }}.mp4"  # template of an exported clip's file name
+    currency: str = "USD"  # pricing.currency: the label every amount is shown with
 
     def price(self, mode: str) -> float | None:
         """Price of one submission in ``mode``, or None when unknown."""

@@ -230,12 +230,14 @@ class Manifest:
     sources: tuple[SourceEntry, ...] = ()
     totals: Totals = field(default_factory=Totals)
     description: str | None = None  # only a manifest naming its campaign by an object has one
+    currency: str | None = None  # the unit of its amounts (pricing.currency); older ones: none
 
     def to_json(self) -> dict[str, Any]:
         """The manifest file's object; its ``jobs`` made one at a time as they are read."""
         return {
             "manifest_version": MANIFEST_VERSION,
             "campaign": self.campaign,
+            **({"currency": self.currency} if self.currency is not None else {}),
             "jobs": _Mapped(self.jobs, JobEntry.to_json),
             "sources": [source.to_json() for source in self.sources],
             "totals": self.totals.to_json(),

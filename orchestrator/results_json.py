@@ -106,6 +106,7 @@ def read_manifest_object(data: Mapping[str, Any]) -> Manifest:
         sources,
         _totals(totals) if totals else Totals(),
         description,
+        top.text("currency"),
     )
 
 

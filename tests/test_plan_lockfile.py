@@ -89,7 +89,7 @@ def test_one_edited_prompt_plans_exactly_its_jobs_and_says_why(
 
     code, summary = _plan(spec, "--format", "markdown")
     assert code == 2
-    assert "**Cost of this change: 2.40**" in summary
+    assert "**Cost of this change: 2.40 USD**" in summary
     assert "8 jobs: 4 done, 4 changed." in summary
     assert '| `a-push-warm` | changed | prompt: "push in" -> "push in slowly" |' in summary
 

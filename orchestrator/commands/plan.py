@@ -16,6 +16,7 @@ from orchestrator.commands.plan_rows import row_text
 from orchestrator.commands.simulated import state_choice
 from orchestrator.errors import EXIT_ERROR, EXIT_OK, SpecError, UsageError
 from orchestrator.model import Campaign, ImageSource, Job, JobStatus, Settings
+from orchestrator.money import cap, shown
 from orchestrator.plan import STATUSES, Plan, PlanRow, Totals, build_plan
 from orchestrator.review.current import campaign_counts, reviewed
 from orchestrator.review.plan import review_lines, verdict_counts
@@ -141,10 +142,12 @@ def markdown(plan: Plan) -> str:
         "",
         f"{plan.totals.jobs} jobs: {classes or 'none'}. Planned against {md_text(plan.basis)}.",
         "",
-        f"**Cost of this change: {_cost_text(plan.totals)}** "
-        f"({plan.totals.video_submissions} video submissions; spent so far {plan.spent:.2f}"
+        f"**Cost of this change: {_cost_text(plan.totals, plan.currency)}** "
+        f"({plan.totals.video_submissions} video submissions; spent so far "
+        f"{shown(plan.spent, plan.currency)}"
         + (
-            f", cap {plan.max_cost:g}, {plan.left:.2f} left after it"
+            f", cap {cap(plan.max_cost or 0.0, plan.currency)}, "
+            f"{shown(plan.left, plan.currency)} left after it"
             if plan.left is not None
             else ""
         )
@@ -213,6 +216,7 @@ def _piece(thing: ImageSource | Settings) -> dict[str, Any]:
 def _head_json(plan: Plan) -> dict[str, Any]:
     return {
         "campaign": plan.campaign,
+        "currency": plan.currency,
         "spec": plan.spec_path,
         "output_dir": plan.output_dir,
         "max_cost": plan.max_cost,
@@ -279,7 +283,7 @@ def write_text(plan: Plan, out: TextIO) -> None:
     out.write(f"output   {one_line(plan.output_dir)}\nagainst  {one_line(plan.basis)}\n\n")
     for row in plan.rows:
         _write_row(row, out)
-    out.write(_totals_text(plan.totals))
+    out.write(_totals_text(plan.totals, plan.currency))
     if plan.review:
         out.write(f"clips: {verdict_counts(plan.review)}\n")
     out.write(_budget_text(plan))
@@ -327,18 +331,19 @@ def _image_text(image: ImageSource) -> str:
 
 def _budget_text(plan: Plan) -> str:
     """Spent so far, this plan's cost, and what the cap leaves: the run's budget in view."""
-    text = f"spent so far: {plan.spent:.2f}"
+    text = f"spent so far: {shown(plan.spent, plan.currency)}"
     if plan.in_doubt:
-        text += f" (+{plan.in_doubt:.2f} possibly charged: sent, answer lost)"
-    text += f"; this plan: {_cost_text(plan.totals)}\n"
+        text += f" (+{shown(plan.in_doubt, plan.currency)} possibly charged: sent, answer lost)"
+    text += f"; this plan: {_cost_text(plan.totals, plan.currency)}\n"
     if plan.max_cost is None:
         return text + "budget: no cap\n"
     left = plan.left or 0.0
-    verdict = "EXCEEDED by the known cost" if plan.over_budget else f"{left:.2f} left after it"
-    return text + f"budget: cap {plan.max_cost:g}, {verdict}\n"
+    left_text = f"{shown(left, plan.currency)} left after it"
+    verdict = "EXCEEDED by the known cost" if plan.over_budget else left_text
+    return text + f"budget: cap {cap(plan.max_cost, plan.currency)}, {verdict}\n"
 
 
-def _totals_text(totals: Totals) -> str:
+def _totals_text(totals: Totals, currency: str) -> str:
     lines = [
         f"\n{totals.jobs} jobs, {totals.to_do} to do"
         + (f", {totals.waiting} waiting for review" if totals.waiting else ""),
@@ -350,13 +355,14 @@ def _totals_text(totals: Totals) -> str:
         )
         + (f", {totals.upload_submissions} uploads" if totals.upload_submissions else ""),
         f"{totals.seconds:g} seconds of video",
-        f"estimated cost: {_cost_text(totals)}",
+        f"estimated cost: {_cost_text(totals, currency)}",
     ]
     return "\n".join(lines) + "\n"
 
 
-def _cost_text(totals: Totals) -> str:
+def _cost_text(totals: Totals, currency: str) -> str:
     if totals.cost is not None:
-        return f"{totals.cost:.2f}"
+        return shown(totals.cost, currency)
     missing = ", ".join(f"{count} {mode}" for mode, count in sorted(totals.unpriced.items()))
-    return f"unknown (no price for {missing} submissions; known part {totals.known_cost:.2f})"
+    known = shown(totals.known_cost, currency)
+    return f"unknown (no price for {missing} submissions; known part {known})"

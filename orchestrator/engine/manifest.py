@@ -71,7 +71,7 @@ def build_manifest(campaign: Campaign, store: Store) -> Manifest:
     number, done, count, size = _counts(jobs)
     totals = money_totals(campaign, store.totals(), money, sources)
     totals = replace(totals, jobs=number, done=done, files=count, bytes=size)
-    return Manifest(campaign.name, jobs, tuple(sources), totals)
+    return Manifest(campaign.name, jobs, tuple(sources), totals, currency=campaign.currency)
 
 
 class _Entries(Sequence[JobEntry]):

@@ -64,6 +64,7 @@ class CampaignStatus:
     reserved: float
     refunded: float
     damaged: tuple[str, ...] = ()  # "job: file missing|altered"
+    currency: str = "USD"  # the unit of the money (pricing.currency)
 
 
 def classify(
@@ -218,6 +219,7 @@ def campaign_status(campaign: Campaign, store: Store) -> CampaignStatus:
         damaged=tuple(
             f"{name}: {line}" for name, lines in sorted(classes.damaged.items()) for line in lines
         ),
+        currency=campaign.currency,
     )
 
 
@@ -234,6 +236,7 @@ def empty_status(campaign: Campaign) -> CampaignStatus:
         0.0,
         0.0,
         0.0,
+        currency=campaign.currency,
     )
 
 

@@ -12,6 +12,7 @@ from urllib.parse import quote
 
 from orchestrator.errors import ManifestError, ReportError
 from orchestrator.model import Campaign, ImageSource, Job, JobStatus
+from orchestrator.money import shown
 from orchestrator.report.entries import manifest_entries
 from orchestrator.report.verdict import waiting_steps
 from orchestrator.report.view import Card, ClipView, ImageView, Page, StepView, VersionView
@@ -46,7 +47,7 @@ def build_page(
         except ManifestError as exc:
             raise ReportError(str(exc)) from exc
     cards = _Cards(manifest_entries(campaign, manifest), campaign, review or Review())
-    axes, totals, choices = _summary(cards)
+    axes, totals, choices = _summary(cards, campaign.currency)
     description = (manifest.description if manifest else None) or campaign.description or ""
     return Page(campaign.name, description, cards, axes, totals, choices)
 
@@ -58,6 +59,7 @@ class _Cards(Sequence[Card]):
         self._entries, self._review = entries, review
         self._jobs = {job.name: job for job in campaign.jobs}
         self._folder = campaign.output_dir
+        self._currency = campaign.currency
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -74,11 +76,12 @@ class _Cards(Sequence[Card]):
         return self._card(self._entries[index])
 
     def _card(self, entry: JobEntry) -> Card:
-        return build_card(entry, self._jobs.get(entry.name), self._folder, self._review)
+        job = self._jobs.get(entry.name)
+        return build_card(entry, job, self._folder, self._review, self._currency)
 
 
 def _summary(
-    cards: Sequence[Card],
+    cards: Sequence[Card], currency: str
 ) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...], tuple[tuple[str, tuple[str, ...]], ...]]:
     """Matrix axes, totals and each filter's values, in one pass over the cards."""
     axes: dict[str, set[str]] = {}
@@ -103,7 +106,7 @@ def _summary(
         if card.status == JobStatus.DONE:
             done += 1
             costs.append(card.cost)
-    spent = "unknown" if None in costs else f"{sum(c or 0.0 for c in costs):.2f}"
+    spent = shown(None if None in costs else sum(c or 0.0 for c in costs), currency)
     totals = (
         ("jobs", str(count)),
         ("done", str(done)),
@@ -120,7 +123,11 @@ def _summary(
 
 
 def build_card(
-    entry: JobEntry, job: Job | None, report_dir: Path, review: Review | None = None
+    entry: JobEntry,
+    job: Job | None,
+    report_dir: Path,
+    review: Review | None = None,
+    currency: str = "",
 ) -> Card:
     """One job's card from its manifest entry, with the spec's ``job`` filling the gaps."""
     matrix = _matrix(entry.matrix, job)
@@ -131,6 +138,7 @@ def build_card(
         status=entry.status,
         take=entry.take,
         cost=entry.cost,
+        currency=currency,
         prompt_name=entry.prompt_name,
         prompt=entry.prompt,
         image=_image(entry.image, job.image if job else None, report_dir),

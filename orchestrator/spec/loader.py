@@ -20,6 +20,7 @@ from orchestrator.spec.templates import Template, TemplateError
 from orchestrator.spec.yamlsource import Document, parse_yaml
 
 DEFAULT_PRICING = {"fast": 0.6}  # CometAPI's published mj_fast_video price
+DEFAULT_CURRENCY = "USD"  # the unit of that price
 DEFAULT_OUTPUT_DIR = "out/{{ campaign }}"
 _FLOAT_OPTIONS = ("max_rps", "poll_interval", "task_timeout")
 MAX_SPEC_BYTES = 10 * 1024 * 1024  # a spec of thousands of lines is under 1 MB
@@ -112,11 +113,17 @@ def _build(doc: Document, path: Path, expand: bool, build: bool) -> Campaign | N
         description=data.get("description", ""),
         output_dir=_output_dir(doc, templates.get(("output", "dir")), place),
         jobs=jobs,
-        pricing={**DEFAULT_PRICING, **data.get("pricing", {})},
+        pricing={**DEFAULT_PRICING, **_prices(data.get("pricing", {}))},
+        currency=data.get("pricing", {}).get("currency", DEFAULT_CURRENCY),
         max_cost=data.get("budget", {}).get("max_cost"),
         run=_run_options(data.get("run", {})),
         **({"export_name": data["export"]["name"]} if "name" in data.get("export", {}) else {}),
     )
+
+
+def _prices(pricing: dict[str, Any]) -> dict[str, float]:
+    """The prices under ``pricing:`` (its ``currency`` is a label, not a price)."""
+    return {key: value for key, value in pricing.items() if key != "currency"}
 
 
 def _output_dir(doc: Document, template: Template | None, place: Confinement) -> Path:

@@ -44,7 +44,9 @@ from orchestrator.errors import (
 from orchestrator.graph import build_graph
 from orchestrator.model import Campaign, Job, JobStatus
 from orchestrator.provider import OnSend
-from orchestrator.state import Status, SubmissionSpec
+from orchestrator.qc.takes import ClipChecker, ClipsFailedError, restore_retake, retake_of
+from orchestrator.results import Manifest
+from orchestrator.state import Status, Submission, SubmissionSpec
 from orchestrator.wire import HD_VIDEO, wire_prompt
 
 PROGRESS_EVERY = 0.5
@@ -139,16 +141,19 @@ class _Runner:
             config.download_concurrency,
             warn=lambda text: rt.progress.event("warning", what=text),
         )
+        self.checks = ClipChecker(rt.store)
         self.outcomes: dict[str, JobOutcome] = {}
         self.ended: Counter[str] = Counter()  # outcomes by status, kept as they come
         self.active: set[str] = set()  # jobs with work at the provider: sent, polled, fetched
         self.already_done = 0  # jobs that were done before this run: summed up, not listed
         self.stopped: str | None = None
+        self.manifest: Manifest | None = None  # read at the start of the run
 
     async def run(self, free_space: FreeSpace | None) -> RunReport:
         store = self.rt.store
         # Refuses an output folder of another campaign before anything is written.
         manifest = read_results(manifest_path(self.campaign), self.campaign.name)
+        self.manifest = manifest
         await self._preflight(free_space)
         await store.declare(submission_specs(self.jobs))
         if manifest is not None:
@@ -164,6 +169,7 @@ class _Runner:
             await asyncio.gather(*helpers, return_exceptions=True)
             await self.submitter.drain()
             await self._release_leases()
+            self.checks.close()
             failure = await store.run(save_manifest, self.campaign, store.sync)
             store.shutdown()  # its queue is empty by now
         report = self._report()
@@ -246,7 +252,9 @@ class _Runner:
 
     async def _outcome(self, job: Job) -> JobOutcome:
         try:
-            await self._chain(job)
+            await self._takes(job)
+        except ClipsFailedError as exc:
+            return JobOutcome(job.name, JobStatus.BLOCKED, str(exc))
         except JobFailedError as exc:
             if self._state_gone():  # the failure is the state file's, not the job's
                 return JobOutcome(job.name, JobStatus.INTERRUPTED)
@@ -265,22 +273,46 @@ class _Runner:
             return JobOutcome(job.name, JobStatus.FAILED, f"job {job.name}: {exc}", False)
         return JobOutcome(job.name, JobStatus.DONE)
 
+    async def _takes(self, job: Job) -> None:
+        """The job's chain, then (qc.on_fail: retake) new takes until one passes its checks."""
+        for number in range(job.qc.retake_limit + 1):
+            take = retake_of(job, number)
+            if number:
+                await self.rt.store.declare(submission_specs([take]))
+                await self.rt.store.run(restore_retake, self.manifest, take, self.rt.store.sync)
+                self.rt.progress.event("retake", job=job.name, reason=f"retake {number}")
+            try:
+                await self._chain(take)
+                return
+            except ClipsFailedError:
+                if number == job.qc.retake_limit:
+                    raise
+
     async def _chain(self, job: Job) -> None:
-        folder = self.rt.output_dir / job.output_name
         downloads: list[asyncio.Task[None]] = []
         try:
             parent = await self.submitter.ensure(await self._base_order(job))
-            batch = job.settings.batch_size
-            downloads.append(self._spawn(self.clips.ensure(parent, folder, batch)))
+            downloads.append(self._spawn(self._save(job, parent)))
             for ext in job.extensions:
+                if ext.step not in dict(job.approvals):  # approved, even with --force: go on
+                    await self.checks.require(job, parent, downloads[-1], [ext.index])
                 order = self._extend_order(job, ext.step, parent.task_id or "")
                 parent = await self.submitter.ensure(order)
-                downloads.append(self._spawn(self.clips.ensure(parent, folder, batch)))
+                downloads.append(self._spawn(self._save(job, parent)))
+            if job.qc.retake_limit > job.retake:  # a retake is due when no clip of it passed
+                indexes = range(job.settings.batch_size)
+                await self.checks.require(job, parent, downloads[-1], indexes, every=True)
         finally:
             results = await asyncio.gather(*downloads, return_exceptions=True)
         for result in results:
             if isinstance(result, BaseException):
                 raise result
+
+    async def _save(self, job: Job, sub: Submission) -> None:
+        """Download the clips of one step of ``job`` and check them."""
+        folder = self.rt.output_dir / job.output_name
+        await self.clips.ensure(sub, folder, job.settings.batch_size)
+        await self.checks.check(job, sub, await self.rt.store.files(sub.key), folder)
 
     async def _base_order(self, job: Job) -> Order:
         sub = await self.rt.store.get(job.fingerprint)

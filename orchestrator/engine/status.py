@@ -12,6 +12,7 @@ from orchestrator.changes import differences
 from orchestrator.engine.downloads import file_matches
 from orchestrator.graph import job_request, upload_key
 from orchestrator.model import Campaign, Job, JobStatus, chain
+from orchestrator.qc.campaign import failed_checks
 from orchestrator.state import FileRecord, Status, Store, Submission
 from orchestrator.uploads import is_fresh
 
@@ -65,6 +66,7 @@ class CampaignStatus:
     refunded: float
     damaged: tuple[str, ...] = ()  # "job: file missing|altered"
     currency: str = "USD"  # the unit of the money (pricing.currency)
+    qc_failed: tuple[str, ...] = ()  # "job step clip N: reasons" of clips failing their checks
 
 
 def classify(
@@ -220,6 +222,7 @@ def campaign_status(campaign: Campaign, store: Store) -> CampaignStatus:
             f"{name}: {line}" for name, lines in sorted(classes.damaged.items()) for line in lines
         ),
         currency=campaign.currency,
+        qc_failed=failed_checks(store),
     )
 
 

@@ -36,7 +36,7 @@ class SharedQc:
     def _qc_table(self) -> None:
         if not self._qc_ready:
             with self.link.transaction():
-                self.link.execute(QC_TABLE)
+                self.link.write(QC_TABLE)
             self._qc_ready = True
 
     def record_qc(self, record: QcRecord) -> None:
@@ -44,7 +44,7 @@ class SharedQc:
         self._qc_table()
         row = (self.campaign, record.key, record.index, record.sha256, int(record.passed))
         with self.link.transaction():
-            self.link.execute(_RECORD, (*row, record.result))
+            self.link.write(_RECORD, (*row, record.result))
 
     def qc_results(self) -> dict[tuple[str, int], QcRecord]:
         """Every file check of this campaign, by (key, clip index)."""

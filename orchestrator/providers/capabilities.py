@@ -38,19 +38,26 @@ BATCHES = frozenset({1, 2, 4})
 
 CAPABILITIES: Mapping[str, Capabilities] = {
     # API.md: every mode by path prefix, HD, loop, endImage, batchSize, extend up to 4 steps.
-    "cometapi": Capabilities(ALL_MODES, True, True, True, BATCHES, True, 4, True, True, True, True),
+    "cometapi": Capabilities(
+        modes=ALL_MODES, hd=True, loop=True, end_frame=True, batch_sizes=BATCHES,
+        auto_animate=True, max_extensions=4, auto_extend=True, uploads=True, stills=True,
+        raw=True,
+    ),
     # PROVIDERS.md 3: fixed FAST, no loop field, end_url, batch 1/2/4, auto needs a parent
     # imagine task, no extend, base64 for video not documented.
     "apimart": Capabilities(
-        frozenset({"fast"}), True, False, True, BATCHES, False, 0, False, False, False, False
+        modes=frozenset({"fast"}), hd=True, loop=False, end_frame=True, batch_sizes=BATCHES,
+        auto_animate=False, max_extensions=0, auto_extend=False, uploads=False, stills=False,
+        raw=False,
     ),
     # PROVIDERS.md 4: speed n/a for video, mj_video_hd, no end frame or loop, batch 1/2/4,
     # auto only on extend, chaining not documented (one step), URL only, prompt required.
     "kie": Capabilities(
-        frozenset({"fast"}), True, False, False, BATCHES, False, 1, True, False, False, False,
-        max_prompt=2000, needs_prompt=True,
-    ),  # fmt: skip
-}
+        modes=frozenset({"fast"}), hd=True, loop=False, end_frame=False, batch_sizes=BATCHES,
+        auto_animate=False, max_extensions=1, auto_extend=True, uploads=False, stills=False,
+        raw=False, max_prompt=2000, needs_prompt=True,
+    ),
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -113,7 +120,9 @@ def prompt_refusals(provider: str, prompt: str | None) -> Iterator[Refusal]:
     if caps.needs_prompt and not (prompt or "").strip():
         yield Refusal("prompts", f"{provider} needs a motion prompt for every clip")
     if caps.max_prompt is not None and prompt is not None and len(prompt) > caps.max_prompt:
-        yield Refusal("prompts", f"{provider} takes prompts of {caps.max_prompt} characters at most")
+        yield Refusal(
+            "prompts", f"{provider} takes prompts of {caps.max_prompt} characters at most"
+        )
 
 
 def job_refusals(job: Job, provider: str) -> list[Refusal]:

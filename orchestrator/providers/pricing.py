@@ -50,7 +50,17 @@ PUBLISHED: Mapping[str, PriceSheet] = MappingProxyType(
         ),
     }
 )
-PRICE_KEYS = ("fast", "relax", "turbo", "fast_hd", "extend", "imagine", "upscale", "upload", "modal")
+PRICE_KEYS = (
+    "fast",
+    "relax",
+    "turbo",
+    "fast_hd",
+    "extend",
+    "imagine",
+    "upscale",
+    "upload",
+    "modal",
+)
 
 
 def price_key(provider: str, kind: str, mode: str, video_type: str = "", batch: int = 1) -> str:

@@ -58,3 +58,4 @@ class SimulatorConfig:
     gateway_timeout: float = 3600.0  # the gateway fails a task unfinished this long after submit
     blank_status_seconds: float = 0.0  # a new task shows status "" this long
     prices: Mapping[str, float] = field(default_factory=lambda: DEFAULT_PRICES)
+    refunds: bool = True  # False: a FAILURE keeps its charge (a provider documenting no refund)

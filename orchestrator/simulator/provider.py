@@ -148,7 +148,7 @@ class FakeProvider:
 
     def _ended(self, task: SimTask) -> None:
         self._save_task(task)
-        if self._book.outcome(task)[1] is not None:
+        if self.config.refunds and self._book.outcome(task)[1] is not None:
             refund = self.ledger.refund_of(task.id)
             if refund is not None:
                 self.ledger.apply(refund)

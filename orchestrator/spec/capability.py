@@ -84,7 +84,9 @@ def _images(ex: Expansion, entry: dict[str, Any], end: ImageSource | None) -> It
         yield end
 
 
-def _where(ex: Expansion, i: int, entry: dict[str, Any], row: dict[str, Any], field: str) -> JsonPath:
+def _where(
+    ex: Expansion, i: int, entry: dict[str, Any], row: dict[str, Any], field: str
+) -> JsonPath:
     if field in ("extend", "images"):
         return ("jobs", i, field)
     if field == "prompts":

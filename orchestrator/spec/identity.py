@@ -2,10 +2,10 @@
 
 A job's payload is its start image's identity, its end image's identity (or null), the rendered
 prompt, every setting, the take number, and the provider unless it is CometAPI (so campaigns made
-before there were other providers keep their fingerprints); an extension step's is its parent's fingerprint, its
-prompt, motion and index. The canonical JSON is assembled from cached pieces because campaigns
-have thousands of jobs sharing a few images and settings; the result is byte for byte what
-``model.fingerprint(payload)`` hashes (the tests hold both to that).
+before there were other providers keep their fingerprints); an extension step's is its parent's
+fingerprint, its prompt, motion and index. The canonical JSON is assembled from cached pieces
+because campaigns have thousands of jobs sharing a few images and settings; the result is byte
+for byte what ``model.fingerprint(payload)`` hashes (the tests hold both to that).
 """
 
 from __future__ import annotations

@@ -8,9 +8,9 @@ from typing import Any
 
 from orchestrator.errors import MjvError, SpecError, UsageError
 from orchestrator.model import Campaign, RunOptions
+from orchestrator.providers import DEFAULT_PROVIDER
 from orchestrator.providers.pricing import PUBLISHED, resolve_tables
 from orchestrator.spec import checks
-from orchestrator.providers import DEFAULT_PROVIDER
 from orchestrator.spec.expand import expand_jobs
 from orchestrator.spec.images import resolve_images
 from orchestrator.spec.limits import check_job_count

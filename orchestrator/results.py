@@ -142,9 +142,11 @@ class JobEntry:
     matrix: tuple[tuple[str, Any], ...] = ()
     cost: float | None = None  # spent on its steps, refunds deducted; None when unknown
     versions: tuple[VersionEntry, ...] = ()
+    provider: str = "cometapi"  # the reseller that made it
 
     def to_json(self) -> dict[str, Any]:
-        """The object the manifest holds (``versions`` only when there are some)."""
+        """The object the manifest holds (``versions`` only when there are some, ``provider``
+        only when not CometAPI)."""
         entry = {
             "name": self.name,
             "fingerprint": self.fingerprint,
@@ -162,6 +164,8 @@ class JobEntry:
         }
         if self.versions:  # only then: manifests without versions keep their exact bytes
             entry["versions"] = [version.to_json() for version in self.versions]
+        if self.provider != "cometapi":  # likewise for manifests made before other providers
+            entry["provider"] = self.provider
         return entry
 
     def files(self) -> Iterator[FileEntry]:

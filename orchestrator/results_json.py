@@ -136,6 +136,7 @@ def _job(job: _Fields) -> JobEntry:
         matrix=tuple(matrix.data.items()) if matrix else (),
         cost=job.number("cost"),
         versions=tuple(_version(version) for version in job.objects("versions")),
+        provider=job.text("provider") or "cometapi",
     )
 
 

@@ -265,6 +265,7 @@ def job_entry(
         matrix=job.matrix,
         cost=cost,
         versions=versions,
+        provider=job.provider,
     )
 
 

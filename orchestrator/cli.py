@@ -18,6 +18,7 @@ from orchestrator.engine.progress import GuardedStream
 from orchestrator.errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, MjvError, SpecError
 from orchestrator.terminal import SafeStream
 from orchestrator.wirecheck import KEY_VARS
+from orchestrator.providers import PROVIDER_NAMES
 
 
 def _add_validate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -53,6 +54,7 @@ def _add_plan(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("--state", metavar="PATH", help="state file (default .mjv/state.db)")
     p.add_argument("--simulate", action="store_true", help="the state `run --simulate` keeps")
+    _add_provider(p, "price the same campaign on this provider instead (the spec unchanged)")
 
 
 def _add_run_options(p: argparse.ArgumentParser) -> None:
@@ -124,6 +126,7 @@ def _add_simulate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.add_argument("--drop-after-submit", type=_fraction, default=0.0, metavar="P")
     p.add_argument("--credits", type=int, metavar="N", help="charged calls before quota error")
     p.add_argument("--api-key", default="sk-simulator", help="key the simulator accepts")
+    _add_provider(p, "the provider whose wire format the simulator speaks")
     _add_simulate_rev2(p)
 
 
@@ -174,6 +177,11 @@ def _add_doctor(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         "Exit 0 when both are fine, 1 otherwise.",
     )
     p.add_argument("--base-url", metavar="URL", help="provider base URL (or MJV_BASE_URL)")
+    _add_provider(p, "the provider to check (its own key and URL variables)")
+
+
+def _add_provider(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--provider", choices=PROVIDER_NAMES, metavar="NAME", help=f"{what}")
 
 
 def _add_state(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

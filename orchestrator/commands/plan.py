@@ -12,6 +12,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
+from orchestrator.commands.compare import compare, write_comparison
 from orchestrator.commands.plan_rows import row_text
 from orchestrator.commands.simulated import state_choice
 from orchestrator.errors import EXIT_ERROR, EXIT_OK, SpecError, UsageError
@@ -50,6 +51,9 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     except UsageError as exc:  # exit 2 means "work to do" here, so a bad path is plain 1
         err.write(f"mjv: error: {exc}\n")
         return EXIT_ERROR
+    if getattr(args, "provider", None):  # the same campaign priced on another provider
+        fmt = "json" if args.format == "json" else "text"
+        return write_comparison(compare(campaign, args.provider), out, fmt)
     campaign, location, default = state_choice(campaign, args.state, args.simulate)
     gc.freeze()  # the campaign stays to the end: later collections need not walk it again
     try:

@@ -100,7 +100,7 @@ def chain_refusals(provider: str, steps: int, auto_steps: int) -> Iterator[Refus
             f"{provider} extends a clip {caps.max_extensions} step(s) at most "
             f"(chained extensions are not documented); this plan has {steps}",
         )
-    if auto_steps and not caps.auto_extend:
+    if auto_steps and caps.max_extensions and not caps.auto_extend:
         yield Refusal("extend", f"{provider} cannot extend automatically (give each a prompt)")
 
 

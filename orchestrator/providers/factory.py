@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from orchestrator.client import Client
 from orchestrator.model import Campaign
@@ -15,7 +15,7 @@ from orchestrator.providers.kie import error_of as kie_errors
 from orchestrator.providers.router import Account, Router
 
 
-def adapter(provider: str, api_key: str, base_url: str | None = None, **kw: Any) -> Account:
+def adapter(provider: str, api_key: str, base_url: str | None = None, **kw: Any) -> Pingable:
     """A client of ``provider`` with a known key (the simulator's, in tests and --simulate)."""
     url = base_url or provider_info(provider).base_url
     if provider == "apimart":
@@ -25,9 +25,21 @@ def adapter(provider: str, api_key: str, base_url: str | None = None, **kw: Any)
     return Client(api_key, url, **kw)
 
 
+class Pingable(Account, Protocol):
+    """A single provider's client, as `mjv doctor` uses it."""
+
+    @property
+    def base_url(self) -> str: ...
+
+    @property
+    def shown_url(self) -> str: ...
+
+    async def ping(self) -> float: ...
+
+
 def adapter_from_env(
     provider: str, base_url: str | None = None, env: Mapping[str, str] | None = None
-) -> Account:
+) -> Pingable:
     """A client of ``provider`` from its environment variables (ConfigError when no key)."""
     if provider == "apimart":
         return ApimartProvider(
@@ -57,4 +69,5 @@ def open_clients(
     """Clients from the environment for ``providers``; ``base_url`` only with a single one."""
     names = list(providers)
     url = base_url if len(names) == 1 else None
-    return route({name: adapter_from_env(name, url, env) for name in names})
+    clients: dict[str, Account] = {name: adapter_from_env(name, url, env) for name in names}
+    return route(clients)

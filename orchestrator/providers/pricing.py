@@ -3,7 +3,7 @@
 A submission's price key names what it costs: for CometAPI the speed mode (video, extend) or the
 kind (imagine, upscale, upload, modal), as ``pricing:`` has always spelled it; for another
 provider ``<provider>:<key>``, with ``_hd`` for an HD clip, ``extend`` for an extension, and
-``*N`` when that provider bills each of a batch's N clips. Unknown prices stay unknown (None).
+``*N`` when that provider bills each of a create's N clips. Unknown prices stay unknown (None).
 """
 
 from __future__ import annotations
@@ -73,7 +73,8 @@ def price_key(provider: str, kind: str, mode: str, video_type: str = "", batch: 
         base = mode + ("_hd" if video_type == HD_VIDEO else "")
     else:
         base = kind
-    per_clip = provider_info(provider).price_unit == "clip" and kind in VIDEO_KINDS
+    # Kie's extend takes no batch size: one extension, one price.
+    per_clip = provider_info(provider).price_unit == "clip" and kind == "video"
     return f"{provider}:{base}" + (f"*{batch}" if per_clip and batch != 1 else "")
 
 

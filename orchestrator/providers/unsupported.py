@@ -36,6 +36,11 @@ class Unsupported:
         """The provider's root URL."""
         return self.http.base_url
 
+    @property
+    def shown_url(self) -> str:
+        """What messages may show of the root URL."""
+        return self.http.shown_url
+
     def unsupported(self, what: str) -> InvalidRequestError:
         """The error for a call this provider does not offer (validation refuses it first)."""
         return InvalidRequestError(f"{self.name} does not offer {what}")

@@ -58,7 +58,7 @@ class ApimartFront(ProfileFront):
 
     def price(self, kind: str, mode: str, task_id: str) -> float | None:
         """2 or 4 credits (0.20 / 0.40) per clip of the batch."""
-        task = self.task(task_id)
+        task = self.inner.book().get(task_id)  # called under the account's lock
         if task is None or kind != "video":
             return None
         hd = task.properties.get("videoType") == "vid_1.1_i2v_720"

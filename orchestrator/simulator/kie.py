@@ -48,7 +48,7 @@ class KieFront(ProfileFront):
 
     def price(self, kind: str, mode: str, task_id: str) -> float | None:
         """15 or 45 credits per clip of the batch; 60 per extension."""
-        task = self.task(task_id)
+        task = self.inner.book().get(task_id)  # called under the account's lock
         if task is None or kind not in ("video", "extend"):
             return None
         prices = PUBLISHED["kie"].prices

@@ -214,7 +214,7 @@ def test_apimart_errors_map_to_mjv_errors(
     assert "apimart" in str(found)
 
 
-def test_apimart_gateway_error_on_a_submit_is_in_doubt() -> None:
+def test_apimart_gateway_timeout_on_a_submit_is_in_doubt() -> None:
     found = apimart.error_of(502, _apimart_error(502, "bad_gateway"), None, True)
     assert isinstance(found, SubmitOutcomeUnknownError)
     assert (

@@ -116,8 +116,8 @@ def error_of(status: int, body: Any, retry_after: str | None, submit: bool) -> P
         return RateLimitedError(f"rate limited ({where})", parse_retry_after(retry_after))
     if status == 400 or kind == "invalid_request_error":
         return InvalidRequestError(f"request refused ({where})")
-    if submit and status in (502, 504):  # a gateway error may come after the upstream accepted
-        return SubmitOutcomeUnknownError(f"gateway error during a submit ({where})")
+    if submit and status in (504, 524):  # a gateway timeout may come after the upstream took it
+        return SubmitOutcomeUnknownError(f"gateway timed out during a submit ({where})")
     return ServerError(f"provider error ({where})")
 
 

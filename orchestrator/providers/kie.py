@@ -130,8 +130,8 @@ def error_of(code: int, body: Any, retry_after: str | None, submit: bool) -> Pro
         return BannedPromptError(f"refused by moderation ({where})")
     if code in (400, 422, 505):  # 505: feature disabled [INFERENCE]
         return InvalidRequestError(f"request refused ({where})")
-    if submit and code in (502, 504):
-        return SubmitOutcomeUnknownError(f"gateway error during a submit ({where})")
+    if submit and code in (504, 524):  # a gateway timeout may come after the upstream took it
+        return SubmitOutcomeUnknownError(f"gateway timed out during a submit ({where})")
     return ServerError(f"provider error ({where})")  # 455, 500, 501: unavailable or failed
 
 

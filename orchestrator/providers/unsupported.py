@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Protocol
+from typing import Protocol, Self
 
 from orchestrator.client import Client
 from orchestrator.errors import InvalidRequestError, TaskNotFoundError
@@ -25,6 +25,12 @@ class Unsupported:
 
     name = ""
     http: Client
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.http.aclose()
 
     @property
     def account(self) -> str:

@@ -40,6 +40,7 @@ _TYPES = {
     429: "rate_limit_error",
     500: "server_error",
     502: "bad_gateway",
+    504: "gateway_timeout",  # not in APIMart's table: what a proxy in front would say
 }
 MODERATION = "图片或提示词未通过内容审核，已自动退款"
 ID_PREFIX = "task_"
@@ -137,7 +138,9 @@ class ApimartFront(ProfileFront):
             return error(429, "Too many requests", reply)
         if "quota_not_enough" in text or "所余资金不足" in text:
             return error(402, "Insufficient balance", reply)
-        if "accepted_state_unknown" in text or status == 502:
+        if "accepted_state_unknown" in text:  # accepted and charged, the answer lost
+            return error(504, "Gateway timeout", reply)
+        if status == 502:
             return error(502, "Bad gateway", reply)
         if status in (500, 503):
             return error(500, "Internal server error", reply)

@@ -135,9 +135,10 @@ class KieFront(ProfileFront):
             return error(429, "Rate Limited", reply)
         if "quota_not_enough" in text or "所余资金不足" in text:
             return error(402, "Insufficient Credits", reply)
-        if "accepted_state_unknown" in text or status in (502, 503):
-            body = f"<html><body><h1>{status if status != 400 else 502} Bad Gateway</h1>"
-            return Reply(502, body.encode(), "text/html", reply.headers, reply.drop)
+        if "accepted_state_unknown" in text:  # accepted and charged, the answer lost
+            return _page(504, "Gateway Time-out", reply)
+        if status in (502, 503):
+            return _page(status, "Bad Gateway", reply)
         if status == 200 and reply.code() == 4:
             return error(400, text, reply)
         if status == 500:
@@ -171,6 +172,12 @@ class KieFront(ProfileFront):
         if flag == 3:
             data["errorMessage"] = raw.get("failReason") or "generation failed"
         return json_reply(200, {"code": 200, "msg": "success", "data": data})
+
+
+def _page(status: int, text: str, reply: Reply) -> Reply:
+    """A proxy's HTML error page (not Kie's JSON)."""
+    body = f"<html><body><h1>{status} {text}</h1></body></html>".encode()
+    return Reply(status, body, "text/html", reply.headers, reply.drop)
 
 
 def _task_type(raw: dict[str, Any], properties: dict[str, Any]) -> str:

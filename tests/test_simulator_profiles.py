@@ -102,7 +102,7 @@ def test_apimart_errors_in_its_own_shapes() -> None:
         assert missing.status_code == 404
         assert missing.json()["error"]["type"] == "not_found_error"
         assert http.post("/v1/midjourney/video/extend", json={}, headers=AUTH).status_code == 404
-        assert sim.money() == pytest.approx(0.20)  # only the one accepted create was charged
+        assert sim.money() == pytest.approx(2 * 0.20)  # only the accepted create (2 clips)
 
 
 def test_apimart_failure_is_refunded_with_a_documented_reason() -> None:

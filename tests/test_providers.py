@@ -215,11 +215,12 @@ def test_apimart_errors_map_to_mjv_errors(
 
 
 def test_apimart_gateway_timeout_on_a_submit_is_in_doubt() -> None:
-    found = apimart.error_of(502, _apimart_error(502, "bad_gateway"), None, True)
+    found = apimart.error_of(504, "<html>504</html>", None, True)
     assert isinstance(found, SubmitOutcomeUnknownError)
-    assert (
-        type(apimart.error_of(502, _apimart_error(502, "bad_gateway"), None, False)) is ServerError
-    )
+    polled = apimart.error_of(504, "<html>504</html>", None, False)
+    assert type(polled) is ServerError
+    refused = apimart.error_of(502, _apimart_error(502, "bad_gateway"), None, True)
+    assert type(refused) is ServerError  # an answer that says it failed: nothing was taken
 
 
 @pytest.mark.parametrize(

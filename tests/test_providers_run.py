@@ -282,3 +282,78 @@ def test_mjv_provider_overrides_the_spec_and_switching_keeps_the_clips(
         assert mart.money() == pytest.approx(EXPECTED["apimart"])
         kept = list((tmp_path / "out").rglob("versions/*/*.mp4"))
         assert len(kept) == len(made)  # every clip made on cometapi is kept
+
+
+MIXED = """\
+version: 1
+campaign: mixed
+defaults: {motion: low, batch_size: 2}
+images:
+  a: {url: "https://cdn.example.com/a.png"}
+prompts:
+  orbit: "slow orbit"
+jobs:
+  - name: "{{ provider }}-a"
+    images: [a]
+    prompts: [orbit]
+    matrix: {provider: [cometapi, apimart, kie]}
+  - name: kie-long
+    provider: kie
+    images: [a]
+    prompts: [orbit]
+    extend: [{prompt: "keeps going", index: 1}]
+"""
+
+
+def test_a_mixed_campaign_runs_simulated_each_job_on_its_provider(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MJV_SIMULATE_JOB_SECONDS", "0.05")
+    spec = write(tmp_path / "c.yaml", MIXED)
+    result = mjv("run", "--simulate", str(spec), *FAST)
+    assert result.code == 0, result.out + result.err
+    # kie-a and kie-long ask for the same base clip: one submission, then one extension.
+    assert "4 submitted" in result.out
+    cost = 0.6 + 2 * 0.20 + 2 * 0.075 + 0.30
+    assert "spent 1.45 in this run" in result.out and cost == pytest.approx(1.45)
+    out = tmp_path / "out/mixed-simulated"
+    manifest = json.loads((out / "manifest.json").read_text())
+    providers = {job["name"]: job["provider"] for job in manifest["jobs"]}
+    assert providers == {
+        "cometapi-a": "cometapi",
+        "apimart-a": "apimart",
+        "kie-a": "kie",
+        "kie-long": "kie",
+    }
+    assert sorted(p.name for p in (out / "kie-long").glob("*.mp4")) == [
+        "clip-0.mp4",
+        "clip-1.mp4",
+        "ext1-clip-0.mp4",
+    ]
+    with open_store(tmp_path / ".mjv/state-simulated.db", "mixed") as store:
+        ids = {s.job: s.task_id or "" for s in store.submissions() if s.step == 1}
+    assert ids["kie-long"].startswith("kie:")  # the extension was made where its parent was
+    worlds = sorted(p.name for p in (tmp_path / ".mjv").glob("*world.jsonl"))
+    assert len(worlds) == 3, worlds  # one simulated world per provider
+    assert "nothing to do" in mjv("run", "--simulate", str(spec), *FAST).out
+
+
+def test_an_unknown_mjv_provider_is_a_usage_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = write(tmp_path / "c.yaml", spec_text("cometapi"))
+    monkeypatch.setenv("MJV_PROVIDER", "acme")
+    result = mjv("plan", str(spec))
+    assert result.code == 1 and "MJV_PROVIDER='acme' is not a provider" in result.err
+    assert mjv("validate", str(spec)).code == 2
+
+
+def test_simulate_prints_the_variables_of_its_provider() -> None:
+    from orchestrator.commands.simulate import exports
+
+    assert exports("kie", "http://127.0.0.1:5", "sk-s") == (
+        "  export MJV_KIE_BASE_URL=http://127.0.0.1:5\n"
+        "  export MJV_KIE_API_KEY=sk-s\n"
+        "  export MJV_PROVIDER=kie\n"
+    )
+    assert "MJV_PROVIDER" not in exports("cometapi", "http://127.0.0.1:5", "sk-s")

@@ -45,6 +45,7 @@ class Comparison:
     there: Price
     here_label: str
     refused: dict[str, list[str]]  # job name -> reasons
+    overridden: bool = False  # the spec's pricing changes the provider's published prices
 
 
 def compare(campaign: Campaign, provider: str) -> Comparison:
@@ -67,7 +68,13 @@ def compare(campaign: Campaign, provider: str) -> Comparison:
         there=price_jobs(campaign, moved),
         here_label=names[0] if len(names) == 1 else "as specified (" + ", ".join(names) + ")",
         refused=refused,
+        overridden=dict(campaign.prices_of(provider)) != dict(_published(provider)),
     )
+
+
+def _published(provider: str) -> dict[str, float]:
+    sheet = PUBLISHED.get(provider)
+    return dict(sheet.prices) if sheet else {}
 
 
 def price_jobs(campaign: Campaign, jobs: Sequence[Job]) -> Price:
@@ -100,7 +107,8 @@ def _write_text(result: Comparison, out: TextIO) -> None:
     )
     sheet = PUBLISHED.get(name)
     if sheet is not None:
-        out.write(f"{name} prices: {sheet.unit}, published {sheet.read} ({sheet.source})\n")
+        spec = "the spec's pricing over those " if result.overridden else ""
+        out.write(f"{name} prices: {spec}published {sheet.read}, {sheet.unit} ({sheet.source})\n")
     if result.refused:
         out.write(f"{name} cannot make {len(result.refused)} job(s), left out of both figures:\n")
         for job, reasons in result.refused.items():
@@ -118,4 +126,5 @@ def _as_json(result: Comparison) -> dict[str, Any]:
         "as_specified": {"providers": result.here_label, **price(result.here)},
         "on_provider": price(result.there),
         "refused": result.refused,
+        "spec_prices": result.overridden,
     }

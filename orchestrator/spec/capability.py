@@ -13,6 +13,7 @@ from orchestrator.errors import UsageError
 from orchestrator.model import ImageSource, Settings
 from orchestrator.providers import DEFAULT_PROVIDER, PROVIDER_NAMES
 from orchestrator.providers.capabilities import (
+    CAPABILITIES,
     Refusal,
     chain_refusals,
     image_refusals,
@@ -65,8 +66,10 @@ def check_variant(
     steps = entry.get("extend", [])
     auto = sum(1 for step in steps if "prompt" not in step)
     refusals += chain_refusals(provider, len(steps), auto)
-    for image in _images(ex, entry, end):
-        refusals += image_refusals(provider, image.kind, image.name)
+    caps = CAPABILITIES[provider]
+    if not (caps.uploads and caps.stills):  # globs can hold thousands of files: skip if moot
+        for image in _images(ex, entry, end):
+            refusals += image_refusals(provider, image.kind, image.name)
     for refusal in refusals:
         ex.report(_where(ex, i, entry, row, refusal.field), refusal.message)
 

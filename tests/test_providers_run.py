@@ -278,6 +278,9 @@ def test_mjv_provider_overrides_the_spec_and_switching_keeps_the_clips(
         monkeypatch.setenv("MJV_PROVIDER", "apimart")
         plan = json.loads(mjv("plan", str(spec), "--format", "json").out)
         assert {row["status"] for row in plan["jobs"]} == {"changed"}
+        text = mjv("plan", str(spec)).out
+        assert 'changed  provider: "cometapi" -> "apimart"' in text
+        assert "batch=2 take=1 on apimart" in text
         assert mjv("run", str(spec), *FAST).code == 0
         assert mart.money() == pytest.approx(EXPECTED["apimart"])
         kept = list((tmp_path / "out").rglob("versions/*/*.mp4"))

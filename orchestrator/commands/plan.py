@@ -19,6 +19,7 @@ from orchestrator.errors import EXIT_ERROR, EXIT_OK, SpecError, UsageError
 from orchestrator.model import Campaign, ImageSource, Job, JobStatus, Settings
 from orchestrator.money import cap, shown
 from orchestrator.plan import STATUSES, Plan, PlanRow, Totals, build_plan
+from orchestrator.providers import DEFAULT_PROVIDER
 from orchestrator.review.current import campaign_counts, reviewed
 from orchestrator.review.plan import review_lines, verdict_counts
 from orchestrator.review.resolve import Files, files_of_manifest, files_of_store
@@ -313,7 +314,8 @@ def _write_row(row: PlanRow, out: TextIO) -> None:
     out.write(f"    prompt   {one_line(prompt)}\n")
     flags = "".join(f" {flag}" for flag, on in (("loop", s.loop), ("raw", s.raw)) if on)
     out.write(f"    settings {s.mode} {s.video_type} {s.animate} motion={s.motion}")
-    out.write(f" batch={s.batch_size} take={job.take}{flags}\n")
+    on = f" on {job.provider}" if job.provider != DEFAULT_PROVIDER else ""
+    out.write(f" batch={s.batch_size} take={job.take}{flags}{on}\n")
     for step in job.extensions:
         text = step.prompt if step.prompt is not None else "(automatic)"
         out.write(

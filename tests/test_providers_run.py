@@ -339,6 +339,12 @@ def test_a_mixed_campaign_runs_simulated_each_job_on_its_provider(
     worlds = sorted(p.name for p in (tmp_path / ".mjv").glob("*world.jsonl"))
     assert len(worlds) == 3, worlds  # one simulated world per provider
     assert "nothing to do" in mjv("run", "--simulate", str(spec), *FAST).out
+    status = json.loads(mjv("status", "--simulate", str(spec), "--format", "json").out)
+    spent = {row["provider"]: row["spent"] for row in status["providers"]}
+    assert spent == pytest.approx({"cometapi": 0.6, "apimart": 0.40, "kie": 0.15 + 0.30})
+    assert sum(spent.values()) == pytest.approx(status["spent"])
+    text = mjv("status", "--simulate", str(spec)).out
+    assert "  on kie: 2 submissions, 0 failed, spent 0.45" in text
 
 
 def test_an_unknown_mjv_provider_is_a_usage_error(

@@ -366,3 +366,23 @@ def test_simulate_prints_the_variables_of_its_provider() -> None:
         "  export MJV_PROVIDER=kie\n"
     )
     assert "MJV_PROVIDER" not in exports("cometapi", "http://127.0.0.1:5", "sk-s")
+
+
+def test_the_budget_cap_counts_each_job_at_its_provider_price(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = spec_text("apimart", "capped").replace("video_type: [vid_1.1_i2v_480, ", "video_type: [")
+    spec = write(tmp_path / "c.yaml", text)  # 4 HD jobs of 2 clips: 0.80 each on APIMart
+    with _sim("apimart") as sim:
+        point_at(monkeypatch, "apimart", sim)
+        result = mjv("run", str(spec), *FAST, "--max-cost", "2.0", "--concurrency", "1")
+        assert result.code == 3, result.out + result.err
+        assert "2/4 jobs done" in result.out  # a third would pass the cap: 2.40 > 2.00
+        assert sim.money() == pytest.approx(1.60)
+        assert "spent 1.60" in mjv("status", str(spec)).out
+
+
+def test_base_url_is_refused_for_a_campaign_on_several_providers(tmp_path: Path) -> None:
+    spec = write(tmp_path / "c.yaml", MIXED)
+    result = mjv("run", str(spec), "--base-url", "http://127.0.0.1:9")
+    assert result.code == 2 and "uses cometapi, apimart, kie" in result.err

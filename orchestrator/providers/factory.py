@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
 from orchestrator.client import Client
+from orchestrator.errors import UsageError
 from orchestrator.model import Campaign
 from orchestrator.providers import DEFAULT_PROVIDER, provider_info
 from orchestrator.providers.apimart import ApimartProvider
@@ -68,6 +69,11 @@ def open_clients(
 ) -> Account:
     """Clients from the environment for ``providers``; ``base_url`` only with a single one."""
     names = list(providers)
-    url = base_url if len(names) == 1 else None
+    if base_url and len(names) > 1:
+        raise UsageError(
+            f"--base-url names one provider's URL, and this campaign uses {', '.join(names)}; "
+            "set each provider's own base URL variable instead"
+        )
+    url = base_url
     clients: dict[str, Account] = {name: adapter_from_env(name, url, env) for name in names}
     return route(clients)

@@ -184,3 +184,26 @@ def test_profiles_share_the_fault_options_rate_limit() -> None:
     with profile("kie", FakeClock(), rate_limit=1.0) as (sim, http):
         assert _kie(http).json()["code"] == 429
         assert sim.money() == 0
+
+
+def test_apimart_forgets_a_task_after_three_days_but_keeps_its_clips() -> None:
+    clock = FakeClock()
+    with profile("apimart", clock) as (_sim, http):
+        task_id = _mart(http).json()["data"][0]["task_id"]
+        clock.now = 100.0
+        url = http.get(f"/v1/midjourney/{task_id}", headers=AUTH).json()["video_url"]
+        clock.now = 100.0 + 3 * 86400 + 60
+        assert http.get(f"/v1/midjourney/{task_id}", headers=AUTH).status_code == 404
+        assert http.get(url).status_code == 200
+
+
+def test_kie_clips_are_deleted_after_fifteen_days() -> None:
+    clock = FakeClock()
+    with profile("kie", clock) as (_sim, http):
+        task_id = _kie(http).json()["data"]["taskId"]
+        clock.now = 100.0
+        record = http.get("/api/v1/mj/record-info", params={"taskId": task_id}, headers=AUTH)
+        url = record.json()["data"]["resultInfoJson"]["resultUrls"][0]["resultUrl"]
+        assert http.get(url).status_code == 200
+        clock.now = 100.0 + 15 * 86400 + 60
+        assert http.get(url).status_code in (403, 404, 410)

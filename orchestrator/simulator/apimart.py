@@ -44,6 +44,7 @@ _TYPES = {
 }
 MODERATION = "图片或提示词未通过内容审核，已自动退款"
 ID_PREFIX = "task_"
+RETENTION_MS = 3 * 86400 * 1000  # task records; the clip URLs themselves stay
 
 
 def error(status: int, message: str, reply: Reply | None = None) -> Reply:
@@ -156,6 +157,8 @@ class ApimartFront(ProfileFront):
             if reply is not None and reply.status in (429, 500, 502, 503):
                 return self._error(reply)
             return error(404, "task not found")
+        if self._expired(raw):  # "retained for 3 days; after that, queries return 404"
+            return error(404, "task not found")
         status = raw.get("status") or "NOT_START"
         body: dict[str, Any] = {
             "id": task_id,
@@ -170,6 +173,11 @@ class ApimartFront(ProfileFront):
         if status == "FAILURE":
             body["fail_reason"] = _reason(str(raw.get("failReason") or ""))
         return json_reply(200, body)
+
+    def _expired(self, raw: dict[str, Any]) -> bool:
+        finished = raw.get("finishTime")
+        now = self.inner.book().ms(self.inner.now())
+        return isinstance(finished, int) and now - finished > RETENTION_MS
 
 
 def _reason(text: str) -> str:

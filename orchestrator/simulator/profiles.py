@@ -12,13 +12,17 @@ from orchestrator.simulator.kie import KieFront
 from orchestrator.simulator.provider import FakeProvider
 
 PROFILES = PROVIDER_NAMES
+KIE_RETENTION = 15 * 86400.0  # "retained for 15 days before being deleted"
 
 
 def profile_config(profile: str, config: SimulatorConfig) -> SimulatorConfig:
-    """What a profile changes in the account: Kie documents no refund of a failed task."""
+    """What a profile changes in the account: Kie documents no refund of a failed task, and
+    deletes its files after 15 days."""
     if profile not in PROFILES:
         raise ValueError(f"unknown simulator profile {profile!r} (known: {', '.join(PROFILES)})")
-    return replace(config, refunds=False) if profile == "kie" else config
+    if profile != "kie":
+        return config
+    return replace(config, refunds=False, clip_ttl=config.clip_ttl or KIE_RETENTION)
 
 
 def make_front(profile: str, inner: FakeProvider) -> Front:

@@ -82,6 +82,10 @@ class FakeProvider:
         """Most tasks of the account running at once."""
         return self._book.peak
 
+    def now(self) -> float:
+        """The account's clock (profiles date their answers by it)."""
+        return self._clock()
+
     def book(self) -> TaskBook:
         """The account's tasks (for inspection in tests)."""
         return self._book

@@ -386,3 +386,25 @@ def test_base_url_is_refused_for_a_campaign_on_several_providers(tmp_path: Path)
     spec = write(tmp_path / "c.yaml", MIXED)
     result = mjv("run", str(spec), "--base-url", "http://127.0.0.1:9")
     assert result.code == 2 and "uses cometapi, apimart, kie" in result.err
+
+
+def test_mjv_simulate_provider_serves_that_wire_format(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
+    argv = [sys.executable, "-m", "orchestrator", "simulate", "--provider", "kie", "--port", "0"]
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        lines = [proc.stdout.readline() for _ in range(4)]
+        exported = dict(line.split("export ")[1].strip().split("=", 1) for line in lines[1:])
+        assert exported["MJV_PROVIDER"] == "kie" and exported["MJV_KIE_API_KEY"] == KEY
+        for name, value in exported.items():
+            monkeypatch.setenv(name, value)
+        result = mjv("doctor", "--provider", "kie")
+        assert result.code == 0 and "key: accepted" in result.out, result.out
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=30)
+    assert proc.returncode == 0

@@ -265,6 +265,13 @@ def test_validate_refuses_what_the_provider_cannot_make_at_its_line(tmp_path: Pa
     assert loop in lines, lines
 
 
+def test_validate_refuses_an_extension_motion_kie_cannot_send(tmp_path: Path) -> None:
+    text = spec_text("kie").replace('{prompt: "keeps going"}', '{prompt: "on", motion: high}')
+    result = mjv("validate", str(write(tmp_path / "c.yaml", text)))
+    assert result.code == 1
+    assert "$.jobs[0].extend: kie takes no motion for an extension (remove it)" in result.out
+
+
 def test_mjv_provider_overrides_the_spec_and_switching_keeps_the_clips(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

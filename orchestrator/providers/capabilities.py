@@ -31,6 +31,7 @@ class Capabilities:
     raw: bool  # the --raw style flag
     max_prompt: int | None = None  # characters of a motion prompt
     needs_prompt: bool = False  # a base clip must have a motion prompt
+    extend_motion: bool = True  # an extension step's own motion is sent
 
 
 ALL_MODES = frozenset({"fast", "relax", "turbo"})
@@ -55,7 +56,7 @@ CAPABILITIES: Mapping[str, Capabilities] = {
     "kie": Capabilities(
         modes=frozenset({"fast"}), hd=True, loop=False, end_frame=False, batch_sizes=BATCHES,
         auto_animate=False, max_extensions=1, auto_extend=True, uploads=False, stills=False,
-        raw=False, max_prompt=2000, needs_prompt=True,
+        raw=False, max_prompt=2000, needs_prompt=True, extend_motion=False,
     ),
 }  # fmt: skip
 
@@ -89,9 +90,14 @@ def setting_refusals(provider: str, settings: Settings, end_frame: bool) -> Iter
         yield Refusal("raw", f"{provider} documents no --raw style flag")
 
 
-def chain_refusals(provider: str, steps: int, auto_steps: int) -> Iterator[Refusal]:
-    """What ``provider`` refuses in an extension plan of ``steps`` steps."""
+def chain_refusals(
+    provider: str, steps: int, auto_steps: int, motion_steps: int = 0
+) -> Iterator[Refusal]:
+    """What ``provider`` refuses in an extension plan of ``steps`` steps (``auto_steps``
+    without a prompt, ``motion_steps`` naming their own motion)."""
     caps = CAPABILITIES[provider]
+    if motion_steps and caps.max_extensions and not caps.extend_motion:
+        yield Refusal("extend", f"{provider} takes no motion for an extension (remove it)")
     if steps and caps.max_extensions == 0:
         yield Refusal("extend", f"{provider} cannot extend clips")
     elif steps > caps.max_extensions:

@@ -65,7 +65,8 @@ def check_variant(
     refusals: list[Refusal] = list(setting_refusals(provider, settings, end is not None))
     steps = entry.get("extend", [])
     auto = sum(1 for step in steps if "prompt" not in step)
-    refusals += chain_refusals(provider, len(steps), auto)
+    moved = sum(1 for step in steps if "motion" in step)
+    refusals += chain_refusals(provider, len(steps), auto, moved)
     caps = CAPABILITIES[provider]
     if not (caps.uploads and caps.stills):  # globs can hold thousands of files: skip if moot
         for image in _images(ex, entry, end):

@@ -185,6 +185,10 @@ def test_kie_record_flags_and_result_urls() -> None:
     assert kie.parse_record(record(2)).fail_reason == "Task generation failed"
     with pytest.raises(TaskNotFoundError):
         kie.parse_record({"code": 404, "msg": "task not found", "data": None})
+    with pytest.raises(TaskNotFoundError):  # a well-formed answer about no record
+        kie.parse_record({"code": 200, "msg": "success", "data": None})
+    with pytest.raises(ServerError):
+        kie.parse_record({"code": 200, "msg": "success", "data": {"successFlag": 1}})
 
 
 def _apimart_error(status: int, kind: str) -> dict[str, Any]:

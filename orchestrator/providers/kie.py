@@ -85,6 +85,8 @@ def parse_record(body: Any) -> Task:
     if isinstance(body, Mapping) and isinstance(body.get("code"), int) and body["code"] != 200:
         raise error_of(body["code"], body, None, False)
     data = body.get("data") if isinstance(body, Mapping) else None
+    if isinstance(body, Mapping) and body.get("code") == 200 and data is None:
+        raise TaskNotFoundError(f"{NAME} has no such record ({str(body)[:200]})")
     if not isinstance(data, Mapping) or not data.get("taskId"):
         raise ServerError(f"malformed {NAME} record: {str(body)[:200]}")
     flag = data.get("successFlag")

@@ -62,7 +62,7 @@ class ProfileFront:
             return self.bad_request(str(exc))
 
     def release(self, key: str) -> None:
-        """Idempotency keys are a CometAPI matter: nothing to release here."""
+        """Passed to the account (these wires send no Idempotency-Key, so it is a no-op)."""
         self.inner.release(key)
 
     def note_fault(self, name: str) -> None:

@@ -12,12 +12,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from jsonschema import Draft202012Validator
 from runsupport import KEY, mjv, run_engine, write
 
 from orchestrator.engine.context import RunConfig
 from orchestrator.providers import PROVIDERS
 from orchestrator.providers.factory import adapter
 from orchestrator.providers.router import split_id
+from orchestrator.results import Manifest
 from orchestrator.simulator import Simulator, SimulatorConfig
 from orchestrator.simulator.apimart import ID_PREFIX
 from orchestrator.spec import load_campaign
@@ -203,7 +205,7 @@ def test_sigkill_at_random_moments_leaves_the_money_right_on_every_provider(
     assert_state_accounts_for_every_charge(slow_sim, tmp_path / ".mjv/state.db", "crash")
     manifest = json.loads((tmp_path / "out/crash/manifest.json").read_text())
     assert {job["status"] for job in manifest["jobs"]} == {"done"}
-    assert {job["provider"] for job in manifest["jobs"]} == {provider}
+    assert {job.get("provider", "cometapi") for job in manifest["jobs"]} == {provider}
 
 
 def test_two_concurrent_runners_never_submit_a_job_twice_on_every_provider(
@@ -328,7 +330,13 @@ def test_a_mixed_campaign_runs_simulated_each_job_on_its_provider(
     assert "spent 1.45 in this run" in result.out and cost == pytest.approx(1.45)
     out = tmp_path / "out/mixed-simulated"
     manifest = json.loads((out / "manifest.json").read_text())
-    providers = {job["name"]: job["provider"] for job in manifest["jobs"]}
+    schema = json.loads((Path(__file__).parent.parent / "schema/manifest.schema.json").read_text())
+    errors = [e.message for e in Draft202012Validator(schema).iter_errors(manifest)]
+    assert errors == []
+    assert Manifest.from_json(manifest).to_json()["jobs"][:] == manifest["jobs"]  # reads back
+    comet = next(job for job in manifest["jobs"] if job["name"] == "cometapi-a")
+    assert "provider" not in comet  # manifests made on CometAPI keep their exact shape
+    providers = {job["name"]: job.get("provider", "cometapi") for job in manifest["jobs"]}
     assert providers == {
         "cometapi-a": "cometapi",
         "apimart-a": "apimart",

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from orchestrator.model import Campaign
 from orchestrator.providers import DEFAULT_PROVIDER
 from orchestrator.providers.router import split_id
-from orchestrator.state import Money, Submission
+from orchestrator.state import Money, Status, Submission
 
 
 @dataclass(frozen=True)
@@ -32,24 +32,22 @@ def provider_usage(
 ) -> list[ProviderUsage]:
     """Usage per provider, CometAPI first, then by name."""
     jobs = {job.name: job.provider for job in campaign.jobs}
-    rows: dict[str, list[float]] = {}
+    rows: dict[str, ProviderUsage] = {}
     for sub in subs:
         if not sub.attempt:
             continue
         name = provider_of(sub, jobs)
-        row = rows.setdefault(name, [0, 0, 0.0, 0.0, 0.0])
-        cost = money.get(sub.key)
-        row[0] += 1
-        row[1] += sub.status == "failed"
-        if cost is not None:
-            row[2] += cost.spent
-            row[3] += cost.refunded
-            row[4] += cost.reserved
-    order = sorted(rows, key=lambda n: (n != DEFAULT_PROVIDER, n))
-    return [
-        ProviderUsage(n, int(r[0]), int(r[1]), round(r[2], 6), round(r[3], 6), round(r[4], 6))
-        for n, r in ((n, rows[n]) for n in order)
-    ]
+        row = rows.get(name) or ProviderUsage(name, 0, 0, 0.0, 0.0, 0.0)
+        cost = money.get(sub.key) or Money(0.0, 0.0, 0.0)
+        rows[name] = ProviderUsage(
+            name,
+            row.submissions + 1,
+            row.failed + (sub.status == Status.FAILED),
+            round(row.spent + cost.spent, 6),
+            round(row.refunded + cost.refunded, 6),
+            round(row.possibly_charged + cost.reserved, 6),
+        )
+    return [rows[n] for n in sorted(rows, key=lambda n: (n != DEFAULT_PROVIDER, n))]
 
 
 def provider_of(sub: Submission, jobs: Mapping[str, str]) -> str:

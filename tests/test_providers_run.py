@@ -267,6 +267,25 @@ def test_validate_refuses_what_the_provider_cannot_make_at_its_line(tmp_path: Pa
     assert loop in lines, lines
 
 
+def test_validate_refuses_a_kie_job_without_a_prompt_or_with_a_long_one(tmp_path: Path) -> None:
+    text = (
+        "version: 1\ncampaign: k\nprovider: kie\n"
+        'images: {a: {url: "https://cdn.example.com/a.png"}}\n'
+        f"prompts: {{long: {'x' * 2001}}}\n"
+        "jobs:\n"
+        "  - images: [a]\n    animate: auto\n"
+        "  - images: [a]\n    prompts: [long]\n"
+    )
+    spec = write(tmp_path / "c.yaml", text)
+    lines = mjv("validate", str(spec)).out.splitlines()
+    assert f"{spec}:7:5: $.jobs[0]: kie needs a motion prompt for every clip (job 'a')" in lines
+    assert (
+        f"{spec}:8:14: $.jobs[0].animate: kie cannot animate a start image automatically" in lines
+    )
+    long = "$.jobs[1].prompts: kie takes prompts of 2000 characters at most (job 'a-long')"
+    assert any(line.endswith(long) for line in lines), lines
+
+
 def test_validate_refuses_an_extension_motion_kie_cannot_send(tmp_path: Path) -> None:
     text = spec_text("kie").replace('{prompt: "keeps going"}', '{prompt: "on", motion: high}')
     result = mjv("validate", str(write(tmp_path / "c.yaml", text)))

@@ -75,10 +75,13 @@ def check_variant(
         ex.report(_where(ex, i, entry, row, refusal.field), refusal.message)
 
 
-def check_prompt(ex: Expansion, i: int, job: str, provider: str, prompt: str | None) -> None:
+def check_prompt(
+    ex: Expansion, i: int, entry: dict[str, Any], job: str, provider: str, prompt: str | None
+) -> None:
     """Report a rendered motion prompt ``provider`` refuses (missing, or too long)."""
+    where: JsonPath = ("jobs", i, "prompts") if "prompts" in entry else ("jobs", i)
     for refusal in prompt_refusals(provider, prompt):
-        ex.report(("jobs", i, "prompts"), f"{refusal.message} (job {job!r})", key=refusal.message)
+        ex.report(where, f"{refusal.message} (job {job!r})", key=refusal.message)
 
 
 def _images(ex: Expansion, entry: dict[str, Any], end: ImageSource | None) -> Iterable[ImageSource]:

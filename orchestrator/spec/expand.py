@@ -214,7 +214,7 @@ class _Expander:
         self.check_name(i, entry, name)
         image_json = self.image_json.get(source.name) or encode_image(source)
         self.image_json[source.name] = image_json
-        check_prompt(self, i, name, variant.provider, prompt)
+        check_prompt(self, i, entry, name, variant.provider, prompt)
         if self.output_is_name:
             output = name
         else:

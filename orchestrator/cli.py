@@ -181,7 +181,8 @@ def _add_doctor(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
 
 def _add_provider(p: argparse.ArgumentParser, what: str) -> None:
-    p.add_argument("--provider", choices=PROVIDER_NAMES, metavar="NAME", help=f"{what}")
+    names = ", ".join(PROVIDER_NAMES)
+    p.add_argument("--provider", choices=PROVIDER_NAMES, metavar="NAME", help=f"{what}: {names}")
 
 
 def _add_state(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

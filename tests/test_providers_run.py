@@ -66,10 +66,14 @@ def _sim(provider: str, **options: object) -> Simulator:
     return Simulator(config, profile=provider)
 
 
-def assert_state_accounts_for_every_charge(sim: Simulator, state: Path, campaign: str) -> None:
+def assert_state_accounts_for_every_charge(
+    sim: Simulator, state: Path, campaign: str, exact: bool = True
+) -> None:
     """runsupport's check, with the provider's task ids read back as the account's own: the
     state's money plus what it holds in doubt is what the provider charged, less the refunds
-    of tasks whose id never reached the state."""
+    of tasks whose id never reached the state. Not ``exact``: a provider whose tasks cannot be
+    found by the job's key keeps a send cut off in flight as possibly charged, so the state
+    may over-report by what it holds in doubt, and never under-reports."""
     with open_state(str(state), campaign, default_path=state) as store:
         totals = store.totals()
         known = {
@@ -80,7 +84,11 @@ def assert_state_accounts_for_every_charge(sim: Simulator, state: Path, campaign
         }
     unseen = sum(c.amount for c in sim.charges() if c.refund and c.task_id not in known)
     recorded = round(totals.spent + totals.reserved, 6)
-    assert recorded == pytest.approx(sim.money() + unseen), (totals, sim.money(), unseen)
+    charged = sim.money() + unseen
+    if exact:
+        assert recorded == pytest.approx(charged), (totals, sim.money(), unseen)
+    else:
+        assert totals.spent - 1e-6 <= charged <= recorded + 1e-6, (totals, sim.money(), unseen)
 
 
 def _plan_cost(spec: Path) -> float:
@@ -202,7 +210,9 @@ def test_sigkill_at_random_moments_leaves_the_money_right_on_every_provider(
         if proc.returncode == 0:
             break
     assert proc.returncode == 0, (out, err)
-    assert_state_accounts_for_every_charge(slow_sim, tmp_path / ".mjv/state.db", "crash")
+    # Only CometAPI echoes the job's key, so only there is a send cut off in flight resolved.
+    exact = provider == "cometapi"
+    assert_state_accounts_for_every_charge(slow_sim, tmp_path / ".mjv/state.db", "crash", exact)
     manifest = json.loads((tmp_path / "out/crash/manifest.json").read_text())
     assert {job["status"] for job in manifest["jobs"]} == {"done"}
     assert {job.get("provider", "cometapi") for job in manifest["jobs"]} == {provider}

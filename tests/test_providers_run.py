@@ -71,9 +71,8 @@ def assert_state_accounts_for_every_charge(
 ) -> None:
     """runsupport's check, with the provider's task ids read back as the account's own: the
     state's money plus what it holds in doubt is what the provider charged, less the refunds
-    of tasks whose id never reached the state. Not ``exact``: a provider whose tasks cannot be
-    found by the job's key keeps a send cut off in flight as possibly charged, so the state
-    may over-report by what it holds in doubt, and never under-reports."""
+    of tasks whose id never reached the state. Not ``exact``: a send cut off in flight stays
+    possibly charged, so the state may over-report by what it holds in doubt, never under."""
     with open_state(str(state), campaign, default_path=state) as store:
         totals = store.totals()
         known = {
@@ -210,9 +209,9 @@ def test_sigkill_at_random_moments_leaves_the_money_right_on_every_provider(
         if proc.returncode == 0:
             break
     assert proc.returncode == 0, (out, err)
-    # Only CometAPI echoes the job's key, so only there is a send cut off in flight resolved.
-    exact = provider == "cometapi"
-    assert_state_accounts_for_every_charge(slow_sim, tmp_path / ".mjv/state.db", "crash", exact)
+    # A kill just after a send began may leave a request the provider never read: that send
+    # stays possibly charged, so the state may over-report by what it holds in doubt.
+    assert_state_accounts_for_every_charge(slow_sim, tmp_path / ".mjv/state.db", "crash", False)
     manifest = json.loads((tmp_path / "out/crash/manifest.json").read_text())
     assert {job["status"] for job in manifest["jobs"]} == {"done"}
     assert {job.get("provider", "cometapi") for job in manifest["jobs"]} == {provider}

@@ -16,9 +16,8 @@ from orchestrator import __version__
 from orchestrator.cliguide import GuidingParser, decorate
 from orchestrator.engine.progress import GuardedStream
 from orchestrator.errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, MjvError, SpecError
+from orchestrator.providers import KEY_VARIABLES, PROVIDER_NAMES
 from orchestrator.terminal import SafeStream
-from orchestrator.wirecheck import KEY_VARS
-from orchestrator.providers import PROVIDER_NAMES
 
 
 def _add_validate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -362,7 +361,7 @@ def main(
     guarded_out = GuardedStream(out or sys.stdout or io.StringIO())
     guarded_err = GuardedStream(err or sys.stderr or io.StringIO())
     # Every text a command writes is neutralised (see orchestrator.terminal), keys removed.
-    keys = [os.environ.get(name, "").strip() for name in KEY_VARS]
+    keys = [os.environ.get(name, "").strip() for name in KEY_VARIABLES]
     safe_out = SafeStream(cast(TextIO, guarded_out), keys)
     safe_err = SafeStream(cast(TextIO, guarded_err), keys)
     try:

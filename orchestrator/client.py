@@ -47,7 +47,6 @@ from orchestrator.wire import (
     video_body,
 )
 from orchestrator.wirecheck import (
-    KEY_VARS,
     MB,
     Bounds,
     answer_too_large,

@@ -46,6 +46,8 @@ PROVIDERS: Mapping[str, ProviderInfo] = {
     )
 }
 PROVIDER_NAMES = tuple(PROVIDERS)
+KEY_VARIABLES = tuple(name for info in PROVIDERS.values() for name in info.key_vars)
+"""Every variable an API key is read from: output is scrubbed of all of them."""
 
 
 def provider_info(name: str) -> ProviderInfo:

@@ -355,7 +355,7 @@ def test_a_mixed_campaign_runs_simulated_each_job_on_its_provider(
     # kie-a and kie-long ask for the same base clip: one submission, then one extension.
     assert "4 submitted" in result.out
     cost = 0.6 + 2 * 0.20 + 2 * 0.075 + 0.30
-    assert "spent 1.45 in this run" in result.out and cost == pytest.approx(1.45)
+    assert "spent 1.45 USD in this run" in result.out and cost == pytest.approx(1.45)
     out = tmp_path / "out/mixed-simulated"
     manifest = json.loads((out / "manifest.json").read_text())
     schema = json.loads((Path(__file__).parent.parent / "schema/manifest.schema.json").read_text())

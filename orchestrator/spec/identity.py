@@ -28,8 +28,8 @@ def job_payload(
     prompt: str | None,
     settings: Settings,
     take: int,
-    retake: int = 0,
     provider: str = DEFAULT_PROVIDER,
+    retake: int = 0,
 ) -> dict[str, Any]:
     """The payload a job's fingerprint hashes (``retake`` only when > 0: a retake after
     failed clip checks; ``provider`` only when not CometAPI; every other fingerprint stays
@@ -65,8 +65,8 @@ def hash_job(
     prompt: str | None,
     settings: str,
     take: int,
-    retake: int = 0,
     provider: str = DEFAULT_PROVIDER,
+    retake: int = 0,
 ) -> str:
     """A job's fingerprint from pieces made by encode_image and encode_settings."""
     again = f'"retake":{retake},' if retake else ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -294,6 +295,8 @@ def test_an_unreachable_provider_stops_the_run_instead_of_retrying_every_job(
     report, _ = run_lib(Nowhere(), spec)  # type: ignore[arg-type]
     closed.close()
     assert report.stopped is not None
-    assert "cannot be reached (8 tries in a row)" in report.stopped
+    # Jobs fail concurrently, so the stop may count a try or two past the limit of 8.
+    tries = re.search(r"cannot be reached \((\d+) tries in a row\)", report.stopped)
+    assert tries is not None and 8 <= int(tries.group(1)) <= 8 + 3, report.stopped
     assert f"127.0.0.1:{port}" in report.stopped
     assert report.count("done") == 0

@@ -70,19 +70,28 @@ class PostgresLink:
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        """One transaction (an inner one joins the outer), in pipeline mode: statements whose
-        result is not read (``write``) go with the next one that is, and BEGIN with the first,
-        so a lifecycle write costs a round trip per read plus one for the COMMIT."""
+        """One transaction (an inner one joins the outer) in pipeline mode, with BEGIN and
+        COMMIT sent as plain statements: BEGIN goes with the first read, COMMIT with the
+        writes after the last one, so a lifecycle write costs one round trip per read plus
+        one. (psycopg's own ``transaction()`` syncs after BEGIN and again before COMMIT.)"""
         with self._lock, translated(self.url):
             if self._depth:
                 yield
                 return
             self._depth += 1
             try:
-                with self._db.pipeline(), self._db.transaction():
+                with self._db.pipeline():
+                    self._db.execute("BEGIN")
                     yield
+                    self._db.execute("COMMIT")
             finally:
                 self._depth -= 1
+                self._end_failed()
+
+    def _end_failed(self) -> None:
+        """Roll back a transaction left open by an error (the pipeline is closed by now)."""
+        if self._db.pgconn.transaction_status != driver().pq.TransactionStatus.IDLE:
+            self._db.execute("ROLLBACK")
 
     def execute(self, sql: str, args: Sequence[Any] = ()) -> list[Row]:
         """Run one statement; outside a transaction it commits at once (autocommit).

@@ -54,6 +54,36 @@ from orchestrator.cli import main
 sys.exit(main())
 """
 
+# With --profile, each runner times every SqlStore method it calls (the wall time includes
+# the round trips) and appends {method: [calls, seconds]} to $MJV_BENCH_PROFILE.
+_PROFILING_RUNNER = """
+import atexit, functools, json, os, sys, threading, time
+from orchestrator.state.sql_store import SqlStore
+calls = {}
+lock = threading.Lock()
+def timed(name, fn):
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        start = time.monotonic()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            with lock:
+                seen = calls.setdefault(name, [0, 0.0])
+                seen[0] += 1
+                seen[1] += time.monotonic() - start
+    return wrapper
+for name in dir(SqlStore):
+    if not name.startswith("_") and callable(getattr(SqlStore, name)):
+        setattr(SqlStore, name, timed(name, getattr(SqlStore, name)))
+def report():
+    with open(os.environ["MJV_BENCH_PROFILE"], "a") as out:
+        out.write(json.dumps(calls) + "\\n")
+atexit.register(report)
+from orchestrator.cli import main
+sys.exit(main())
+"""
+
 
 class DelayProxy:
     """TCP on loopback -> the server's unix socket, every chunk held ``delay`` seconds.
@@ -162,7 +192,9 @@ def team_database(delay: float) -> Iterator[tuple[str, DelayProxy]]:
         yield f"postgresql://postgres@127.0.0.1:{proxy.port}/mjvtest?sslmode=disable", proxy
 
 
-def measure(args: argparse.Namespace, state: str, counts: Path | None) -> dict[str, object]:
+def measure(
+    args: argparse.Namespace, state: str, counts: Path | None, profile: Path | None = None
+) -> dict[str, object]:
     """Run the campaign with ``args.runners`` processes at once; return its figures."""
     config = SimulatorConfig(job_seconds=args.job_seconds, slots=args.slots, api_key=KEY)
     with tempfile.TemporaryDirectory() as tmp, Simulator(config) as sim:
@@ -173,6 +205,9 @@ def measure(args: argparse.Namespace, state: str, counts: Path | None) -> dict[s
         head = ["-c", _COUNTING_RUNNER] if counts else ["-m", "orchestrator"]
         if counts:
             env["MJV_BENCH_COUNTS"] = str(counts)
+        if profile:
+            head = ["-c", _PROFILING_RUNNER]
+            env["MJV_BENCH_PROFILE"] = str(profile)
         argv = [sys.executable, *head, "run", str(spec), "--state", state, "--quiet"]
         argv += ["--concurrency", str(args.slots), "--poll-interval", str(args.poll)]
         argv += ["--max-rps", str(args.max_rps)]
@@ -219,12 +254,21 @@ def main() -> int:
     parser.add_argument("--max-rps", type=float, default=40.0)
     parser.add_argument("--delay-ms", type=float, default=10.0)
     parser.add_argument("--store", choices=("postgres", "sqlite", "both"), default="both")
+    parser.add_argument(
+        "--profile", action="store_true", help="also print each store method's calls and time"
+    )
     args = parser.parse_args()
     if args.store in ("postgres", "both"):
-        with team_database(args.delay_ms / 1000) as (url, proxy):
-            figures = measure(args, f"{url}&schema=team{int(time.time())}", None)
+        with (
+            team_database(args.delay_ms / 1000) as (url, proxy),
+            tempfile.TemporaryDirectory() as tmp,
+        ):
+            profile = Path(tmp) / "profile" if args.profile else None
+            figures = measure(args, f"{url}&schema=team{int(time.time())}", None, profile)
             figures |= _per_job(proxy.statements, proxy.round_trips, args.jobs)
             print(json.dumps({"store": "postgres", "delay_ms": args.delay_ms} | figures))
+            if profile:
+                print(json.dumps({"profile": _profile(profile, args.jobs)}))
     if args.store in ("sqlite", "both"):
         with tempfile.TemporaryDirectory() as tmp:
             counts = Path(tmp) / "counts"
@@ -233,6 +277,21 @@ def main() -> int:
             figures |= _per_job(total, 0, args.jobs)
             print(json.dumps({"store": "sqlite"} | figures))
     return 0
+
+
+def _profile(path: Path, jobs: int) -> dict[str, dict[str, float]]:
+    """Every runner's store calls summed: per method, calls and milliseconds per job."""
+    total: dict[str, list[float]] = {}
+    for line in path.read_text().splitlines():
+        for name, (calls, seconds) in json.loads(line).items():
+            seen = total.setdefault(name, [0, 0.0])
+            seen[0] += calls
+            seen[1] += seconds
+    ranked = sorted(total.items(), key=lambda item: -item[1][1])
+    return {
+        name: {"calls_per_job": round(c / jobs, 2), "ms_per_job": round(1000 * t / jobs, 1)}
+        for name, (c, t) in ranked
+    }
 
 
 def _per_job(statements: int, round_trips: int, jobs: int) -> dict[str, float]:

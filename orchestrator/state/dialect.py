@@ -30,6 +30,10 @@ class Dialect:
     snapshot: str  # first statement of a transaction that must read one snapshot ("": none)
     lock_campaigns: str  # keeps campaigns from appearing during an import ("": none needed)
 
+    def lock_of(self, alias: str) -> str:
+        """The row lock of a SELECT joining other tables: only ``alias``'s rows are locked."""
+        return f"{self.lock_row} OF {alias}" if self.lock_row else ""
+
     def prepare(self, sql: str) -> str:
         """``sql`` with this driver's placeholders."""
         return sql if self.name == "sqlite" else sql.replace("?", "%s")

@@ -144,7 +144,7 @@ class Submitter:
             sub = await self._get(order.key)
             try:
                 self._pacing.budget.reserve(order.price, order.what)
-                result = await self._send(order, sub.status == Status.SUBMITTING)
+                result = await self._send(order, sub, sub.status == Status.SUBMITTING)
             except ProviderError as exc:
                 self._stop_if_fatal(exc)
                 tries = await self._rejected(order, exc, tries + 1)
@@ -198,7 +198,7 @@ class Submitter:
                 raise StopRequestedError(order.what)
             pacing.budget.reserve(order.price, order.what)
             async with self._held(order):
-                task_id = await self._send(order, in_doubt)
+                task_id = await self._send(order, sub, in_doubt)
         except ProviderError as exc:
             try:  # judged before the slot frees, so nobody sends after a stop verdict
                 self._stop_if_fatal(exc)
@@ -239,17 +239,18 @@ class Submitter:
             await self._rt.store.record_failure(order.key, final=True, reason=refused, refund=False)
             raise JobFailedError(f"{order.what}: {refused}", final=True)
 
-    async def _send(self, order: Order, same_attempt: bool) -> str:
+    async def _send(self, order: Order, sub: Submission, same_attempt: bool) -> str:
         # Request and answer form one unit that Ctrl-C must not cut in half.
-        section = asyncio.ensure_future(self._critical_section(order, same_attempt))
+        section = asyncio.ensure_future(self._critical_section(order, sub, same_attempt))
         self._critical.add(section)
         section.add_done_callback(self._critical.discard)
         return await asyncio.shield(section)
 
-    async def _critical_section(self, order: Order, same_attempt: bool) -> str:
+    async def _critical_section(self, order: Order, sub: Submission, same_attempt: bool) -> str:
+        # ``sub`` as read under our lease: only our writes change it (a lost lease fails the
+        # intent's fence, and a recorded attempt other than ``attempt`` stops the send).
         store, pacing = self._rt.store, self._pacing
         await pacing.bucket.acquire()
-        sub = await self._get(order.key)
         attempt = sub.attempt + 1
         # Every send is its own attempt; an in-doubt resend repeats the lost one's key, so a
         # gateway that honours Idempotency-Key does not charge it twice.

@@ -122,8 +122,8 @@ class PostgresLink:
         self.write("SELECT pg_notify(?, ?)", (CHANNEL, f"{self.url.schema}:{channel}"))
 
     def reopen(self) -> PostgresLink:
-        """Another connection to the state's schema."""
-        return connect(self.url)
+        """Another connection to the state's schema (migrated already, by this one)."""
+        return connect(self.url, migrate=False)
 
     def listen(self) -> None:
         """Start hearing other runners' releases (a second connection, in a thread)."""
@@ -173,14 +173,15 @@ def _plain(args: Sequence[Any]) -> tuple[Any, ...]:
     return tuple(str(a) if isinstance(a, StrEnum) else a for a in args)
 
 
-def connect(url: PostgresUrl) -> PostgresLink:
+def connect(url: PostgresUrl, *, migrate: bool = True) -> PostgresLink:
     """Connect (autocommit, search_path = the state's schema) and migrate; StateError if not."""
     pg = driver()
     with translated(url):
         db: psycopg.Connection[Any] = pg.connect(url.conninfo, autocommit=True)
     try:
         with translated(url):
-            _migrate(db, url)
+            if migrate:
+                _migrate(db, url)
             db.execute(pg.sql.SQL("SET search_path TO {}").format(_schema(url)))
     except BaseException:
         db.close()

@@ -47,6 +47,7 @@ def connect(*args, **kwargs):
     return db
 sqlite3.connect = connect
 def report():
+    calls["exit"] = [0, 0.0, time.monotonic()]
     with open(os.environ["MJV_BENCH_COUNTS"], "a") as out:
         out.write(f"{count[0]}\\n")
 atexit.register(report)
@@ -69,14 +70,16 @@ def timed(name, fn):
             return fn(*args, **kwargs)
         finally:
             with lock:
-                seen = calls.setdefault(name, [0, 0.0])
+                seen = calls.setdefault(name, [0, 0.0, 0.0])
                 seen[0] += 1
                 seen[1] += time.monotonic() - start
+                seen[2] = time.monotonic()
     return wrapper
 for name in dir(SqlStore):
     if not name.startswith("_") and callable(getattr(SqlStore, name)):
         setattr(SqlStore, name, timed(name, getattr(SqlStore, name)))
 def report():
+    calls["exit"] = [0, 0.0, time.monotonic()]
     with open(os.environ["MJV_BENCH_PROFILE"], "a") as out:
         out.write(json.dumps(calls) + "\\n")
 atexit.register(report)
@@ -236,6 +239,7 @@ def measure(
             "ideal": ideal,
             "ratio": round(makespan / ideal, 3),
             "peak_running": sim.peak_running(),
+            **_timeline(sim, end, args.job_seconds),
             "charged": sum(charged.values()),
             "charged_twice": sum(1 for n in charged.values() if n > 1),
             "exit_codes": [proc.returncode for proc in procs],
@@ -266,31 +270,59 @@ def main() -> int:
             profile = Path(tmp) / "profile" if args.profile else None
             figures = measure(args, f"{url}&schema=team{int(time.time())}", None, profile)
             figures |= _per_job(proxy.statements, proxy.round_trips, args.jobs)
+            last_end = float(figures.pop("last_task_end_at", 0.0))  # type: ignore[arg-type]
             print(json.dumps({"store": "postgres", "delay_ms": args.delay_ms} | figures))
             if profile:
-                print(json.dumps({"profile": _profile(profile, args.jobs)}))
+                print(json.dumps({"profile": _profile(profile, args.jobs, last_end)}))
     if args.store in ("sqlite", "both"):
         with tempfile.TemporaryDirectory() as tmp:
             counts = Path(tmp) / "counts"
             figures = measure(args, "", counts)
             total = sum(int(line) for line in counts.read_text().split())
             figures |= _per_job(total, 0, args.jobs)
+            figures.pop("last_task_end_at", None)
             print(json.dumps({"store": "sqlite"} | figures))
     return 0
 
 
-def _profile(path: Path, jobs: int) -> dict[str, dict[str, float]]:
-    """Every runner's store calls summed: per method, calls and milliseconds per job."""
+def _timeline(sim: Simulator, end: float, job_seconds: float) -> dict[str, float]:
+    """Where the makespan went: when the last task ended (from the first charged submission),
+    the slot time left idle before it, and the tail (last task's end to the last exit)."""
+    with sim.provider.lock:
+        starts = sorted(t.start for t in sim.provider.book()._tasks.values() if t.start)
+        first = sim.provider.first_accepted
+    if not starts or first is None:
+        return {}
+    last_end = max(starts) + job_seconds - first
+    busy = len(starts) * job_seconds
+    slots = sim.provider.book().slots
+    return {
+        "last_task_end_at": first + last_end,  # popped by main (for the profile)
+        "starts": [round(t - first, 2) for t in starts],
+        "last_task_end": round(last_end, 3),
+        "idle_slot_seconds": round(slots * last_end - busy, 2),
+        "tail": round(end - first - last_end, 3),
+    }
+
+
+def _profile(path: Path, jobs: int, last_end: float) -> dict[str, dict[str, float]]:
+    """Every runner's store calls summed: per method, calls and milliseconds per job, and
+    when its last call ended after the last task did (the run's tail; "exit": the last exit)."""
     total: dict[str, list[float]] = {}
     for line in path.read_text().splitlines():
-        for name, (calls, seconds) in json.loads(line).items():
-            seen = total.setdefault(name, [0, 0.0])
+        for name, (calls, seconds, last) in json.loads(line).items():
+            seen = total.setdefault(name, [0, 0.0, -math.inf])
             seen[0] += calls
             seen[1] += seconds
+            seen[2] = max(seen[2], last)
     ranked = sorted(total.items(), key=lambda item: -item[1][1])
     return {
-        name: {"calls_per_job": round(c / jobs, 2), "ms_per_job": round(1000 * t / jobs, 1)}
-        for name, (c, t) in ranked
+        name: {
+            "calls_per_job": round(c / jobs, 2),
+            "ms_per_job": round(1000 * t / jobs, 1),
+            "last_after_tasks_ms": round(1000 * (last - last_end)),
+        }
+        for name, (c, t, last) in ranked
     }
 
 

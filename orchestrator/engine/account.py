@@ -52,6 +52,7 @@ class SharedSlots:
         self._lease = lease_seconds
         self._sleep = sleep
         self._waiters: deque[_Waiter] = deque()
+        self._spare = 0  # account slots given back, kept until the loop's next turn
 
     @property
     def effective(self) -> int:
@@ -73,6 +74,9 @@ class SharedSlots:
             raise
 
     async def _account_slot(self) -> None:
+        if self._spare:  # just given back by a job of this run: no round trip
+            self._spare -= 1
+            return
         waiter = _Waiter()
         self._waiters.append(waiter)
         args = (self._account, self._owner, self._limit, self._lease)
@@ -94,20 +98,40 @@ class SharedSlots:
                 self._waiters.remove(waiter)
 
     def release(self) -> None:
-        """Give both back: the account slot to a job of this run waiting for one, if any."""
+        """Give both back: the account slot to a job of this run waiting for one, if any.
+
+        With none waiting, the account slot is kept for one turn of the event loop: the job
+        of this run that the local slot just woke asks for it first (before, the slot went
+        to the state while that job asked the state for one, and lost it to other runners).
+        """
+        handed = False
         try:
-            self._give_back()
+            handed = self._hand_over()
         finally:
-            self._local.release()
+            self._local.release()  # wakes a job waiting for a local slot, if any
+        if not handed:
+            self._spare += 1
+            asyncio.get_running_loop().call_soon(self._drop_spare)
+
+    def _drop_spare(self) -> None:
+        """Release in the state an account slot no job of this run took."""
+        if self._spare:
+            self._spare -= 1
+            self._store.post(self._store.sync.release_slot, self._account, self._owner)
 
     def _give_back(self) -> None:
+        if not self._hand_over():
+            self._store.post(self._store.sync.release_slot, self._account, self._owner)
+
+    def _hand_over(self) -> bool:
+        """Hand an account slot to the longest-waiting job of this run; False if none waits."""
         while self._waiters:
             waiter = self._waiters.popleft()
             if not waiter.handed:
                 waiter.handed = True
                 waiter.wake.set()
-                return
-        self._store.post(self._store.sync.release_slot, self._account, self._owner)
+                return True
+        return False
 
     def overloaded(self) -> None:
         """The account is overloaded: this run backs off."""

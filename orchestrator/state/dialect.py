@@ -50,7 +50,7 @@ POSTGRES = Dialect(
     " FOR UPDATE",
     " FOR UPDATE SKIP LOCKED",
     "greatest",
-    0.5,
+    2.0,
     4,
     "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ",
     "LOCK TABLE campaigns IN SHARE ROW EXCLUSIVE MODE",

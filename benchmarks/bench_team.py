@@ -5,9 +5,13 @@ every chunk 10 ms in each direction (a database in another zone). The campaign i
 3 s on an account of 6 slots: the ideal makespan is ceil(N / C) x D = 18 s, from the
 simulator's first charged submission to the last runner's exit. Also reported: statements and
 round trips per job (the proxy reads PostgreSQL's wire protocol; SQLite's statements are
-counted by a trace callback in each runner).
+counted by a trace callback in each runner). Where the makespan went: ``last_task_end`` (the
+last task's end), ``idle_slot_seconds`` (slot time left unused before it) and ``tail`` (from
+it to the last runner's exit). ``--profile`` adds each store method's calls and time per job
+on PostgreSQL, and when its last call ended after the last task.
 
     python benchmarks/bench_team.py [--runners 4] [--delay-ms 10] [--jobs 36] [--slots 6]
+        [--store postgres|sqlite|both] [--profile]
 """
 
 from __future__ import annotations
@@ -298,7 +302,6 @@ def _timeline(sim: Simulator, end: float, job_seconds: float) -> dict[str, float
     slots = sim.provider.book().slots
     return {
         "last_task_end_at": first + last_end,  # popped by main (for the profile)
-        "starts": [round(t - first, 2) for t in starts],
         "last_task_end": round(last_end, 3),
         "idle_slot_seconds": round(slots * last_end - busy, 2),
         "tail": round(end - first - last_end, 3),

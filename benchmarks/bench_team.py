@@ -51,7 +51,6 @@ def connect(*args, **kwargs):
     return db
 sqlite3.connect = connect
 def report():
-    calls["exit"] = [0, 0.0, time.monotonic()]
     with open(os.environ["MJV_BENCH_COUNTS"], "a") as out:
         out.write(f"{count[0]}\\n")
 atexit.register(report)

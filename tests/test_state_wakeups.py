@@ -57,3 +57,58 @@ def test_a_slot_released_by_another_runner_wakes_its_waiter_by_notify(postgres_u
     ):
         assert waiter.link.topic != other.link.topic  # no ring inside this process
         asyncio.run(_wait_for_the_slot(waiter, other))
+
+
+class _CountingSlots:
+    """A store's job-slot calls, counted (each is a round trip on PostgreSQL)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.taken = 0
+        self.released = 0
+        take, give = store.acquire_slot, store.release_slot
+
+        def acquire_slot(*args: object) -> bool:
+            self.taken += 1
+            return take(*args)  # type: ignore[arg-type]
+
+        def release_slot(*args: object) -> None:
+            self.released += 1
+            give(*args)  # type: ignore[arg-type]
+
+        store.acquire_slot = acquire_slot  # type: ignore[method-assign]
+        store.release_slot = release_slot  # type: ignore[method-assign]
+
+
+async def _hand_over(store: Store, *, second_job: bool) -> SharedSlots:
+    face = AsyncStore(store)
+    slots = SharedSlots(
+        AdaptiveSlots(1), face, account="acct", owner=ME, limit=1, lease_seconds=600
+    )
+    await slots.acquire()
+    waiting = asyncio.ensure_future(slots.acquire()) if second_job else None
+    await asyncio.sleep(0)  # the second job waits for this run's only local slot
+    slots.release()
+    if waiting is not None:
+        await asyncio.wait_for(waiting, GUARD)
+    await asyncio.sleep(0)  # the loop's next turn: a slot nobody took goes back
+    face.shutdown()  # its queued release is done
+    return slots
+
+
+def test_a_slot_given_back_goes_to_the_job_its_local_slot_wakes(tmp_path: Path) -> None:
+    with open_store(tmp_path / "s.db", "c") as store, open_store(tmp_path / "s.db", "c") as other:
+        counted = _CountingSlots(store)
+        slots = asyncio.run(_hand_over(store, second_job=True))
+        assert slots.in_use == 1
+        assert (counted.taken, counted.released) == (1, 0)  # no round trip to the state
+        assert not other.acquire_slot("acct", OTHER, 1, 600)  # still this run's
+
+
+def test_a_slot_no_job_of_the_run_takes_goes_back_to_the_state(tmp_path: Path) -> None:
+    with open_store(tmp_path / "s.db", "c") as store, open_store(tmp_path / "s.db", "c") as other:
+        counted = _CountingSlots(store)
+        slots = asyncio.run(_hand_over(store, second_job=False))
+        assert slots.in_use == 0
+        assert (counted.taken, counted.released) == (1, 1)
+        assert other.acquire_slot("acct", OTHER, 1, 600)

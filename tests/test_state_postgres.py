@@ -127,3 +127,31 @@ def test_leases_follow_the_database_clock_not_the_runner(
         found = store.get("k1")
     assert found is not None and found.lease_until is not None
     assert found.lease_until == pytest.approx(real_now + 60, abs=10)
+
+
+_RENAME = "UPDATE submissions SET job = 'renamed' WHERE campaign = 'c' AND key = 'k'"
+
+
+def test_a_failed_pipelined_transaction_changes_nothing_and_the_connection_goes_on(
+    postgres_url: str,
+) -> None:
+    # BEGIN and COMMIT travel inside the pipeline: whatever fails, the rename is rolled back.
+    with open_postgres(f"{postgres_url}&schema=pipelined", "c") as store:
+        store.declare([spec("k")])
+        link = store.link
+        with pytest.raises(StateError, match="division by zero"), link.transaction():
+            link.write(_RENAME)
+            link.execute("SELECT 1 / 0")  # fails where it is read
+        with pytest.raises(StateError, match="null value"), link.transaction():
+            link.write(_RENAME)
+            link.write("INSERT INTO submissions (campaign) VALUES (NULL)")  # fails at COMMIT
+        with pytest.raises(RuntimeError), link.transaction():
+            link.write(_RENAME)
+            raise RuntimeError("the caller's own failure")
+        found = store.get("k")
+        assert found is not None and found.job == "job-k"
+        assert store.claim("k", "here:1:me", 60)  # the connection goes on, out of any transaction
+        assert store.record_intent("k", "here:1:me", 1.0) == 1
+        found = store.get("k")
+        assert found is not None and (found.job, found.status) == ("job-k", "submitting")
+        assert store.totals().reserved == 1.0

@@ -90,8 +90,9 @@ class PostgresLink:
 
     def _end_failed(self) -> None:
         """Roll back a transaction left open by an error (the pipeline is closed by now)."""
-        if self._db.pgconn.transaction_status != driver().pq.TransactionStatus.IDLE:
-            self._db.execute("ROLLBACK")
+        status = driver().pq.TransactionStatus
+        if self._db.pgconn.transaction_status in (status.INTRANS, status.INERROR):
+            self._db.execute("ROLLBACK")  # (a lost connection has none to roll back)
 
     def execute(self, sql: str, args: Sequence[Any] = ()) -> list[Row]:
         """Run one statement; outside a transaction it commits at once (autocommit).

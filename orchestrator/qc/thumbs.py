@@ -6,7 +6,6 @@ looks like before anyone presses play.
 
 from __future__ import annotations
 
-import os
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,8 @@ from typing import Any
 import av
 import numpy as np
 import numpy.typing as npt
+
+from orchestrator.atomic import replace_file
 
 THUMBS_DIR = "thumbs"
 POSTER_HEIGHT = 240
@@ -72,6 +73,4 @@ def _write_jpeg(path: Path, image: Rgb) -> None:
     codec.width, codec.height, codec.pix_fmt = width, height, "yuvj420p"
     codec.time_base = Fraction(1, 1)
     packets = [*codec.encode(frame.reformat(format="yuvj420p")), *codec.encode(None)]
-    temp = path.with_name(f".{path.name}.tmp")
-    temp.write_bytes(b"".join(bytes(p) for p in packets))
-    os.replace(temp, path)
+    replace_file(path, [b"".join(bytes(p) for p in packets)])  # a temp name of its own

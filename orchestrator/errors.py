@@ -22,16 +22,19 @@ this tree: see ``engine/outcomes.py``.
     ├── WorldError                 the simulator's world file cannot be read or written
     ├── BudgetError                a submission would pass ``max_cost``; the job is blocked
     ├── DownloadError              a clip could not be downloaded or verified        retryable
-    │   └── ContentMismatchError   not the recorded content: fetching again won't help
+    │   ├── ContentMismatchError   not the recorded content: fetching again won't help
+    │   └── CannotWriteError       a clip cannot be written (disk full, read-only)       stops
     └── ProviderError              the provider refused, failed, or could not be reached
         ├── AuthenticationError    401/403: bad or revoked key                           stops
         ├── QuotaError             no credit left                                        stops
         ├── RateLimitedError       429; ``retry_after`` when given                   retryable
         ├── QueueFullError         the account's queue is full; not charged          retryable
+        │   └── AccountBusyError   the user's CoreSize/QueueSize is full; never final retryable
         ├── NoAccountError         no upstream account available                     retryable
         ├── HdUnavailableError     this account cannot make HD clips
         ├── RefusedError           refused before anything was accepted
-        │   └── AccountLockedError the upstream account is locked                        stops
+        │   ├── AccountLockedError the upstream account is locked                        stops
+        │   └── DrawLimitError     the user's daily or total draw limit is reached       stops
         ├── BannedPromptError      a banned word; ``banned_word`` when known
         ├── InvalidRequestError    a request the provider will never accept
         ├── TaskNotFoundError      the provider does not know the task id
@@ -143,6 +146,17 @@ class ContentMismatchError(DownloadError):
     retryable = False
 
 
+class CannotWriteError(DownloadError):
+    """A clip cannot be written (read-only, disk full, permission): the run stops paying.
+
+    The task is paid and recorded: the run keeps saving what it paid for, and a later run
+    downloads the rest without submitting.
+    """
+
+    retryable = False
+    stops_run = True
+
+
 # --- provider errors -------------------------------------------------------------------------
 
 
@@ -178,6 +192,13 @@ class QueueFullError(ProviderError):
     retryable = True
 
 
+class AccountBusyError(QueueFullError):
+    """trueai's ``并发数已达上限`` / ``队列数已达上限``: the user's CoreSize or QueueSize is full.
+
+    Account-wide and transient, like queue full: fewer slots, retry later, never fail the job.
+    """
+
+
 class NoAccountError(ProviderError):
     """Envelope code 3: no upstream account available (or parent not found); long backoff."""
 
@@ -194,6 +215,12 @@ class RefusedError(ProviderError):
 
 class AccountLockedError(RefusedError):
     """The upstream account is locked (banned words): nothing more can be sent; the run stops."""
+
+    stops_run = True
+
+
+class DrawLimitError(RefusedError):
+    """The user's daily or total draw limit is reached: nothing more can be sent; the run stops."""
 
     stops_run = True
 

@@ -207,7 +207,11 @@ def summarise(report: RunReport, campaign: Campaign, out: TextIO) -> int:
         out.write(f"  warning: {what} was in doubt and was sent again; it may be charged twice\n")
     out.write(f"manifest: {manifest_path(campaign)}\n")
     if report.stopped:
-        out.write(f"run stopped: {report.stopped}\n")
+        out.write(
+            f"run stopped: {report.stopped}; nothing new was sent after that, the tasks already "
+            f"paid for were polled and their clips saved ({report.downloaded} in this run); "
+            "every unfinished job is kept for a later run\n"
+        )
         return EXIT_ERROR
     if report.interrupted:
         out.write("interrupted: run `mjv run` again to pick up where this run stopped\n")

@@ -19,7 +19,7 @@ from orchestrator.engine.downloads import (
     file_digest,
     file_matches,
 )
-from orchestrator.errors import ContentMismatchError, DownloadError, ServerError
+from orchestrator.errors import CannotWriteError, ContentMismatchError, DownloadError, ServerError
 from orchestrator.state import FileRecord, Status, Store, Submission
 
 DOWNLOAD_TRIES = 3
@@ -82,7 +82,9 @@ class Clips:
                     self._fetch, url, dest, expected=expected, set_aside=self.set_aside
                 )
             except (DownloadError, ServerError) as exc:
-                if attempt == DOWNLOAD_TRIES or isinstance(exc, ContentMismatchError):
+                # The disk, not the URL: the runner stops paying and tries again later.
+                final = isinstance(exc, ContentMismatchError | CannotWriteError)
+                if attempt == DOWNLOAD_TRIES or final:
                     raise
                 await asyncio.sleep(0.5 * attempt)
         raise AssertionError("unreachable")

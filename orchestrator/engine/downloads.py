@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from orchestrator.atomic import fsync_dir
-from orchestrator.errors import ContentMismatchError, DownloadError
+from orchestrator.errors import CannotWriteError, ContentMismatchError, DownloadError
 
 Fetch = Callable[[str, Callable[[bytes], None]], Awaitable[int]]
 """Streams a URL's body into a sink, chunk by chunk (e.g. ``client.download(url, sink)``)."""
@@ -79,7 +79,7 @@ async def download_clip(
         # Not mkstemp: its 0600 mode would stick to the clip; this way the umask decides.
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     except OSError as exc:
-        raise DownloadError(f"cannot write {dest} (downloading {url}): {exc}") from exc
+        raise CannotWriteError(f"cannot write {dest} (downloading {url}): {exc}") from exc
     try:
         with os.fdopen(fd, "wb") as file:
             sink = _HashingSink(file)
@@ -88,8 +88,8 @@ async def download_clip(
             file.flush()
             # fsync waits on the disk: one trip to a thread, so the event loop keeps polling.
             await asyncio.to_thread(_make_durable, file.fileno(), temp, dest, set_aside)
-    except OSError as exc:
-        raise DownloadError(f"download of {url} to {dest} failed: {exc}") from exc
+    except OSError as exc:  # the fetch raises its own errors: an OSError here is the disk's
+        raise CannotWriteError(f"cannot write {dest} (downloading {url}): {exc}") from exc
     finally:
         # Also on cancellation: a half-written file must never survive.
         with contextlib.suppress(FileNotFoundError):

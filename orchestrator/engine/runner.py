@@ -7,6 +7,7 @@ import hashlib
 from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from fnmatch import fnmatchcase
+from pathlib import Path
 from typing import Any, TypeVar
 
 from orchestrator.client import ExtendRequest, VideoRequest
@@ -26,6 +27,7 @@ from orchestrator.engine.preflight import FreeSpace, preflight
 from orchestrator.engine.progress import Snapshot
 from orchestrator.engine.sources import Sources
 from orchestrator.engine.submission import (
+    HaltedError,
     InDoubtError,
     JobFailedError,
     JobStuckError,
@@ -36,6 +38,7 @@ from orchestrator.engine.submission import (
 )
 from orchestrator.errors import (
     BudgetError,
+    CannotWriteError,
     DownloadError,
     ManifestNotWrittenError,
     ProviderError,
@@ -44,10 +47,12 @@ from orchestrator.errors import (
 from orchestrator.graph import build_graph
 from orchestrator.model import Campaign, Job, JobStatus
 from orchestrator.provider import OnSend
-from orchestrator.state import Status, SubmissionSpec
+from orchestrator.state import Status, Submission, SubmissionSpec
 from orchestrator.wire import HD_VIDEO, wire_prompt
 
 PROGRESS_EVERY = 0.5
+WRITE_TRIES = 6  # a clip that cannot be written is tried again this often while the run drains
+WRITE_RETRY_SECONDS = 10.0
 SHARE_EVERY = 5.0  # seconds between looks at how many runners share the account
 T = TypeVar("T")
 
@@ -199,9 +204,6 @@ class _Runner:
             job = queue.get_nowait()
             try:
                 await self._job(job)
-            except RunStoppedError:
-                self.stop.set()
-                raise
             except StateError as exc:  # e.g. the state file was removed: stop, keep the summary
                 self.stop.set()
                 raise RunStoppedError(str(exc)) from exc
@@ -230,11 +232,13 @@ class _Runner:
             return JobOutcome(job.name, JobStatus.STUCK, str(exc))
         except BudgetError as exc:
             return JobOutcome(job.name, JobStatus.BLOCKED, str(exc))
-        except StopRequestedError:
+        except (StopRequestedError, RunStoppedError, HaltedError):
+            # A stop sends nothing more: the job is kept whole for a later run.
             return JobOutcome(job.name, JobStatus.INTERRUPTED)
         except (DownloadError, ProviderError) as exc:
             if exc.stops_run:
-                raise RunStoppedError(str(exc)) from exc
+                self.submitter.halt(str(exc))
+                return JobOutcome(job.name, JobStatus.INTERRUPTED)
             return JobOutcome(job.name, JobStatus.FAILED, f"job {job.name}: {exc}", False)
         return JobOutcome(job.name, JobStatus.DONE)
 
@@ -243,16 +247,32 @@ class _Runner:
         downloads: list[asyncio.Task[None]] = []
         try:
             parent = await self.submitter.ensure(await self._base_order(job))
-            downloads.append(self._spawn(self.clips.ensure(parent, folder)))
+            downloads.append(self._spawn(self._save(parent, folder)))
             for ext in job.extensions:
                 order = self._extend_order(job, ext.step, parent.task_id or "")
                 parent = await self.submitter.ensure(order)
-                downloads.append(self._spawn(self.clips.ensure(parent, folder)))
+                downloads.append(self._spawn(self._save(parent, folder)))
         finally:
             results = await asyncio.gather(*downloads, return_exceptions=True)
         for result in results:
             if isinstance(result, BaseException):
                 raise result
+
+    async def _save(self, sub: Submission, folder: Path) -> None:
+        """Download the clips of ``sub``; a clip that cannot be written stops all sending
+        (never pay for what cannot be saved) and is tried again while the run drains."""
+        for attempt in range(1, WRITE_TRIES + 1):
+            try:
+                return await self.clips.ensure(sub, folder)
+            except CannotWriteError as exc:
+                self.submitter.halt(f"clips cannot be saved: {exc}")
+                if attempt == WRITE_TRIES:
+                    raise DownloadError(
+                        f"{exc}; the task is paid and recorded: run again once the folder "
+                        "is writable, it downloads the clips without submitting"
+                    ) from exc
+                await self.rt.sleep(WRITE_RETRY_SECONDS)
+        raise AssertionError("unreachable")
 
     async def _base_order(self, job: Job) -> Order:
         sub = self.rt.store.get(job.fingerprint)
@@ -381,7 +401,7 @@ class _Runner:
             spent=self.pacing.budget.spent,
             spent_this_run=self.pacing.budget.spent_this_run,
             interrupted=self.stop.is_set() and self.stopped is None,
-            stopped=self.stopped,
+            stopped=self.stopped or self.submitter.halted,
             resent_in_doubt=tuple(sorted(set(self.submitter.resent_in_doubt))),
         )
 

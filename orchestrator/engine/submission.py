@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from orchestrator.engine.context import Pacing, RunConfig, Runtime
 from orchestrator.engine.outcomes import (
+    HaltedError,
     InDoubtError,
     JobFailedError,
     JobStuckError,
@@ -17,6 +18,7 @@ from orchestrator.engine.outcomes import (
 )
 from orchestrator.engine.poller import Poller
 from orchestrator.errors import (
+    AccountBusyError,
     BannedPromptError,
     BudgetError,
     HdUnavailableError,
@@ -38,6 +40,7 @@ from orchestrator.state import Status, Submission
 from orchestrator.wire import Task, classify_failure
 
 __all__ = [
+    "HaltedError",
     "InDoubtError",
     "JobFailedError",
     "JobStuckError",
@@ -50,6 +53,7 @@ __all__ = [
 Send = Callable[[str, OnSend], Awaitable[str]]  # (idempotency key, on_send) -> task id or URL
 # The answer is lost but the request may have been taken: the submission stays in doubt.
 _UNKNOWN = (SubmitOutcomeUnknownError, IdempotencyConflictError)
+UNANSWERED_POLLS = 8  # polls in a row without an answer that end a stopped run's waiting
 
 
 @dataclass(frozen=True)
@@ -83,6 +87,22 @@ class Submitter:
         self._refreshed: set[str] = set()  # keys whose start image was uploaded again
         self.submitted = 0
         self.resent_in_doubt: list[str] = []
+        self.halted: str | None = None  # why the run sends nothing more (it drains instead)
+
+    def halt(self, reason: str) -> None:
+        """Send nothing new from now on; tasks already accepted are still polled and saved.
+
+        The first reason is kept. Polls that go unanswered now end the wait (the provider
+        may be gone): a later run picks those tasks up.
+        """
+        if self.halted is None:
+            self.halted = reason
+            self._poller.give_up_after(UNANSWERED_POLLS)
+            self._rt.progress.event("halted", reason=reason)
+
+    def _refuse_if_halted(self, order: Order) -> None:
+        if self.halted is not None:
+            raise HaltedError(f"{order.what}: not sent, the run stopped: {self.halted}")
 
     async def ensure(self, order: Order) -> Submission:
         """Return the submission once succeeded, submitting or polling it as its state needs.
@@ -131,6 +151,7 @@ class Submitter:
         It takes no job slot and is never polled; a new call after success starts a new attempt
         (an expired upload is uploaded, and paid, again).
         """
+        self._refuse_if_halted(order)
         await self._claim(order.key)
         sub = self._get(order.key)
         if sub.status != Status.PENDING:
@@ -139,6 +160,7 @@ class Submitter:
         while True:
             sub = self._get(order.key)
             try:
+                self._refuse_if_halted(order)
                 self._pacing.budget.reserve(order.price, order.what)
                 result = await self._send(order, sub.status == Status.SUBMITTING)
             except ProviderError as exc:
@@ -179,6 +201,7 @@ class Submitter:
 
     async def _submit(self, order: Order, sub: Submission, tries: int) -> tuple[int, bool]:
         in_doubt = sub.status == Status.SUBMITTING
+        self._refuse_if_halted(order)
         if in_doubt and self._config.in_doubt == "skip":
             raise InDoubtError(f"{order.what}: in doubt (sent, answer lost); skipped")
         self._refuse_known_hd(order)
@@ -190,6 +213,7 @@ class Submitter:
         try:
             if self._stop.is_set():
                 raise StopRequestedError(order.what)
+            self._refuse_if_halted(order)
             pacing.budget.reserve(order.price, order.what)
             with self._held(order):
                 task_id = await self._send(order, in_doubt)
@@ -254,6 +278,7 @@ class Submitter:
 
         def commit_intent() -> None:
             # After every wait, just before the first byte leaves: only now can it be charged.
+            self._refuse_if_halted(order)  # a stop judged while this send waited its turn
             got = store.record_intent(
                 order.key, self._rt.owner, order.price or 0.0, sent_key=sent_key
             )
@@ -265,6 +290,8 @@ class Submitter:
             result = await order.send(sent_key, commit_intent)
         except ProviderError as exc:
             pacing.budget.release(order.price)
+            if exc.stops_run:  # at once: sends waiting their turn must not go out after it
+                self.halt(str(exc))
             # An unknown outcome stays "submitting": the next send repeats the same key.
             if intents and not isinstance(exc, _UNKNOWN):
                 self._record_refusal(order, exc)
@@ -302,7 +329,7 @@ class Submitter:
         elif unreachable.record(isinstance(exc, ProviderUnreachableError)):
             reason = f"the provider cannot be reached ({unreachable.count} tries in a row): {exc}"
         if reason is not None:
-            self._stop.set()
+            self.halt(reason)
             raise RunStoppedError(reason) from exc
 
     async def _rejected(self, order: Order, exc: ProviderError, tries: int) -> int:
@@ -311,7 +338,10 @@ class Submitter:
             pacing.slots.overloaded()
         if isinstance(exc, RateLimitedError) and exc.retry_after:
             pacing.bucket.pause(exc.retry_after)
-        delay = pacing.policy.delay(exc, tries, self._rt.rng)
+        # A full account (CoreSize, QueueSize) is nobody's fault: it never uses up the tries.
+        busy = isinstance(exc, AccountBusyError)
+        counted = min(tries, pacing.policy.max_attempts - 1) if busy else tries
+        delay = pacing.policy.delay(exc, counted, self._rt.rng)
         if delay is None and isinstance(exc, _UNKNOWN):
             raise InDoubtError(f"{order.what}: in doubt after {tries} tries: {exc}") from exc
         if delay is None:
@@ -323,7 +353,7 @@ class Submitter:
             raise JobFailedError(f"{order.what}: {message}", final=not exc.retryable)
         self._rt.progress.event("retry", what=order.what, reason=str(exc), delay=round(delay, 2))
         await self._rt.sleep(delay)
-        return tries
+        return tries - 1 if busy else tries
 
     async def _await_task(self, order: Order, sub: Submission, tries: int) -> int:
         assert sub.task_id is not None
@@ -338,6 +368,7 @@ class Submitter:
             raise JobFailedError(f"{order.what}: {exc}", final=True) from exc
         except ProviderError as exc:
             if exc.stops_run:
+                self.halt(str(exc))
                 raise RunStoppedError(str(exc)) from exc
             # The task id stays recorded: the next run polls it again, never re-submits it.
             message = f"{order.what}: polling failed ({exc}); run again to pick it up"
@@ -390,6 +421,7 @@ class Submitter:
 
     async def _answer_modal(self, order: Order, task_id: str) -> str:
         """Answer a MODAL task (charged at the modal price); a resume polls the new id."""
+        self._refuse_if_halted(order)
         budget = self._pacing.budget
         budget.reserve(order.modal_price, f"{order.what} (modal answer)")
         await self._pacing.bucket.acquire()

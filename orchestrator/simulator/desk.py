@@ -14,6 +14,7 @@ from orchestrator.simulator import submits
 from orchestrator.simulator.config import SimulatorConfig
 from orchestrator.simulator.faults import FAIL_REASONS, Faults
 from orchestrator.simulator.ledger import Ledger, SubmitRecord
+from orchestrator.simulator.limits import TASK_ROUTES, user_limit
 from orchestrator.simulator.replies import Reply, envelope, logic_refusal, upstream_error
 from orchestrator.simulator.submits import Refusal
 from orchestrator.simulator.tasks import SimTask, TaskBook
@@ -104,6 +105,9 @@ class SubmitDesk:
         return None
 
     def _new_task(self, call: Call) -> Reply:
+        # The gateway answers a repeated key itself; a new one meets the upstream's NewTask.
+        if call.route in TASK_ROUTES and (limited := user_limit(self.config, self._book, call.now)):
+            return limited
         task = self._build(call)
         reply = self._faults.queue_full() or self._quota()
         if reply is not None:

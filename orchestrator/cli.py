@@ -21,7 +21,8 @@ def _add_validate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p = sub.add_parser(
         "validate",
         help="check spec files against the schema and semantics",
-        description="Exit 0 when every spec is valid, 1 when one is not, 2 for an unreadable path.",
+        description="Exit 0 when every spec is valid, 1 when one is not, 64 for an unreadable "
+        "path or a bad option.",
     )
     p.add_argument("paths", nargs="+", metavar="PATH", help="spec files or folders of *.yaml")
     p.add_argument(
@@ -36,7 +37,8 @@ def _add_plan(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "plan",
         help="show what a run would submit and cost",
-        description="Exit 0 when there is nothing to do, 2 when there is work, 1 on an error.",
+        description="Exit 0 when there is nothing to do, 2 when there is work, 1 on an error, "
+        "64 for a bad option or path.",
     )
     p.add_argument("spec", metavar="SPEC")
     p.add_argument(

@@ -9,7 +9,7 @@ The engine's own control flow (a job failed, stuck, in doubt; a run stopped) is 
 this tree: see ``engine/outcomes.py``.
 
     MjvError
-    ├── UsageError                 bad command line or path (exit 2)
+    ├── UsageError                 bad command line or path (exit 64)
     ├── SpecError                  the spec is invalid; every problem in ``problems``
     ├── ConfigError                missing or bad API key, base URL, timeouts
     ├── PreflightError             the run could not save what it pays for; nothing sent
@@ -54,10 +54,13 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from orchestrator.engine.context import RunReport
 
+# One meaning per code, whatever the verb (docs/exit-codes.md). A usage error has a code of its
+# own (sysexits' EX_USAGE), so it is never taken for a result such as plan's "work to do".
 EXIT_OK = 0
 EXIT_ERROR = 1
-EXIT_USAGE = 2
+EXIT_WORK = 2  # `mjv plan`: there is work to do (terraform's -detailed-exitcode)
 EXIT_JOBS_FAILED = 3
+EXIT_USAGE = 64
 EXIT_INTERRUPTED = 130
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.cli import main
+from orchestrator.errors import EXIT_USAGE
 from orchestrator.model import Campaign, ImageSource, Job, Settings
 from orchestrator.plan import build_plan
 from orchestrator.spec import load_campaign
@@ -150,6 +151,6 @@ def test_plan_cli_invalid_spec_exits_1_with_problems(tmp_path: Path) -> None:
     assert "bad.yaml:3:18: $.jobs[0].images[0]: unknown image 'nope'" in err
 
 
-def test_plan_cli_missing_spec_exits_1_not_2() -> None:
+def test_plan_cli_missing_spec_is_a_usage_error_not_work() -> None:
     code, _, err = _plan_cli("nothere.yaml")
-    assert code == 1 and "nothere.yaml: no such file" in err
+    assert code == EXIT_USAGE and "nothere.yaml: no such file" in err

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.cli import main
+from orchestrator.errors import EXIT_USAGE
 from orchestrator.spec import load_campaign
 from orchestrator.spec.images import MAX_GLOB_MATCHES
 from orchestrator.spec.limits import matrix_size
@@ -240,7 +241,7 @@ def test_glob_stops_after_the_match_limit(tmp_path: Path, monkeypatch: pytest.Mo
 
 def test_spec_path_that_is_a_device_is_a_usage_error(tmp_path: Path) -> None:
     out, err = io.StringIO(), io.StringIO()
-    assert main(["validate", "/dev/zero"], out, err) == 2
+    assert main(["validate", "/dev/zero"], out, err) == EXIT_USAGE
     assert err.getvalue() == "mjv: error: /dev/zero: not a regular file\n"
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
 from orchestrator.commands.simulated import state_choice
-from orchestrator.errors import EXIT_ERROR, EXIT_OK, SpecError, UsageError
+from orchestrator.errors import EXIT_ERROR, EXIT_OK, EXIT_USAGE, EXIT_WORK, SpecError, UsageError
 from orchestrator.model import Campaign, ImageSource, Job, JobStatus, Settings
 from orchestrator.plan import STATUSES, Plan, PlanRow, Totals, build_plan
 from orchestrator.review.current import campaign_counts, reviewed
@@ -21,7 +21,6 @@ from orchestrator.review.plan import review_lines, verdict_counts
 from orchestrator.review.resolve import Files, files_of_manifest, files_of_store
 from orchestrator.spec import Problem, load_campaign
 
-EXIT_WORK = 2  # terraform's -detailed-exitcode: 0 nothing to do, 1 error, 2 changes
 _MARKS = {
     JobStatus.NEW: "+",
     JobStatus.CHANGED: "~",
@@ -44,9 +43,9 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         err.writelines(f"{p.format()}\n" for p in exc.problems if isinstance(p, Problem))
         err.write(f"mjv: error: {exc}\n")
         return EXIT_ERROR
-    except UsageError as exc:  # exit 2 means "work to do" here, so a bad path is plain 1
+    except UsageError as exc:
         err.write(f"mjv: error: {exc}\n")
-        return EXIT_ERROR
+        return EXIT_USAGE
     campaign, location, default = state_choice(campaign, args.state, args.simulate)
     gc.freeze()  # the campaign stays to the end: later collections need not walk it again
     try:

@@ -154,6 +154,7 @@ class _Runner:
             await asyncio.gather(*helpers, return_exceptions=True)
             await self.submitter.drain()
             self._release_leases()
+            remove_stale_parts(self.rt.output_dir)  # a killed run's, too young at the start
             failure = save_manifest(self.campaign, store)
         report = self._report()
         self.rt.progress.close(self._snapshot())
@@ -164,8 +165,7 @@ class _Runner:
     def _preflight(self, free_space: FreeSpace | None) -> None:
         # Before any declaration or submission: never pay for a clip that cannot be saved.
         preflight(self.rt.output_dir, self.jobs, self.rt.store, free_space=free_space)
-        for job in self.campaign.jobs:  # temp files of killed runs
-            remove_stale_parts(self.rt.output_dir / job.output_name)
+        remove_stale_parts(self.rt.output_dir)  # temp files of killed runs
 
     def _force(self) -> None:
         # The jobs' clips are regenerated; the stills they start from are kept.

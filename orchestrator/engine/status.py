@@ -133,7 +133,10 @@ def _classify(
         return JobStatus.FAILED
     started = [s for s in steps if s is not None and (s.attempt or s.status != Status.PENDING)]
     if started:
-        edited = statuses[0] == Status.DOWNLOADED and Status.PENDING in statuses
+        # A run declares every step of the spec it ran, sent or not: a step the state has
+        # never heard of was added or edited since (changed); a declared one not yet sent
+        # (Ctrl-C, a budget block, a failed step before it) is the same spec's work left over.
+        edited = any(sub is None for sub in steps)
         return JobStatus.CHANGED if edited else JobStatus.INCOMPLETE
     earlier = [s for s in by_name.get(job.name, ()) if s.kind == "video"]
     return JobStatus.CHANGED if any(s.key != job.fingerprint for s in earlier) else JobStatus.NEW
@@ -148,8 +151,7 @@ def _why(
         old = next((s for s in history if s.kind == "video" and s.key != job.fingerprint), None)
         return differences(old.request if old else None, job_request(job))
     for ext in job.extensions:
-        sub = subs.get(ext.fingerprint)
-        if sub is not None and sub.attempt:
+        if subs.get(ext.fingerprint) is not None:  # declared: what ran asked for it too
             continue
         where = f"extension {ext.step}"
         old = next((s for s in history if s.kind == "extend" and s.step == ext.step), None)

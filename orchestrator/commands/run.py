@@ -193,11 +193,14 @@ def summarise(report: RunReport, campaign: Campaign, out: TextIO) -> int:
             "(nothing submitted, nothing downloaded)\n"
         )
     else:
+        unknown = f" and {report.unpriced} of unknown price" if report.unpriced else ""
         out.write(
             f"{campaign.name}: {done}/{total} jobs done, {report.submitted} submitted, "
-            f"{report.downloaded} clips downloaded, spent {report.spent_this_run:.2f} in this "
-            f"run ({report.spent:.2f} by the campaign in all)\n"
+            f"{report.downloaded} clips downloaded, spent {report.spent_this_run:.2f}{unknown} "
+            f"in this run ({report.spent:.2f} by the campaign in all)\n"
         )
+    if report.budget_note:
+        out.write(f"  budget: {report.budget_note}\n")
     for outcome in report.outcomes:
         if outcome.status in _SHOWN:
             kind = "final" if outcome.final else "retryable"

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from orchestrator.graph import SOURCE_KINDS, Graph
 from orchestrator.model import Campaign, chain
 from orchestrator.results import SourceEntry, SpentOn, Totals
-from orchestrator.state import Money, Status, Submission
+from orchestrator.state import Money, Status, Store, Submission
 from orchestrator.state import Totals as StateTotals
 
 
@@ -64,3 +64,15 @@ def money_totals(
         possibly_charged=totals.reserved,
         spent_on=SpentOn(jobs, stills, earlier),
     )
+
+
+def unpriced_submissions(campaign: Campaign, graph: Graph, store: Store) -> int:
+    """Accepted submissions of ``graph`` whose price is unknown: their cost is not in the
+    spending (never counted as zero), so it is shown beside it as a count."""
+    count = 0
+    for sub in store.submissions():
+        node = graph.nodes.get(sub.key)
+        if node is None or not sub.attempt or graph.price(campaign, sub.key) is not None:
+            continue
+        count += sum(1 for a in store.attempts(sub.key) if a.task_id and a.outcome != "adopted")
+    return count

@@ -15,6 +15,7 @@ from orchestrator.engine.account import SharedSlots
 from orchestrator.engine.clips import Clips
 from orchestrator.engine.context import JobOutcome, Pacing, RunConfig, RunReport, Runtime
 from orchestrator.engine.downloads import remove_stale_parts
+from orchestrator.engine.holds import budget_shortfall, chain_needs
 from orchestrator.engine.manifest import (
     manifest_path,
     read_results,
@@ -44,10 +45,11 @@ from orchestrator.errors import (
     ProviderError,
     StateError,
 )
-from orchestrator.graph import build_graph
+from orchestrator.graph import build_graph, upload_key
 from orchestrator.model import Campaign, Job, JobStatus
 from orchestrator.provider import OnSend
 from orchestrator.state import Status, Submission, SubmissionSpec
+from orchestrator.uploads import is_fresh
 from orchestrator.wire import HD_VIDEO, wire_prompt
 
 PROGRESS_EVERY = 0.5
@@ -134,16 +136,19 @@ class _Runner:
         self.outcomes: dict[str, JobOutcome] = {}
         self.ended: Counter[str] = Counter()  # outcomes by status, kept as they come
         self.stopped: str | None = None
+        self.graph = build_graph(self.jobs, requests=True)
+        self.budget_note: str | None = None
 
     async def run(self, free_space: FreeSpace | None) -> RunReport:
         store = self.rt.store
         # Refuses an output folder of another campaign before anything is written.
         manifest = read_results(manifest_path(self.campaign), self.campaign.name)
         self._preflight(free_space)
-        store.declare(submission_specs(self.jobs))
+        store.declare(self.graph.specs())
         if manifest is not None:
             restore_from_manifest(manifest, store)
         self._force()
+        self._check_budget()
         helpers = [self._spawn(self.poller.run()), self._spawn(self._renew_leases())]
         helpers.append(self._spawn(self._report_progress()))
         try:
@@ -245,6 +250,8 @@ class _Runner:
     async def _chain(self, job: Job) -> None:
         folder = self.rt.output_dir / job.output_name
         downloads: list[asyncio.Task[None]] = []
+        holds = self.submitter.holds
+        chain = holds.open(f"job {job.name}", self._needs(job, self.rt.store.get))
         try:
             parent = await self.submitter.ensure(await self._base_order(job))
             downloads.append(self._spawn(self._save(parent, folder)))
@@ -253,6 +260,7 @@ class _Runner:
                 parent = await self.submitter.ensure(order)
                 downloads.append(self._spawn(self._save(parent, folder)))
         finally:
+            holds.close(chain)
             results = await asyncio.gather(*downloads, return_exceptions=True)
         for result in results:
             if isinstance(result, BaseException):
@@ -273,6 +281,29 @@ class _Runner:
                     ) from exc
                 await self.rt.sleep(WRITE_RETRY_SECONDS)
         raise AssertionError("unreachable")
+
+    def _needs(
+        self, job: Job, get: Callable[[str], Submission | None]
+    ) -> list[tuple[str, float | None]]:
+        return chain_needs(self.graph, self.campaign, job, get, self._fresh_uploads(job))
+
+    def _fresh_uploads(self, job: Job) -> set[str]:
+        now = self.rt.wall()
+        return {
+            upload_key(image)
+            for image in (job.image, job.end_image)
+            if image is not None and image.kind == "file" and image.sha256 is not None
+            and (record := self.rt.store.upload(image.sha256)) is not None
+            and is_fresh(record, now)
+        }  # fmt: skip
+
+    def _check_budget(self) -> None:
+        """Before anything is sent: say when the cap cannot pay for all the chains to run."""
+        subs = {sub.key: sub for sub in self.rt.store.submissions()}
+        needs = {k: p for job in self.jobs for k, p in self._needs(job, subs.get)}
+        self.budget_note = budget_shortfall(self.pacing.budget, needs)
+        if self.budget_note:
+            self.rt.progress.event("budget", note=self.budget_note)
 
     async def _base_order(self, job: Job) -> Order:
         sub = self.rt.store.get(job.fingerprint)
@@ -403,6 +434,8 @@ class _Runner:
             interrupted=self.stop.is_set() and self.stopped is None,
             stopped=self.stopped or self.submitter.halted,
             resent_in_doubt=tuple(sorted(set(self.submitter.resent_in_doubt))),
+            budget_note=self.budget_note,
+            unpriced=self.submitter.unpriced,
         )
 
     @staticmethod

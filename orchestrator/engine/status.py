@@ -10,7 +10,8 @@ from typing import Protocol
 
 from orchestrator.changes import differences
 from orchestrator.engine.downloads import file_matches
-from orchestrator.graph import job_request, upload_key
+from orchestrator.engine.ledger import unpriced_submissions
+from orchestrator.graph import build_graph, job_request, upload_key
 from orchestrator.model import Campaign, Job, JobStatus, chain
 from orchestrator.state import FileRecord, Status, Store, Submission
 from orchestrator.uploads import is_fresh
@@ -64,6 +65,7 @@ class CampaignStatus:
     reserved: float
     refunded: float
     damaged: tuple[str, ...] = ()  # "job: file missing|altered"
+    unpriced: int = 0  # accepted submissions of unknown price (not in ``spent``)
 
 
 def classify(
@@ -220,6 +222,7 @@ def campaign_status(campaign: Campaign, store: Store) -> CampaignStatus:
         damaged=tuple(
             f"{name}: {line}" for name, lines in sorted(classes.damaged.items()) for line in lines
         ),
+        unpriced=unpriced_submissions(campaign, build_graph(campaign.jobs), store),
     )
 
 

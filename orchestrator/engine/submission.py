@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 
 from orchestrator.engine.context import Pacing, RunConfig, Runtime
+from orchestrator.engine.holds import ChainHolds
 from orchestrator.engine.outcomes import (
     HaltedError,
     InDoubtError,
@@ -88,6 +89,8 @@ class Submitter:
         self.submitted = 0
         self.resent_in_doubt: list[str] = []
         self.halted: str | None = None  # why the run sends nothing more (it drains instead)
+        self.holds = ChainHolds(pacing.budget, rt.store, rt.owner, config.lease_seconds)
+        self.unpriced = 0  # accepted submissions whose price is unknown (never counted as 0)
 
     def halt(self, reason: str) -> None:
         """Send nothing new from now on; tasks already accepted are still polled and saved.
@@ -161,8 +164,11 @@ class Submitter:
             sub = self._get(order.key)
             try:
                 self._refuse_if_halted(order)
-                self._pacing.budget.reserve(order.price, order.what)
-                result = await self._send(order, sub.status == Status.SUBMITTING)
+                held = self.holds.take(order.key)  # its chain reserved its price already
+                if held is None:
+                    self._pacing.budget.reserve(order.price, order.what)
+                with held or contextlib.nullcontext():
+                    result = await self._send(order, sub.status == Status.SUBMITTING)
             except ProviderError as exc:
                 self._stop_if_fatal(exc)
                 tries = await self._rejected(order, exc, tries + 1)
@@ -214,8 +220,10 @@ class Submitter:
             if self._stop.is_set():
                 raise StopRequestedError(order.what)
             self._refuse_if_halted(order)
-            pacing.budget.reserve(order.price, order.what)
-            with self._held(order):
+            held = self.holds.take(order.key)  # its chain reserved its price already
+            if held is None:
+                pacing.budget.reserve(order.price, order.what)
+            with held or self._held(order):
                 task_id = await self._send(order, in_doubt)
         except ProviderError as exc:
             try:  # judged before the slot frees, so nobody sends after a stop verdict
@@ -301,6 +309,7 @@ class Submitter:
             raise
         store.record_task(order.key, result, order.price or 0.0, owner=self._rt.owner)
         pacing.budget.charge(order.price)
+        self.unpriced += order.price is None
         return result
 
     def _in_doubt_key(self, sub: Submission) -> str:
@@ -431,6 +440,7 @@ class Submitter:
             budget.release(order.modal_price)
             raise
         budget.charge(order.modal_price)
+        self.unpriced += order.modal_price is None
         self._rt.store.record_followup(
             order.key, new_id, order.modal_price or 0.0, owner=self._rt.owner
         )

@@ -49,6 +49,7 @@ def _add_plan(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("--state", metavar="PATH", help="state file (default .mjv/state.db)")
     p.add_argument("--simulate", action="store_true", help="the state `run --simulate` keeps")
+    p.add_argument("--select", action="append", default=[], metavar="GLOB", help="only these jobs")
 
 
 def _add_run_options(p: argparse.ArgumentParser) -> None:

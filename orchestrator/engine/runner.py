@@ -315,7 +315,7 @@ class _Runner:
         return Order(
             key=job.fingerprint,
             what=f"job {job.name}",
-            price=self.campaign.price_of("video", job.settings.mode),
+            price=self.campaign.pricing.get(job.settings.price_key),
             send=self._video_sender(job),
             mode=job.settings.mode,
             hd=job.settings.video_type == HD_VIDEO,
@@ -356,7 +356,7 @@ class _Runner:
         return Order(
             key=ext.fingerprint,
             what=f"job {job.name}, extension {ext.step}",
-            price=self.campaign.price_of("extend", job.settings.mode),
+            price=self.campaign.pricing.get(job.settings.price_key),
             send=send,
             mode=job.settings.mode,
             modal_prompt=ext.prompt or job.prompt or "",

@@ -11,8 +11,10 @@ from types import MappingProxyType
 DEFAULT_PRICES: Mapping[str, float] = MappingProxyType(
     {
         "fast": 0.6,
+        "fast_hd": 1.2,  # resellers charge HD about twice SD
         "relax": 0.3,
         "turbo": 1.2,
+        "turbo_hd": 2.4,
         "imagine": 0.075,
         "upscale": 0.04,
         "upload": 0.01,

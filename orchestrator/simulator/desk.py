@@ -191,7 +191,9 @@ class SubmitDesk:
         return envelope(1, "Success", urls)
 
     def _charge(self, kind: str, call: Call, task_id: str) -> None:
-        self._save("charge", self.ledger.charge(kind, call.mode, call.key, task_id))
+        task = self._book.get(task_id) if task_id else None
+        hd = task is not None and task.properties.get("videoType") == submits.HD_VIDEO
+        self._save("charge", self.ledger.charge(kind, call.mode, call.key, task_id, hd))
 
 
 def submit_route(route: str, body: dict[str, Any] | None) -> str:

@@ -49,12 +49,15 @@ def money_totals(
     totals: StateTotals,
     money: Mapping[str, Money],
     sources: Iterable[SourceEntry],
+    answers: Iterable[str] = (),
 ) -> Totals:
-    """The campaign's spending in all, and where it went: its jobs, its sources, earlier work.
+    """The campaign's spending in all, and where it went: its jobs (``answers``: the keys of
+    modal answers to their tasks), its sources, earlier work.
 
     The counts of jobs and files are left at zero: the manifest adds them as it reads its jobs.
     """
     chains = {step.fingerprint for job in campaign.jobs for step in chain(job)}
+    chains.update(answers)
     jobs = spent_on(money, chains)
     stills = spent_on(money, [source.fingerprint for source in sources])
     earlier = round(totals.spent - jobs - stills, 6)

@@ -76,12 +76,18 @@ def build_manifest(campaign: Campaign, store: Store) -> Manifest:
     graph = build_graph(campaign.jobs)
     sources = source_entries(graph, subs, money)
     number, done, count, size = _counts(jobs)
-    totals = money_totals(campaign, store.totals(), money, sources)
+    totals = money_totals(campaign, store.totals(), money, sources, _answers(campaign, subs))
     unpriced = unpriced_submissions(campaign, graph, store)
     totals = replace(
         totals, jobs=number, done=done, files=count, bytes=size, unpriced_submissions=unpriced
     )
     return Manifest(campaign.name, jobs, tuple(sources), totals)
+
+
+def _answers(campaign: Campaign, subs: Mapping[str, Submission]) -> list[str]:
+    """Keys of the modal answers given to the current jobs' tasks (part of their spending)."""
+    chains = {step.fingerprint for job in campaign.jobs for step in chain(job)}
+    return [s.key for s in subs.values() if s.kind == "modal" and s.parent in chains]
 
 
 class _Entries(Sequence[JobEntry]):

@@ -200,7 +200,13 @@ def campaign_status(campaign: Campaign, store: Store) -> CampaignStatus:
     subs = {sub.key: sub for sub in store.submissions()}
     classes = classify(campaign, subs, store.all_files())
     planned = {step.fingerprint for job in campaign.jobs for step in chain(job)}
-    current = [sub for sub in subs.values() if sub.key in planned or sub.kind in _SOURCES]
+    current = [
+        sub
+        for sub in subs.values()
+        if sub.key in planned
+        or sub.kind in _SOURCES
+        or (sub.kind == "modal" and sub.parent in planned)
+    ]
     totals = store.totals()
     return CampaignStatus(
         campaign=campaign.name,
@@ -246,6 +252,8 @@ _SOURCES = ("imagine", "upscale", "upload")
 
 
 def _label(sub: Submission) -> str:
+    if sub.kind == "modal":
+        return f"{sub.job} (modal answer{f', extension {sub.step}' if sub.step else ''})"
     if sub.kind == "extend":
         return f"{sub.job} (extension {sub.step})"
     if sub.kind in _SOURCES:

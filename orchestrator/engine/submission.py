@@ -36,8 +36,9 @@ from orchestrator.errors import (
     TaskNotFoundError,
     TaskTimeoutError,
 )
+from orchestrator.model import fingerprint
 from orchestrator.provider import OnSend
-from orchestrator.state import Status, Submission
+from orchestrator.state import Status, Submission, SubmissionSpec
 from orchestrator.wire import Task, classify_failure
 
 __all__ = [
@@ -148,17 +149,19 @@ class Submitter:
             else:
                 tries, holding = await self._submit(order, sub, tries)
 
-    async def submit_once(self, order: Order) -> str:
-        """Send a submission that yields its result at once (an upload); return that result.
+    async def submit_once(self, order: Order, *, resend_in_doubt: bool = False) -> str:
+        """Send a submission that yields its result at once (an upload, a modal answer);
+        return that result.
 
         It takes no job slot and is never polled; a new call after success starts a new attempt
-        (an expired upload is uploaded, and paid, again).
+        (an expired upload is uploaded, and paid, again). ``resend_in_doubt`` repeats an
+        attempt in doubt with its own idempotency key instead of starting a new one.
         """
         self._refuse_if_halted(order)
         await self._claim(order.key)
         sub = self._get(order.key)
-        if sub.status != Status.PENDING:
-            self._rt.store.reset(order.key, "uploaded again")
+        if sub.status != Status.PENDING and not (resend_in_doubt and sub.in_doubt):
+            self._rt.store.reset(order.key, "sent again")
         tries = 0
         while True:
             sub = self._get(order.key)
@@ -167,7 +170,7 @@ class Submitter:
                 held = self.holds.take(order.key)  # its chain reserved its price already
                 if held is None:
                     self._pacing.budget.reserve(order.price, order.what)
-                with held or contextlib.nullcontext():
+                with held or self._held(order):
                     result = await self._send(order, sub.status == Status.SUBMITTING)
             except ProviderError as exc:
                 self._stop_if_fatal(exc)
@@ -429,22 +432,41 @@ class Submitter:
         return task
 
     async def _answer_modal(self, order: Order, task_id: str) -> str:
-        """Answer a MODAL task (charged at the modal price); a resume polls the new id."""
+        """Answer a MODAL task: a paid call of its own (kind ``modal``), claimed, reserved,
+        held and sent with its intent committed like any other; a resumed run finds it
+        answered (and paid) already and polls the task it gave, or resends it in doubt."""
         self._refuse_if_halted(order)
-        budget = self._pacing.budget
-        budget.reserve(order.modal_price, f"{order.what} (modal answer)")
-        await self._pacing.bucket.acquire()
-        try:
-            new_id = await self._rt.client.modal(task_id, order.modal_prompt, mode=order.mode)
-        except BaseException:
-            budget.release(order.modal_price)
-            raise
-        budget.charge(order.modal_price)
-        self.unpriced += order.modal_price is None
-        self._rt.store.record_followup(
-            order.key, new_id, order.modal_price or 0.0, owner=self._rt.owner
-        )
+        store, owner = self._rt.store, self._rt.owner
+        answer = self._modal_order(order, task_id)
+        done = store.get(answer.key)
+        if (
+            done is not None
+            and done.status in (Status.SUCCEEDED, Status.DOWNLOADED)
+            and done.task_id
+        ):
+            new_id = done.task_id
+        else:
+            if done is not None and done.in_doubt:
+                if self._config.in_doubt == "skip":
+                    raise InDoubtError(f"{answer.what}: in doubt (sent, answer lost); skipped")
+                self.resent_in_doubt.append(answer.what)
+            new_id = await self.submit_once(answer, resend_in_doubt=True)
+        store.record_followup(order.key, new_id, 0.0, owner=owner)
         return new_id
+
+    def _modal_order(self, order: Order, task_id: str) -> Order:
+        """The modal answer to ``task_id`` as a submission of its own, declared on first use."""
+        key = fingerprint({"modal": order.key, "task": task_id})
+        store, parent = self._rt.store, self._get(order.key)
+        if store.get(key) is None:
+            store.declare([SubmissionSpec(key, parent.job, "modal", parent.step, order.key)])
+        client, prompt, mode = self._rt.client, order.modal_prompt, order.mode
+
+        async def send(_state: str, on_send: OnSend) -> str:
+            return await client.modal(task_id, prompt, mode=mode, on_send=on_send)
+
+        what = f"{order.what} (modal answer)"
+        return Order(key=key, what=what, price=order.modal_price, send=send, mode=mode)
 
     def _mark_running(self, key: str) -> Callable[[Task], None]:
         def mark(task: Task) -> None:

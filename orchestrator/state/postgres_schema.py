@@ -12,7 +12,7 @@ from orchestrator.state.url import PostgresUrl, password_of
 if TYPE_CHECKING:
     import psycopg
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 INSTALL_HINT = "install the PostgreSQL driver with: pip install 'mjv[postgres]'"
 # Seconds since the epoch on the DATABASE's clock: every runner's leases expire by one clock.
 NOW = "extract(epoch FROM clock_timestamp())::float8"
@@ -107,8 +107,18 @@ def _create_v1(db: psycopg.Connection[Any]) -> None:
         db.execute(statement)
 
 
+def _modal_answers_v2(db: psycopg.Connection[Any]) -> None:
+    """1 -> 2: a modal answer is a paid call of its own (kind 'modal'), sent through the same
+    intent, budget hold and lease as every other."""
+    db.execute("ALTER TABLE submissions DROP CONSTRAINT submissions_kind_check")
+    db.execute(
+        "ALTER TABLE submissions ADD CONSTRAINT submissions_kind_check CHECK (kind IN"
+        " ('video', 'extend', 'imagine', 'upscale', 'upload', 'modal'))"
+    )
+
+
 # MIGRATIONS[i] upgrades a schema from version i to i + 1; append, never edit a released one.
-MIGRATIONS: Sequence[Migration] = (_create_v1,)
+MIGRATIONS: Sequence[Migration] = (_create_v1, _modal_answers_v2)
 
 
 def driver() -> Any:

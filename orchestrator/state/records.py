@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 STATUSES = ("pending", "submitting", "submitted", "running", "succeeded", "downloaded", "failed")
-KINDS = ("video", "extend", "imagine", "upscale", "upload")
+KINDS = ("video", "extend", "imagine", "upscale", "upload", "modal")
 
 
 @dataclass(frozen=True)

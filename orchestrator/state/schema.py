@@ -10,7 +10,7 @@ from pathlib import Path
 
 from orchestrator.errors import StateError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 BUSY_TIMEOUT_SECONDS = 30.0
 SQLITE_HEADER = b"SQLite format 3\x00"
 
@@ -127,8 +127,23 @@ def _to_v2(db: sqlite3.Connection) -> None:
         db.execute(statement)
 
 
+def _modal_answers_v3(db: sqlite3.Connection) -> None:
+    """2 -> 3: a modal answer is a paid call of its own (kind 'modal'), sent through the same
+    intent, budget hold and lease as every other, so a crash never loses or repeats its charge."""
+    db.execute("ALTER TABLE submissions RENAME TO submissions_v2")
+    db.execute("DROP INDEX submissions_by_lease")
+    table = _V1[2].replace("'imagine', 'upscale'", "'imagine', 'upscale', 'upload', 'modal'")
+    db.execute(
+        table.replace("updated_at REAL NOT NULL,", "updated_at REAL NOT NULL, request TEXT,")
+    )
+    db.execute(_V1[3])
+    columns = f"{_V1_SUBMISSION_COLUMNS}, request"
+    db.execute(f"INSERT INTO submissions ({columns}) SELECT {columns} FROM submissions_v2")
+    db.execute("DROP TABLE submissions_v2")
+
+
 # MIGRATIONS[i] upgrades a file from version i to i + 1; append, never edit a released one.
-MIGRATIONS: Sequence[Migration] = (_create_v1, _to_v2)
+MIGRATIONS: Sequence[Migration] = (_create_v1, _to_v2, _modal_answers_v3)
 
 
 def connect(path: Path) -> sqlite3.Connection:

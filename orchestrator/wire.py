@@ -275,7 +275,7 @@ def refusal_error(body: Mapping[str, Any]) -> ProviderError:
         if text in message:
             return DrawLimitError(
                 f"the account reached its {limit} ({message}): nothing more can be sent "
-                "until it is lifted; every job is kept for a later run"
+                "until it is lifted"
             )
     return RefusedError(f"refused by the provider: {message}")
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from memprovider import Clock, MemoryProvider
 from runsupport import write
+from simsupport import FakeClock, wire
 
 from orchestrator.commands.run import summarise
 from orchestrator.engine import downloads
@@ -116,7 +117,7 @@ def test_a_draw_limit_stops_the_run_and_saves_what_it_paid_for(
     code, out = _exit(tmp_path, report)
     assert code == EXIT_ERROR
     stops = [line for line in out.splitlines() if line.startswith("run stopped:")]
-    assert len(stops) == 1 and says in stops[0] and "(3 in this run)" in stops[0]
+    assert len(stops) == 1 and says in stops[0] and "(3 clips in this run)" in stops[0]
 
 
 def test_a_quota_stop_polls_and_downloads_the_tasks_already_paid(tmp_path: Path) -> None:
@@ -203,3 +204,40 @@ def test_http_200_refusals_are_classed_by_meaning(
     assert type(error) is kind and error.stops_run is stops and message in str(error)
     # The account-wide ones are retried (never final); the others are not.
     assert error.retryable is (kind is AccountBusyError)
+
+
+def test_mjv_simulate_takes_the_user_limits() -> None:
+    from orchestrator.cli import build_parser
+    from orchestrator.commands.simulate import config_from_args
+
+    argv = ["simulate", "--core-size", "2", "--queue-size", "5", "--day-draw-limit", "40"]
+    config = config_from_args(build_parser().parse_args([*argv, "--total-draw-limit", "900"]))
+    assert (config.core_size, config.queue_size) == (2, 5)
+    assert (config.day_draw_limit, config.total_draw_limit) == (40, 900)
+    assert config_from_args(build_parser().parse_args(["simulate"])).core_size is None
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"core_size": 2}, "并发数已达上限"),
+        ({"queue_size": 1, "slots": 1}, "队列数已达上限"),
+        ({"day_draw_limit": 2}, "用户今日绘图次数已达上限"),
+        ({"total_draw_limit": 2}, "总绘图次数已达上限"),
+    ],
+)
+def test_the_simulator_refuses_past_a_user_limit_and_charges_nothing(
+    options: dict[str, int], message: str
+) -> None:
+    clock = FakeClock()
+    with wire(clock, **options) as w:
+        w.task_id(w.create(key="k1"))
+        w.task_id(w.create(key="k2"))
+        refused = w.create(key="k3")
+        assert refused.status_code == 200 and refused.json()["success"] is False
+        assert refused.json()["message"] == message
+        assert len([c for c in w.sim.charges() if not c.refund]) == 2
+        if "core_size" not in options and "queue_size" not in options:
+            return  # draws stay counted when the tasks end
+        clock.now += 100  # both tasks end: the account has room again
+        w.task_id(w.create(key="k3"))

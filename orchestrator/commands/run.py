@@ -211,9 +211,9 @@ def summarise(report: RunReport, campaign: Campaign, out: TextIO) -> int:
     out.write(f"manifest: {manifest_path(campaign)}\n")
     if report.stopped:
         out.write(
-            f"run stopped: {report.stopped}; nothing new was sent after that, the tasks already "
-            f"paid for were polled and their clips saved ({report.downloaded} in this run); "
-            "every unfinished job is kept for a later run\n"
+            f"run stopped: {report.stopped}; nothing new was sent after it, the tasks already "
+            f"paid for were polled and saved ({report.downloaded} clips in this run), and every "
+            "unfinished job is kept for a later run\n"
         )
         return EXIT_ERROR
     if report.interrupted:

@@ -128,3 +128,16 @@ def test_a_lost_modal_answer_is_in_doubt_its_charge_kept_and_never_silently_rese
     again = run_engine(campaign, _client(gateway), tmp_path / "state.db", config)
     assert again.count("done") == 1 and len(gateway.modal_answers) == 2
     assert again.resent_in_doubt == ("job a (modal answer)",)  # the summary warns of it
+
+
+def test_a_modal_answer_of_unknown_price_is_counted_not_free(tmp_path: Path) -> None:
+    from orchestrator.engine.status import campaign_status
+
+    spec = write(tmp_path / "c.yaml", SPEC)
+    campaign = replace(load_campaign(spec), pricing={"fast": 0.6})  # no modal price
+    report = run_engine(
+        campaign, _client(Gateway()), tmp_path / "state.db", RunConfig(poll_interval=0.01)
+    )
+    assert report.count("done") == 1 and report.spent == 0.6 and report.unpriced == 1
+    with open_store(tmp_path / "state.db", campaign.name) as store:
+        assert campaign_status(campaign, store).unpriced == 1

@@ -74,8 +74,14 @@ def unpriced_submissions(campaign: Campaign, graph: Graph, store: Store) -> int:
     spending (never counted as zero), so it is shown beside it as a count."""
     count = 0
     for sub in store.submissions():
-        node = graph.nodes.get(sub.key)
-        if node is None or not sub.attempt or graph.price(campaign, sub.key) is not None:
+        if not sub.attempt or _price(campaign, graph, sub) is not None:
             continue
         count += sum(1 for a in store.attempts(sub.key) if a.task_id and a.outcome != "adopted")
     return count
+
+
+def _price(campaign: Campaign, graph: Graph, sub: Submission) -> float | None:
+    """The price of one of ``sub``'s attempts; 0 for one the campaign no longer has."""
+    if sub.kind == "modal":  # answers to the jobs' tasks, priced by kind
+        return campaign.pricing.get("modal")
+    return graph.price(campaign, sub.key) if sub.key in graph.nodes else 0.0

@@ -251,7 +251,8 @@ class _Runner:
         folder = self.rt.output_dir / job.output_name
         downloads: list[asyncio.Task[None]] = []
         holds = self.submitter.holds
-        chain = holds.open(f"job {job.name}", self._needs(job, self.rt.store.get))
+        capped = self.pacing.budget.max_cost is not None  # without a cap nothing is held
+        chain = holds.open(f"job {job.name}", self._needs(job, self.rt.store.get) if capped else ())
         try:
             parent = await self.submitter.ensure(await self._base_order(job))
             downloads.append(self._spawn(self._save(parent, folder)))
@@ -299,6 +300,8 @@ class _Runner:
 
     def _check_budget(self) -> None:
         """Before anything is sent: say when the cap cannot pay for all the chains to run."""
+        if self.pacing.budget.max_cost is None:
+            return
         subs = {sub.key: sub for sub in self.rt.store.submissions()}
         needs = {k: p for job in self.jobs for k, p in self._needs(job, subs.get)}
         self.budget_note = budget_shortfall(self.pacing.budget, needs)

@@ -146,4 +146,5 @@ def test_status_and_manifest_count_the_submissions_of_unknown_price(tmp_path: Pa
         manifest = build_manifest(campaign, store)
     assert status.spent == 0 and status.unpriced == 12
     assert "spent 0.00 and 12 submissions of unknown price" in render(status)
-    assert manifest["totals"]["spent"] == 0 and manifest["totals"]["unpriced_submissions"] == 12
+    assert manifest.totals.spent == 0 and manifest.totals.unpriced_submissions == 12
+    assert manifest.to_json()["totals"]["unpriced_submissions"] == 12

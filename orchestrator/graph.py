@@ -13,7 +13,15 @@ from dataclasses import asdict, dataclass, replace
 from enum import StrEnum
 from typing import Any
 
-from orchestrator.model import VIDEO_KINDS, Campaign, ImageSource, Job, fingerprint
+from orchestrator.model import (
+    HD_VIDEO_TYPE,
+    VIDEO_KINDS,
+    Campaign,
+    ImageSource,
+    Job,
+    fingerprint,
+    video_price_key,
+)
 from orchestrator.state import SubmissionSpec
 
 
@@ -42,11 +50,13 @@ class Node:
     step: int  # 1..4 for extension steps, else 0
     jobs: tuple[str, ...]  # names of the jobs that need it
     request: str = ""  # canonical JSON of what it asks for: compared to say why a job changed
+    hd: bool = False  # an HD clip (an extension keeps its base clip's resolution)
 
     @property
     def price_key(self) -> str:
-        """The ``pricing:`` key of this submission: its mode for video calls, else its kind."""
-        return self.mode if self.kind in VIDEO_KINDS else str(self.kind)
+        """The ``pricing:`` key of this submission: mode and resolution for video calls, else
+        its kind."""
+        return video_price_key(self.mode, self.hd) if self.kind in VIDEO_KINDS else str(self.kind)
 
 
 @dataclass(frozen=True)
@@ -95,7 +105,7 @@ def pending_counts(jobs: Iterable[Job], done: Collection[str]) -> dict[tuple[Kin
                     seen.add(node.key)
                     tag = (node.kind, node.price_key)
                     counts[tag] = counts.get(tag, 0) + 1
-        mode, key = job.settings.mode, job.fingerprint
+        mode, key = job.settings.price_key, job.fingerprint
         if key not in seen:
             seen.add(key)
             tag = (Kind.VIDEO, mode)
@@ -164,14 +174,14 @@ def _job_nodes(job: Job, requests: bool) -> Iterator[Node]:
     for image in (job.image, job.end_image):
         if image is not None:
             yield from _source_nodes(image, job.name)
-    mode, name = job.settings.mode, job.name
+    mode, name, hd = job.settings.mode, job.name, job.settings.video_type == HD_VIDEO_TYPE
     base = describe(job_request(job)) if requests else ""
-    yield Node(job.fingerprint, Kind.VIDEO, mode, None, name, 0, (name,), base)
+    yield Node(job.fingerprint, Kind.VIDEO, mode, None, name, 0, (name,), base, hd)
     parent = job.fingerprint
     for ext in job.extensions:
         step = {"prompt": ext.prompt, "motion": ext.motion, "index": ext.index}
         request = describe(step) if requests else ""
-        yield Node(ext.fingerprint, Kind.EXTEND, mode, parent, name, ext.step, (name,), request)
+        yield Node(ext.fingerprint, Kind.EXTEND, mode, parent, name, ext.step, (name,), request, hd)
         parent = ext.fingerprint
 
 

@@ -7,13 +7,14 @@ import gc
 import json
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import asdict, replace
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
 from orchestrator.commands.simulated import state_choice
-from orchestrator.errors import EXIT_ERROR, EXIT_OK, SpecError, UsageError
+from orchestrator.errors import EXIT_ERROR, EXIT_OK, EXIT_USAGE, EXIT_WORK, SpecError, UsageError
 from orchestrator.model import Campaign, ImageSource, Job, JobStatus, Settings
 from orchestrator.plan import STATUSES, Plan, PlanRow, Totals, build_plan
 from orchestrator.review.current import campaign_counts, reviewed
@@ -22,7 +23,6 @@ from orchestrator.review.resolve import Files, files_of_manifest, files_of_store
 from orchestrator.spec import Problem, load_campaign
 from orchestrator.terminal import md_code, md_text, one_line
 
-EXIT_WORK = 2  # terraform's -detailed-exitcode: 0 nothing to do, 1 error, 2 changes
 _MARKS = {
     JobStatus.NEW: "+",
     JobStatus.CHANGED: "~",
@@ -45,13 +45,18 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         err.writelines(f"{p.format()}\n" for p in exc.problems if isinstance(p, Problem))
         err.write(f"mjv: error: {exc}\n")
         return EXIT_ERROR
-    except UsageError as exc:  # exit 2 means "work to do" here, so a bad path is plain 1
+    except UsageError as exc:
         err.write(f"mjv: error: {exc}\n")
-        return EXIT_ERROR
+        return EXIT_USAGE
     campaign, location, default = state_choice(campaign, args.state, args.simulate)
+    select = tuple(getattr(args, "select", ()))
+    missing = [p for p in select if not any(fnmatchcase(j.name, p) for j in campaign.jobs)]
+    if missing:  # a typo, not an empty plan
+        err.write(f"mjv: error: --select {missing[0]!r} matches no job of {campaign.name}\n")
+        return EXIT_USAGE
     gc.freeze()  # the campaign stays to the end: later collections need not walk it again
     try:
-        plan = _plan(campaign, location, default)
+        plan = _plan(campaign, location, default, select)
         if args.format == "markdown":
             out.write(markdown(plan))
         elif args.format == "json":
@@ -63,15 +68,44 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return EXIT_WORK if plan.has_work else EXIT_OK
 
 
-def _plan(campaign: Campaign, location: str | None, default: Path) -> Plan:
+def _plan(
+    campaign: Campaign, location: str | None, default: Path, select: Sequence[str] = ()
+) -> Plan:
     """Plan against the state file when there is one (looking never creates it), else against
-    the committed manifest (the lock file: what ran), else as all new."""
+    the committed manifest (the lock file: what ran), else as all new; with ``select``, only
+    the jobs (and orphans) whose names match one of its globs."""
+    return _plan_all(campaign, location, default, _selected(select))
+
+
+def _selected(select: Sequence[str]) -> Callable[[str], bool]:
+    return lambda name: not select or any(fnmatchcase(name, p) for p in select)
+
+
+def _build(
+    campaign: Campaign,
+    keep: Callable[[str], bool],
+    statuses: Mapping[str, JobStatus] | None = None,
+    done: Collection[str] = frozenset(),
+    orphaned: Sequence[str] = (),
+    **details: Any,
+) -> Plan:
+    """``build_plan`` of the kept jobs only (classified against the whole campaign)."""
+    jobs = tuple(job for job in campaign.jobs if keep(job.name))
+    if len(jobs) != len(campaign.jobs):
+        campaign = replace(campaign, jobs=jobs)
+    kept = [name for name in orphaned if keep(name)]
+    return build_plan(campaign, statuses, done, kept, **details)
+
+
+def _plan_all(
+    campaign: Campaign, location: str | None, default: Path, keep: Callable[[str], bool]
+) -> Plan:
     # Imported here: a plan without state (the CI case) need not load sqlite3.
     from orchestrator.engine.status import classify, done_keys
     from orchestrator.state import locate_state, open_state, state_found
 
     if not state_found(location, default_path=default):
-        return _plan_from_manifest(campaign)
+        return _plan_from_manifest(campaign, keep)
     where = locate_state(location, default_path=default)
     with open_state(location, campaign.name, default_path=default) as store:
         subs = {sub.key: sub for sub in store.submissions()}
@@ -81,8 +115,9 @@ def _plan(campaign: Campaign, location: str | None, default: Path) -> Plan:
         classes = classify(campaign, subs, records)
         done = done_keys(campaign, store, time.time())
         money = store.totals()
-    plan = build_plan(
+    plan = _build(
         campaign,
+        keep,
         classes.jobs,
         done,
         classes.orphaned,
@@ -100,26 +135,27 @@ def _with_review(plan: Plan, campaign: Campaign, files: Files) -> Plan:
     return plan if counts is None else replace(plan, review=asdict(counts))
 
 
-def _plan_from_manifest(campaign: Campaign) -> Plan:
+def _plan_from_manifest(campaign: Campaign, keep: Callable[[str], bool]) -> Plan:
     from orchestrator.engine.manifest import manifest_path
 
     path = manifest_path(campaign)
     if not path.exists():  # the CI case of a new campaign: nothing more to load
-        return build_plan(campaign)
+        return _build(campaign, keep)
     from orchestrator.engine.lockfile import finished_keys, locked_steps
     from orchestrator.engine.manifest import read_results
     from orchestrator.engine.status import classify
 
     manifest = read_results(path)
     if manifest is None or manifest.campaign != campaign.name:
-        return build_plan(campaign)
+        return _build(campaign, keep)
     steps, history = locked_steps(manifest)
     files = files_of_manifest(manifest)
     campaign = reviewed(campaign, files)
     # Clips are seldom committed: the lock file vouches for them, the disk is not checked.
     classes = classify(campaign, steps, history=history)
-    plan = build_plan(
+    plan = _build(
         campaign,
+        keep,
         classes.jobs,
         finished_keys(steps),
         classes.orphaned,
@@ -153,12 +189,22 @@ def markdown(plan: Plan) -> str:
     lines += review_lines(plan)
     changed = [row for row in plan.rows if row.has_work]
     if changed:
-        lines += ["", "| job | status | what changed |", "|---|---|---|"]
-        lines += [f"| {md_code(r.name)} | {r.status} | {md_text(_reason(r))} |" for r in changed]
+        lines += ["", "| job | status | cost | what changed |", "|---|---|---|---|"]
+        lines += [
+            f"| {md_code(r.name)} | {r.status} | {_md_cost(r)} | {md_text(_reason(r))} |"
+            for r in changed
+        ]
     return "\n".join(lines) + "\n"
 
 
 _REASONS = {JobStatus.NEW: "new job", JobStatus.FAILED: "failed before"}
+
+
+def _md_cost(row: PlanRow) -> str:
+    if not row.unpriced:
+        return f"{row.known_cost:.2f}"
+    known = f"{row.known_cost:.2f} + " if row.known_cost else ""
+    return f"{known}{row.unpriced} unpriced"
 
 
 def _reason(row: PlanRow) -> str:
@@ -224,6 +270,7 @@ def _row_json(row: PlanRow, shared: dict[int, Any] | None = None) -> dict[str, A
         "seconds": row.seconds,
         "why": row.why,  # tuples encode as JSON arrays
         "damaged": row.damaged,
+        "cost": {"total": row.cost, "known": row.known_cost, "unpriced": row.unpriced},
     }
     if row.job is not None:
         data |= _job_json(row.job, {} if shared is None else shared)
@@ -285,6 +332,8 @@ def _write_row(row: PlanRow, out: TextIO) -> None:
     job = row.job
     if job is None:
         return
+    if row.video_submissions:
+        out.write(f"    cost     {_row_cost(row)}\n")
     s = job.settings
     out.write(f"    image    {one_line(f'{job.image.name} ({_image_text(job.image)})')}\n")
     if job.end_image is not None:
@@ -304,6 +353,15 @@ def _write_row(row: PlanRow, out: TextIO) -> None:
     for waiting in job.awaiting:
         which = "the approved clip" if waiting.index is None else f"clip {waiting.index}"
         out.write(f"    waiting  extension {waiting.step} of {which}: approve a clip to plan it\n")
+
+
+def _row_cost(row: PlanRow) -> str:
+    """A row's cost: the known part, and how many of its submissions have no price."""
+    count = f"{row.video_submissions} video submission{'s' if row.video_submissions > 1 else ''}"
+    if not row.unpriced:
+        return f"{row.known_cost:.2f} ({count})"
+    key = row.job.settings.price_key if row.job else "?"
+    return f"unknown ({count} without a price: no '{key}' under pricing:)"
 
 
 def _image_text(image: ImageSource) -> str:

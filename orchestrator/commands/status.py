@@ -42,8 +42,9 @@ def render(status: CampaignStatus) -> str:
     lines = [f"campaign {status.campaign}: {status.jobs} jobs"]
     lines.append("  jobs: " + _counts(status.classes))
     lines.append("  submissions: " + _counts(status.states))
+    unknown = f" and {status.unpriced} submissions of unknown price" if status.unpriced else ""
     lines.append(
-        f"  money: spent {status.spent:.2f}, reserved {status.reserved:.2f}, "
+        f"  money: spent {status.spent:.2f}{unknown}, reserved {status.reserved:.2f}, "
         f"refunded {status.refunded:.2f}"
     )
     lines += [f"  in doubt: {name} (sent, answer lost)" for name in status.in_doubt]

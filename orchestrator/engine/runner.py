@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections import Counter
-from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from fnmatch import fnmatchcase
+from pathlib import Path
 from typing import Any, TypeVar
 
 from orchestrator.client import ExtendRequest, VideoRequest
@@ -14,6 +15,7 @@ from orchestrator.engine.account import SharedSlots
 from orchestrator.engine.clips import Clips
 from orchestrator.engine.context import JobOutcome, Pacing, RunConfig, RunReport, Runtime
 from orchestrator.engine.downloads import remove_stale_parts
+from orchestrator.engine.holds import budget_shortfall, chain_needs
 from orchestrator.engine.manifest import (
     manifest_path,
     read_results,
@@ -26,6 +28,7 @@ from orchestrator.engine.preflight import FreeSpace, preflight
 from orchestrator.engine.progress import Snapshot
 from orchestrator.engine.sources import Sources
 from orchestrator.engine.submission import (
+    HaltedError,
     InDoubtError,
     JobFailedError,
     JobStuckError,
@@ -36,18 +39,22 @@ from orchestrator.engine.submission import (
 )
 from orchestrator.errors import (
     BudgetError,
+    CannotWriteError,
     DownloadError,
     ManifestNotWrittenError,
     ProviderError,
     StateError,
 )
-from orchestrator.graph import build_graph
+from orchestrator.graph import build_graph, upload_key
 from orchestrator.model import Campaign, Job, JobStatus
 from orchestrator.provider import OnSend
-from orchestrator.state import Status, SubmissionSpec
+from orchestrator.state import Status, Submission, SubmissionSpec
+from orchestrator.uploads import is_fresh
 from orchestrator.wire import HD_VIDEO, wire_prompt
 
 PROGRESS_EVERY = 0.5
+WRITE_TRIES = 6  # a clip that cannot be written is tried again this often while the run drains
+WRITE_RETRY_SECONDS = 10.0
 SHARE_EVERY = 5.0  # seconds between looks at how many runners share the account
 T = TypeVar("T")
 
@@ -134,16 +141,19 @@ class _Runner:
         self.outcomes: dict[str, JobOutcome] = {}
         self.ended: Counter[str] = Counter()  # outcomes by status, kept as they come
         self.stopped: str | None = None
+        self.graph = build_graph(self.jobs, requests=True)
+        self.budget_note: str | None = None
 
     async def run(self, free_space: FreeSpace | None) -> RunReport:
         store = self.rt.store
         # Refuses an output folder of another campaign before anything is written.
         manifest = read_results(manifest_path(self.campaign), self.campaign.name)
         await self._preflight(free_space)
-        await store.declare(submission_specs(self.jobs))
+        await store.declare(self.graph.specs())
         if manifest is not None:
             await store.run(restore_from_manifest, manifest, store.sync)
         await self._force()
+        await self._check_budget()
         helpers = [self._spawn(self.poller.run()), self._spawn(self._renew_leases())]
         helpers.append(self._spawn(self._report_progress()))
         try:
@@ -154,6 +164,7 @@ class _Runner:
             await asyncio.gather(*helpers, return_exceptions=True)
             await self.submitter.drain()
             await self._release_leases()
+            remove_stale_parts(self.rt.output_dir)  # a killed run's, too young at the start
             failure = await store.run(save_manifest, self.campaign, store.sync)
             store.shutdown()  # its queue is empty by now
         report = self._report()
@@ -166,8 +177,7 @@ class _Runner:
         # Before any declaration or submission: never pay for a clip that cannot be saved.
         store, folder = self.rt.store, self.rt.output_dir
         await store.run(preflight, folder, self.jobs, store.sync, free_space=free_space)
-        for job in self.campaign.jobs:  # temp files of killed runs
-            remove_stale_parts(self.rt.output_dir / job.output_name)
+        remove_stale_parts(folder)  # temp files of killed runs
 
     async def _force(self) -> None:
         # The jobs' clips are regenerated; the stills they start from are kept.
@@ -196,7 +206,6 @@ class _Runner:
                 self.stopped = str(result)
             elif isinstance(result, Exception):
                 raise result
-        self.stopped = self.stopped or self.submitter.stopped
 
     def _worker_count(self) -> int:
         # More workers than slots, so that image uploads and waits overlap with submissions.
@@ -207,9 +216,6 @@ class _Runner:
             job = queue.get_nowait()
             try:
                 await self._job(job)
-            except RunStoppedError:
-                self.stop.set()
-                raise
             except StateError as exc:  # e.g. the state file was removed: stop, keep the summary
                 self.stop.set()
                 raise RunStoppedError(str(exc)) from exc
@@ -238,30 +244,84 @@ class _Runner:
             return JobOutcome(job.name, JobStatus.STUCK, str(exc))
         except BudgetError as exc:
             return JobOutcome(job.name, JobStatus.BLOCKED, str(exc))
-        except StopRequestedError:
+        except (StopRequestedError, RunStoppedError, HaltedError):
+            # A stop sends nothing more: the job is kept whole for a later run.
             return JobOutcome(job.name, JobStatus.INTERRUPTED)
         except (DownloadError, ProviderError) as exc:
             if exc.stops_run:
-                raise RunStoppedError(str(exc)) from exc
+                self.submitter.halt(str(exc))
+                return JobOutcome(job.name, JobStatus.INTERRUPTED)
             return JobOutcome(job.name, JobStatus.FAILED, f"job {job.name}: {exc}", False)
         return JobOutcome(job.name, JobStatus.DONE)
 
     async def _chain(self, job: Job) -> None:
         folder = self.rt.output_dir / job.output_name
         downloads: list[asyncio.Task[None]] = []
+        holds = self.submitter.holds
+        capped = self.pacing.budget.max_cost is not None  # without a cap nothing is held
+        chain = await holds.open(f"job {job.name}", await self._needs(job) if capped else ())
         try:
             parent = await self.submitter.ensure(await self._base_order(job))
             batch = job.settings.batch_size
-            downloads.append(self._spawn(self.clips.ensure(parent, folder, batch)))
+            downloads.append(self._spawn(self._save(parent, folder, batch)))
             for ext in job.extensions:
                 order = self._extend_order(job, ext.step, parent.task_id or "")
                 parent = await self.submitter.ensure(order)
-                downloads.append(self._spawn(self.clips.ensure(parent, folder, batch)))
+                downloads.append(self._spawn(self._save(parent, folder, batch)))
         finally:
+            await holds.close(chain)
             results = await asyncio.gather(*downloads, return_exceptions=True)
         for result in results:
             if isinstance(result, BaseException):
                 raise result
+
+    async def _save(self, sub: Submission, folder: Path, batch: int) -> None:
+        """Download the clips of ``sub``; a clip that cannot be written stops all sending
+        (never pay for what cannot be saved) and is tried again while the run drains."""
+        for attempt in range(1, WRITE_TRIES + 1):
+            try:
+                return await self.clips.ensure(sub, folder, batch)
+            except CannotWriteError as exc:
+                self.submitter.halt(f"clips cannot be saved: {exc}")
+                if attempt == WRITE_TRIES:
+                    raise DownloadError(
+                        f"{exc}; the task is paid and recorded: run again once the folder "
+                        "is writable, it downloads the clips without submitting"
+                    ) from exc
+                await self.rt.sleep(WRITE_RETRY_SECONDS)
+        raise AssertionError("unreachable")
+
+    async def _needs(
+        self, job: Job, known: Mapping[str, Submission] | None = None
+    ) -> list[tuple[str, float | None]]:
+        """(key, price) of what ``job``'s chain still has to pay for; ``known``: the state's
+        submissions by key, when already read (else each of the chain's is read)."""
+        if known is None:
+            store = self.rt.store
+            got = [(key, await store.get(key)) for key in self.graph.needs[job.name]]
+            known = {key: sub for key, sub in got if sub is not None}
+        fresh = await self._fresh_uploads(job)
+        return chain_needs(self.graph, self.campaign, job, known.get, fresh)
+
+    async def _fresh_uploads(self, job: Job) -> set[str]:
+        now, fresh = self.rt.wall(), set()
+        for image in (job.image, job.end_image):
+            if image is None or image.kind != "file" or image.sha256 is None:
+                continue
+            record = await self.rt.store.upload(image.sha256)
+            if record is not None and is_fresh(record, now):
+                fresh.add(upload_key(image))
+        return fresh
+
+    async def _check_budget(self) -> None:
+        """Before anything is sent: say when the cap cannot pay for all the chains to run."""
+        if self.pacing.budget.max_cost is None:
+            return
+        subs = {sub.key: sub for sub in await self.rt.store.submissions()}
+        needs = {k: p for job in self.jobs for k, p in await self._needs(job, subs)}
+        self.budget_note = budget_shortfall(self.pacing.budget, needs)
+        if self.budget_note:
+            self.rt.progress.event("budget", note=self.budget_note)
 
     async def _base_order(self, job: Job) -> Order:
         sub = await self.rt.store.get(job.fingerprint)
@@ -273,7 +333,7 @@ class _Runner:
         return Order(
             key=job.fingerprint,
             what=f"job {job.name}",
-            price=self.campaign.price_of("video", job.settings.mode),
+            price=self.campaign.pricing.get(job.settings.price_key),
             send=self._video_sender(job),
             mode=job.settings.mode,
             hd=job.settings.video_type == HD_VIDEO,
@@ -314,7 +374,7 @@ class _Runner:
         return Order(
             key=ext.fingerprint,
             what=f"job {job.name}, extension {ext.step}",
-            price=self.campaign.price_of("extend", job.settings.mode),
+            price=self.campaign.pricing.get(job.settings.price_key),
             send=send,
             mode=job.settings.mode,
             modal_prompt=ext.prompt or job.prompt or "",
@@ -390,8 +450,10 @@ class _Runner:
             spent=self.pacing.budget.spent,
             spent_this_run=self.pacing.budget.spent_this_run,
             interrupted=self.stop.is_set() and self.stopped is None,
-            stopped=self.stopped,
+            stopped=self.stopped or self.submitter.halted,
             resent_in_doubt=tuple(sorted(set(self.submitter.resent_in_doubt))),
+            budget_note=self.budget_note,
+            unpriced=self.submitter.unpriced,
         )
 
     @staticmethod

@@ -5,6 +5,7 @@ CPU time and peak memory (from wait4's rusage) are the engine's alone.
 
     python benchmarks/bench_run.py                      # the issue's scenarios
     python benchmarks/bench_run.py --jobs 200 --slots 10 --job-seconds 0.5
+    python benchmarks/bench_run.py --jobs 200 --profile run.prof   # the child's CPU profile
 """
 
 from __future__ import annotations
@@ -75,6 +76,7 @@ def measure(
     poll: float,
     max_rps: float = 100_000.0,
     flags: tuple[str, ...] = (),
+    profile: str | None = None,
 ) -> Figures:
     """Run one campaign of ``jobs`` jobs (``slots`` in flight) and return its figures."""
     config = SimulatorConfig(job_seconds=job_seconds, slots=slots, api_key=KEY)
@@ -82,10 +84,10 @@ def measure(
         spec = write_spec(Path(tmp), jobs)
         env = dict(os.environ, MJV_API_KEY=KEY, MJV_BASE_URL=sim.base_url)
         env.setdefault("MJV_CLIP_MB_PER_SECOND", "0.05")  # the simulator's clips are tiny
+        runner = [str(Path(__file__).parent / "cpu_profile.py"), profile] if profile else []
         argv = [
             sys.executable,
-            "-m",
-            "orchestrator",
+            *(runner or ["-m", "orchestrator"]),
             "run",
             str(spec),
             "--quiet",
@@ -135,6 +137,7 @@ def main() -> int:
     parser.add_argument("--job-seconds", type=float, default=0.5)
     parser.add_argument("--poll", type=float, default=0.05)
     parser.add_argument("--repeat", type=int, default=1, help="runs per scenario; best CPU kept")
+    parser.add_argument("--profile", help="write the child's CPU profile (cProfile) here")
     args = parser.parse_args()
     if args.jobs:
         scenarios = [(args.jobs, args.slots, args.job_seconds, args.poll)]
@@ -142,7 +145,9 @@ def main() -> int:
         scenarios = [(200, 10, 0.5, 0.02), (1000, 100, 0.05, 0.05), (10000, 100, 0.05, 0.05)]
     for jobs, slots, seconds, poll in scenarios:
         # On a shared machine the least disturbed run is the best estimate of the cost.
-        runs = [measure(jobs, slots, seconds, poll) for _ in range(args.repeat)]
+        runs = [
+            measure(jobs, slots, seconds, poll, profile=args.profile) for _ in range(args.repeat)
+        ]
         best = min(runs, key=lambda figures: figures.cpu_ms_per_job)
         print(json.dumps(asdict(best)), flush=True)
     return 0

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import TextIO, cast
 
 from orchestrator import __version__
+from orchestrator.cliguide import GuidingParser, decorate
 from orchestrator.engine.progress import GuardedStream
 from orchestrator.errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, MjvError, SpecError
 from orchestrator.terminal import SafeStream
@@ -26,7 +27,10 @@ def _add_validate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         description="Exit 0 when every spec is valid, 1 when one is not, 64 for an unreadable "
         "path or a bad option.",
     )
-    p.add_argument("paths", nargs="+", metavar="PATH", help="spec files or folders of *.yaml")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="spec files, or folders searched")
+    p.add_argument(
+        "--exclude", action="append", default=[], metavar="GLOB", help="skip matching paths"
+    )
     p.add_argument(
         "--format",
         choices=("text", "json", "github"),
@@ -74,18 +78,28 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--simulate", action="store_true", help="run against the built-in simulator")
     p.add_argument("--quiet", action="store_true", help="print only the summary")
     p.add_argument("--json-log", action="store_true", help="log events as JSON lines")
+    p.add_argument("--yes", action="store_true", help="pay again without asking (--force, ...)")
+    p.add_argument("--notify", metavar="URL", help="POST a JSON summary here when the run ends")
 
 
 def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("run", help="submit, poll, extend and download a campaign")
     _add_run_options(p)
-    p.add_argument("--force", action="append", default=[], metavar="GLOB", help="regenerate jobs")
+    p.add_argument(
+        "--force",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="regenerate these jobs (pays again: asks first)",
+    )
 
 
 def _add_retry(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("retry", help="retry failed jobs (retryable ones, or all with a flag)")
     _add_run_options(p)
-    p.add_argument("--include-final", action="store_true", help="retry final failures too")
+    p.add_argument(
+        "--include-final", action="store_true", help="final failures too (pays again: asks first)"
+    )
 
 
 def _add_status(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -117,7 +131,7 @@ def _add_simulate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 
 def _add_simulate_rev2(p: argparse.ArgumentParser) -> None:
-    """The simulator options of API.md revision 2 (see the README's simulator table)."""
+    """The simulator options of API.md revision 2 (see docs/simulator.md's table)."""
     add, share, seconds = p.add_argument, _fraction, _non_negative_float
     add("--queue-full-style", choices=("9", "23"), default="9", help="queue full as code 9 or 23")
     add("--moderation-style", choices=("zh", "en"), default="zh", help="moderation failReason")
@@ -254,7 +268,22 @@ def _stars(text: str) -> int:
     return value
 
 
+def _add_init(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("init", help="make a ready campaign repository (never overwrites)")
+    p.add_argument("dir", nargs="?", default=".", metavar="DIR", help="default: this folder")
+    p.add_argument(
+        "--mjv-source", metavar="REQ", help="what CI and pre-commit install (default: mjv==VERSION)"
+    )
+
+
+def _add_completion(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("completion", help="print a shell completion script")
+    p.add_argument("shell", choices=("bash", "zsh"), metavar="SHELL", help="bash or zsh")
+    p.set_defaults(build_parser=build_parser)
+
+
 _VERBS = (
+    _add_init,
     _add_validate,
     _add_plan,
     _add_run,
@@ -267,6 +296,7 @@ _VERBS = (
     _add_review,
     _add_verdicts,
     _add_export,
+    _add_completion,
 )
 
 
@@ -304,7 +334,7 @@ def _formatted(problems: Sequence[object]) -> list[str]:
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser for every verb."""
-    parser = argparse.ArgumentParser(
+    parser: argparse.ArgumentParser = GuidingParser(
         prog="mjv",
         description="Run Midjourney video campaigns from YAML specs: validate and plan them, "
         "run them idempotently, and see their status.",
@@ -316,6 +346,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
     for add in _VERBS:
         add(sub)
+    decorate(parser)
     return parser
 
 

@@ -93,7 +93,7 @@ class ImageSource:
         return {"imagine": self.imagine, "pick": self.pick}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Extension:
     """One step of a job's extension plan; its fingerprint chains on the previous step's."""
 
@@ -114,7 +114,7 @@ class AwaitingStep:
     index: int | None  # None: the approved clip of the previous step
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Job:
     """One expanded job: a single video submission plus its extension chain."""
 
@@ -187,6 +187,7 @@ class Campaign:
     max_cost: float | None = None
     run: RunOptions = field(default_factory=RunOptions)
     export_name: str = "{{ job }}.mp4"  # template of an exported clip's file name
+    currency: str = "USD"  # pricing.currency: the label every amount is shown with
 
     def price(self, mode: str) -> float | None:
         """Price of one submission in ``mode``, or None when unknown."""

@@ -79,6 +79,7 @@ class Plan:
     in_doubt: float = 0.0  # sent but never answered: possibly charged
     basis: str = "nothing (no state file, no manifest): every job is new"
     review: Mapping[str, int] = field(default_factory=dict)  # approved/rejected/unreviewed clips
+    currency: str = "USD"  # the unit of every amount (pricing.currency)
 
     @property
     def left(self) -> float | None:
@@ -136,6 +137,7 @@ def build_plan(
         totals=_totals(campaign, rows, counts),
         spent=spent,
         in_doubt=in_doubt,
+        currency=campaign.currency,
         basis=basis or Plan.basis,
     )
 

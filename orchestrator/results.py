@@ -11,13 +11,15 @@ job and field of what it gets wrong. Unknown keys of a file record are kept, so 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, TypeVar
 
 from orchestrator.errors import ManifestError
 from orchestrator.model import ImageSource, JobStatus, Settings
 from orchestrator.state.lifecycle import Status
 
+_SETTING_NAMES = tuple(f.name for f in fields(Settings))
+MANIFEST_NAME = "manifest.json"  # in the campaign's output folder
 MANIFEST_VERSION = 1
 T = TypeVar("T")
 
@@ -151,7 +153,7 @@ class JobEntry:
             "end_image": self.end_image.to_json() if self.end_image else None,
             "prompt_name": self.prompt_name,
             "prompt": self.prompt,
-            "settings": asdict(self.settings),
+            "settings": settings_dict(self.settings),
             "take": self.take,
             "status": str(self.status),
             "steps": [step.to_json() for step in self.steps],
@@ -229,12 +231,14 @@ class Manifest:
     sources: tuple[SourceEntry, ...] = ()
     totals: Totals = field(default_factory=Totals)
     description: str | None = None  # only a manifest naming its campaign by an object has one
+    currency: str | None = None  # the unit of its amounts (pricing.currency); older ones: none
 
     def to_json(self) -> dict[str, Any]:
         """The manifest file's object; its ``jobs`` made one at a time as they are read."""
         return {
             "manifest_version": MANIFEST_VERSION,
             "campaign": self.campaign,
+            **({"currency": self.currency} if self.currency is not None else {}),
             "jobs": _Mapped(self.jobs, JobEntry.to_json),
             "sources": [source.to_json() for source in self.sources],
             "totals": self.totals.to_json(),
@@ -246,6 +250,11 @@ class Manifest:
         from orchestrator.results_json import read_manifest_object
 
         return read_manifest_object(data)
+
+
+def settings_dict(settings: Settings) -> dict[str, Any]:
+    """Every setting by name, in field order (``asdict`` without its deep copies: all scalars)."""
+    return {name: getattr(settings, name) for name in _SETTING_NAMES}
 
 
 class _Mapped(Sequence[Any]):
@@ -265,6 +274,7 @@ class _Mapped(Sequence[Any]):
 
 
 __all__ = [
+    "MANIFEST_NAME",
     "MANIFEST_VERSION",
     "FileEntry",
     "ImageEntry",
@@ -277,4 +287,5 @@ __all__ = [
     "StepEntry",
     "Totals",
     "VersionEntry",
+    "settings_dict",
 ]

@@ -45,7 +45,9 @@ class _Fields:
 
     def _get(self, key: str, kinds: tuple[type, ...], label: str) -> Any:
         value = self.data.get(key)
-        if value is None or (isinstance(value, kinds) and not isinstance(value, bool)):
+        if value is None or type(value) in kinds:  # what json.loads makes: the exact types
+            return value
+        if isinstance(value, kinds) and not isinstance(value, bool):
             return value
         raise self.error(f"{key!r} should be {label}, not {_shown(value)}")
 
@@ -104,6 +106,7 @@ def read_manifest_object(data: Mapping[str, Any]) -> Manifest:
         sources,
         _totals(totals) if totals else Totals(),
         description,
+        top.text("currency"),
     )
 
 

@@ -87,7 +87,7 @@ def test_plan_run_manifest_status_and_provider_agree(
         assert sim.money() == pytest.approx(total)
         assert _views(spec) == pytest.approx((total, total))
 
-        forced = run("--force", "local-orbit-1")
+        forced = run("--force", "local-orbit-1", "--yes")
         assert _spent_this_run(forced.out) == cents(2 * 0.6)
         total += 2 * 0.6
         assert sim.money() == pytest.approx(total)

@@ -96,7 +96,7 @@ def test_the_markdown_plan_keeps_a_job_name_in_its_code_span(tmp_path: Path) -> 
     plan = mjv("plan", str(spec), "--format", "markdown")
     # (the cost column is issue 17's)
     name = "`` a` ![x](x.png) <img src=x onerror=alert(1)> `b\\u001b[5m ``"
-    row = f"| {name} | new | 0.60 | new job |"
+    row = f"| {name} | new | 0.60 USD | new job |"
     assert row in plan.out.splitlines(), plan.out
     assert_inert(plan.out)
 

@@ -46,7 +46,7 @@ def _ran(sim: Simulator, tmp_path: Path) -> Path:
     (tmp_path / "assets/bottle.png").write_bytes(PNG)
     spec = write(tmp_path / "c.yaml", SPEC)
     assert run_spec(sim, spec).code == 0
-    assert run_spec(sim, spec, "--force", "web-warm").code == 0
+    assert run_spec(sim, spec, "--force", "web-warm", "--yes").code == 0
     return tmp_path / "out" / "model" / "manifest.json"
 
 

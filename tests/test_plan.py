@@ -118,8 +118,8 @@ def test_plan_cli_text_shows_jobs_and_totals_and_exits_2() -> None:
         "2 jobs, 2 to do",
         "2 video submissions (extensions included)",
         "10 seconds of video",
-        "estimated cost: 1.20",
-        "spent so far: 0.00; this plan: 1.20",
+        "estimated cost: 1.20 USD",
+        "spent so far: 0.00 USD; this plan: 1.20 USD",
         "budget: no cap",
     ]
 

@@ -52,7 +52,7 @@ def test_every_format_shows_each_rows_cost(tmp_path: Path) -> None:
     spec = _spec(tmp_path, "pricing: {fast_hd: 1.2}\n")
     text = mjv("plan", str(spec))
     assert text.code == EXIT_WORK
-    assert "    cost     1.20 (2 video submissions)" in text.out
+    assert "    cost     1.20 USD (2 video submissions)" in text.out
     assert "    cost     unknown (1 video submission without a price: no 'turbo_hd'" in text.out
     jobs = {
         job["name"]: job
@@ -61,7 +61,9 @@ def test_every_format_shows_each_rows_cost(tmp_path: Path) -> None:
     assert jobs["sd"]["cost"] == {"total": 1.2, "known": 1.2, "unpriced": 0}
     assert jobs["turbo-hd"]["cost"] == {"total": None, "known": 0.0, "unpriced": 1}
     markdown = mjv("plan", str(spec), "--format", "markdown").out
-    assert "| `sd` | new | 1.20 |" in markdown and "| `turbo-hd` | new | 1 unpriced |" in markdown
+    assert (
+        "| `sd` | new | 1.20 USD |" in markdown and "| `turbo-hd` | new | 1 unpriced |" in markdown
+    )
 
 
 def test_plan_select_plans_only_the_matching_jobs(tmp_path: Path) -> None:

@@ -61,11 +61,11 @@ def test_streamed_json_is_byte_identical_across_chunk_edges(
 def test_jobs_are_turned_into_json_a_chunk_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(plan_command, "_CHUNK", 3)
     converted: list[str] = []
-    row_json = plan_command._row_json
+    row_text = plan_command._row_text
     monkeypatch.setattr(
         plan_command,
-        "_row_json",
-        lambda row, shared: converted.append(row.name) or row_json(row, shared),
+        "_row_text",
+        lambda row, shared: converted.append(row.name) or row_text(row, shared),
     )
     written: list[int] = []  # jobs converted when each piece of text was written
 

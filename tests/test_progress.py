@@ -70,19 +70,19 @@ def test_tty_rewrites_one_live_line() -> None:
     out = stream.getvalue()
     assert "\n" not in out
     assert out.count("\r") == 2
-    assert out.endswith(
-        "\r\x1b[Kmjv: 3/10 done, 2 in flight, 1 failed, spent 1.80 (+1.20 reserved)"
+    assert out.rsplit("\r\x1b[K", 1)[1].startswith(
+        "mjv: 3/10 done · 2 in flight · 0 queued · 1 failed · spent 1.80 (+1.20 reserved) · ETA "
     )
 
 
 def test_tty_event_goes_above_the_live_line() -> None:
     stream = io.StringIO()
-    progress = make_progress(stream, quiet=False, json_log=False, is_tty=True)
+    progress = TtyProgress(stream, FakeClock())
     progress.update(MID)
     progress.event("failed", job="shoe-01", reason="Image denied")
     out = stream.getvalue()
     last = out.rsplit("\r\x1b[K", 1)[1]
-    assert last == 'mjv: failed job=shoe-01 reason="Image denied"\n' + MID_LINE
+    assert last.startswith('mjv: failed job=shoe-01 reason="Image denied"\nmjv: 3/10 done · ')
 
 
 def test_tty_close_replaces_the_live_line_with_the_summary() -> None:
@@ -137,6 +137,10 @@ def test_json_lines_for_events_snapshots_and_summary() -> None:
         "failed": 0,
         "spent": 0.0,
         "reserved": 0.0,
+        "queued": 0,
+        "unfinished": 0,
+        "already_done": 0,
+        "currency": "",
         "elapsed": 0.0,
     }
     assert records[1] == {"event": "in_doubt", "job": "shoe 03", "task": None, "elapsed": 1.0}
@@ -160,7 +164,8 @@ def test_quiet_prints_only_the_summary(json_log: bool) -> None:
     clock = FakeClock()
     progress = _make(stream, clock, quiet=True, json_log=json_log)
     progress.update(START)
-    progress.event("failed", job="shoe-01", reason="x")
+    progress.event("retry", job="shoe-01", reason="x")
+    progress.event("done", job="shoe-02")
     clock.now += 60
     progress.update(MID)
     assert stream.getvalue() == ""

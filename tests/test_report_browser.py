@@ -169,7 +169,7 @@ def test_every_card_and_clip_in_chromium(chromium: Any, simulated_report: Path) 
     assert visit.errors == [] and visit.remote == []
     if os.environ.get("MJV_SCREENSHOT") == "1":
         visit.page.evaluate("window.scrollTo(0, 0)")
-        visit.page.screenshot(path=str(REPO / "tests" / "screenshots" / "report.png"))
+        visit.page.screenshot(path=str(REPO / "docs" / "images" / "report.png"))
     visit.page.close()
 
 

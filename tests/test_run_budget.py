@@ -134,7 +134,7 @@ def test_submissions_of_unknown_price_are_counted_never_free(tmp_path: Path) -> 
     assert report.count("done") == 4 and report.spent == 0 and report.unpriced == 12
     out = io.StringIO()
     summarise(report, load_campaign(tmp_path / "c.yaml"), out)
-    assert "spent 0.00 and 12 of unknown price in this run" in out.getvalue()
+    assert "spent 0.00 USD and 12 of unknown price in this run" in out.getvalue()
 
 
 def test_status_and_manifest_count_the_submissions_of_unknown_price(tmp_path: Path) -> None:
@@ -145,6 +145,6 @@ def test_status_and_manifest_count_the_submissions_of_unknown_price(tmp_path: Pa
         status = campaign_status(campaign, store)
         manifest = build_manifest(campaign, store)
     assert status.spent == 0 and status.unpriced == 12
-    assert "spent 0.00 and 12 submissions of unknown price" in render(status)
+    assert "spent 0.00 USD and 12 submissions of unknown price" in render(status)
     assert manifest.totals.spent == 0 and manifest.totals.unpriced_submissions == 12
     assert manifest.to_json()["totals"]["unpriced_submissions"] == 12

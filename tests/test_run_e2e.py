@@ -118,12 +118,14 @@ def test_editing_one_prompt_resubmits_only_its_jobs(simulator: Simulator, tmp_pa
     plan = mjv("plan", str(spec))
     assert plan.code == 2
     spent = 0.6 * len(charged(simulator))
-    assert f"spent so far: {spent:.2f}; this plan: 1.20" in plan.out
+    assert f"spent so far: {spent:.2f} USD; this plan: 1.20 USD" in plan.out
     result = run_spec(simulator, spec)
     assert result.code == 0
     assert "2 submitted" in result.out
     # The run's own spending and the campaign's total, apart.
-    assert f"spent 1.20 in this run ({spent + 1.2:.2f} by the campaign in all)" in result.out
+    assert (
+        f"spent 1.20 USD in this run ({spent + 1.2:.2f} USD by the campaign in all)" in result.out
+    )
     prompts = {job["name"]: job["prompt"] for job in manifest(spec, "e2e")["jobs"]}
     assert prompts["a-cold"] == "slow orbit, icy light"
 
@@ -192,7 +194,7 @@ def test_force_regenerates_the_clip_but_keeps_the_imagine_still(
     (tmp_path / "assets/bottle.png").write_bytes(PNG)
     spec = write(tmp_path / "c.yaml", SOURCES)
     assert run_spec(simulator, spec).code == 0
-    result = run_spec(simulator, spec, "--force", "castle")
+    result = run_spec(simulator, spec, "--force", "castle", "--yes")
     assert result.code == 0
     assert "1 submitted" in result.out
     assert simulator.requests_by_route()["POST /mj/submit/imagine"] == 1
@@ -234,7 +236,7 @@ def test_altered_clip_is_downloaded_again_without_a_submission(
 def test_force_regenerates_only_the_chosen_jobs(simulator: Simulator, tmp_path: Path) -> None:
     spec = write(tmp_path / "c.yaml", MATRIX)
     assert run_spec(simulator, spec).code == 0
-    result = run_spec(simulator, spec, "--force", "a-*")
+    result = run_spec(simulator, spec, "--force", "a-*", "--yes")
     assert result.code == 0
     assert "2 submitted" in result.out
 
@@ -342,7 +344,7 @@ def test_retry_gives_failed_jobs_a_new_attempt(
         assert again.code == 3
         assert sim.submit_requests() == 4
     with Simulator(SimulatorConfig(job_seconds=0.05, slots=4)) as sim:  # the word is allowed now
-        forced = run_spec(sim, spec, "--include-final", verb="retry")
+        forced = run_spec(sim, spec, "--include-final", "--yes", verb="retry")
         assert forced.code == 0, forced.out
         assert "4/4 jobs done, 2 submitted" in forced.out
 

@@ -77,7 +77,7 @@ def test_force_keeps_the_earlier_clip_in_the_state_and_the_manifest(
 ) -> None:
     spec, key, old_sha, clip = _first_run(simulator, tmp_path)
     size = clip.stat().st_size
-    result = run_spec(simulator, spec, "--force", "shot")
+    result = run_spec(simulator, spec, "--force", "shot", "--yes")
     assert result.code == 0, result.out + result.err
     assert "1 submitted" in result.out
     assert _sha(clip) != old_sha

@@ -13,9 +13,11 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
+from orchestrator.commands.plan_rows import row_text
 from orchestrator.commands.simulated import state_choice
 from orchestrator.errors import EXIT_ERROR, EXIT_OK, EXIT_USAGE, EXIT_WORK, SpecError, UsageError
 from orchestrator.model import Campaign, ImageSource, Job, JobStatus, Settings
+from orchestrator.money import cap, shown
 from orchestrator.plan import STATUSES, Plan, PlanRow, Totals, build_plan
 from orchestrator.review.current import campaign_counts, reviewed
 from orchestrator.review.plan import review_lines, verdict_counts
@@ -100,12 +102,13 @@ def _build(
 def _plan_all(
     campaign: Campaign, location: str | None, default: Path, keep: Callable[[str], bool]
 ) -> Plan:
-    # Imported here: a plan without state (the CI case) need not load sqlite3.
-    from orchestrator.engine.status import classify, done_keys
+    # Imported here: a plan without state (the CI case) need not load the engine.
     from orchestrator.state import locate_state, open_state, state_found
 
     if not state_found(location, default_path=default):
         return _plan_from_manifest(campaign, keep)
+    from orchestrator.engine.status import classify, done_keys
+
     where = locate_state(location, default_path=default)
     with open_state(location, campaign.name, default_path=default) as store:
         subs = {sub.key: sub for sub in store.submissions()}
@@ -136,9 +139,9 @@ def _with_review(plan: Plan, campaign: Campaign, files: Files) -> Plan:
 
 
 def _plan_from_manifest(campaign: Campaign, keep: Callable[[str], bool]) -> Plan:
-    from orchestrator.engine.manifest import manifest_path
+    from orchestrator.results import MANIFEST_NAME
 
-    path = manifest_path(campaign)
+    path = campaign.output_dir / MANIFEST_NAME
     if not path.exists():  # the CI case of a new campaign: nothing more to load
         return _build(campaign, keep)
     from orchestrator.engine.lockfile import finished_keys, locked_steps
@@ -175,10 +178,12 @@ def markdown(plan: Plan) -> str:
         "",
         f"{plan.totals.jobs} jobs: {classes or 'none'}. Planned against {md_text(plan.basis)}.",
         "",
-        f"**Cost of this change: {_cost_text(plan.totals)}** "
-        f"({plan.totals.video_submissions} video submissions; spent so far {plan.spent:.2f}"
+        f"**Cost of this change: {_cost_text(plan.totals, plan.currency)}** "
+        f"({plan.totals.video_submissions} video submissions; spent so far "
+        f"{shown(plan.spent, plan.currency)}"
         + (
-            f", cap {plan.max_cost:g}, {plan.left:.2f} left after it"
+            f", cap {cap(plan.max_cost or 0.0, plan.currency)}, "
+            f"{shown(plan.left, plan.currency)} left after it"
             if plan.left is not None
             else ""
         )
@@ -191,7 +196,8 @@ def markdown(plan: Plan) -> str:
     if changed:
         lines += ["", "| job | status | cost | what changed |", "|---|---|---|---|"]
         lines += [
-            f"| {md_code(r.name)} | {r.status} | {_md_cost(r)} | {md_text(_reason(r))} |"
+            f"| {md_code(r.name)} | {r.status} | {_md_cost(r, plan.currency)} | "
+            f"{md_text(_reason(r))} |"
             for r in changed
         ]
     return "\n".join(lines) + "\n"
@@ -200,10 +206,10 @@ def markdown(plan: Plan) -> str:
 _REASONS = {JobStatus.NEW: "new job", JobStatus.FAILED: "failed before"}
 
 
-def _md_cost(row: PlanRow) -> str:
+def _md_cost(row: PlanRow, currency: str) -> str:
     if not row.unpriced:
-        return f"{row.known_cost:.2f}"
-    known = f"{row.known_cost:.2f} + " if row.known_cost else ""
+        return shown(row.known_cost, currency)
+    known = f"{shown(row.known_cost, currency)} + " if row.known_cost else ""
     return f"{known}{row.unpriced} unpriced"
 
 
@@ -236,18 +242,28 @@ def write_json(plan: Plan, out: TextIO) -> None:
 
 
 def _write_rows(rows: Sequence[PlanRow], out: TextIO) -> None:
-    # The C encoder does a chunk in one call; ", " joins chunks as it joins list items.
+    # A chunk of rows per write; ", " joins chunks as it joins list items.
     out.write("[")
-    shared: dict[int, Any] = {}
+    shared: dict[int, str] = {}
     for start in range(0, len(rows), _CHUNK):
-        chunk = _ENCODER.encode([_row_json(row, shared) for row in rows[start : start + _CHUNK]])
-        out.write((", " if start else "") + chunk[1:-1])
+        chunk = ", ".join(_row_text(row, shared) for row in rows[start : start + _CHUNK])
+        out.write((", " if start else "") + chunk)
     out.write("]")
+
+
+def _row_text(row: PlanRow, shared: dict[int, str]) -> str:
+    """``_row_json(row)`` as JSON text, made without building it (see plan_rows)."""
+    return row_text(row, shared, _piece)
+
+
+def _piece(thing: ImageSource | Settings) -> dict[str, Any]:
+    return _image_json(thing) if isinstance(thing, ImageSource) else _settings_json(thing)
 
 
 def _head_json(plan: Plan) -> dict[str, Any]:
     return {
         "campaign": plan.campaign,
+        "currency": plan.currency,
         "spec": plan.spec_path,
         "output_dir": plan.output_dir,
         "max_cost": plan.max_cost,
@@ -287,8 +303,8 @@ def _job_json(job: Job, shared: dict[int, Any]) -> dict[str, Any]:
         "settings": _once(job.settings, _settings_json, shared),
         "take": job.take,
         "output": job.output_name,
-        "extensions": [dict(vars(step)) for step in job.extensions],
-        **({"waiting": [dict(vars(step)) for step in job.awaiting]} if job.awaiting else {}),
+        "extensions": [asdict(step) for step in job.extensions],
+        **({"waiting": [asdict(step) for step in job.awaiting]} if job.awaiting else {}),
     }
 
 
@@ -314,14 +330,14 @@ def write_text(plan: Plan, out: TextIO) -> None:
     out.write(f"campaign {plan.campaign} ({one_line(plan.spec_path)})\n")
     out.write(f"output   {one_line(plan.output_dir)}\nagainst  {one_line(plan.basis)}\n\n")
     for row in plan.rows:
-        _write_row(row, out)
-    out.write(_totals_text(plan.totals))
+        _write_row(row, out, plan.currency)
+    out.write(_totals_text(plan.totals, plan.currency))
     if plan.review:
         out.write(f"clips: {verdict_counts(plan.review)}\n")
     out.write(_budget_text(plan))
 
 
-def _write_row(row: PlanRow, out: TextIO) -> None:
+def _write_row(row: PlanRow, out: TextIO, currency: str) -> None:
     # Spec text shown one line per field: a newline in it cannot start a line of its own.
     mark, name = _MARKS.get(row.status, "?"), one_line(row.name)
     out.write(f"{mark} {name} [{row.status}] {row.fingerprint[:12]}\n")
@@ -333,7 +349,7 @@ def _write_row(row: PlanRow, out: TextIO) -> None:
     if job is None:
         return
     if row.video_submissions:
-        out.write(f"    cost     {_row_cost(row)}\n")
+        out.write(f"    cost     {_row_cost(row, currency)}\n")
     s = job.settings
     out.write(f"    image    {one_line(f'{job.image.name} ({_image_text(job.image)})')}\n")
     if job.end_image is not None:
@@ -355,11 +371,11 @@ def _write_row(row: PlanRow, out: TextIO) -> None:
         out.write(f"    waiting  extension {waiting.step} of {which}: approve a clip to plan it\n")
 
 
-def _row_cost(row: PlanRow) -> str:
+def _row_cost(row: PlanRow, currency: str) -> str:
     """A row's cost: the known part, and how many of its submissions have no price."""
     count = f"{row.video_submissions} video submission{'s' if row.video_submissions > 1 else ''}"
     if not row.unpriced:
-        return f"{row.known_cost:.2f} ({count})"
+        return f"{shown(row.known_cost, currency)} ({count})"
     key = row.job.settings.price_key if row.job else "?"
     return f"unknown ({count} without a price: no '{key}' under pricing:)"
 
@@ -374,18 +390,19 @@ def _image_text(image: ImageSource) -> str:
 
 def _budget_text(plan: Plan) -> str:
     """Spent so far, this plan's cost, and what the cap leaves: the run's budget in view."""
-    text = f"spent so far: {plan.spent:.2f}"
+    text = f"spent so far: {shown(plan.spent, plan.currency)}"
     if plan.in_doubt:
-        text += f" (+{plan.in_doubt:.2f} possibly charged: sent, answer lost)"
-    text += f"; this plan: {_cost_text(plan.totals)}\n"
+        text += f" (+{shown(plan.in_doubt, plan.currency)} possibly charged: sent, answer lost)"
+    text += f"; this plan: {_cost_text(plan.totals, plan.currency)}\n"
     if plan.max_cost is None:
         return text + "budget: no cap\n"
     left = plan.left or 0.0
-    verdict = "EXCEEDED by the known cost" if plan.over_budget else f"{left:.2f} left after it"
-    return text + f"budget: cap {plan.max_cost:g}, {verdict}\n"
+    left_text = f"{shown(left, plan.currency)} left after it"
+    verdict = "EXCEEDED by the known cost" if plan.over_budget else left_text
+    return text + f"budget: cap {cap(plan.max_cost, plan.currency)}, {verdict}\n"
 
 
-def _totals_text(totals: Totals) -> str:
+def _totals_text(totals: Totals, currency: str) -> str:
     lines = [
         f"\n{totals.jobs} jobs, {totals.to_do} to do"
         + (f", {totals.waiting} waiting for review" if totals.waiting else ""),
@@ -397,13 +414,14 @@ def _totals_text(totals: Totals) -> str:
         )
         + (f", {totals.upload_submissions} uploads" if totals.upload_submissions else ""),
         f"{totals.seconds:g} seconds of video",
-        f"estimated cost: {_cost_text(totals)}",
+        f"estimated cost: {_cost_text(totals, currency)}",
     ]
     return "\n".join(lines) + "\n"
 
 
-def _cost_text(totals: Totals) -> str:
+def _cost_text(totals: Totals, currency: str) -> str:
     if totals.cost is not None:
-        return f"{totals.cost:.2f}"
+        return shown(totals.cost, currency)
     missing = ", ".join(f"{count} {mode}" for mode, count in sorted(totals.unpriced.items()))
-    return f"unknown (no price for {missing} submissions; known part {totals.known_cost:.2f})"
+    known = shown(totals.known_cost, currency)
+    return f"unknown (no price for {missing} submissions; known part {known})"

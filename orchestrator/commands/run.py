@@ -12,11 +12,14 @@ from pathlib import Path
 from typing import TextIO
 
 from orchestrator.client import Client
+from orchestrator.commands.confirm import confirm
+from orchestrator.commands.notifying import notify_url, send, summary_of
 from orchestrator.commands.simulated import simulated, world_path
 from orchestrator.commands.stopping import StopSignals
 from orchestrator.engine.context import RunConfig, RunReport, Runtime
 from orchestrator.engine.manifest import manifest_path
 from orchestrator.engine.progress import make_progress
+from orchestrator.engine.repay import repayments
 from orchestrator.engine.runner import run_campaign, unmatched
 from orchestrator.errors import (
     EXIT_ERROR,
@@ -24,9 +27,11 @@ from orchestrator.errors import (
     EXIT_JOBS_FAILED,
     EXIT_OK,
     ManifestNotWrittenError,
+    MjvError,
     UsageError,
 )
 from orchestrator.model import Campaign, JobStatus
+from orchestrator.money import shown
 from orchestrator.report import refresh_report
 from orchestrator.review.current import review_summary, reviewed
 from orchestrator.review.resolve import files_of_store
@@ -44,10 +49,26 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def execute(args: argparse.Namespace, out: TextIO, err: TextIO, *, retry: bool) -> int:
-    """Shared by `run` and `retry`: load, open the state, run, summarise."""
+    """Shared by `run` and `retry`: load, open the state, run, summarise, notify."""
+    url = notify_url(args)
     campaign = load_campaign(Path(args.spec))
     if args.simulate:  # never mix simulated clips or state with real ones
         campaign = simulated(campaign)
+    try:
+        code, report, page = _execute(campaign, args, out, err, retry=retry)
+    except MjvError as exc:
+        send(url, summary_of(campaign, None, exc.exit_code, None), err)
+        raise
+    except KeyboardInterrupt:
+        send(url, summary_of(campaign, None, EXIT_INTERRUPTED, None), err)
+        raise
+    send(url, summary_of(campaign, report, code, page), err)
+    return code
+
+
+def _execute(
+    campaign: Campaign, args: argparse.Namespace, out: TextIO, err: TextIO, *, retry: bool
+) -> tuple[int, RunReport, Path | str | None]:
     config = run_config(campaign, args, retry=retry)
     _check_patterns(campaign, config)
     location, default = state_location(args, campaign)
@@ -56,6 +77,7 @@ def execute(args: argparse.Namespace, out: TextIO, err: TextIO, *, retry: bool) 
         _client(args, campaign) as client,
     ):
         campaign = reviewed(campaign, files_of_store(store.all_files()))  # approved steps planned
+        confirm(repayments(campaign, store, config), campaign.currency, args, err)
         progress = make_progress(err, quiet=args.quiet, json_log=args.json_log)
         runtime = Runtime(
             client, AsyncStore(store), progress, campaign.output_dir, account=client.account
@@ -66,13 +88,13 @@ def execute(args: argparse.Namespace, out: TextIO, err: TextIO, *, retry: bool) 
         except ManifestNotWrittenError as exc:  # the summary first, then why the manifest failed
             summarise(exc.report, campaign, out)
             err.write(f"mjv: error: {exc}\n")
-            return EXIT_ERROR
+            return EXIT_ERROR, exc.report, None
         page = refresh_report(campaign, store)
         review = review_summary(campaign, files_of_store(store.all_files()))
     code = summarise(report, campaign, out)
     out.write(review)
     out.write(f"report: {page}\n")
-    return signals.exit_code(code)
+    return signals.exit_code(code), report, page
 
 
 def _lease_seconds(text: str) -> float:
@@ -194,8 +216,9 @@ def summarise(report: RunReport, campaign: Campaign, out: TextIO) -> int:
         unknown = f" and {report.unpriced} of unknown price" if report.unpriced else ""
         out.write(
             f"{campaign.name}: {done}/{total} jobs done, {report.submitted} submitted, "
-            f"{report.downloaded} clips downloaded, spent {report.spent_this_run:.2f}{unknown} "
-            f"in this run ({report.spent:.2f} by the campaign in all)\n"
+            f"{report.downloaded} clips downloaded, spent "
+            f"{shown(report.spent_this_run, campaign.currency)}{unknown} in this run "
+            f"({shown(report.spent, campaign.currency)} by the campaign in all)\n"
         )
     if report.budget_note:
         out.write(f"  budget: {report.budget_note}\n")

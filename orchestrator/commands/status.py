@@ -12,6 +12,7 @@ from typing import TextIO
 from orchestrator.commands.simulated import state_choice
 from orchestrator.engine.status import CampaignStatus, campaign_status, empty_status
 from orchestrator.errors import EXIT_OK
+from orchestrator.money import shown
 from orchestrator.review.current import reviewed
 from orchestrator.review.resolve import files_of_store
 from orchestrator.spec import load_campaign
@@ -44,8 +45,9 @@ def render(status: CampaignStatus) -> str:
     lines.append("  submissions: " + _counts(status.states))
     unknown = f" and {status.unpriced} submissions of unknown price" if status.unpriced else ""
     lines.append(
-        f"  money: spent {status.spent:.2f}{unknown}, reserved {status.reserved:.2f}, "
-        f"refunded {status.refunded:.2f}"
+        f"  money: spent {shown(status.spent, status.currency)}{unknown}, "
+        f"reserved {shown(status.reserved, status.currency)}, "
+        f"refunded {shown(status.refunded, status.currency)}"
     )
     lines += [f"  in doubt: {name} (sent, answer lost)" for name in status.in_doubt]
     lines += [f"  file: {line} (`mjv run` downloads it again)" for line in status.damaged]

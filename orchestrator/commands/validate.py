@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TextIO
@@ -17,10 +18,9 @@ from orchestrator.review.reviewfile import (
     review_path,
 )
 from orchestrator.spec import Problem, validate_spec
+from orchestrator.spec.discovery import find_specs
 from orchestrator.spec.problems import internal_error
 from orchestrator.terminal import annotation_data, annotation_property, write_raw
-
-SPEC_SUFFIXES = (".yaml", ".yml")
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,8 @@ class FileResult:
 
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Validate every spec under ``args.paths`` and print the findings in ``args.format``."""
-    results = [result for path in collect_paths(args.paths) for result in check_with_review(path)]
+    paths = collect_paths(args.paths, getattr(args, "exclude", ()))
+    results = [result for path in paths for result in check_with_review(path)]
     {"text": _write_text, "json": _write_json, "github": _write_github}[args.format](results, out)
     for result in results:
         if result.error is not None and args.format != "json":
@@ -49,17 +50,13 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return exit_code(results)
 
 
-def collect_paths(paths: list[str]) -> list[str]:
-    """Expand folders to their ``*.yaml``/``*.yml`` files; keep other paths as given."""
+def collect_paths(paths: list[str], exclude: Iterable[str] = ()) -> list[str]:
+    """Expand folders to the specs found in them, recursively; keep other paths as given."""
     found: list[str] = []
     for text in paths:
         path = Path(text)
         if path.is_dir():
-            specs = sorted(
-                p
-                for p in path.iterdir()
-                if p.suffix in SPEC_SUFFIXES and p.is_file() and not is_review_file(p)
-            )
+            specs = [p for p in find_specs(path, exclude) if not is_review_file(p)]
             found.extend([str(p) for p in specs] or [text])
         else:
             found.append(text)
@@ -91,7 +88,9 @@ def check_path(text: str) -> FileResult:
     """Load one spec and turn the outcome into a FileResult."""
     path = Path(text)
     if path.is_dir():
-        return FileResult(text, error=f"{text}: no *.yaml or *.yml files in this folder")
+        return FileResult(
+            text, error=f"{text}: no *.yaml or *.yml files in this folder or below it"
+        )
     try:
         jobs = validate_spec(path)
     except UsageError as exc:

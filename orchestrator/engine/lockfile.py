@@ -9,10 +9,10 @@ done, an edited one is changed (and why), so the plan prices only the change.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from orchestrator.graph import describe
-from orchestrator.results import JobEntry, Manifest, StepEntry
+from orchestrator.results import JobEntry, Manifest, StepEntry, settings_dict
 from orchestrator.state import Status
 
 FINISHED = frozenset({Status.SUCCEEDED, Status.DOWNLOADED})
@@ -68,7 +68,7 @@ def _request(job: JobEntry, step: StepEntry) -> str:
             "image": job.image.identity() if job.image else {},
             "end_image": job.end_image.identity() if job.end_image else None,
             "prompt": job.prompt,
-            "settings": asdict(job.settings),
+            "settings": settings_dict(job.settings),
             "take": job.take,
         }
     )

@@ -24,6 +24,7 @@ from orchestrator.errors import ManifestError, ManifestNotWrittenError, OutputCo
 from orchestrator.graph import build_graph
 from orchestrator.model import Campaign, ChainStep, Job, JobStatus, chain
 from orchestrator.results import (
+    MANIFEST_NAME,
     MANIFEST_VERSION,
     FileEntry,
     ImageEntry,
@@ -37,8 +38,6 @@ from orchestrator.state import FileRecord, Money, Status, Store, Submission
 
 # (attempt, record, current): a file record a job's folder may keep under versions/
 Candidate = tuple[int, FileRecord, bool]
-
-MANIFEST_NAME = "manifest.json"
 
 __all__ = [
     "MANIFEST_NAME",
@@ -81,7 +80,7 @@ def build_manifest(campaign: Campaign, store: Store) -> Manifest:
     totals = replace(
         totals, jobs=number, done=done, files=count, bytes=size, unpriced_submissions=unpriced
     )
-    return Manifest(campaign.name, jobs, tuple(sources), totals)
+    return Manifest(campaign.name, jobs, tuple(sources), totals, currency=campaign.currency)
 
 
 def _answers(campaign: Campaign, subs: Mapping[str, Submission]) -> list[str]:

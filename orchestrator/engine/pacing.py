@@ -155,6 +155,7 @@ class Budget:
         self._spent = committed
         self._reserved = 0.0
         self._refunded = 0.0
+        self.currency = ""  # the unit its messages show (pricing.currency)
 
     @property
     def max_cost(self) -> float | None:
@@ -187,16 +188,20 @@ class Budget:
         if cap is not None and amount is None:
             raise BudgetError(
                 f"{what}: the price of this submission is unknown and a cost cap of "
-                f"{_money(cap)} is set; give its price under 'pricing:' in the spec "
+                f"{self._shown(cap)} is set; give its price under 'pricing:' in the spec "
                 "(e.g. pricing: {fast: 0.6}) or run without a cap"
             )
         amount = amount or 0.0
         if cap is not None and self._spent + self._reserved + amount > cap + _EPSILON:
             raise BudgetError(
-                f"{what}: costs {_money(amount)}, which would exceed the cost cap of "
-                f"{_money(cap)} ({_money(self._spent)} spent, {_money(self._reserved)} reserved)"
+                f"{what}: costs {self._shown(amount)}, which would exceed the cost cap of "
+                f"{self._shown(cap)} ({self._shown(self._spent)} spent, "
+                f"{self._shown(self._reserved)} reserved)"
             )
         self._reserved += amount
+
+    def _shown(self, amount: float) -> str:
+        return f"{_money(amount)} {self.currency}".rstrip()
 
     def charge(self, amount: float | None) -> None:
         """The submission was accepted: its reservation becomes spending."""

@@ -11,11 +11,13 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Protocol, TextIO
 
-from orchestrator.terminal import write_raw
+from orchestrator import console
+from orchestrator.money import shown
 
 Clock = Callable[[], float]
 
-_CLEAR_LINE = "\r\x1b[K"
+# Reported by name even with --quiet: what a person has to act on.
+PROBLEMS = frozenset({"failed", "in_doubt", "blocked", "stuck", "lease_lost", "leases_lost"})
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,10 @@ class Snapshot:
     failed: int
     spent: float
     reserved: float = 0.0
+    queued: int = 0  # not started yet
+    unfinished: int = 0  # ended neither done nor failed: blocked, stuck, in doubt, stopped
+    already_done: int = 0  # done before this run started (counted in ``done``)
+    currency: str = ""  # the unit of the money (pricing.currency)
 
 
 class Progress(Protocol):
@@ -90,18 +96,16 @@ class GuardedStream(io.TextIOBase):
         self.broken = True
 
 
-def _money(amount: float) -> str:
-    return f"{amount:.2f}"
-
-
 def describe(snap: Snapshot) -> str:
     """One human line for a snapshot."""
-    text = (
-        f"{snap.done}/{snap.total} done, {snap.in_flight} in flight, "
-        f"{snap.failed} failed, spent {_money(snap.spent)}"
-    )
+    parts = [f"{snap.done}/{snap.total} done", f"{snap.in_flight} in flight"]
+    parts += [f"{snap.queued} queued"] if snap.queued else []
+    parts.append(f"{snap.failed} failed")
+    parts += [f"{snap.unfinished} not finished"] if snap.unfinished else []
+    parts.append(f"spent {shown(snap.spent, snap.currency)}")
+    text = ", ".join(parts)
     if snap.reserved:
-        text += f" (+{_money(snap.reserved)} reserved)"
+        text += f" (+{shown(snap.reserved, snap.currency)} reserved)"
     return text
 
 
@@ -136,7 +140,7 @@ class _Throttle:
 
 
 class QuietProgress:
-    """``--quiet``: only the summary at the end."""
+    """``--quiet``: only problems (a job failed, in doubt, blocked, stuck) and the summary."""
 
     def __init__(self, stream: TextIO) -> None:
         self._stream = stream
@@ -145,7 +149,10 @@ class QuietProgress:
         """Show nothing."""
 
     def event(self, kind: str, **fields: object) -> None:
-        """Show nothing."""
+        """Print problems only."""
+        if kind in PROBLEMS:
+            self._stream.write(f"mjv: {format_event(kind, fields)}\n")
+            self._stream.flush()
 
     def close(self, snap: Snapshot) -> None:
         """Print the one-line summary."""
@@ -177,31 +184,48 @@ class LogProgress(QuietProgress):
 class TtyProgress(QuietProgress):
     """A terminal: one live status line rewritten in place, events printed above it."""
 
-    def __init__(self, stream: TextIO) -> None:
+    def __init__(self, stream: TextIO, clock: Clock = time.monotonic, colour: bool = False) -> None:
         super().__init__(stream)
         self._live = ""
+        self._clock, self._start, self._colour = clock, clock(), colour
 
     def update(self, snap: Snapshot) -> None:
         """Redraw the live line when it changed."""
-        line = f"mjv: {describe(snap)}"
+        line = self._line(snap)
         if line != self._live:
             self._live = line
-            self._draw("")
+            console.redraw(self._stream, "", self._live)
 
     def event(self, kind: str, **fields: object) -> None:
         """Print the event on its own line and keep the live line below it."""
-        self._draw(f"mjv: {format_event(kind, fields)}\n")
+        colour = "red" if kind in PROBLEMS and self._colour else None
+        console.redraw(self._stream, f"mjv: {format_event(kind, fields)}", self._live, colour)
 
     def close(self, snap: Snapshot) -> None:
         """Replace the live line with the final summary."""
         self._live = ""
-        write_raw(self._stream, _CLEAR_LINE)  # mjv's own control sequence: not escaped
+        console.clear(self._stream)
         super().close(snap)
 
-    def _draw(self, above: str) -> None:
-        write_raw(self._stream, _CLEAR_LINE)
-        self._stream.write(f"{above}{self._live}")
-        self._stream.flush()
+    def _line(self, snap: Snapshot) -> str:
+        """``done/total``, in flight, queued, failed, spent with its unit, and the ETA."""
+        paint, on = console.paint, self._colour
+        finished = snap.done - snap.already_done + snap.failed + snap.unfinished
+        left = snap.in_flight + snap.queued
+        eta = console.eta_seconds(left, finished, self._clock() - self._start)
+        parts = [
+            paint(f"{snap.done}/{snap.total} done", "green", on and snap.done > 0),
+            f"{snap.in_flight} in flight",
+            f"{snap.queued} queued",
+            paint(f"{snap.failed} failed", "red", on and snap.failed > 0),
+        ]
+        if snap.unfinished:
+            parts.append(paint(f"{snap.unfinished} not finished", "yellow", on))
+        spent = f"spent {shown(snap.spent, snap.currency)}"
+        if snap.reserved:
+            spent += f" (+{shown(snap.reserved, snap.currency)} reserved)"
+        parts += [spent, paint(f"ETA {console.duration(eta)}", "dim", on)]
+        return "mjv: " + " · ".join(parts)
 
 
 class JsonProgress:
@@ -220,8 +244,8 @@ class JsonProgress:
             self._write({"event": "progress", **asdict(snap)})
 
     def event(self, kind: str, **fields: object) -> None:
-        """Write the event as an object whose ``event`` key is ``kind``."""
-        if not self._quiet:
+        """Write the event as an object whose ``event`` key is ``kind`` (--quiet: problems)."""
+        if not self._quiet or kind in PROBLEMS:
             self._write({**fields, "event": kind})
 
     def close(self, snap: Snapshot) -> None:
@@ -251,5 +275,5 @@ def make_progress(
     if is_tty is None:
         is_tty = bool(getattr(stream, "isatty", lambda: False)())
     if is_tty:
-        return TtyProgress(stream)
+        return TtyProgress(stream, clock, colour=console.colour_wanted(stream))
     return LogProgress(stream, clock, interval)

@@ -55,6 +55,8 @@ from orchestrator.wire import HD_VIDEO, wire_prompt
 PROGRESS_EVERY = 0.5
 WRITE_TRIES = 6  # a clip that cannot be written is tried again this often while the run drains
 WRITE_RETRY_SECONDS = 10.0
+# A job whose base clip an earlier run left in one of these is under way at the provider.
+_UNDER_WAY = (Status.SUBMITTING, Status.SUBMITTED, Status.RUNNING, Status.SUCCEEDED)
 SHARE_EVERY = 5.0  # seconds between looks at how many runners share the account
 T = TypeVar("T")
 
@@ -74,6 +76,11 @@ def _rotated(jobs: tuple[Job, ...], owner: str) -> list[Job]:
         return []
     start = int(hashlib.sha256(owner.encode()).hexdigest(), 16) % len(jobs)
     return [*jobs[start:], *jobs[:start]]
+
+
+def _makes_a_still(job: Job) -> bool:
+    images = (job.image, job.end_image) if job.end_image else (job.image,)
+    return any(image.kind == "imagine" for image in images)
 
 
 def unmatched(campaign: Campaign, globs: Iterable[str]) -> list[str]:
@@ -111,6 +118,7 @@ class _Runner:
         self.jobs = select_jobs(campaign, config.select)
         totals = rt.store.sync.totals()  # before the run starts: nothing waits on it yet
         self.pacing = Pacing.build(config, totals.spent + totals.reserved, rt.clock, rt.sleep)
+        self.pacing.budget.currency = campaign.currency
         if rt.account and isinstance(self.pacing.slots, AdaptiveSlots):
             self.pacing.slots = SharedSlots(
                 self.pacing.slots,
@@ -140,6 +148,8 @@ class _Runner:
         )
         self.outcomes: dict[str, JobOutcome] = {}
         self.ended: Counter[str] = Counter()  # outcomes by status, kept as they come
+        self.active: set[str] = set()  # jobs with work at the provider: sent, polled, fetched
+        self.already_done = 0  # jobs that were done before this run: summed up, not listed
         self.stopped: str | None = None
         self.graph = build_graph(self.jobs, requests=True)
         self.budget_note: str | None = None
@@ -168,6 +178,8 @@ class _Runner:
             failure = await store.run(save_manifest, self.campaign, store.sync)
             store.shutdown()  # its queue is empty by now
         report = self._report()
+        if self.already_done:
+            self.rt.progress.event("already_done", jobs=self.already_done)
         self.rt.progress.close(self._snapshot())
         if failure is not None:
             raise ManifestNotWrittenError(str(failure), report) from failure
@@ -221,12 +233,19 @@ class _Runner:
                 raise RunStoppedError(str(exc)) from exc
 
     async def _job(self, job: Job) -> JobOutcome:
+        under_way, was_done = await self._prior(job)
+        if under_way:
+            self._started(job)
         outcome = await self._outcome(job)
+        self.active.discard(job.name)
         self.outcomes[job.name] = outcome
         self.ended[outcome.status] += 1
+        if outcome.status == JobStatus.DONE and was_done:
+            self.already_done += 1
         self.rt.progress.update(self._snapshot())
         if outcome.status == JobStatus.DONE:
-            self.rt.progress.event("done", job=job.name)
+            if not was_done:  # those are summed up in one line at the end
+                self.rt.progress.event("done", job=job.name)
         elif outcome.status != JobStatus.INTERRUPTED:
             self.rt.progress.event(outcome.status, job=job.name, reason=outcome.reason)
         return outcome
@@ -328,6 +347,8 @@ class _Runner:
         if sub is None or sub.status in (Status.PENDING, Status.SUBMITTING, Status.FAILED):
             # Resolved before a slot is taken (uploads and stills overlap with other jobs);
             # `send` asks again, which is instant unless the upload had to be renewed.
+            if _makes_a_still(job):  # an imagine task at the provider: the job is under way
+                self._started(job)
             await self._start_frames(job)
         images = (job.image, job.end_image) if job.end_image else (job.image,)
         return Order(
@@ -349,6 +370,7 @@ class _Runner:
 
     def _video_sender(self, job: Job) -> Callable[[str, OnSend], Awaitable[str]]:
         async def send(state: str, on_send: OnSend) -> str:
+            self._started(job)
             image, end = await self._start_frames(job)
             request = VideoRequest(image, job.prompt, job.settings, end, state)
             return await self.rt.client.create_video(request, on_send)
@@ -413,11 +435,39 @@ class _Runner:
             self.rt.progress.update(self._snapshot())
             await asyncio.sleep(PROGRESS_EVERY)
 
+    def _started(self, job: Job) -> None:
+        """The job has work at the provider now: counted in flight, shown at once."""
+        if job.name not in self.active:
+            self.active.add(job.name)
+            self.rt.progress.update(self._snapshot())
+
+    async def _prior(self, job: Job) -> tuple[bool, bool]:
+        """How earlier runs left the job: (under way at the provider, every clip downloaded)."""
+        for key in (job.fingerprint, *(ext.fingerprint for ext in job.extensions)):
+            sub = await self.rt.store.get(key)
+            if sub is None or sub.status != Status.DOWNLOADED:
+                started = sub is not None and sub.status in _UNDER_WAY
+                return started or key != job.fingerprint, False  # later steps: under way
+        return False, True
+
     def _snapshot(self) -> Snapshot:
+        """Counts that add up at every moment: done + failed + not finished + in flight +
+        queued = total; a job is in flight from its first send (or a task left by an earlier
+        run) until it ends, and queued before that (waiting for a slot, an upload, a still)."""
         done, failed = self.ended[JobStatus.DONE], self.ended[JobStatus.FAILED]
+        ended = sum(self.ended.values())
         budget = self.pacing.budget
         return Snapshot(
-            len(self.jobs), done, self.poller.watched, failed, budget.spent, budget.reserved
+            total=len(self.jobs),
+            done=done,
+            in_flight=len(self.active),
+            failed=failed,
+            spent=budget.spent,
+            reserved=budget.reserved,
+            queued=len(self.jobs) - ended - len(self.active),
+            unfinished=ended - done - failed,
+            already_done=self.already_done,
+            currency=self.campaign.currency,
         )
 
     async def _release_leases(self) -> None:

@@ -66,6 +66,7 @@ class CampaignStatus:
     refunded: float
     damaged: tuple[str, ...] = ()  # "job: file missing|altered"
     unpriced: int = 0  # accepted submissions of unknown price (not in ``spent``)
+    currency: str = "USD"  # the unit of the money (pricing.currency)
 
 
 def classify(
@@ -229,6 +230,7 @@ def campaign_status(campaign: Campaign, store: Store) -> CampaignStatus:
             f"{name}: {line}" for name, lines in sorted(classes.damaged.items()) for line in lines
         ),
         unpriced=unpriced_submissions(campaign, build_graph(campaign.jobs), store),
+        currency=campaign.currency,
     )
 
 
@@ -245,6 +247,7 @@ def empty_status(campaign: Campaign) -> CampaignStatus:
         0.0,
         0.0,
         0.0,
+        currency=campaign.currency,
     )
 
 

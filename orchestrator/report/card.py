@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 from collections.abc import Mapping
 
+from orchestrator.money import shown
 from orchestrator.report.verdict import rating_controls, verdict_block
 from orchestrator.report.view import Card, ClipView, ImageView, StepView, VersionView
 
@@ -76,7 +77,7 @@ def _image(role: str, image: ImageView) -> str:
 
 
 def _facts(card: Card) -> str:
-    cost = "unknown" if card.cost is None else f"{card.cost:.2f}"
+    cost = shown(card.cost, card.currency)
     rows = [("prompt", card.prompt_name or "(none)"), ("take", str(card.take)), ("cost", cost)]
     rows += [(axis, value) for axis, value in card.matrix]
     items = "".join(f"<dt>{esc(name)}</dt><dd>{esc(value)}</dd>" for name, value in rows)

@@ -6,17 +6,25 @@ import hashlib
 import json
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any, overload
 from urllib.parse import quote
 
 from orchestrator.errors import ManifestError, ReportError
 from orchestrator.model import Campaign, ImageSource, Job, JobStatus
+from orchestrator.money import shown
 from orchestrator.report.entries import manifest_entries
 from orchestrator.report.verdict import waiting_steps
 from orchestrator.report.view import Card, ClipView, ImageView, Page, StepView, VersionView
-from orchestrator.results import FileEntry, ImageEntry, JobEntry, Manifest, StepEntry, VersionEntry
+from orchestrator.results import (
+    FileEntry,
+    ImageEntry,
+    JobEntry,
+    Manifest,
+    StepEntry,
+    VersionEntry,
+    settings_dict,
+)
 from orchestrator.review.reviewfile import Review
 
 __all__ = ["ReportError", "build_card", "build_page", "href"]
@@ -39,7 +47,7 @@ def build_page(
         except ManifestError as exc:
             raise ReportError(str(exc)) from exc
     cards = _Cards(manifest_entries(campaign, manifest), campaign, review or Review())
-    axes, totals, choices = _summary(cards)
+    axes, totals, choices = _summary(cards, campaign.currency)
     description = (manifest.description if manifest else None) or campaign.description or ""
     return Page(campaign.name, description, cards, axes, totals, choices)
 
@@ -51,6 +59,7 @@ class _Cards(Sequence[Card]):
         self._entries, self._review = entries, review
         self._jobs = {job.name: job for job in campaign.jobs}
         self._folder = campaign.output_dir
+        self._currency = campaign.currency
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -67,11 +76,12 @@ class _Cards(Sequence[Card]):
         return self._card(self._entries[index])
 
     def _card(self, entry: JobEntry) -> Card:
-        return build_card(entry, self._jobs.get(entry.name), self._folder, self._review)
+        job = self._jobs.get(entry.name)
+        return build_card(entry, job, self._folder, self._review, self._currency)
 
 
 def _summary(
-    cards: Sequence[Card],
+    cards: Sequence[Card], currency: str
 ) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...], tuple[tuple[str, tuple[str, ...]], ...]]:
     """Matrix axes, totals and each filter's values, in one pass over the cards."""
     axes: dict[str, set[str]] = {}
@@ -96,7 +106,7 @@ def _summary(
         if card.status == JobStatus.DONE:
             done += 1
             costs.append(card.cost)
-    spent = "unknown" if None in costs else f"{sum(c or 0.0 for c in costs):.2f}"
+    spent = shown(None if None in costs else sum(c or 0.0 for c in costs), currency)
     totals = (
         ("jobs", str(count)),
         ("done", str(done)),
@@ -113,7 +123,11 @@ def _summary(
 
 
 def build_card(
-    entry: JobEntry, job: Job | None, report_dir: Path, review: Review | None = None
+    entry: JobEntry,
+    job: Job | None,
+    report_dir: Path,
+    review: Review | None = None,
+    currency: str = "",
 ) -> Card:
     """One job's card from its manifest entry, with the spec's ``job`` filling the gaps."""
     matrix = _matrix(entry.matrix, job)
@@ -124,11 +138,14 @@ def build_card(
         status=entry.status,
         take=entry.take,
         cost=entry.cost,
+        currency=currency,
         prompt_name=entry.prompt_name,
         prompt=entry.prompt,
         image=_image(entry.image, job.image if job else None, report_dir),
         end_image=_image(entry.end_image, end_source, report_dir) if entry.end_image else None,
-        settings=tuple((name, _text(value)) for name, value in asdict(entry.settings).items()),
+        settings=tuple(
+            (name, _text(value)) for name, value in settings_dict(entry.settings).items()
+        ),
         matrix=matrix,
         steps=tuple(
             _step(step, entry.output, review or Review(), last=i == last)
@@ -203,7 +220,7 @@ def _group(entry: JobEntry, matrix: Sequence[tuple[str, str]]) -> str:
     image = entry.image.to_json() if entry.image else {}
     end = entry.end_image.to_json() if entry.end_image else {}
     steps = [(s.prompt, s.motion, s.index) for s in entry.steps]
-    same = [image, end, entry.prompt_name, asdict(entry.settings), list(matrix), steps]
+    same = [image, end, entry.prompt_name, settings_dict(entry.settings), list(matrix), steps]
     text = json.dumps(same, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 

@@ -69,6 +69,7 @@ class Card:
     steps: tuple[StepView, ...]
     versions: tuple[VersionView, ...]
     group: str  # equal for jobs that differ only by take
+    currency: str = ""  # the unit of ``cost`` (pricing.currency)
 
 
 @dataclass(frozen=True)

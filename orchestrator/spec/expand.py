@@ -66,14 +66,21 @@ def _matches(row: dict[str, Any], pattern: dict[str, Any], only: object = None) 
     return all(key in row and row[key] == pattern[key] for key in keys)
 
 
-def expand_jobs(doc: Document, images: ImageTable, templates: Templates) -> tuple[Job, ...]:
-    """Expand every job template of ``doc`` in file order; problems go to ``doc``."""
+def expand_jobs(
+    doc: Document, images: ImageTable, templates: Templates, *, build: bool = True
+) -> tuple[Job, ...]:
+    """Expand every job template of ``doc`` in file order; problems go to ``doc``.
+
+    With ``build=False`` only the problems are found and the jobs counted: every job is the
+    same placeholder (``COUNTED``). Validation needs no more, and fingerprints and job objects
+    are more than half the expansion's time.
+    """
     # Thousands of jobs allocate many small objects and make no reference cycles; the cyclic
     # collector's passes over the large live heap used to cost more than the expansion itself.
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _Expander(doc, images, templates).run()
+        return _Expander(doc, images, templates, build).run()
     finally:
         if enabled:
             gc.enable()
@@ -89,8 +96,29 @@ class _Variant:
     row: tuple[tuple[str, Any], ...]  # the matrix row, in axis order
 
 
+COUNTED = Job("", "", ImageSource("", "url"), None, None, Settings(), 1, "")
+
+
+# Variables that differ from job to job of one matrix row and prompt: a template using none
+# of them renders once per (prompt, row).
+_PER_JOB = frozenset({"image", "take", "job"})
+# (step index, motion or None for the job's, index of the clip extended, prompt path or None)
+_StepSpec = tuple[int, str | None, Any, JsonPath | None]  # index: an int or APPROVED
+
+
+def _step_spec(i: int, k: int, step: dict[str, Any]) -> _StepSpec:
+    path: JsonPath | None = ("jobs", i, "extend", k, "prompt") if "prompt" in step else None
+    return k, step.get("motion"), step.get("index", 0), path
+
+
 class _Expander:
-    def __init__(self, doc: Document, images: ImageTable, templates: Templates) -> None:
+    def __init__(
+        self, doc: Document, images: ImageTable, templates: Templates, build: bool = True
+    ) -> None:
+        self.build = build
+        self.prompts: dict[tuple[str, int], str | None] = {}  # (prompt, row) -> rendered
+        self.steps: list[_StepSpec] = []  # the extension steps of the entry being expanded
+        self.spec_stem = Path(doc.file).stem
         self.doc, self.images, self.templates = doc, images, templates
         self.data: dict[str, Any] = doc.data
         self.defaults: dict[str, Any] = self.data.get("defaults", {})
@@ -99,6 +127,8 @@ class _Expander:
         self.outputs: dict[str, tuple[str, int]] = {}  # output folder -> (job name, template)
         self.image_json: dict[str, str] = {}
         self.output_name = templates.get(("output", "name")) or Template("{{ job }}")
+        # The default output name is the job's name itself: no render needed.
+        self.output_is_name = self.output_name.source.strip() == "{{ job }}"
 
     def run(self) -> tuple[Job, ...]:
         jobs: list[Job] = []
@@ -114,6 +144,8 @@ class _Expander:
         prompts: list[str | None] = list(entry.get("prompts", [])) or [None]
         name_template = self.name_template(i, entry, rows)
         variants = [self.variant(i, entry, row, prompts) for row in rows]
+        self.prompts.clear()
+        self.steps = [_step_spec(i, k, step) for k, step in enumerate(entry.get("extend", []))]
         jobs = []
         for source, prompt_name, variant in itertools.product(sources, prompts, variants):
             for take in range(1, entry.get("takes", 1) + 1):
@@ -171,16 +203,19 @@ class _Expander:
         if name is None:
             return None
         context["job"] = name
-        prompt = None
-        if prompt_name is not None:
-            prompt_path: JsonPath = ("prompts", prompt_name)
-            prompt = self.render(self.templates.get(prompt_path), prompt_path, context, name)
+        prompt = self.prompt(prompt_name, variant, context, name)
         self.check_name(i, entry, name)
         image_json = self.image_json.get(source.name) or encode_image(source)
         self.image_json[source.name] = image_json
-        base = hash_job(image_json, variant.end_json, prompt, variant.settings_json, take)
-        output = self.render(self.output_name, ("output", "name"), context, name) or name
+        if self.output_is_name:
+            output = name
+        else:
+            output = self.render(self.output_name, ("output", "name"), context, name) or name
         self.check_output(output, name, i)
+        if not self.build:
+            self.extensions(i, entry, settings, context, "", name)
+            return COUNTED
+        base = hash_job(image_json, variant.end_json, prompt, variant.settings_json, take)
         extensions, awaiting = self.extensions(i, entry, settings, context, base, name)
         return Job(
             name,
@@ -198,6 +233,22 @@ class _Expander:
             variables=variant.context,
         )
 
+    def prompt(
+        self, prompt_name: str | None, variant: _Variant, context: dict[str, Any], name: str
+    ) -> str | None:
+        """The job's rendered prompt; rendered once per matrix row when no job varies it."""
+        if prompt_name is None:
+            return None
+        key = (prompt_name, id(variant))  # the variants live as long as the cache
+        if key in self.prompts:
+            return self.prompts[key]
+        path: JsonPath = ("prompts", prompt_name)
+        template = self.templates.get(path)
+        text = self.render(template, path, context, name)
+        if template is not None and not _PER_JOB.intersection(template.variables):
+            self.prompts[key] = text
+        return text
+
     def extensions(
         self,
         i: int,
@@ -210,12 +261,10 @@ class _Expander:
         """The planned steps, and from the first ``index: approved`` on, those awaiting a review."""
         steps: list[Extension] = []
         awaiting: list[AwaitingStep] = []
-        for k, step in enumerate(entry.get("extend", [])):
-            motion = step.get("motion", settings.motion)
-            index = step.get("index", 0)
+        for k, given_motion, index, path in self.steps:
+            motion = settings.motion if given_motion is None else given_motion
             prompt = None
-            if "prompt" in step:
-                path: JsonPath = ("jobs", i, "extend", k, "prompt")
+            if path is not None:
                 step_context = {**context, "step": k + 1, "motion": motion}
                 prompt = self.render(self.templates.get(path), path, step_context, name)
             if index != APPROVED and index >= settings.batch_size:
@@ -227,8 +276,9 @@ class _Expander:
             if index == APPROVED or awaiting:
                 awaiting.append(AwaitingStep(k + 1, prompt, motion, _fixed(index)))
                 continue
-            parent = extension_fingerprint(parent, prompt, motion, index)
-            steps.append(Extension(k + 1, prompt, motion, index, parent))
+            if self.build:
+                parent = extension_fingerprint(parent, prompt, motion, index)
+                steps.append(Extension(k + 1, prompt, motion, index, parent))
         return tuple(steps), tuple(awaiting)
 
     def check_name(self, i: int, entry: dict[str, Any], name: str) -> None:
@@ -245,14 +295,16 @@ class _Expander:
         return bool(entry.get("takes", 1) > 1 and "take" not in entry.get("name", "take"))
 
     def check_output(self, output: str, name: str, i: int) -> None:
-        parts = output.split("/")
-        if output.startswith("/") or ".." in parts or not output.strip() or "\0" in output:
+        slash = "/" in output
+        escapes = output.startswith("/") or ".." in output.split("/") if slash else output == ".."
+        if escapes or not output.strip() or "\0" in output:
             message = f"output folder {output!r} of job {name!r} must stay inside output.dir"
             self.report(("output", "name"), message)
             return
-        folder = posixpath.normpath(output)
+        # normpath changes only names with a slash, or the names "." and "" (refused above).
+        folder = posixpath.normpath(output) if slash or output == "." else output
         where = ("output", "name") if "name" in self.data.get("output", {}) else ("jobs", i)
-        reserved = reserved_problem(folder, Path(self.doc.file).stem)
+        reserved = reserved_problem(folder, self.spec_stem)
         if reserved is not None:
             self.report(where, f"output folder {output!r} of job {name!r} is refused: {reserved}")
             return

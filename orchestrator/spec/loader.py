@@ -20,6 +20,7 @@ from orchestrator.spec.templates import Template, TemplateError
 from orchestrator.spec.yamlsource import Document, parse_yaml
 
 DEFAULT_PRICING = {"fast": 0.6}  # CometAPI's published mj_fast_video price
+DEFAULT_CURRENCY = "USD"  # the unit of that price
 DEFAULT_OUTPUT_DIR = "out/{{ campaign }}"
 _FLOAT_OPTIONS = ("max_rps", "poll_interval", "task_timeout")
 MAX_SPEC_BYTES = 10 * 1024 * 1024  # a spec of thousands of lines is under 1 MB
@@ -31,8 +32,11 @@ def load_campaign(path: Path) -> Campaign:
 
 
 def validate_spec(path: Path) -> int:
-    """Check the spec at ``path`` like load_campaign; return its job count."""
-    return len(_load(path).jobs)
+    """Check the spec at ``path`` like load_campaign; return its job count.
+
+    The jobs are only counted (no fingerprints, no job objects): no problem depends on them.
+    """
+    return len(_load(path, build=False).jobs)
 
 
 def check_spec(path: Path) -> tuple[Problem, ...]:
@@ -44,12 +48,12 @@ def check_spec(path: Path) -> tuple[Problem, ...]:
     return ()
 
 
-def _load(path: Path) -> Campaign:
+def _load(path: Path, build: bool = True) -> Campaign:
     doc = Document(str(path))
     try:
         doc = parse_yaml(str(path), read_spec(path))
         expand = _check_structure(doc)
-        campaign = _build(doc, path, expand) if expand is not None else None
+        campaign = _build(doc, path, expand, build) if expand is not None else None
     except MjvError:
         raise
     except Exception as exc:  # a bug must not hide the other problems, nor show a traceback
@@ -92,7 +96,7 @@ def _check_structure(doc: Document) -> bool | None:
     return salvage(doc, broken) if broken else True
 
 
-def _build(doc: Document, path: Path, expand: bool) -> Campaign | None:
+def _build(doc: Document, path: Path, expand: bool, build: bool) -> Campaign | None:
     place = Confinement.of(path.resolve().parent)
     images = resolve_images(doc, place)
     checks.check_references(doc, images)
@@ -101,7 +105,7 @@ def _build(doc: Document, path: Path, expand: bool) -> Campaign | None:
     within_limit = check_job_count(doc, images)
     if not expand or not within_limit:
         return None
-    jobs = expand_jobs(doc, images, templates)
+    jobs = expand_jobs(doc, images, templates, build=build)
     data: dict[str, Any] = doc.data
     return Campaign(
         name=data["campaign"],
@@ -109,11 +113,17 @@ def _build(doc: Document, path: Path, expand: bool) -> Campaign | None:
         description=data.get("description", ""),
         output_dir=_output_dir(doc, templates.get(("output", "dir")), place),
         jobs=jobs,
-        pricing={**DEFAULT_PRICING, **data.get("pricing", {})},
+        pricing={**DEFAULT_PRICING, **_prices(data.get("pricing", {}))},
+        currency=data.get("pricing", {}).get("currency", DEFAULT_CURRENCY),
         max_cost=data.get("budget", {}).get("max_cost"),
         run=_run_options(data.get("run", {})),
         **({"export_name": data["export"]["name"]} if "name" in data.get("export", {}) else {}),
     )
+
+
+def _prices(pricing: dict[str, Any]) -> dict[str, float]:
+    """The prices under ``pricing:`` (its ``currency`` is a label, not a price)."""
+    return {key: value for key, value in pricing.items() if key != "currency"}
 
 
 def _output_dir(doc: Document, template: Template | None, place: Confinement) -> Path:

@@ -97,7 +97,9 @@ def test_a_cap_runs_only_whole_chains_and_says_so_before_sending(tmp_path: Path)
     assert report.count("done") == 2 and report.count("blocked") == 2
     assert report.spent == 3.6 and report.submitted == 6
     blocked = [o.reason or "" for o in report.outcomes if o.status == "blocked"]
-    assert all("its chain needs 1.80, 0.40 left under the cap of 4" in r for r in blocked)
+    assert all(
+        "its chain needs 1.80 USD, 0.40 USD left under the cap of 4 USD" in r for r in blocked
+    )
     # No chain was left half-extended: each is wholly downloaded or wholly untouched.
     assert sorted(map(tuple, _chains(tmp_path).values())) == [
         ("downloaded",) * 3,
@@ -109,7 +111,7 @@ def test_a_cap_runs_only_whole_chains_and_says_so_before_sending(tmp_path: Path)
     assert kind == "budget" and "7.20" in str(fields["note"]) and "4" in str(fields["note"])
     out = io.StringIO()
     summarise(report, load_campaign(tmp_path / "c.yaml"), out)
-    assert "budget: the known cost of this run, 7.20" in out.getvalue()
+    assert "budget: the known cost of this run, 7.20 USD" in out.getvalue()
     assert len([s for s in provider.fake.ledger.submits if s.charged]) == 6
 
 

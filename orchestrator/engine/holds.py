@@ -18,6 +18,8 @@ from orchestrator.engine.pacing import Budget
 from orchestrator.errors import BudgetError
 from orchestrator.graph import Graph, Kind
 from orchestrator.model import Campaign, Job
+from orchestrator.money import cap as cap_shown
+from orchestrator.money import shown
 from orchestrator.state import AsyncStore, Status, Submission
 
 _EPSILON = 1e-9
@@ -54,7 +56,8 @@ class ChainHolds:
         if unknown:
             raise BudgetError(
                 f"{what}: blocked by the budget: {unknown} of its submissions have no known "
-                f"price and a cost cap of {cap:g} is set; give their price under 'pricing:' "
+                f"price and a cost cap of {cap_shown(cap, self._budget.currency)} is set; give "
+                "their price under 'pricing:' "
                 "or run without a cap"
             )
         keys = tuple((key, price or 0.0) for key, price in fresh)
@@ -82,9 +85,11 @@ class ChainHolds:
     async def _reserve(self, what: str, amount: float, cap: float) -> None:
         budget = self._budget
         left = cap - budget.spent - budget.reserved
+        unit = budget.currency
         message = (
-            f"{what}: blocked by the budget: its chain needs {amount:.2f}, "
-            f"{max(0.0, left):.2f} left under the cap of {cap:g}; it was not started"
+            f"{what}: blocked by the budget: its chain needs {shown(amount, unit)}, "
+            f"{shown(max(0.0, left), unit)} left under the cap of {cap_shown(cap, unit)}; "
+            "it was not started"
         )
         if amount > left + _EPSILON:
             raise BudgetError(message)
@@ -133,7 +138,7 @@ def chain_needs(
 
 def budget_shortfall(budget: Budget, needs: Mapping[str, float | None]) -> str | None:
     """What to say before a run when the cap cannot pay for every chain whole, else None."""
-    cap = budget.max_cost
+    cap, unit = budget.max_cost, budget.currency
     if cap is None:
         return None
     known = round(sum(price for price in needs.values() if price is not None), 6)
@@ -141,12 +146,14 @@ def budget_shortfall(budget: Budget, needs: Mapping[str, float | None]) -> str |
     left = round(cap - budget.spent - budget.reserved, 6)
     if unknown:
         return (
-            f"{unknown} submissions have no known price and a cost cap of {cap:g} is set: "
+            f"{unknown} submissions have no known price and a cost cap of "
+            f"{cap_shown(cap, unit)} is set: "
             "the chains that need them are not started"
         )
     if known <= left + _EPSILON:
         return None
     return (
-        f"the known cost of this run, {known:.2f}, is more than the {max(0.0, left):.2f} the "
-        f"cost cap of {cap:g} leaves: only the chains that fit whole are run"
+        f"the known cost of this run, {shown(known, unit)}, is more than the "
+        f"{shown(max(0.0, left), unit)} the cost cap of {cap_shown(cap, unit)} leaves: only the "
+        "chains that fit whole are run"
     )

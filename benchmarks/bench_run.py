@@ -46,14 +46,14 @@ class Figures:
     exit_code: int
 
 
-def write_spec(folder: Path, jobs: int) -> Path:
+def write_spec(folder: Path, jobs: int, qc: bool = True) -> Path:
     """A campaign of exactly ``jobs`` jobs: images x moods (at most 10 moods), one prompt."""
     moods = max(d for d in range(1, 11) if jobs % d == 0)
     images = jobs // moods
     lines = [
         "version: 1",
         "campaign: bench",
-        "defaults: {mode: fast, motion: low, batch_size: 1}",
+        f"defaults: {{mode: fast, motion: low, batch_size: 1, qc: {{enabled: {str(qc).lower()}}}}}",
         "images:",
         *[f'  i{n}: {{url: "https://cdn.example.com/{n}.png"}}' for n in range(images)],
         "prompts:",
@@ -77,11 +77,12 @@ def measure(
     max_rps: float = 100_000.0,
     flags: tuple[str, ...] = (),
     profile: str | None = None,
+    qc: bool = True,
 ) -> Figures:
     """Run one campaign of ``jobs`` jobs (``slots`` in flight) and return its figures."""
     config = SimulatorConfig(job_seconds=job_seconds, slots=slots, api_key=KEY)
     with tempfile.TemporaryDirectory() as tmp, Simulator(config) as sim:
-        spec = write_spec(Path(tmp), jobs)
+        spec = write_spec(Path(tmp), jobs, qc)
         env = dict(os.environ, MJV_API_KEY=KEY, MJV_BASE_URL=sim.base_url)
         env.setdefault("MJV_CLIP_MB_PER_SECOND", "0.05")  # the simulator's clips are tiny
         runner = [str(Path(__file__).parent / "cpu_profile.py"), profile] if profile else []

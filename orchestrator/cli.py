@@ -19,6 +19,9 @@ from orchestrator.errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, MjvErr
 from orchestrator.terminal import SafeStream
 from orchestrator.wirecheck import KEY_VARS
 
+# The simulator's bad clips (simulator/footage.py FAULTS; not imported: it loads PyAV).
+CLIP_FAULTS = ("frozen", "black", "flicker", "short", "undecodable", "unrelated")
+
 
 def _add_validate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
@@ -110,6 +113,14 @@ def _add_status(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.add_argument("--simulate", action="store_true", help="the state `run --simulate` keeps")
 
 
+def _add_qc(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("qc", help="check downloaded clips: scores, pass/fail, pictures")
+    p.add_argument("spec", metavar="SPEC")
+    p.add_argument("--select", action="append", default=[], metavar="GLOB", help="jobs to check")
+    p.add_argument("--state", metavar="PATH", help="state file (default .mjv/state.db)")
+    p.add_argument("--simulate", action="store_true", help="the state `run --simulate` keeps")
+
+
 def _add_simulate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("simulate", help="serve the built-in provider simulator on loopback")
     p.add_argument("--host", default="127.0.0.1")
@@ -156,6 +167,11 @@ def _add_simulate_rev2(p: argparse.ArgumentParser) -> None:
     add("--blank-status-seconds", type=seconds, default=0.0, metavar="S", help='status ""')
     add("--price", action="append", default=[], type=_price, metavar="KIND=X", help="a price")
     add("--world", metavar="FILE", help="keep the provider's world in FILE across restarts")
+    add(
+        "--clip-fault", choices=CLIP_FAULTS, default="", help="the defect of bad clips (docs/qc.md)"
+    )
+    add("--clip-fault-share", type=share, default=0.0, metavar="P", help="share of bad clips")
+    add("--clip-fault-word", default="", metavar="WORD", help="bad clips for prompts with WORD")
 
 
 def _non_negative_float(text: str) -> float:
@@ -297,6 +313,7 @@ _VERBS = (
     _add_verdicts,
     _add_export,
     _add_completion,
+    _add_qc,
 )
 
 

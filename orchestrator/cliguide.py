@@ -84,6 +84,13 @@ GUIDE: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {
             ("mjv review spec.yaml --simulate --no-open", "the simulated clips; print the URL"),
         ),
     ),
+    "qc": (
+        "Check the downloaded clips (scores, pass or fail, pictures); exit 1 when any fails.",
+        (
+            ("mjv qc spec.yaml", "check every clip not yet checked as it is"),
+            ("mjv qc spec.yaml --select 'hero-*' --simulate", "some jobs, of the simulated run"),
+        ),
+    ),
     "approve": (
         "Approve clips from the command line (the review file beside the spec records it).",
         (

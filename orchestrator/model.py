@@ -10,6 +10,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from orchestrator.qc.rules import QcRules
+
 VIDEO_KINDS = ("video", "extend")  # priced by speed mode; imagine, upscale, upload, modal by kind
 BASE_SECONDS = 5.0
 EXTENSION_SECONDS = 4.0
@@ -132,6 +134,8 @@ class Job:
     awaiting: tuple[AwaitingStep, ...] = ()  # steps after ``extensions`` that wait for a review
     approvals: tuple[tuple[int, str], ...] = ()  # (step, approved clip it extends) of its steps
     variables: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    qc: QcRules = field(default_factory=QcRules)  # the clip checks' rules (spec's qc:)
+    retake: int = 0  # 0: the job as the spec says; n: its n-th retake after failed checks
 
     @property
     def key(self) -> str:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from orchestrator.graph import Kind, pending_counts
 from orchestrator.model import Campaign, Job, JobStatus
+from orchestrator.qc.worst import RetakeWorstCase, worst_case
 
 STATUSES = (
     JobStatus.NEW,
@@ -80,6 +81,8 @@ class Plan:
     basis: str = "nothing (no state file, no manifest): every job is new"
     review: Mapping[str, int] = field(default_factory=dict)  # approved/rejected/unreviewed clips
     currency: str = "USD"  # the unit of every amount (pricing.currency)
+    retakes: RetakeWorstCase = field(default_factory=lambda: RetakeWorstCase(0, 0, 0.0, 0.0))
+    qc_failed: tuple[str, ...] = ()  # clips that failed their checks (never extended)
 
     @property
     def left(self) -> float | None:
@@ -138,6 +141,7 @@ def build_plan(
         spent=spent,
         in_doubt=in_doubt,
         currency=campaign.currency,
+        retakes=worst_case(campaign, (row.job for row in rows if row.has_work and row.job)),
         basis=basis or Plan.basis,
     )
 

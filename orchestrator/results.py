@@ -125,6 +125,27 @@ class VersionEntry:
 
 
 @dataclass(frozen=True)
+class RetakeEntry:
+    """A new take of a job whose clips failed their checks (``qc.on_fail: retake``)."""
+
+    retake: int  # 1..5
+    fingerprint: str | None
+    output: str  # its folder, relative to the output folder
+    status: JobStatus
+    steps: tuple[StepEntry, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        """The object the manifest holds."""
+        return {
+            "retake": self.retake,
+            "fingerprint": self.fingerprint,
+            "output": self.output,
+            "status": str(self.status),
+            "steps": [step.to_json() for step in self.steps],
+        }
+
+
+@dataclass(frozen=True)
 class JobEntry:
     """One job of the campaign: what it asked for, where each step stands, what it cost."""
 
@@ -142,9 +163,11 @@ class JobEntry:
     matrix: tuple[tuple[str, Any], ...] = ()
     cost: float | None = None  # spent on its steps, refunds deducted; None when unknown
     versions: tuple[VersionEntry, ...] = ()
+    retakes: tuple[RetakeEntry, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        """The object the manifest holds (``versions`` only when there are some)."""
+        """The object the manifest holds (``versions`` and ``retakes`` only when there are
+        some)."""
         entry = {
             "name": self.name,
             "fingerprint": self.fingerprint,
@@ -162,6 +185,8 @@ class JobEntry:
         }
         if self.versions:  # only then: manifests without versions keep their exact bytes
             entry["versions"] = [version.to_json() for version in self.versions]
+        if self.retakes:
+            entry["retakes"] = [retake.to_json() for retake in self.retakes]
         return entry
 
     def files(self) -> Iterator[FileEntry]:
@@ -282,6 +307,7 @@ __all__ = [
     "KeptFile",
     "Manifest",
     "ManifestError",
+    "RetakeEntry",
     "SourceEntry",
     "SpentOn",
     "StepEntry",

@@ -18,6 +18,7 @@ from orchestrator.results import (
     JobEntry,
     KeptFile,
     Manifest,
+    RetakeEntry,
     SourceEntry,
     SpentOn,
     StepEntry,
@@ -136,6 +137,18 @@ def _job(job: _Fields) -> JobEntry:
         matrix=tuple(matrix.data.items()) if matrix else (),
         cost=job.number("cost"),
         versions=tuple(_version(version) for version in job.objects("versions")),
+        retakes=tuple(_retake(retake, name) for retake in job.objects("retakes")),
+    )
+
+
+def _retake(retake: _Fields, job: str) -> RetakeEntry:
+    number = retake.integer("retake")
+    return RetakeEntry(
+        retake=number or 1,
+        fingerprint=retake.text("fingerprint"),
+        output=retake.text("output") or job,
+        status=retake.choice("status", JobStatus, JobStatus.NEW),
+        steps=tuple(_step(step) for step in retake.objects("steps")),
     )
 
 

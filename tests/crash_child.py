@@ -33,6 +33,7 @@ WRITES = (
     "reset",
     "adopt",
     "record_upload",
+    "record_qc",
 )
 
 

@@ -46,8 +46,10 @@ def _leftovers(spec: Path) -> list[str]:
     """Every file a run left in the output folder but the manifest and the report."""
     out = spec.parent / "out" / "hostile"
     keep = {"manifest.json", "report.html"}
-    return sorted(
-        str(p.relative_to(out)) for p in out.rglob("*") if p.is_file() and p.name not in keep
+    return sorted(  # thumbs/: the clip checks' pictures of each clip
+        str(p.relative_to(out))
+        for p in out.rglob("*")
+        if p.is_file() and p.name not in keep and p.parent.name != "thumbs"
     )
 
 

@@ -22,7 +22,7 @@ from orchestrator.spec import load_campaign
 SPEC = """\
 version: 1
 campaign: taped
-defaults: {mode: fast, motion: low, batch_size: 1}
+defaults: {mode: fast, motion: low, batch_size: 1, qc: {enabled: false}}  # 3 s taped clips
 images:
   sneaker: {url: "https://cdn.example.com/sneaker.png"}
 prompts:

@@ -19,6 +19,7 @@ from orchestrator.errors import EXIT_ERROR, EXIT_OK, EXIT_USAGE, EXIT_WORK, Spec
 from orchestrator.model import Campaign, ImageSource, Job, JobStatus, Settings
 from orchestrator.money import cap, shown
 from orchestrator.plan import STATUSES, Plan, PlanRow, Totals, build_plan
+from orchestrator.qc.worst import worst_case_text
 from orchestrator.review.current import campaign_counts, reviewed
 from orchestrator.review.plan import review_lines, verdict_counts
 from orchestrator.review.resolve import Files, files_of_manifest, files_of_store
@@ -103,6 +104,7 @@ def _plan_all(
     campaign: Campaign, location: str | None, default: Path, keep: Callable[[str], bool]
 ) -> Plan:
     # Imported here: a plan without state (the CI case) need not load the engine.
+    from orchestrator.qc.campaign import failed_checks
     from orchestrator.state import locate_state, open_state, state_found
 
     if not state_found(location, default_path=default):
@@ -118,6 +120,7 @@ def _plan_all(
         classes = classify(campaign, subs, records)
         done = done_keys(campaign, store, time.time())
         money = store.totals()
+        failed = failed_checks(store)
     plan = _build(
         campaign,
         keep,
@@ -130,6 +133,7 @@ def _plan_all(
         in_doubt=money.reserved,
         basis=f"the state {getattr(where, 'shown', where)}",
     )
+    plan = replace(plan, qc_failed=failed) if failed else plan
     return _with_review(plan, campaign, files)
 
 
@@ -189,6 +193,10 @@ def markdown(plan: Plan) -> str:
         )
         + ")",
     ]
+    if plan.qc_failed:
+        lines.append(f"\n{len(plan.qc_failed)} clip(s) failed their checks (never extended)")
+    if plan.retakes.retakes:
+        lines.append("\n" + worst_case_text(plan.retakes, plan.left).strip())
     if plan.over_budget:
         lines.append("\n:warning: this plan exceeds the budget cap")
     lines += review_lines(plan)
@@ -274,6 +282,8 @@ def _head_json(plan: Plan) -> dict[str, Any]:
         "left": plan.left,
         "totals": {**asdict(plan.totals), "unpriced": dict(plan.totals.unpriced)},
         "review": dict(plan.review),
+        **({"retakes": asdict(plan.retakes)} if plan.retakes.retakes else {}),
+        **({"qc_failed": list(plan.qc_failed)} if plan.qc_failed else {}),
     }
 
 
@@ -334,6 +344,8 @@ def write_text(plan: Plan, out: TextIO) -> None:
     out.write(_totals_text(plan.totals, plan.currency))
     if plan.review:
         out.write(f"clips: {verdict_counts(plan.review)}\n")
+    out.write(worst_case_text(plan.retakes, plan.left))
+    out.writelines(f"failed its checks: {line} (never extended)\n" for line in plan.qc_failed)
     out.write(_budget_text(plan))
 
 

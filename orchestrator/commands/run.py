@@ -159,11 +159,12 @@ def _client(args: argparse.Namespace, campaign: Campaign) -> Iterator[Client]:
         yield Client.from_env(args.base_url)
         return
     from orchestrator.simulator import Simulator, SimulatorConfig  # only with --simulate
+    from orchestrator.simulator.footage import faults_from_env
 
     # The provider's world lives in a file, so Ctrl-C and resume, extension edits, retries and
     # restores from the manifest meet the same tasks and clips, as with a long-lived provider.
     seconds = float(os.environ.get("MJV_SIMULATE_JOB_SECONDS") or SIMULATED_JOB_SECONDS)
-    config = SimulatorConfig(job_seconds=seconds)
+    config = SimulatorConfig(job_seconds=seconds, **faults_from_env(os.environ))
     world = world_path(campaign)
     simulator = Simulator(config, port=_last_port(world), world=world)
     try:

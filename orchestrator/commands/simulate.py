@@ -51,6 +51,9 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
         stall=args.stall,
         gateway_timeout=args.gateway_timeout,
         blank_status_seconds=args.blank_status_seconds,
+        clip_fault=args.clip_fault,
+        clip_fault_share=args.clip_fault_share,
+        clip_fault_word=args.clip_fault_word,
         prices=prices_from_args(args.price),
     )
 

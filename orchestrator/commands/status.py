@@ -56,6 +56,9 @@ def render(status: CampaignStatus) -> str:
         for name, kind, reason in status.failures
     ]
     lines += [
+        f"  failed its checks: {one_line(line)} (never extended)" for line in status.qc_failed
+    ]
+    lines += [
         f"  orphaned: {name} (in the state, no longer in the spec)" for name in status.orphaned
     ]
     return "\n".join(lines) + "\n"

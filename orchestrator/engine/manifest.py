@@ -23,6 +23,8 @@ from orchestrator.engine.ledger import (
 from orchestrator.errors import ManifestError, ManifestNotWrittenError, OutputCollisionError
 from orchestrator.graph import build_graph
 from orchestrator.model import Campaign, ChainStep, Job, JobStatus, chain
+from orchestrator.qc.manifest import with_checks
+from orchestrator.qc.takes import retake_of
 from orchestrator.results import (
     MANIFEST_NAME,
     MANIFEST_VERSION,
@@ -34,7 +36,7 @@ from orchestrator.results import (
     StepEntry,
     VersionEntry,
 )
-from orchestrator.state import FileRecord, Money, Status, Store, Submission
+from orchestrator.state import FileRecord, Money, QcRecord, Status, Store, Submission
 
 # (attempt, record, current): a file record a job's folder may keep under versions/
 Candidate = tuple[int, FileRecord, bool]
@@ -72,6 +74,7 @@ def build_manifest(campaign: Campaign, store: Store) -> Manifest:
     files = store.all_files()
     money = store.money()
     jobs = _Entries(campaign, subs, files, _candidates(store, subs, files), money)
+    jobs.qc = store.qc_results()
     graph = build_graph(campaign.jobs)
     sources = source_entries(graph, subs, money)
     number, done, count, size = _counts(jobs)
@@ -103,6 +106,7 @@ class _Entries(Sequence[JobEntry]):
         self._campaign, self._subs, self._files = campaign, subs, files
         self._kept, self._money = kept, money
         self._jobs = sorted(campaign.jobs, key=lambda job: job.name)
+        self.qc: Mapping[tuple[str, int], QcRecord] = {}
 
     def __len__(self) -> int:
         return len(self._jobs)
@@ -122,7 +126,16 @@ class _Entries(Sequence[JobEntry]):
         folder = self._campaign.output_dir / job.output_name
         versions = _versions(folder, job, self._kept.get(job.name, []))
         cost = spent_on(self._money, [step.fingerprint for step in chain(job)])
-        return job_entry(job, self._subs, self._files, cost, versions)
+        entry = job_entry(job, self._subs, self._files, cost, versions)
+        if not self.qc:
+            return entry
+        takes = (retake_of(job, n) for n in range(1, job.qc.retakes + 1))
+        retakes = [
+            (take.retake, job_entry(take, self._subs, self._files, None))
+            for take in takes
+            if take.fingerprint in self._subs
+        ]
+        return with_checks(entry, self.qc, retakes)
 
 
 def _candidates(

@@ -48,6 +48,8 @@ from orchestrator.errors import (
 from orchestrator.graph import build_graph, upload_key
 from orchestrator.model import Campaign, Job, JobStatus
 from orchestrator.provider import OnSend
+from orchestrator.qc.takes import ClipChecker, ClipsFailedError, restore_retake, retake_of
+from orchestrator.results import Manifest
 from orchestrator.state import Status, Submission, SubmissionSpec
 from orchestrator.uploads import is_fresh
 from orchestrator.wire import HD_VIDEO, wire_prompt
@@ -146,6 +148,7 @@ class _Runner:
             config.download_concurrency,
             warn=lambda text: rt.progress.event("warning", what=text),
         )
+        self.checks = ClipChecker(rt.store)
         self.outcomes: dict[str, JobOutcome] = {}
         self.ended: Counter[str] = Counter()  # outcomes by status, kept as they come
         self.active: set[str] = set()  # jobs with work at the provider: sent, polled, fetched
@@ -153,11 +156,13 @@ class _Runner:
         self.stopped: str | None = None
         self.graph = build_graph(self.jobs, requests=True)
         self.budget_note: str | None = None
+        self.manifest: Manifest | None = None  # read at the start of the run
 
     async def run(self, free_space: FreeSpace | None) -> RunReport:
         store = self.rt.store
         # Refuses an output folder of another campaign before anything is written.
         manifest = read_results(manifest_path(self.campaign), self.campaign.name)
+        self.manifest = manifest
         await self._preflight(free_space)
         await store.declare(self.graph.specs())
         if manifest is not None:
@@ -174,6 +179,7 @@ class _Runner:
             await asyncio.gather(*helpers, return_exceptions=True)
             await self.submitter.drain()
             await self._release_leases()
+            self.checks.close()
             remove_stale_parts(self.rt.output_dir)  # a killed run's, too young at the start
             failure = await store.run(save_manifest, self.campaign, store.sync)
             store.shutdown()  # its queue is empty by now
@@ -252,7 +258,9 @@ class _Runner:
 
     async def _outcome(self, job: Job) -> JobOutcome:
         try:
-            await self._chain(job)
+            await self._takes(job)
+        except ClipsFailedError as exc:
+            return JobOutcome(job.name, JobStatus.BLOCKED, str(exc))
         except JobFailedError as exc:
             if self._state_gone():  # the failure is the state file's, not the job's
                 return JobOutcome(job.name, JobStatus.INTERRUPTED)
@@ -273,20 +281,38 @@ class _Runner:
             return JobOutcome(job.name, JobStatus.FAILED, f"job {job.name}: {exc}", False)
         return JobOutcome(job.name, JobStatus.DONE)
 
+    async def _takes(self, job: Job) -> None:
+        """The job's chain, then (qc.on_fail: retake) new takes until one passes its checks."""
+        for number in range(job.qc.retake_limit + 1):
+            take = retake_of(job, number)
+            if number:
+                await self.rt.store.declare(submission_specs([take]))
+                await self.rt.store.run(restore_retake, self.manifest, take, self.rt.store.sync)
+                self.rt.progress.event("retake", job=job.name, reason=f"retake {number}")
+            try:
+                await self._chain(take)
+                return
+            except ClipsFailedError:
+                if number == job.qc.retake_limit:
+                    raise
+
     async def _chain(self, job: Job) -> None:
-        folder = self.rt.output_dir / job.output_name
         downloads: list[asyncio.Task[None]] = []
         holds = self.submitter.holds
         capped = self.pacing.budget.max_cost is not None  # without a cap nothing is held
         chain = await holds.open(f"job {job.name}", await self._needs(job) if capped else ())
         try:
             parent = await self.submitter.ensure(await self._base_order(job))
-            batch = job.settings.batch_size
-            downloads.append(self._spawn(self._save(parent, folder, batch)))
+            downloads.append(self._spawn(self._save(job, parent)))
             for ext in job.extensions:
+                if ext.step not in dict(job.approvals):  # approved, even with --force: go on
+                    await self.checks.require(job, parent, downloads[-1], [ext.index])
                 order = self._extend_order(job, ext.step, parent.task_id or "")
                 parent = await self.submitter.ensure(order)
-                downloads.append(self._spawn(self._save(parent, folder, batch)))
+                downloads.append(self._spawn(self._save(job, parent)))
+            if job.qc.retake_limit > job.retake:  # a retake is due when no clip of it passed
+                indexes = range(job.settings.batch_size)
+                await self.checks.require(job, parent, downloads[-1], indexes, every=True)
         finally:
             await holds.close(chain)
             results = await asyncio.gather(*downloads, return_exceptions=True)
@@ -294,7 +320,13 @@ class _Runner:
             if isinstance(result, BaseException):
                 raise result
 
-    async def _save(self, sub: Submission, folder: Path, batch: int) -> None:
+    async def _save(self, job: Job, sub: Submission) -> None:
+        """Download the clips of one step of ``job`` and check them."""
+        folder = self.rt.output_dir / job.output_name
+        await self._download(sub, folder, job.settings.batch_size)
+        await self.checks.check(job, sub, await self.rt.store.files(sub.key), folder)
+
+    async def _download(self, sub: Submission, folder: Path, batch: int) -> None:
         """Download the clips of ``sub``; a clip that cannot be written stops all sending
         (never pay for what cannot be saved) and is tried again while the run drains."""
         for attempt in range(1, WRITE_TRIES + 1):
@@ -315,12 +347,14 @@ class _Runner:
     ) -> list[tuple[str, float | None]]:
         """(key, price) of what ``job``'s chain still has to pay for; ``known``: the state's
         submissions by key, when already read (else each of the chain's is read)."""
+        # A retake (qc) has fingerprints of its own, outside the run's graph.
+        graph = self.graph if job.fingerprint in self.graph.nodes else build_graph([job])
         if known is None:
             store = self.rt.store
-            got = [(key, await store.get(key)) for key in self.graph.needs[job.name]]
+            got = [(key, await store.get(key)) for key in graph.needs[job.name]]
             known = {key: sub for key, sub in got if sub is not None}
         fresh = await self._fresh_uploads(job)
-        return chain_needs(self.graph, self.campaign, job, known.get, fresh)
+        return chain_needs(graph, self.campaign, job, known.get, fresh)
 
     async def _fresh_uploads(self, job: Job) -> set[str]:
         now, fresh = self.rt.wall(), set()

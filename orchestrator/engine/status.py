@@ -13,6 +13,7 @@ from orchestrator.engine.downloads import file_matches
 from orchestrator.engine.ledger import unpriced_submissions
 from orchestrator.graph import build_graph, job_request, upload_key
 from orchestrator.model import Campaign, Job, JobStatus, chain
+from orchestrator.qc.campaign import failed_checks
 from orchestrator.state import FileRecord, Status, Store, Submission
 from orchestrator.uploads import is_fresh
 
@@ -67,6 +68,7 @@ class CampaignStatus:
     damaged: tuple[str, ...] = ()  # "job: file missing|altered"
     unpriced: int = 0  # accepted submissions of unknown price (not in ``spent``)
     currency: str = "USD"  # the unit of the money (pricing.currency)
+    qc_failed: tuple[str, ...] = ()  # "job step clip N: reasons" of clips failing their checks
 
 
 def classify(
@@ -231,6 +233,7 @@ def campaign_status(campaign: Campaign, store: Store) -> CampaignStatus:
         ),
         unpriced=unpriced_submissions(campaign, build_graph(campaign.jobs), store),
         currency=campaign.currency,
+        qc_failed=failed_checks(store),
     )
 
 

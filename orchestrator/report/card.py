@@ -6,6 +6,7 @@ import html
 from collections.abc import Mapping
 
 from orchestrator.money import shown
+from orchestrator.qc.report import card_attributes, render_clip_qc
 from orchestrator.report.verdict import rating_controls, verdict_block
 from orchestrator.report.view import Card, ClipView, ImageView, StepView, VersionView
 
@@ -37,6 +38,7 @@ def render_card(card: Card, axes: tuple[str, ...], live: bool = False) -> str:
             "data-take": card.take,
             "data-search": _search_text(card),
             **{f"data-m{i}": matrix.get(axis, "") for i, axis in enumerate(axes)},
+            **card_attributes(clip.qc for step in card.steps for clip in step.clips),
         }
     )
     body = [
@@ -101,6 +103,7 @@ def _step(card: Card, step: StepView, live: bool) -> str:
 
 
 def _clip(clip: ClipView, poster: str | None, live: bool) -> str:
+    poster = clip.poster or poster
     extra = attrs({"poster": poster}) if poster else ""
     mark = ' <strong class="final-mark">final</strong>' if clip.final else ""
     size = f" <small>{clip.size / 1000:.0f} kB</small>" if clip.size is not None else ""
@@ -119,7 +122,7 @@ def _clip(clip: ClipView, poster: str | None, live: bool) -> str:
         f'<figure{head}><template><video preload="none" controls playsinline '
         f'src="{esc(clip.href)}"{extra}></video>{rating_controls(clip, live)}</template>'
         f'<figcaption>clip {clip.index}{mark}{size} <a href="{esc(clip.href)}">open</a>'
-        f"</figcaption>{verdict_block(clip, live)}</figure>"
+        f"</figcaption>{verdict_block(clip, live)}{render_clip_qc(clip.qc, clip.strip)}</figure>"
     )
 
 

@@ -13,6 +13,7 @@ from urllib.parse import quote
 from orchestrator.errors import ManifestError, ReportError
 from orchestrator.model import Campaign, ImageSource, Job, JobStatus
 from orchestrator.money import shown
+from orchestrator.qc.report import clip_qc
 from orchestrator.report.entries import manifest_entries
 from orchestrator.report.verdict import waiting_steps
 from orchestrator.report.view import Card, ClipView, ImageView, Page, StepView, VersionView
@@ -157,6 +158,14 @@ def build_card(
     )
 
 
+def _thumb(entry: Mapping[str, Any], output: str, which: int) -> str | None:
+    """The poster (0) or strip (1) of a file entry, linked relative to report.html."""
+    thumbs = entry.get("thumbs")
+    if not isinstance(thumbs, list) or len(thumbs) <= which:
+        return None
+    return href(output, str(thumbs[which]))
+
+
 def href(*parts: str) -> str:
     """A relative URL from path parts (each already relative, '/'-separated)."""
     return quote("/".join(part.strip("/") for part in parts if part))
@@ -189,8 +198,20 @@ def _step(entry: StepEntry, output: str, review: Review, *, last: bool) -> StepV
 def _clip(entry: FileEntry, output: str, review: Review, last: bool) -> ClipView:
     path, link = f"{output}/{entry.name}", href(output, entry.name)
     verdict = review.on(path, entry.sha256)
+    poster, qc = _thumb(entry.extra, output, 0), clip_qc(entry.extra)
+    strip = _thumb(entry.extra, output, 1)
     if verdict is None:
-        return ClipView(entry.index, link, entry.bytes, last, path, entry.sha256)
+        return ClipView(
+            entry.index,
+            link,
+            entry.bytes,
+            last,
+            path,
+            entry.sha256,
+            poster=poster,
+            qc=qc,
+            strip=strip,
+        )
     return ClipView(
         entry.index,
         link,
@@ -201,6 +222,9 @@ def _clip(entry: FileEntry, output: str, review: Review, last: bool) -> ClipView
         verdict.verdict,
         verdict.stars,
         verdict.note,
+        poster=poster,
+        qc=qc,
+        strip=strip,
     )
 
 

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator
 from importlib import resources
 
 from orchestrator.model import JobStatus
+from orchestrator.qc.report import SORTS as SCORE_SORTS
 from orchestrator.report.card import esc, render_card
 from orchestrator.report.view import Page
 
@@ -15,7 +16,11 @@ CSP = (
     "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; "
     "img-src 'self' file:; media-src 'self' file:; base-uri 'none'; form-action 'none'"
 )
-SORTS = ("name", "status", "cost")
+SORTS = ("name", "status", "cost", *SCORE_SORTS)
+CHECKS_FILTER = (
+    '<label>Checks <select id="checks"><option value="">all</option>'
+    '<option value="passed">passed</option><option value="failed">failed</option></select></label>'
+)
 # A job's status in the manifest.
 STATUSES = (JobStatus.DONE, JobStatus.INCOMPLETE, JobStatus.FAILED, JobStatus.NEW)
 VERDICT_FILTERS = ("approved", "rejected", "unreviewed")
@@ -92,7 +97,8 @@ def _controls(page: Page) -> str:
     ]
     for i, axis in enumerate(page.axes):
         parts.append(_select(f"m{i}", axis, choices.get(f"m{i}", ())))
-    sorts = "".join(f'<option value="{name}">{name}</option>' for name in SORTS)
+    parts.append(CHECKS_FILTER)
+    sorts = "".join(f'<option value="{name}">{_sort_label(name)}</option>' for name in SORTS)
     parts.append(f'<label>Sort <select id="sort">{sorts}</select></label>')
     parts.append('<label><input type="checkbox" id="group"> takes side by side</label>')
     parts.append(_verdict_filters())
@@ -110,6 +116,10 @@ def _verdict_filters() -> str:
         f'</label><label>Stars <select id="stars"><option value="">any</option>{stars}</select>'
         "</label>"
     )
+
+
+def _sort_label(name: str) -> str:
+    return f"lowest {name[6:].replace('_', ' ')}" if name.startswith("score:") else name
 
 
 def _select(key: str, label: str, values: Iterable[str]) -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from orchestrator.qc.report import ClipQc
+
 
 @dataclass(frozen=True)
 class ImageView:
@@ -29,6 +31,9 @@ class ClipView:
     verdict: str | None = None  # approved | rejected, from the review file (same sha256 only)
     stars: int | None = None
     note: str | None = None
+    poster: str | None = None  # its poster frame (thumbs/), relative to report.html
+    qc: ClipQc | None = None  # its clip check, when it was checked
+    strip: str | None = None  # a strip of a few of its frames (thumbs/)
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from orchestrator.model import Campaign
+from orchestrator.qc.manifest import file_check
+from orchestrator.qc.rules import QcResult
 from orchestrator.results import Manifest
 from orchestrator.review.names import clip_path
 from orchestrator.review.resolve import Files, apply_review, files_of_manifest, files_of_store
@@ -27,6 +29,7 @@ class Clip:
     step: int
     index: int
     final: bool  # a clip of the job's last step
+    check: QcResult | None = None  # its clip check, when the manifest has one
 
 
 def manifest_clips(manifest: Manifest | None) -> Iterator[Clip]:
@@ -36,7 +39,8 @@ def manifest_clips(manifest: Manifest | None) -> Iterator[Clip]:
         for number, step in enumerate(job.steps):
             for f in step.files:
                 path = clip_path(job.output, f.name)
-                yield Clip(path, f.sha256, job.name, step.step, f.index, number == last)
+                final = number == last
+                yield Clip(path, f.sha256, job.name, step.step, f.index, final, file_check(f))
 
 
 def campaign_review(campaign: Campaign) -> Review:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 from typing import TypeVar
 
 from orchestrator.errors import UsageError
+from orchestrator.qc.takes import may_approve as clip_may_be_approved
 from orchestrator.review.current import Clip
 from orchestrator.review.names import clip_step
 from orchestrator.review.reviewfile import APPROVED, Review, Verdict
@@ -32,9 +33,12 @@ class ApprovalRefusedError(UsageError):
 def may_approve(clip: Clip, force: bool = False) -> str | None:
     """Why ``clip`` may not be approved, or None when it may.
 
-    The hook for clip quality checks: a clip that failed them is refused unless ``force``.
+    A clip that failed its quality checks is refused unless ``force``.
     """
-    return None
+    if clip_may_be_approved(clip.check, force=force):
+        return None
+    reasons = "; ".join(clip.check.reasons) if clip.check else ""
+    return f"it failed its checks ({reasons}); approve it anyway with --force"
 
 
 def apply_change(review: Review, clip: Clip, change: Change, by: str, at: str) -> Review:

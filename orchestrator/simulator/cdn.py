@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Mapping
+from urllib.parse import urlsplit
 
 from orchestrator.simulator.config import SimulatorConfig
-from orchestrator.simulator.media import PNG, clip_bytes
+from orchestrator.simulator.footage import HD_SIZE, SD_SIZE, clip_seconds, footage, picture_of
+from orchestrator.simulator.media import PNG, identity_box
 from orchestrator.simulator.replies import Reply, not_found
-from orchestrator.simulator.tasks import VIDEO_ACTIONS, TaskBook
+from orchestrator.simulator.tasks import VIDEO_ACTIONS, SimTask, TaskBook
 from orchestrator.simulator.uploads import UploadStore
 
 CLIP = re.compile(r"/cdn/(\d+)/(\d+)\.mp4$")
@@ -53,5 +56,27 @@ class Cdn:
         ttl = self._config.clip_ttl
         if ttl is not None and now >= self._book.outcome(task)[0] + ttl:
             return not_found()
+        return Reply(200, self._footage(task, index, now), "video/mp4")
+
+    def _footage(self, task: SimTask, index: int, now: float) -> bytes:
+        """A clip of the right length and size, starting from a picture of the start image."""
+        root = task
+        while root.parent is not None and (up := self._book.get(root.parent)) is not None:
+            root = up
         hd = task.properties.get("videoType") == "vid_1.1_i2v_720"
-        return Reply(200, clip_bytes(task.id, index, self._config.seed, hd=hd), "video/mp4")
+        upload = self._uploads.live(urlsplit(root.image).path, now) if root.image else None
+        picture = picture_of(
+            upload.data if upload else None, root.image, HD_SIZE if hd else SD_SIZE
+        )
+        made = footage(picture, clip_seconds(task.depth), self._fault(task, index))
+        return made + identity_box(task.id, index, self._config.seed)
+
+    def _fault(self, task: SimTask, index: int) -> str:
+        config = self._config
+        if not config.clip_fault:
+            return ""
+        word = config.clip_fault_word
+        if word and word.lower() in task.prompt.lower():
+            return config.clip_fault
+        draw = hashlib.sha256(f"{config.seed}/{task.id}/{index}/fault".encode()).digest()
+        return config.clip_fault if draw[0] / 256 < config.clip_fault_share else ""

@@ -64,4 +64,7 @@ class SimulatorConfig:
     stall: float = 0.0  # share of tasks that never finish on their own
     gateway_timeout: float = 3600.0  # the gateway fails a task unfinished this long after submit
     blank_status_seconds: float = 0.0  # a new task shows status "" this long
+    clip_fault: str = ""  # one of footage.FAULTS: the defect of bad clips served
+    clip_fault_share: float = 0.0  # share of clips served with clip_fault
+    clip_fault_word: str = ""  # clips of prompts containing this word get clip_fault too
     prices: Mapping[str, float] = field(default_factory=lambda: DEFAULT_PRICES)

@@ -30,6 +30,13 @@ def _box(kind: bytes, payload: bytes) -> bytes:
     return struct.pack(">I", 8 + len(payload)) + kind + payload
 
 
+def identity_box(task_id: str, index: int, seed: int = 0) -> bytes:
+    """A trailing top-level box carrying one clip's identity (players skip it)."""
+    identity = f"seed={seed} task={task_id} clip={index}".encode()
+    digest = hashlib.sha256(identity).digest()
+    return _box(IDENTITY_BOX, IDENTITY_PREFIX + identity + b" " + digest.hex().encode())
+
+
 def clip_bytes(task_id: str, index: int, seed: int = 0, *, hd: bool = False) -> bytes:
     """Return a playable MP4 unique to one clip and stable across calls.
 

@@ -49,6 +49,7 @@ def video_task(book: TaskBook, body: Mapping[str, Any], now: float, mode: str, h
     state = str(body.get("state") or "")
     task = SimTask(book.new_id(), "VIDEO", prompt, state, now, batch=batch, mode=mode)
     task.properties["videoType"] = HD_VIDEO if is_hd else "vid_1.1_i2v_480"
+    task.image = str(image)
     return task
 
 

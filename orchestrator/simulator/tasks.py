@@ -41,6 +41,7 @@ class SimTask:
     queued: float | None = None  # when it joined the line for a slot
     seq: int = 0  # order of joining the line
     ended: bool = False  # its end (and any refund) has been recorded
+    image: str = ""  # a video's start image URL (its clips start from a picture of it)
 
 
 Hook = Callable[[SimTask], None]

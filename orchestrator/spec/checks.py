@@ -7,6 +7,7 @@ from typing import Any
 from orchestrator.model import Settings
 from orchestrator.spec.images import ImageTable
 from orchestrator.spec.problems import JsonPath, did_you_mean
+from orchestrator.spec.qcrules import MATRIX_PREFIX, check_matrix_rule
 from orchestrator.spec.salvage import live_jobs
 from orchestrator.spec.schema import describe_type, load_schema
 from orchestrator.spec.templates import Template, TemplateError
@@ -89,6 +90,9 @@ def _check_matrix(doc: Document, path: JsonPath, matrix: dict[str, Any]) -> None
         elif axis in SETTING_NAMES:
             for k, value in enumerate(matrix[axis]):
                 _check_setting_value(doc, (*path, axis, k), axis, value)
+        elif axis.startswith(MATRIX_PREFIX):
+            for k, value in enumerate(matrix[axis]):
+                check_matrix_rule(doc, (*path, axis, k), axis, value)
     for part in ("include", "exclude"):
         for r, row in enumerate(matrix.get(part, [])):
             for key, value in row.items():

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.model import AwaitingStep, Extension, ImageSource, Job, Settings
+from orchestrator.qc.rules import QcRules, matrix_rules, rules_from
 from orchestrator.spec.checks import SETTING_NAMES, Templates
 from orchestrator.spec.identity import (
     encode_image,
@@ -94,6 +95,7 @@ class _Variant:
     settings_json: str  # canonical JSON pieces of the job fingerprint
     end_json: str
     row: tuple[tuple[str, Any], ...]  # the matrix row, in axis order
+    qc: QcRules
 
 
 COUNTED = Job("", "", ImageSource("", "url"), None, None, Settings(), 1, "")
@@ -174,7 +176,8 @@ class _Expander:
             where = self.origin(i, entry, row, "end_image")
             self.report(where, _LOOP_AND_END.format(end_name))
         settings_json, end_json = encode_settings(settings), encode_image(end)
-        return _Variant(settings, end, context, settings_json, end_json, _row(entry, row))
+        qc = rules_from({**self.defaults.get("qc", {}), **entry.get("qc", {}), **matrix_rules(row)})
+        return _Variant(settings, end, context, settings_json, end_json, _row(entry, row), qc)
 
     def name_template(
         self, i: int, entry: dict[str, Any], rows: list[dict[str, Any]]
@@ -231,6 +234,7 @@ class _Expander:
             variant.row,
             awaiting=awaiting,
             variables=variant.context,
+            qc=variant.qc,
         )
 
     def prompt(

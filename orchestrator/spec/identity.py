@@ -21,16 +21,23 @@ _canonical = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_asci
 
 
 def job_payload(
-    image: ImageSource, end: ImageSource | None, prompt: str | None, settings: Settings, take: int
+    image: ImageSource,
+    end: ImageSource | None,
+    prompt: str | None,
+    settings: Settings,
+    take: int,
+    retake: int = 0,
 ) -> dict[str, Any]:
-    """The payload a job's fingerprint hashes."""
-    return {
+    """The payload a job's fingerprint hashes (``retake`` only when > 0: a retake after
+    failed clip checks; every other fingerprint stays as it was)."""
+    payload = {
         "image": image.identity(),
         "end_image": end.identity() if end else None,
         "prompt": prompt,
         "settings": asdict(settings),
         "take": take,
     }
+    return payload | {"retake": retake} if retake else payload
 
 
 def job_fingerprint(
@@ -40,11 +47,14 @@ def job_fingerprint(
     return hash_job(encode_image(image), encode_image(end), prompt, encode_settings(settings), take)
 
 
-def hash_job(image: str, end: str, prompt: str | None, settings: str, take: int) -> str:
+def hash_job(
+    image: str, end: str, prompt: str | None, settings: str, take: int, retake: int = 0
+) -> str:
     """A job's fingerprint from pieces made by encode_image and encode_settings."""
+    again = f'"retake":{retake},' if retake else ""
     text = (
         f'{{"end_image":{end},"image":{image},'
-        f'"prompt":{_text_json(prompt)},"settings":{settings},"take":{take}}}'
+        f'"prompt":{_text_json(prompt)},{again}"settings":{settings},"take":{take}}}'
     )
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 

@@ -66,6 +66,17 @@ class FileRecord:
 
 
 @dataclass(frozen=True)
+class QcRecord:
+    """The clip check of one downloaded file: its content hash and the result's JSON."""
+
+    key: str
+    index: int
+    sha256: str  # the content checked: a different file at that place is checked again
+    passed: bool
+    result: str  # QcResult.to_json()
+
+
+@dataclass(frozen=True)
 class FileVersion:
     """A file record a submission replaced (--force, retry, adoption), with its attempt."""
 

@@ -18,6 +18,7 @@ from orchestrator.state import dump, rows, wakeups
 from orchestrator.state.dialect import Link
 from orchestrator.state.leases import LeaseBook
 from orchestrator.state.lifecycle import Action, Status, target
+from orchestrator.state.qc_records import SharedQc
 from orchestrator.state.records import (
     Attempt,
     FileRecord,
@@ -35,7 +36,7 @@ from orchestrator.state.steps import Steps
 _CLEARED = {"task_id": None, "failure": None, "clip_urls": "[]", "image_url": None}
 
 
-class SqlStore(SqlLeases):
+class SqlStore(SqlLeases, SharedQc):
     """The implementation of ``Store``; see ``Store`` for each method's semantics.
 
     Writes given an ``owner`` are fenced: ``LeaseLostError`` unless it holds the key's lease.

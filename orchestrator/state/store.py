@@ -12,6 +12,7 @@ from orchestrator.state.records import (
     FileRecord,
     FileVersion,
     Money,
+    QcRecord,
     Submission,
     SubmissionSpec,
     Totals,
@@ -144,6 +145,12 @@ class Store(Protocol):
 
     def all_files(self) -> dict[str, list[FileRecord]]:
         """Return the recorded files of every key of this campaign, in one query."""
+
+    def record_qc(self, record: QcRecord) -> None:
+        """Keep the clip check of one file, replacing an earlier check of that file."""
+
+    def qc_results(self) -> dict[tuple[str, int], QcRecord]:
+        """Every clip check of this campaign, by (key, clip index)."""
 
     def file_versions(self) -> list[FileVersion]:
         """Return the records of files that submissions replaced (never deleted), with attempts.

@@ -10,6 +10,7 @@
   const shown = document.getElementById("shown");
   const verdict = document.getElementById("verdict");
   const stars = document.getElementById("stars");
+  const checks = document.getElementById("checks");
   const STATUS_ORDER = { failed: 0, incomplete: 1, pending: 2, done: 3 };
 
   function matches(card, terms) {
@@ -18,6 +19,7 @@
         return false;
       }
     }
+    if (checks && checks.value && card.dataset.qc !== checks.value) return false;
     const text = card.dataset.search;
     return terms.every((term) => text.includes(term)) && clipsMatch(card);
   }
@@ -50,8 +52,14 @@
     cost: (a, b) => cost(a) - cost(b) || byName(a, b),
   };
 
+  function byScore(name) {
+    const score = (card) => (card.dataset["q" + name] ?? "") === "" ? Infinity : Number(card.dataset["q" + name]);
+    return (a, b) => score(a) - score(b) || byName(a, b);
+  }
+
   function sorted() {
-    const order = ORDERS[sort.value] || byName;
+    const wanted = sort.value.startsWith("score:") ? byScore(sort.value.slice(6)) : null;
+    const order = wanted || ORDERS[sort.value] || byName;
     if (!group.checked) return cards.slice().sort(order);
     // Each group sits where its first job sorts; inside it, takes in order.
     const first = new Map();

@@ -6,6 +6,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from orchestrator.providers import DEFAULT_PROVIDER
+
 _SHORT = 60
 
 
@@ -18,7 +20,11 @@ def differences(before: str | None, after: Mapping[str, Any], where: str = "") -
     except ValueError:
         return [f"{where or 'request'}: unreadable record; the fingerprint differs"]
     lines: list[str] = []
-    _walk(old, dict(after), where, lines)
+    new = dict(after)
+    if isinstance(old, dict) and "settings" in new:  # a base clip: no provider means CometAPI's
+        old.setdefault("provider", DEFAULT_PROVIDER)
+        new.setdefault("provider", DEFAULT_PROVIDER)
+    _walk(old, new, where, lines)
     return lines or [f"{where or 'request'}: same fields, different fingerprint"]
 
 

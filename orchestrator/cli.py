@@ -16,8 +16,8 @@ from orchestrator import __version__
 from orchestrator.cliguide import GuidingParser, decorate
 from orchestrator.engine.progress import GuardedStream
 from orchestrator.errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, MjvError, SpecError
+from orchestrator.providers import KEY_VARIABLES, PROVIDER_NAMES
 from orchestrator.terminal import SafeStream
-from orchestrator.wirecheck import KEY_VARS
 
 # The simulator's bad clips (simulator/footage.py FAULTS; not imported: it loads PyAV).
 CLIP_FAULTS = ("frozen", "black", "flicker", "short", "undecodable", "unrelated")
@@ -59,6 +59,7 @@ def _add_plan(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--state", metavar="PATH", help="state file (default .mjv/state.db)")
     p.add_argument("--simulate", action="store_true", help="the state `run --simulate` keeps")
     p.add_argument("--select", action="append", default=[], metavar="GLOB", help="only these jobs")
+    _add_provider(p, "price the same campaign on this provider instead (the spec unchanged)")
 
 
 def _add_run_options(p: argparse.ArgumentParser) -> None:
@@ -138,6 +139,7 @@ def _add_simulate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.add_argument("--drop-after-submit", type=_fraction, default=0.0, metavar="P")
     p.add_argument("--credits", type=int, metavar="N", help="charged calls before quota error")
     p.add_argument("--api-key", default="sk-simulator", help="key the simulator accepts")
+    _add_provider(p, "the provider whose wire format the simulator speaks")
     _add_simulate_rev2(p)
 
 
@@ -197,6 +199,12 @@ def _add_doctor(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         "Exit 0 when both are fine, 1 otherwise.",
     )
     p.add_argument("--base-url", metavar="URL", help="provider base URL (or MJV_BASE_URL)")
+    _add_provider(p, "the provider to check (its own key and URL variables)")
+
+
+def _add_provider(p: argparse.ArgumentParser, what: str) -> None:
+    names = ", ".join(PROVIDER_NAMES)
+    p.add_argument("--provider", choices=PROVIDER_NAMES, metavar="NAME", help=f"{what}: {names}")
 
 
 def _add_state(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -377,7 +385,7 @@ def main(
     guarded_out = GuardedStream(out or sys.stdout or io.StringIO())
     guarded_err = GuardedStream(err or sys.stderr or io.StringIO())
     # Every text a command writes is neutralised (see orchestrator.terminal), keys removed.
-    keys = [os.environ.get(name, "").strip() for name in KEY_VARS]
+    keys = [os.environ.get(name, "").strip() for name in KEY_VARIABLES]
     safe_out = SafeStream(cast(TextIO, guarded_out), keys)
     safe_err = SafeStream(cast(TextIO, guarded_err), keys)
     try:

@@ -21,6 +21,7 @@ from orchestrator.errors import (
     ConfigError,
     DownloadError,
     MalformedAnswerError,
+    ProviderError,
     ProviderUnreachableError,
     RefusedDownloadError,
     ServerError,
@@ -28,6 +29,7 @@ from orchestrator.errors import (
     UnusableAcceptanceError,
 )
 from orchestrator.provider import OnSend
+from orchestrator.providers import DEFAULT_PROVIDER, provider_info
 from orchestrator.tls import LazyCAContext
 from orchestrator.wire import (
     HD_VIDEO,
@@ -45,7 +47,6 @@ from orchestrator.wire import (
     video_body,
 )
 from orchestrator.wirecheck import (
-    KEY_VARS,
     MB,
     Bounds,
     answer_too_large,
@@ -70,6 +71,8 @@ __all__ = [
 
 DEFAULT_BASE_URL = "https://api.cometapi.com"
 DEFAULT_BOUNDS = Bounds()
+ErrorMap = Callable[[int, Any, str | None, bool], ProviderError]
+"""(HTTP status, JSON answer, Retry-After, was it a submit) -> the error it means."""
 # The Midjourney CDN sits behind a bot filter; midjourney-proxy's own fetcher sends a browser
 # User-Agent (MjImageFetchHelper.cs), and so do downloads here unless MJV_USER_AGENT says else.
 BROWSER_USER_AGENT = (
@@ -103,8 +106,10 @@ class Client:
         max_in_flight: int = 4,
         user_agent: str = BROWSER_USER_AGENT,
         bounds: Bounds = DEFAULT_BOUNDS,
+        error_map: ErrorMap = http_error,
     ) -> None:
         self._key = _check_key(api_key)
+        self._error_map = error_map  # the provider's reading of a non-200 answer
         self.base_url = _check_base_url(base_url)
         self.shown_url = redact_url(self.base_url)  # what messages may show of it
         self.bounds = bounds
@@ -133,20 +138,30 @@ class Client:
 
     @classmethod
     def from_env(
-        cls, base_url: str | None = None, env: Mapping[str, str] | None = None, **kw: Any
+        cls,
+        base_url: str | None = None,
+        env: Mapping[str, str] | None = None,
+        *,
+        provider: str = DEFAULT_PROVIDER,
+        **kw: Any,
     ) -> Client:
         """Build a client from MJV_API_KEY (or COMETAPI_KEY), MJV_BASE_URL, MJV_TIMEOUT and the
-        bounds of ``Bounds.from_env`` (MJV_MAX_ANSWER_MB, MJV_MAX_CLIP_MB, MJV_DOWNLOAD_TIMEOUT)."""
+        bounds of ``Bounds.from_env`` (MJV_MAX_ANSWER_MB, MJV_MAX_CLIP_MB, MJV_DOWNLOAD_TIMEOUT);
+        another ``provider`` reads its own key and URL variables (providers.PROVIDERS)."""
         env = os.environ if env is None else env
-        key = next((env[name] for name in KEY_VARS if env.get(name, "").strip()), None)
+        info = provider_info(provider)
+        key = next((env[name] for name in info.key_vars if env.get(name, "").strip()), None)
         if key is None:
-            raise ConfigError("no API key: set MJV_API_KEY (or COMETAPI_KEY) in the environment")
+            where = " ".join(info.key_vars[:1]) + f" (or {info.key_vars[1]})"
+            of = "" if provider == DEFAULT_PROVIDER else f" for {provider}"
+            raise ConfigError(f"no API key{of}: set {where} in the environment")
         if "timeout" not in kw and env.get("MJV_TIMEOUT"):
             kw["timeout"] = _parse_timeout(env["MJV_TIMEOUT"])
         if "user_agent" not in kw and env.get("MJV_USER_AGENT", "").strip():
             kw["user_agent"] = env["MJV_USER_AGENT"].strip()
         kw.setdefault("bounds", Bounds.from_env(env))
-        return cls(key, base_url or env.get("MJV_BASE_URL") or DEFAULT_BASE_URL, **kw)
+        url = next((env[n] for n in info.url_vars if env.get(n, "").strip()), info.base_url)
+        return cls(key, base_url or url, **kw)
 
     @property
     def account(self) -> str:
@@ -275,6 +290,18 @@ class Client:
             raise ServerError("list-by-condition did not return a list")
         return time.monotonic() - started
 
+    async def call(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        submit: bool = False,
+        on_send: OnSend | None = None,
+    ) -> Any:
+        """One API call for a provider adapter: the answer's JSON, or the error it means."""
+        return await self._call(method, path, body, submit=submit, on_send=on_send)
+
     async def _submit(
         self,
         path: str,
@@ -320,7 +347,7 @@ class Client:
         status, text, retry_after = resp
         payload = scrub(_json(text), self._key)
         if status != 200:
-            raise http_error(status, payload, retry_after, submit)
+            raise self._error_map(status, payload, retry_after, submit)
         if payload is None and not submit:
             raise ServerError(f"{method} {path}: unreadable answer from provider")
         return payload

@@ -13,15 +13,9 @@ from dataclasses import asdict, dataclass, replace
 from enum import StrEnum
 from typing import Any
 
-from orchestrator.model import (
-    HD_VIDEO_TYPE,
-    VIDEO_KINDS,
-    Campaign,
-    ImageSource,
-    Job,
-    fingerprint,
-    video_price_key,
-)
+from orchestrator.model import Campaign, ImageSource, Job, fingerprint
+from orchestrator.providers import DEFAULT_PROVIDER
+from orchestrator.providers.pricing import price_key
 from orchestrator.state import SubmissionSpec
 
 
@@ -50,13 +44,15 @@ class Node:
     step: int  # 1..4 for extension steps, else 0
     jobs: tuple[str, ...]  # names of the jobs that need it
     request: str = ""  # canonical JSON of what it asks for: compared to say why a job changed
-    hd: bool = False  # an HD clip (an extension keeps its base clip's resolution)
+    provider: str = "cometapi"
+    video_type: str = ""
+    batch: int = 1
 
     @property
     def price_key(self) -> str:
-        """The ``pricing:`` key of this submission: mode and resolution for video calls, else
-        its kind."""
-        return video_price_key(self.mode, self.hd) if self.kind in VIDEO_KINDS else str(self.kind)
+        """The price key of this submission (providers.pricing): on CometAPI its mode for
+        video calls, else its kind."""
+        return price_key(self.provider, str(self.kind), self.mode, self.video_type, self.batch)
 
 
 @dataclass(frozen=True)
@@ -75,7 +71,7 @@ class Graph:
 
     def price(self, campaign: Campaign, key: str) -> float | None:
         """Price of one node, None when unknown."""
-        return campaign.pricing.get(self.nodes[key].price_key)
+        return campaign.price_by_key(self.nodes[key].price_key)
 
 
 def imagine_key(image: ImageSource) -> str:
@@ -105,15 +101,18 @@ def pending_counts(jobs: Iterable[Job], done: Collection[str]) -> dict[tuple[Kin
                     seen.add(node.key)
                     tag = (node.kind, node.price_key)
                     counts[tag] = counts.get(tag, 0) + 1
-        mode, key = job.settings.price_key, job.fingerprint
+        s, key = job.settings, job.fingerprint
         if key not in seen:
             seen.add(key)
-            tag = (Kind.VIDEO, mode)
+            tag = (Kind.VIDEO, price_key(job.provider, "video", s.mode, s.video_type, s.batch_size))
             counts[tag] = counts.get(tag, 0) + 1
         extensions = [e.fingerprint for e in job.extensions if e.fingerprint not in seen]
         if extensions:
             seen.update(extensions)
-            tag = (Kind.EXTEND, mode)
+            tag = (
+                Kind.EXTEND,
+                price_key(job.provider, "extend", s.mode, s.video_type, s.batch_size),
+            )
             counts[tag] = counts.get(tag, 0) + len(extensions)
     return counts
 
@@ -161,27 +160,32 @@ def describe(value: Mapping[str, Any]) -> str:
 def job_request(job: Job) -> dict[str, Any]:
     """What a job's base clip asks for: the parts of its fingerprint, by name."""
     end = job.end_image.identity() if job.end_image else None
-    return {
+    request = {
         "image": job.image.identity(),
         "end_image": end,
         "prompt": job.prompt,
         "settings": asdict(job.settings),
         "take": job.take,
     }
+    if job.provider != DEFAULT_PROVIDER:  # as in the fingerprint: absent means cometapi
+        request["provider"] = job.provider
+    return request
 
 
 def _job_nodes(job: Job, requests: bool) -> Iterator[Node]:
     for image in (job.image, job.end_image):
         if image is not None:
             yield from _source_nodes(image, job.name)
-    mode, name, hd = job.settings.mode, job.name, job.settings.video_type == HD_VIDEO_TYPE
+    mode, name = job.settings.mode, job.name
     base = describe(job_request(job)) if requests else ""
-    yield Node(job.fingerprint, Kind.VIDEO, mode, None, name, 0, (name,), base, hd)
+    bill = job.provider, job.settings.video_type, job.settings.batch_size
+    yield Node(job.fingerprint, Kind.VIDEO, mode, None, name, 0, (name,), base, *bill)
     parent = job.fingerprint
     for ext in job.extensions:
         step = {"prompt": ext.prompt, "motion": ext.motion, "index": ext.index}
         request = describe(step) if requests else ""
-        yield Node(ext.fingerprint, Kind.EXTEND, mode, parent, name, ext.step, (name,), request, hd)
+        key, index = ext.fingerprint, ext.step
+        yield Node(key, Kind.EXTEND, mode, parent, name, index, (name,), request, *bill)
         parent = ext.fingerprint
 
 

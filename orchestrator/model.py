@@ -10,6 +10,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from orchestrator.providers.pricing import lookup, price_key
 from orchestrator.qc.rules import QcRules
 
 VIDEO_KINDS = ("video", "extend")  # priced by speed mode; imagine, upscale, upload, modal by kind
@@ -136,6 +137,7 @@ class Job:
     variables: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
     qc: QcRules = field(default_factory=QcRules)  # the clip checks' rules (spec's qc:)
     retake: int = 0  # 0: the job as the spec says; n: its n-th retake after failed checks
+    provider: str = "cometapi"  # the reseller that makes it (part of its identity unless cometapi)
 
     @property
     def key(self) -> str:
@@ -192,6 +194,25 @@ class Campaign:
     run: RunOptions = field(default_factory=RunOptions)
     export_name: str = "{{ job }}.mp4"  # template of an exported clip's file name
     currency: str = "USD"  # pricing.currency: the label every amount is shown with
+    provider: str = "cometapi"  # the spec's written top-level provider: flat ``pricing:`` keys' one
+    # Every provider's prices, published ones overridden by the spec (``pricing.<provider>``).
+    provider_pricing: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+
+    def prices_of(self, provider: str) -> Mapping[str, float]:
+        """The price table of ``provider`` (the flat ``pricing:`` for the spec's provider)."""
+        if provider == self.provider:
+            return self.pricing
+        return self.provider_pricing.get(provider, {})
+
+    def job_price(self, kind: str, job: Job) -> float | None:
+        """Price of one ``kind`` (video or extend) submission of ``job`` on its provider."""
+        s = job.settings
+        key = price_key(job.provider, kind, s.mode, s.video_type, s.batch_size)
+        return lookup(self.prices_of, key)
+
+    def price_by_key(self, key: str) -> float | None:
+        """Price of one submission with price key ``key`` (see providers.pricing)."""
+        return lookup(self.prices_of, key)
 
     def price(self, mode: str) -> float | None:
         """Price of one submission in ``mode``, or None when unknown."""

@@ -183,7 +183,7 @@ def _totals(
         kinds[kind] += count
     known_cost, unpriced = 0.0, {}
     for name, count in sorted(by_price.items()):
-        price = campaign.pricing.get(name)
+        price = campaign.price_by_key(name)
         if price is None:
             unpriced[name] = count
         else:

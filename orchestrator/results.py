@@ -164,10 +164,11 @@ class JobEntry:
     cost: float | None = None  # spent on its steps, refunds deducted; None when unknown
     versions: tuple[VersionEntry, ...] = ()
     retakes: tuple[RetakeEntry, ...] = ()
+    provider: str = "cometapi"  # the reseller that made it
 
     def to_json(self) -> dict[str, Any]:
         """The object the manifest holds (``versions`` and ``retakes`` only when there are
-        some)."""
+        some, ``provider`` only when not CometAPI)."""
         entry = {
             "name": self.name,
             "fingerprint": self.fingerprint,
@@ -187,6 +188,8 @@ class JobEntry:
             entry["versions"] = [version.to_json() for version in self.versions]
         if self.retakes:
             entry["retakes"] = [retake.to_json() for retake in self.retakes]
+        if self.provider != "cometapi":  # likewise for manifests made before other providers
+            entry["provider"] = self.provider
         return entry
 
     def files(self) -> Iterator[FileEntry]:

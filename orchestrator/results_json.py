@@ -138,6 +138,7 @@ def _job(job: _Fields) -> JobEntry:
         cost=job.number("cost"),
         versions=tuple(_version(version) for version in job.objects("versions")),
         retakes=tuple(_retake(retake, name) for retake in job.objects("retakes")),
+        provider=job.text("provider") or "cometapi",
     )
 
 

@@ -85,6 +85,7 @@ class VideoRequest:
     settings: Settings
     end_image: str | None = None  # URL
     state: str = ""  # the job key; also sent as the Idempotency-Key header
+    provider: str = "cometapi"  # the reseller that makes it (providers.PROVIDERS)
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,7 @@ class ExtendRequest:
     batch_size: int = 1
     mode: str = "fast"  # the job's speed mode: sent as the path prefix
     state: str = ""
+    auto: bool = False  # an automatic extension (no prompt of its own in the spec)
 
 
 @dataclass(frozen=True)

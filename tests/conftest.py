@@ -8,6 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from orchestrator.providers import PROVIDERS
+
+PROVIDER_VARS = tuple(v for info in PROVIDERS.values() for v in (*info.key_vars, *info.url_vars))
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -18,7 +22,7 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]
     home.mkdir()
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.chdir(tmp_path)
-    for name in ("MJV_API_KEY", "COMETAPI_KEY", "MJV_BASE_URL"):
+    for name in ("MJV_API_KEY", "COMETAPI_KEY", "MJV_BASE_URL", "MJV_PROVIDER", *PROVIDER_VARS):
         monkeypatch.delenv(name, raising=False)
     yield
 

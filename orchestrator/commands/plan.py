@@ -13,12 +13,14 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
+from orchestrator.commands.compare import compare, write_comparison
 from orchestrator.commands.plan_rows import row_text
 from orchestrator.commands.simulated import state_choice
 from orchestrator.errors import EXIT_ERROR, EXIT_OK, EXIT_USAGE, EXIT_WORK, SpecError, UsageError
 from orchestrator.model import Campaign, ImageSource, Job, JobStatus, Settings
 from orchestrator.money import cap, shown
 from orchestrator.plan import STATUSES, Plan, PlanRow, Totals, build_plan
+from orchestrator.providers import DEFAULT_PROVIDER
 from orchestrator.qc.worst import worst_case_text
 from orchestrator.review.current import campaign_counts, reviewed
 from orchestrator.review.plan import review_lines, verdict_counts
@@ -51,6 +53,9 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     except UsageError as exc:
         err.write(f"mjv: error: {exc}\n")
         return EXIT_USAGE
+    if getattr(args, "provider", None):  # the same campaign priced on another provider
+        fmt = "json" if args.format == "json" else "text"
+        return write_comparison(compare(campaign, args.provider), out, fmt)
     campaign, location, default = state_choice(campaign, args.state, args.simulate)
     select = tuple(getattr(args, "select", ()))
     missing = [p for p in select if not any(fnmatchcase(j.name, p) for j in campaign.jobs)]
@@ -371,7 +376,8 @@ def _write_row(row: PlanRow, out: TextIO, currency: str) -> None:
     out.write(f"    prompt   {one_line(prompt)}\n")
     flags = "".join(f" {flag}" for flag, on in (("loop", s.loop), ("raw", s.raw)) if on)
     out.write(f"    settings {s.mode} {s.video_type} {s.animate} motion={s.motion}")
-    out.write(f" batch={s.batch_size} take={job.take}{flags}\n")
+    on = f" on {job.provider}" if job.provider != DEFAULT_PROVIDER else ""
+    out.write(f" batch={s.batch_size} take={job.take}{flags}{on}\n")
     for step in job.extensions:
         text = step.prompt if step.prompt is not None else "(automatic)"
         out.write(

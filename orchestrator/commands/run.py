@@ -11,7 +11,6 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TextIO
 
-from orchestrator.client import Client
 from orchestrator.commands.confirm import confirm
 from orchestrator.commands.notifying import notify_url, send, summary_of
 from orchestrator.commands.simulated import simulated, world_path
@@ -32,6 +31,9 @@ from orchestrator.errors import (
 )
 from orchestrator.model import Campaign, JobStatus
 from orchestrator.money import shown
+from orchestrator.providers import DEFAULT_PROVIDER
+from orchestrator.providers.factory import adapter, campaign_providers, open_clients, route
+from orchestrator.providers.router import Account
 from orchestrator.report import refresh_report
 from orchestrator.review.current import review_summary, reviewed
 from orchestrator.review.resolve import files_of_store
@@ -154,10 +156,19 @@ def run_config(campaign: Campaign, args: argparse.Namespace, *, retry: bool) -> 
 
 
 @contextlib.contextmanager
-def _client(args: argparse.Namespace, campaign: Campaign) -> Iterator[Client]:
+def _client(args: argparse.Namespace, campaign: Campaign) -> Iterator[Account]:
+    providers = campaign_providers(campaign)
     if not args.simulate:
-        yield Client.from_env(args.base_url)
+        yield open_clients(providers, args.base_url)
         return
+    with contextlib.ExitStack() as stack:
+        clients = {name: stack.enter_context(_simulated(campaign, name)) for name in providers}
+        yield route(clients)
+
+
+@contextlib.contextmanager
+def _simulated(campaign: Campaign, provider: str) -> Iterator[Account]:
+    """A simulator speaking ``provider``'s wire format, and a client of it."""
     from orchestrator.simulator import Simulator, SimulatorConfig  # only with --simulate
     from orchestrator.simulator.footage import faults_from_env
 
@@ -166,17 +177,19 @@ def _client(args: argparse.Namespace, campaign: Campaign) -> Iterator[Client]:
     seconds = float(os.environ.get("MJV_SIMULATE_JOB_SECONDS") or SIMULATED_JOB_SECONDS)
     config = SimulatorConfig(job_seconds=seconds, **faults_from_env(os.environ))
     world = world_path(campaign)
-    simulator = Simulator(config, port=_last_port(world), world=world)
+    if provider != DEFAULT_PROVIDER:  # each provider keeps its own world
+        world = world.with_name(world.name.replace(".world", f".{provider}.world"))
+    simulator = Simulator(config, port=_last_port(world), world=world, profile=provider)
     try:
         simulator.start()
     except OSError:  # the port is taken now: recorded clip URLs will not answer, new ones will
-        simulator = Simulator(config, world=world)
+        simulator = Simulator(config, world=world, profile=provider)
         simulator.start()
     try:
         # The same port next time too: clip URLs recorded in the state and the manifest keep
         # answering, so a deleted simulated output folder is restored from them.
         world.with_suffix(".port").write_text(simulator.base_url.rsplit(":", 1)[1])
-        yield Client(config.api_key, simulator.base_url)
+        yield adapter(provider, config.api_key, simulator.base_url)
     finally:
         simulator.stop()
 

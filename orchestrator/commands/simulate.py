@@ -10,6 +10,7 @@ from types import MappingProxyType
 from typing import TextIO
 
 from orchestrator.errors import EXIT_OK, UsageError
+from orchestrator.providers import DEFAULT_PROVIDER, provider_info
 from orchestrator.simulator import Simulator, SimulatorConfig
 from orchestrator.simulator.config import DEFAULT_PRICES
 
@@ -67,6 +68,15 @@ def prices_from_args(pairs: list[tuple[str, float]]) -> Mapping[str, float]:
     return MappingProxyType({**DEFAULT_PRICES, **dict(pairs)}) if pairs else DEFAULT_PRICES
 
 
+def exports(profile: str, base_url: str, api_key: str) -> str:
+    """The environment lines that point mjv at a simulator speaking ``profile``."""
+    info = provider_info(profile)
+    lines = [f"  export {info.url_vars[0]}={base_url}", f"  export {info.key_vars[0]}={api_key}"]
+    if profile != DEFAULT_PROVIDER:
+        lines.append(f"  export MJV_PROVIDER={profile}")
+    return "".join(f"{line}\n" for line in lines)
+
+
 def wait_forever() -> None:
     """Block the calling thread until Ctrl-C raises KeyboardInterrupt."""
     while True:
@@ -76,7 +86,9 @@ def wait_forever() -> None:
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Serve the simulator on ``args.host:args.port`` and return when interrupted."""
     world = Path(args.world) if args.world else None
-    sim = Simulator(config_from_args(args), port=args.port, host=args.host, world=world)
+    profile = getattr(args, "provider", None) or DEFAULT_PROVIDER
+    config = config_from_args(args)
+    sim = Simulator(config, port=args.port, host=args.host, world=world, profile=profile)
     try:
         sim.start()
     except OSError as exc:
@@ -84,8 +96,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         raise UsageError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from None
     out.write(
         f"mjv simulator listening on {sim.base_url}\n"
-        f"  export MJV_BASE_URL={sim.base_url}\n"
-        f"  export MJV_API_KEY={sim.config.api_key}\n"
+        + exports(profile, sim.base_url, sim.config.api_key)
         + (f"  world: {world}\n" if world else "")
         + "Press Ctrl-C to stop.\n"
     )

@@ -13,6 +13,7 @@ from orchestrator.commands.simulated import state_choice
 from orchestrator.engine.status import CampaignStatus, campaign_status, empty_status
 from orchestrator.errors import EXIT_OK
 from orchestrator.money import shown
+from orchestrator.providers.usage import ProviderUsage, provider_usage
 from orchestrator.review.current import reviewed
 from orchestrator.review.resolve import files_of_store
 from orchestrator.spec import load_campaign
@@ -25,17 +26,32 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     campaign, location, default = state_choice(
         load_campaign(Path(args.spec)), args.state, args.simulate
     )
+    usage: list[ProviderUsage] = []
     if state_found(location, default_path=default):
         with open_state(location, campaign.name, default_path=default) as store:
             campaign = reviewed(campaign, files_of_store(store.all_files()))  # approved steps
             status = campaign_status(campaign, store)
+            usage = provider_usage(campaign, store.submissions(), store.money())
     else:  # nothing has run yet; looking must not create a state file
         status = empty_status(campaign)
     if args.format == "json":
-        out.write(json.dumps(asdict(status), indent=2, sort_keys=True) + "\n")
+        data = {**asdict(status), "providers": [asdict(row) for row in usage]}
+        out.write(json.dumps(data, indent=2, sort_keys=True) + "\n")
     else:
-        out.write(render(status))
+        out.write(render(status) + render_usage(usage))
     return EXIT_OK
+
+
+def render_usage(usage: list[ProviderUsage]) -> str:
+    """One line per provider, when more than one did work for the campaign."""
+    if len(usage) < 2:
+        return ""
+    lines = [
+        f"  on {u.provider}: {u.submissions} submissions, {u.failed} failed, spent "
+        f"{u.spent:.2f}, refunded {u.refunded:.2f}, possibly charged {u.possibly_charged:.2f}"
+        for u in usage
+    ]
+    return "\n".join(lines) + "\n"
 
 
 def render(status: CampaignStatus) -> str:

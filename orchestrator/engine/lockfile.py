@@ -63,15 +63,16 @@ def _request(job: JobEntry, step: StepEntry) -> str:
     """The request description the graph makes for the same step (see graph.job_request)."""
     if step.step != 0:
         return describe({"prompt": step.prompt, "motion": step.motion, "index": step.index})
-    return describe(
-        {
-            "image": job.image.identity() if job.image else {},
-            "end_image": job.end_image.identity() if job.end_image else None,
-            "prompt": job.prompt,
-            "settings": settings_dict(job.settings),
-            "take": job.take,
-        }
-    )
+    request = {
+        "image": job.image.identity() if job.image else {},
+        "end_image": job.end_image.identity() if job.end_image else None,
+        "prompt": job.prompt,
+        "settings": settings_dict(job.settings),
+        "take": job.take,
+    }
+    if job.provider != "cometapi":  # as graph.job_request: absent means CometAPI
+        request["provider"] = job.provider
+    return describe(request)
 
 
 def finished_keys(steps: Mapping[str, LockedStep]) -> set[str]:

@@ -293,6 +293,7 @@ def job_entry(
         matrix=job.matrix,
         cost=cost,
         versions=versions,
+        provider=job.provider,
     )
 
 

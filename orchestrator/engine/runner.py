@@ -388,7 +388,7 @@ class _Runner:
         return Order(
             key=job.fingerprint,
             what=f"job {job.name}",
-            price=self.campaign.pricing.get(job.settings.price_key),
+            price=self.campaign.job_price("video", job),
             send=self._video_sender(job),
             mode=job.settings.mode,
             hd=job.settings.video_type == HD_VIDEO,
@@ -406,7 +406,7 @@ class _Runner:
         async def send(state: str, on_send: OnSend) -> str:
             self._started(job)
             image, end = await self._start_frames(job)
-            request = VideoRequest(image, job.prompt, job.settings, end, state)
+            request = VideoRequest(image, job.prompt, job.settings, end, state, job.provider)
             return await self.rt.client.create_video(request, on_send)
 
         return send
@@ -424,13 +424,14 @@ class _Runner:
                 job.settings.batch_size,
                 job.settings.mode,
                 state,
+                auto=ext.prompt is None,
             )
             return await self.rt.client.extend_video(request, on_send)
 
         return Order(
             key=ext.fingerprint,
             what=f"job {job.name}, extension {ext.step}",
-            price=self.campaign.pricing.get(job.settings.price_key),
+            price=self.campaign.job_price("extend", job),
             send=send,
             mode=job.settings.mode,
             modal_prompt=ext.prompt or job.prompt or "",

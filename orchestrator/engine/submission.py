@@ -412,7 +412,8 @@ class Submitter:
 
     async def _task_failed(self, order: Order, task: Task, tries: int) -> int:
         failure = classify_failure(task)
-        refund = task.status == "FAILURE"
+        # CometAPI and APIMart refund a FAILURE; a provider that documents no refund says so.
+        refund = task.status == "FAILURE" and task.properties.get("refunded") is not False
         # Judged before the write is awaited: the freed slot must not send after a stop verdict.
         verdict = self._verdict(failure) if failure.moderation else None
         await self._rt.store.record_failure(

@@ -45,6 +45,7 @@ def retake_of(job: Job, number: int) -> Job:
         encode_settings(job.settings),
         job.take,
         retake=number,
+        provider=job.provider,
     )
     parent, steps = base, []
     for ext in job.extensions:

@@ -12,7 +12,7 @@ from orchestrator.results import JobEntry, Manifest
 def planned_entry(campaign: Campaign, job: Job) -> JobEntry:
     """The manifest entry of ``job`` before anything ran, costed at the spec's prices
     (unknown when a price is)."""
-    prices = [campaign.pricing.get(job.settings.price_key) for _ in chain(job)]  # HD apart
+    prices = [campaign.job_price("extend" if s.step else "video", job) for s in chain(job)]
     cost = None if None in prices else round(sum(p or 0.0 for p in prices), 6)
     return job_entry(job, {}, {}, cost)
 

@@ -68,3 +68,4 @@ class SimulatorConfig:
     clip_fault_share: float = 0.0  # share of clips served with clip_fault
     clip_fault_word: str = ""  # clips of prompts containing this word get clip_fault too
     prices: Mapping[str, float] = field(default_factory=lambda: DEFAULT_PRICES)
+    refunds: bool = True  # False: a FAILURE keeps its charge (a provider documenting no refund)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 SUBMIT_KINDS = frozenset({"video", "extend", "imagine", "action"})  # counted per key
@@ -55,10 +55,14 @@ class Ledger:
         self.keys: dict[str, str] = {}  # key -> the latest task charged under it
         self.charged_calls = 0  # charges, refunds not subtracted (what `credits` counts)
         self._open: dict[str, Charge] = {}  # task id -> its charge not yet refunded
+        # A provider profile's own price list (kind, mode, task id -> amount; None: the table).
+        self.pricer: Callable[[str, str, str], float | None] | None = None
 
     def charge(self, kind: str, mode: str, key: str, task_id: str, hd: bool = False) -> Charge:
         """Record (and return) a charge at the configured price."""
-        amount = float(self._prices.get(price_key(kind, mode, hd), 0.0))
+        special = self.pricer(kind, mode, task_id) if self.pricer else None
+        table = float(self._prices.get(price_key(kind, mode, hd), 0.0))
+        amount = special if special is not None else table
         entry = Charge(kind, mode, key, task_id, amount)
         self.apply(entry)
         return entry

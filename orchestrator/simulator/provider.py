@@ -82,6 +82,10 @@ class FakeProvider:
         """Most tasks of the account running at once."""
         return self._book.peak
 
+    def now(self) -> float:
+        """The account's clock (profiles date their answers by it)."""
+        return self._clock()
+
     def book(self) -> TaskBook:
         """The account's tasks (for inspection in tests)."""
         return self._book
@@ -148,7 +152,7 @@ class FakeProvider:
 
     def _ended(self, task: SimTask) -> None:
         self._save_task(task)
-        if self._book.outcome(task)[1] is not None:
+        if self.config.refunds and self._book.outcome(task)[1] is not None:
             refund = self.ledger.refund_of(task.id)
             if refund is not None:
                 self.ledger.apply(refund)

@@ -11,7 +11,9 @@ from pathlib import Path
 from types import TracebackType
 
 from orchestrator.simulator.config import SimulatorConfig
+from orchestrator.simulator.front import Front
 from orchestrator.simulator.ledger import Charge, SubmitRecord
+from orchestrator.simulator.profiles import make_front, profile_config
 from orchestrator.simulator.provider import FakeProvider, Reply
 
 DEFAULT_CONFIG = SimulatorConfig()
@@ -65,7 +67,7 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 128
 
-    def __init__(self, address: tuple[str, int], provider: FakeProvider, slow: float) -> None:
+    def __init__(self, address: tuple[str, int], provider: Front, slow: float) -> None:
         super().__init__(address, _Handler)
         self.provider = provider
         self.slow = slow
@@ -86,9 +88,13 @@ class Simulator:
         clock: Callable[[], float] = time.monotonic,
         host: str = "127.0.0.1",
         world: Path | None = None,
+        profile: str = "cometapi",
     ) -> None:
+        config = profile_config(profile, config)
         self.config = config
+        self.profile = profile
         self.provider = FakeProvider(config, clock, world)
+        self.front = make_front(profile, self.provider)
         self._address = (host, port)
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -109,7 +115,7 @@ class Simulator:
         self._thread.start()
 
     def _bind(self) -> _Server:
-        server = _Server(self._address, self.provider, self.config.slow)
+        server = _Server(self._address, self.front, self.config.slow)
         host, port = server.server_address[:2]
         self.provider.base_url = f"http://{host!s}:{port}"
         return server

@@ -13,7 +13,7 @@ from orchestrator.spec.schema import describe_type, load_schema
 from orchestrator.spec.templates import Template, TemplateError
 from orchestrator.spec.yamlsource import Document
 
-SETTING_NAMES = (*Settings.__dataclass_fields__, "end_image")
+SETTING_NAMES = (*Settings.__dataclass_fields__, "end_image", "provider")
 BUILTIN_NAMES = ("campaign", "image", "prompt", "take", "job", "step")
 RESERVED_NAMES = BUILTIN_NAMES + SETTING_NAMES
 Templates = dict[JsonPath, Template]

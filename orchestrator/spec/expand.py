@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.model import AwaitingStep, Extension, ImageSource, Job, Settings
+from orchestrator.providers import DEFAULT_PROVIDER
 from orchestrator.qc.rules import QcRules, matrix_rules, rules_from
+from orchestrator.spec.capability import check_prompt, check_variant, spec_provider
 from orchestrator.spec.checks import SETTING_NAMES, Templates
 from orchestrator.spec.identity import (
     encode_image,
@@ -96,6 +98,7 @@ class _Variant:
     end_json: str
     row: tuple[tuple[str, Any], ...]  # the matrix row, in axis order
     qc: QcRules
+    provider: str = DEFAULT_PROVIDER
 
 
 COUNTED = Job("", "", ImageSource("", "url"), None, None, Settings(), 1, "")
@@ -131,6 +134,7 @@ class _Expander:
         self.output_name = templates.get(("output", "name")) or Template("{{ job }}")
         # The default output name is the job's name itself: no render needed.
         self.output_is_name = self.output_name.source.strip() == "{{ job }}"
+        self.provider = spec_provider(self.data)
 
     def run(self) -> tuple[Job, ...]:
         jobs: list[Job] = []
@@ -165,7 +169,9 @@ class _Expander:
         settings = Settings(**{k: chosen[k] for k in _SETTING_FIELDS if k in chosen})
         end_name = chosen.get("end_image")
         end = (self.images.get(end_name) or (None,))[0] if end_name else None
+        provider = str(chosen.get("provider") or self.provider)
         context = {**self.data.get("vars", {}), **entry.get("vars", {}), **row, **vars(settings)}
+        context["provider"] = provider
         context |= {"campaign": self.data["campaign"], "end_image": end_name}
         if settings.video_type == _HD and settings.mode == "relax":
             where = self.origin(i, entry, row, "video_type")
@@ -175,9 +181,12 @@ class _Expander:
         if settings.loop and end_name:
             where = self.origin(i, entry, row, "end_image")
             self.report(where, _LOOP_AND_END.format(end_name))
+        check_variant(self, i, entry, row, provider, settings, end)
         settings_json, end_json = encode_settings(settings), encode_image(end)
         qc = rules_from({**self.defaults.get("qc", {}), **entry.get("qc", {}), **matrix_rules(row)})
-        return _Variant(settings, end, context, settings_json, end_json, _row(entry, row), qc)
+        return _Variant(
+            settings, end, context, settings_json, end_json, _row(entry, row), qc, provider
+        )
 
     def name_template(
         self, i: int, entry: dict[str, Any], rows: list[dict[str, Any]]
@@ -210,6 +219,7 @@ class _Expander:
         self.check_name(i, entry, name)
         image_json = self.image_json.get(source.name) or encode_image(source)
         self.image_json[source.name] = image_json
+        check_prompt(self, i, entry, name, variant.provider, prompt)
         if self.output_is_name:
             output = name
         else:
@@ -218,7 +228,8 @@ class _Expander:
         if not self.build:
             self.extensions(i, entry, settings, context, "", name)
             return COUNTED
-        base = hash_job(image_json, variant.end_json, prompt, variant.settings_json, take)
+        pieces = image_json, variant.end_json, prompt, variant.settings_json, take
+        base = hash_job(*pieces, provider=variant.provider)
         extensions, awaiting = self.extensions(i, entry, settings, context, base, name)
         return Job(
             name,
@@ -235,6 +246,7 @@ class _Expander:
             awaiting=awaiting,
             variables=variant.context,
             qc=variant.qc,
+            provider=variant.provider,
         )
 
     def prompt(

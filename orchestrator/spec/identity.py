@@ -1,10 +1,11 @@
 """Job identity: fingerprints of exactly what would be sent, equal to ``model.fingerprint``.
 
 A job's payload is its start image's identity, its end image's identity (or null), the rendered
-prompt, every setting, and the take number; an extension step's is its parent's fingerprint, its
-prompt, motion and index. The canonical JSON is assembled from cached pieces because campaigns
-have thousands of jobs sharing a few images and settings; the result is byte for byte what
-``model.fingerprint(payload)`` hashes (the tests hold both to that).
+prompt, every setting, the take number, and the provider unless it is CometAPI (so campaigns made
+before there were other providers keep their fingerprints); an extension step's is its parent's
+fingerprint, its prompt, motion and index. The canonical JSON is assembled from cached pieces
+because campaigns have thousands of jobs sharing a few images and settings; the result is byte
+for byte what ``model.fingerprint(payload)`` hashes (the tests hold both to that).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import asdict
 from typing import Any
 
 from orchestrator.model import ImageSource, Settings
+from orchestrator.providers import DEFAULT_PROVIDER
 
 _canonical = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
 
@@ -26,10 +28,12 @@ def job_payload(
     prompt: str | None,
     settings: Settings,
     take: int,
+    provider: str = DEFAULT_PROVIDER,
     retake: int = 0,
 ) -> dict[str, Any]:
     """The payload a job's fingerprint hashes (``retake`` only when > 0: a retake after
-    failed clip checks; every other fingerprint stays as it was)."""
+    failed clip checks; ``provider`` only when not CometAPI; every other fingerprint stays
+    as it was)."""
     payload = {
         "image": image.identity(),
         "end_image": end.identity() if end else None,
@@ -37,24 +41,40 @@ def job_payload(
         "settings": asdict(settings),
         "take": take,
     }
+    if provider != DEFAULT_PROVIDER:
+        payload["provider"] = provider
     return payload | {"retake": retake} if retake else payload
 
 
 def job_fingerprint(
-    image: ImageSource, end: ImageSource | None, prompt: str | None, settings: Settings, take: int
+    image: ImageSource,
+    end: ImageSource | None,
+    prompt: str | None,
+    settings: Settings,
+    take: int,
+    provider: str = DEFAULT_PROVIDER,
 ) -> str:
     """``model.fingerprint(job_payload(...))``, computed from canonical-JSON pieces."""
-    return hash_job(encode_image(image), encode_image(end), prompt, encode_settings(settings), take)
+    pieces = encode_image(image), encode_image(end), prompt, encode_settings(settings), take
+    return hash_job(*pieces, provider=provider)
 
 
 def hash_job(
-    image: str, end: str, prompt: str | None, settings: str, take: int, retake: int = 0
+    image: str,
+    end: str,
+    prompt: str | None,
+    settings: str,
+    take: int,
+    provider: str = DEFAULT_PROVIDER,
+    retake: int = 0,
 ) -> str:
     """A job's fingerprint from pieces made by encode_image and encode_settings."""
     again = f'"retake":{retake},' if retake else ""
+    # Provider names are plain identifiers, which JSON needs no escaping for.
+    who = f'"provider":"{provider}",' if provider != DEFAULT_PROVIDER else ""
     text = (
         f'{{"end_image":{end},"image":{image},'
-        f'"prompt":{_text_json(prompt)},{again}"settings":{settings},"take":{take}}}'
+        f'"prompt":{_text_json(prompt)},{who}{again}"settings":{settings},"take":{take}}}'
     )
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 

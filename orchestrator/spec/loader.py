@@ -8,6 +8,8 @@ from typing import Any
 
 from orchestrator.errors import MjvError, SpecError, UsageError
 from orchestrator.model import Campaign, RunOptions
+from orchestrator.providers import DEFAULT_PROVIDER
+from orchestrator.providers.pricing import PUBLISHED, resolve_tables
 from orchestrator.spec import checks
 from orchestrator.spec.expand import expand_jobs
 from orchestrator.spec.images import resolve_images
@@ -19,7 +21,7 @@ from orchestrator.spec.schema import check_schema, describe_type
 from orchestrator.spec.templates import Template, TemplateError
 from orchestrator.spec.yamlsource import Document, parse_yaml
 
-DEFAULT_PRICING = {"fast": 0.6}  # CometAPI's published mj_fast_video price
+DEFAULT_PRICING = dict(PUBLISHED["cometapi"].prices)  # CometAPI's published mj_fast_video price
 DEFAULT_CURRENCY = "USD"  # the unit of that price
 DEFAULT_OUTPUT_DIR = "out/{{ campaign }}"
 _FLOAT_OPTIONS = ("max_rps", "poll_interval", "task_timeout")
@@ -113,17 +115,26 @@ def _build(doc: Document, path: Path, expand: bool, build: bool) -> Campaign | N
         description=data.get("description", ""),
         output_dir=_output_dir(doc, templates.get(("output", "dir")), place),
         jobs=jobs,
-        pricing={**DEFAULT_PRICING, **_prices(data.get("pricing", {}))},
         currency=data.get("pricing", {}).get("currency", DEFAULT_CURRENCY),
         max_cost=data.get("budget", {}).get("max_cost"),
         run=_run_options(data.get("run", {})),
         **({"export_name": data["export"]["name"]} if "name" in data.get("export", {}) else {}),
+        **_pricing(str(data.get("provider") or DEFAULT_PROVIDER), data.get("pricing", {})),
     )
 
 
 def _prices(pricing: dict[str, Any]) -> dict[str, float]:
     """The prices under ``pricing:`` (its ``currency`` is a label, not a price)."""
     return {key: value for key, value in pricing.items() if key != "currency"}
+
+
+def _pricing(provider: str, section: dict[str, Any]) -> dict[str, Any]:
+    """The spec's own provider (the flat ``pricing:`` keys' one, whatever $MJV_PROVIDER says),
+    its table, and every provider's table."""
+    flat = {k: v for k, v in _prices(section).items() if not isinstance(v, dict)}
+    nested = {k: v for k, v in section.items() if isinstance(v, dict)}
+    tables = resolve_tables(provider, flat, nested)
+    return {"provider": provider, "pricing": tables[provider], "provider_pricing": tables}
 
 
 def _output_dir(doc: Document, template: Template | None, place: Confinement) -> Path:

@@ -27,7 +27,8 @@ def _add_validate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p = sub.add_parser(
         "validate",
         help="check spec files against the schema and semantics",
-        description="Exit 0 when every spec is valid, 1 when one is not, 2 for an unreadable path.",
+        description="Exit 0 when every spec is valid, 1 when one is not, 64 for an unreadable "
+        "path or a bad option.",
     )
     p.add_argument("paths", nargs="+", metavar="PATH", help="spec files, or folders searched")
     p.add_argument(
@@ -45,7 +46,8 @@ def _add_plan(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "plan",
         help="show what a run would submit and cost",
-        description="Exit 0 when there is nothing to do, 2 when there is work, 1 on an error.",
+        description="Exit 0 when there is nothing to do, 2 when there is work, 1 on an error, "
+        "64 for a bad option or path.",
     )
     p.add_argument("spec", metavar="SPEC")
     p.add_argument(
@@ -56,6 +58,7 @@ def _add_plan(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("--state", metavar="PATH", help="state file (default .mjv/state.db)")
     p.add_argument("--simulate", action="store_true", help="the state `run --simulate` keeps")
+    p.add_argument("--select", action="append", default=[], metavar="GLOB", help="only these jobs")
     _add_provider(p, "price the same campaign on this provider instead (the spec unchanged)")
 
 
@@ -151,6 +154,10 @@ def _add_simulate_rev2(p: argparse.ArgumentParser) -> None:
     add("--state-unknown", type=share, default=0.0, metavar="P", help="charged, then 400 share")
     add("--refusal", type=share, default=0.0, metavar="P", help="HTTP 200 success:false share")
     add("--account-locked", action="store_true", help="refuse every submit: account locked")
+    add("--core-size", type=_positive_int, metavar="N", help="user's unfinished-task limit")
+    add("--queue-size", type=_positive_int, metavar="N", help="user's waiting-task limit")
+    add("--day-draw-limit", type=_non_negative_int, metavar="N", help="user's tasks per day")
+    add("--total-draw-limit", type=_non_negative_int, metavar="N", help="user's tasks in all")
     add("--no-hd", dest="hd", action="store_false", help="HD creates answer code 3")
     add("--upload-ttl", type=seconds, default=86400.0, metavar="S", help="upload URL lifetime")
     add("--clip-ttl", type=seconds, metavar="S", help="clip URL lifetime after the finish")

@@ -9,7 +9,7 @@ The engine's own control flow (a job failed, stuck, in doubt; a run stopped) is 
 this tree: see ``engine/outcomes.py``.
 
     MjvError
-    ├── UsageError                 bad command line or path (exit 2)
+    ├── UsageError                 bad command line or path (exit 64)
     ├── SpecError                  the spec is invalid; every problem in ``problems``
     ├── ConfigError                missing or bad API key, base URL, timeouts
     ├── PreflightError             the run could not save what it pays for; nothing sent
@@ -23,16 +23,19 @@ this tree: see ``engine/outcomes.py``.
     ├── BudgetError                a submission would pass ``max_cost``; the job is blocked
     ├── DownloadError              a clip could not be downloaded or verified        retryable
     │   ├── ContentMismatchError   not the recorded content: fetching again won't help
-    │   └── RefusedDownloadError   a malformed clip URL, or a clip over the size cap
+    │   ├── RefusedDownloadError   a malformed clip URL, or a clip over the size cap
+    │   └── CannotWriteError       a clip cannot be written (disk full, read-only)       stops
     └── ProviderError              the provider refused, failed, or could not be reached
         ├── AuthenticationError    401/403: bad or revoked key                           stops
         ├── QuotaError             no credit left                                        stops
         ├── RateLimitedError       429; ``retry_after`` when given                   retryable
         ├── QueueFullError         the account's queue is full; not charged          retryable
+        │   └── AccountBusyError   the user's CoreSize/QueueSize is full; never final retryable
         ├── NoAccountError         no upstream account available                     retryable
         ├── HdUnavailableError     this account cannot make HD clips
         ├── RefusedError           refused before anything was accepted
-        │   └── AccountLockedError the upstream account is locked                        stops
+        │   ├── AccountLockedError the upstream account is locked                        stops
+        │   └── DrawLimitError     the user's daily or total draw limit is reached       stops
         ├── BannedPromptError      a banned word; ``banned_word`` when known
         ├── InvalidRequestError    a request the provider will never accept
         ├── TaskNotFoundError      the provider does not know the task id
@@ -54,10 +57,13 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from orchestrator.engine.context import RunReport
 
+# One meaning per code, whatever the verb (docs/exit-codes.md). A usage error has a code of its
+# own (sysexits' EX_USAGE), so it is never taken for a result such as plan's "work to do".
 EXIT_OK = 0
 EXIT_ERROR = 1
-EXIT_USAGE = 2
+EXIT_WORK = 2  # `mjv plan`: there is work to do (terraform's -detailed-exitcode)
 EXIT_JOBS_FAILED = 3
+EXIT_USAGE = 64
 EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143  # 128 + SIGTERM, what a shell reports for a terminated process
 
@@ -153,6 +159,17 @@ class RefusedDownloadError(DownloadError):
     retryable = False
 
 
+class CannotWriteError(DownloadError):
+    """A clip cannot be written (read-only, disk full, permission): the run stops paying.
+
+    The task is paid and recorded: the run keeps saving what it paid for, and a later run
+    downloads the rest without submitting.
+    """
+
+    retryable = False
+    stops_run = True
+
+
 # --- provider errors -------------------------------------------------------------------------
 
 
@@ -188,6 +205,13 @@ class QueueFullError(ProviderError):
     retryable = True
 
 
+class AccountBusyError(QueueFullError):
+    """trueai's ``并发数已达上限`` / ``队列数已达上限``: the user's CoreSize or QueueSize is full.
+
+    Account-wide and transient, like queue full: fewer slots, retry later, never fail the job.
+    """
+
+
 class NoAccountError(ProviderError):
     """Envelope code 3: no upstream account available (or parent not found); long backoff."""
 
@@ -204,6 +228,12 @@ class RefusedError(ProviderError):
 
 class AccountLockedError(RefusedError):
     """The upstream account is locked (banned words): nothing more can be sent; the run stops."""
+
+    stops_run = True
+
+
+class DrawLimitError(RefusedError):
+    """The user's daily or total draw limit is reached: nothing more can be sent; the run stops."""
 
     stops_run = True
 

@@ -59,6 +59,20 @@ class Settings:
     loop: bool = False
     raw: bool = False
 
+    @property
+    def price_key(self) -> str:
+        """The ``pricing:`` key of this job's video submissions: the mode, ``_hd`` for HD."""
+        return video_price_key(self.mode, self.video_type == HD_VIDEO_TYPE)
+
+
+HD_VIDEO_TYPE = "vid_1.1_i2v_720"
+
+
+def video_price_key(mode: str, hd: bool) -> str:
+    """The ``pricing:`` key of a video submission (create or extend): resellers charge HD
+    apart (``fast_hd``, ``turbo_hd``; relax makes no HD)."""
+    return f"{mode}_hd" if hd else mode
+
 
 @dataclass(frozen=True)
 class ImageSource:
@@ -204,6 +218,7 @@ class Campaign:
         """Price of one submission in ``mode``, or None when unknown."""
         return self.pricing.get(mode)
 
-    def price_of(self, kind: str, mode: str = "fast") -> float | None:
-        """Price of one submission of ``kind``: video calls by mode, the rest by kind."""
-        return self.pricing.get(mode if kind in VIDEO_KINDS else kind)
+    def price_of(self, kind: str, mode: str = "fast", *, hd: bool = False) -> float | None:
+        """Price of one submission of ``kind``: video calls by mode and resolution, the rest
+        by kind."""
+        return self.pricing.get(video_price_key(mode, hd) if kind in VIDEO_KINDS else kind)

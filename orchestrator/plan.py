@@ -36,6 +36,13 @@ class PlanRow:
     seconds: float  # clips x seconds per clip
     why: tuple[str, ...] = ()  # a changed job: what differs from what ran
     damaged: tuple[str, ...] = ()  # an incomplete job: its files missing or altered on disk
+    known_cost: float = 0.0  # its video submissions of known price (shared sources: totals)
+    unpriced: int = 0  # its video submissions without a price (their cost is unknown)
+
+    @property
+    def cost(self) -> float | None:
+        """What its video submissions cost; None when any has no known price."""
+        return None if self.unpriced else self.known_cost
 
     @property
     def has_work(self) -> bool:
@@ -120,7 +127,8 @@ def build_plan(
     work = (job for job in campaign.jobs if known.get(job.name, JobStatus.NEW) in WORK_STATUSES)
     counts = pending_counts(work, done)
     rows = tuple(
-        _row(job, known.get(job.name, JobStatus.NEW), done, why, damaged) for job in campaign.jobs
+        _row(campaign.pricing, job, known.get(job.name, JobStatus.NEW), done, why, damaged)
+        for job in campaign.jobs
     )
     rows += tuple(PlanRow(name, "", JobStatus.ORPHANED, None, 0, 0.0) for name in orphaned)
     return Plan(
@@ -139,6 +147,7 @@ def build_plan(
 
 
 def _row(
+    pricing: Mapping[str, float],
     job: Job,
     status: JobStatus,
     done: Collection[str],
@@ -154,7 +163,13 @@ def _row(
         submissions = sum(1 for key in chain if key not in done)
     seconds = job.settings.batch_size * job.seconds if submissions else 0.0
     reasons, broken = why.get(job.name, ()), damaged.get(job.name, ())
-    return PlanRow(job.name, job.fingerprint, status, job, submissions, seconds, reasons, broken)
+    price = pricing.get(job.settings.price_key)
+    known = round((price or 0.0) * submissions, 6)
+    unpriced = submissions if price is None else 0
+    return PlanRow(
+        job.name, job.fingerprint, status, job, submissions, seconds, reasons, broken, known,
+        unpriced,
+    )  # fmt: skip
 
 
 def _totals(

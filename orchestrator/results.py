@@ -243,6 +243,7 @@ class Totals:
     refunded: float = 0.0
     possibly_charged: float = 0.0
     spent_on: SpentOn = field(default_factory=SpentOn)
+    unpriced_submissions: int = 0  # accepted at an unknown price: not in ``spent``, not free
 
     def to_json(self) -> dict[str, Any]:
         """The object the manifest holds."""

@@ -225,6 +225,7 @@ def _totals(totals: _Fields) -> Totals:
         spent=totals.number("spent") or 0.0,
         refunded=totals.number("refunded") or 0.0,
         possibly_charged=totals.number("possibly_charged") or 0.0,
+        unpriced_submissions=totals.integer("unpriced_submissions") or 0,
         spent_on=SpentOn(
             spent_on.number("jobs") or 0.0,
             spent_on.number("sources") or 0.0,

@@ -11,9 +11,11 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 from orchestrator.errors import (
+    AccountBusyError,
     AccountLockedError,
     AuthenticationError,
     BannedPromptError,
+    DrawLimitError,
     HdUnavailableError,
     IdempotencyConflictError,
     InvalidRequestError,
@@ -65,6 +67,12 @@ _RELAY_FAILURES = (
 )
 _QUOTA_TEXTS = ("quota_not_enough", "所余资金不足", "余额不足")
 _ACCOUNT_LOCKED = re.compile(r"账号已被临时封锁|account .*(locked|suspended|banned)", re.I)
+# trueai's NewTask checks of the user's limits (API.md "HTTP 200 that is a refusal").
+_ACCOUNT_BUSY = {"并发数已达上限": "concurrency limit", "队列数已达上限": "queue limit"}
+_DRAW_LIMITS = {
+    "用户今日绘图次数已达上限": "daily draw limit",
+    "总绘图次数已达上限": "total draw limit",
+}
 _MAX_TEXT = 200
 
 
@@ -284,11 +292,20 @@ def envelope_result(body: Any, *, hd: bool = False) -> str | list[str]:
     raise envelope_error(code, text, body.get("properties") or {}, hd=hd)
 
 
-def refusal_error(body: Mapping[str, Any]) -> RefusedError:
+def refusal_error(body: Mapping[str, Any]) -> ProviderError:
     """trueai's HTTP 200 ``{"success": false, "message": ...}``: nothing accepted or charged."""
     message = _short(body.get("message") or body.get("description")) or "no message"
     if _ACCOUNT_LOCKED.search(message):
         return AccountLockedError(f"the provider account is locked: {message}")
+    for text, limit in _ACCOUNT_BUSY.items():
+        if text in message:
+            return AccountBusyError(f"the account is at its {limit} ({message}); retrying later")
+    for text, limit in _DRAW_LIMITS.items():
+        if text in message:
+            return DrawLimitError(
+                f"the account reached its {limit} ({message}): nothing more can be sent "
+                "until it is lifted"
+            )
     return RefusedError(f"refused by the provider: {message}")
 
 

@@ -9,15 +9,22 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import io
 import json
 from collections.abc import Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
+from orchestrator.engine.context import RunConfig, RunReport, Runtime
+from orchestrator.engine.progress import make_progress
+from orchestrator.engine.runner import run_campaign
 from orchestrator.errors import DownloadError, ServerError, SubmitOutcomeUnknownError
 from orchestrator.provider import OnSend, Sink
 from orchestrator.simulator.config import SimulatorConfig
 from orchestrator.simulator.provider import FakeProvider
+from orchestrator.spec import load_campaign
+from orchestrator.state import open_store
 from orchestrator.wire import (
     HD_VIDEO,
     ExtendRequest,
@@ -110,6 +117,11 @@ class MemoryProvider:
 
     async def download(self, url: str, sink: Sink) -> int:
         reply = self.fake.handle("GET", url.removeprefix(BASE), self._headers, b"")
+        if reply.status in (403, 404, 410):  # as the HTTP client says it
+            raise DownloadError(
+                f"{url} no longer answers (HTTP {reply.status}): "
+                "expired at the provider, or removed"
+            )
         if reply.status >= 400:
             raise DownloadError(f"download of {url} failed: HTTP {reply.status}")
         sink(reply.body)
@@ -155,3 +167,28 @@ class MemoryProvider:
 
 def _one(result: str | list[str]) -> str:
     return result[0] if isinstance(result, list) else result
+
+
+def memory_run(
+    spec: Path, provider: MemoryProvider, clock: Clock, config: RunConfig, state: Path | None = None
+) -> RunReport:
+    """Run the campaign of ``spec`` on ``provider`` in ``clock``'s time (state beside the spec)."""
+    campaign = load_campaign(spec)
+
+    async def go() -> RunReport:
+        where = state or spec.parent / ".mjv/state.db"
+        where.parent.mkdir(parents=True, exist_ok=True)
+        with open_store(where, campaign.name, clock=clock) as store:
+            progress = make_progress(io.StringIO(), quiet=True, json_log=False)
+            runtime = Runtime(
+                provider,  # type: ignore[arg-type]
+                store,
+                progress,
+                campaign.output_dir,
+                clock=clock,
+                wall=clock,
+                sleep=clock.sleep,
+            )
+            return await run_campaign(campaign, runtime, config, free_space=lambda _: 1 << 40)
+
+    return asyncio.run(go())

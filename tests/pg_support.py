@@ -12,6 +12,15 @@ from contextlib import contextmanager
 from pathlib import Path
 
 DATABASE = "mjvtest"
+# A root shell's PATH may lack the sbin folders (su without -, sudo's secure_path, CI images):
+# programs are looked for there too, never by bare name.
+SYSTEM_DIRS = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
+
+
+def which(name: str) -> str | None:
+    """``name`` on PATH, else in the system folders a root PATH may leave out."""
+    path = os.pathsep.join([os.environ.get("PATH", ""), *SYSTEM_DIRS])
+    return shutil.which(name, path=path)
 
 
 class NoServerError(Exception):
@@ -22,7 +31,8 @@ def find_bin_dir() -> Path:
     """The folder of initdb and pg_ctl: $PG_BIN, Debian's /usr/lib/postgresql/<ver>/bin, PATH."""
     candidates = [os.environ.get("PG_BIN", "")]
     candidates += sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True)
-    found = shutil.which("initdb")
+    candidates += sorted(glob.glob("/usr/pgsql-*/bin"), reverse=True)  # the PGDG RPMs
+    found = which("initdb")
     candidates.append(str(Path(found).parent) if found else "")
     for folder in filter(None, candidates):
         if (Path(folder) / "initdb").exists() and (Path(folder) / "pg_ctl").exists():
@@ -34,7 +44,10 @@ def _as_server_user(args: list[str]) -> list[str]:
     """initdb refuses root: as root, run the server as the ``postgres`` user."""
     if os.geteuid() != 0:
         return args
-    return ["runuser", "-u", "postgres", "--", *args]
+    runuser = which("runuser")
+    if runuser is None:
+        raise NoServerError("running as root, and no runuser to start the server as postgres")
+    return [runuser, "-u", "postgres", "--", *args]
 
 
 def _run(args: list[str]) -> None:

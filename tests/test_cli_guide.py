@@ -13,6 +13,7 @@ from runsupport import mjv
 from orchestrator.cli import build_parser
 from orchestrator.cliguide import examples, verb_parsers
 from orchestrator.completion import script
+from orchestrator.errors import EXIT_USAGE
 
 
 def test_every_verb_has_a_description_and_an_example() -> None:
@@ -46,12 +47,12 @@ def test_a_typo_gets_a_did_you_mean(
     argv: list[str], hint: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     result = mjv(*argv)
-    assert result.code == 2
+    assert result.code == EXIT_USAGE
     assert hint in capsys.readouterr().err
 
 
 def test_a_word_far_from_every_verb_gets_no_guess(capsys: pytest.CaptureFixture[str]) -> None:
-    assert mjv("zzzzqq").code == 2
+    assert mjv("zzzzqq").code == EXIT_USAGE
     assert "did you mean" not in capsys.readouterr().err
 
 
@@ -110,7 +111,7 @@ def test_the_zsh_script_loads_and_answers_as_bashcompinit_calls_it(tmp_path: Pat
 
 def test_a_mistyped_flag_never_echoes_a_webhook_secret(capsys: pytest.CaptureFixture[str]) -> None:
     url = "https://hooks.slack.com/services/T0/B0/s3cret?token=s3cret"
-    assert mjv("run", "x.yaml", "--notfy", url).code == 2
+    assert mjv("run", "x.yaml", "--notfy", url).code == EXIT_USAGE
     err = capsys.readouterr().err
     assert "s3cret" not in err
     assert "https://hooks.slack.com/..." in err and "(did you mean '--notify'?)" in err

@@ -12,6 +12,7 @@ from runsupport import run_spec, simulator, write
 
 from orchestrator.commands.confirm import NotConfirmedError, confirm
 from orchestrator.engine.repay import Repayment
+from orchestrator.errors import EXIT_USAGE
 from orchestrator.simulator import Simulator, SimulatorConfig
 
 __all__ = ["simulator"]
@@ -49,7 +50,7 @@ def test_force_off_a_terminal_refuses_without_yes_and_sends_nothing(
     assert run_spec(simulator, spec).code == 0
     before = simulator.submit_requests()
     refused = run_spec(simulator, spec, "--force", "j1")
-    assert refused.code == 2
+    assert refused.code == EXIT_USAGE
     assert "--force sends 2 submission(s) again (4.00 credits)" in refused.err
     assert "pass --yes to confirm (nothing was sent)" in refused.err
     assert simulator.submit_requests() == before
@@ -103,6 +104,6 @@ def test_retry_of_final_failures_states_the_cost_and_refuses_without_yes(
         assert run_spec(sim, spec).code == 3
         sent = sim.submit_requests()
         refused = run_spec(sim, spec, "--include-final", verb="retry")
-        assert refused.code == 2
+        assert refused.code == EXIT_USAGE
         assert "--include-final sends 2 submission(s) again (4.00 credits)" in refused.err
         assert sim.submit_requests() == sent

@@ -14,6 +14,7 @@ import yaml
 from lspclient import LspClient
 from runsupport import mjv
 
+from orchestrator.errors import EXIT_USAGE
 from orchestrator.scaffold import SCHEMA, SPEC, WORKFLOW, scaffold
 from orchestrator.spec.schema import SCHEMA_PATH
 
@@ -49,7 +50,7 @@ def test_init_never_overwrites_and_fills_in_what_is_missing(tmp_path: Path) -> N
 def test_init_into_a_file_is_a_usage_error(tmp_path: Path) -> None:
     (tmp_path / "f").write_text("x")
     result = mjv("init", str(tmp_path / "f"))
-    assert result.code == 2 and "not a folder" in result.err
+    assert result.code == EXIT_USAGE and "not a folder" in result.err
 
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="needs git")

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from runsupport import mjv, run_spec, simulator, write
 
+from orchestrator.errors import EXIT_USAGE
 from orchestrator.notify import RunSummary, post, shown_url
 
 __all__ = ["simulator"]
@@ -133,7 +134,7 @@ def test_an_unreachable_hook_is_reported_without_its_secret() -> None:
 def test_a_malformed_url_is_a_usage_error_before_anything_runs(tmp_path: Path) -> None:
     spec = write(tmp_path / "c.yaml", SPEC)
     result = mjv("run", str(spec), "--simulate", "--notify", f"ftp://x/{SECRET}")
-    assert result.code == 2
+    assert result.code == EXIT_USAGE
     assert "notify URL must be an http:// or https:// URL" in result.err
     assert SECRET not in result.err
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.cli import main
+from orchestrator.errors import EXIT_USAGE
 from orchestrator.model import Campaign, ImageSource, Job, Settings
 from orchestrator.plan import build_plan
 from orchestrator.spec import load_campaign
@@ -43,11 +44,13 @@ def test_totals_count_extensions_clips_and_cost() -> None:
     assert totals.seconds == 3 * 2 * (5 + 3 * 4) + 1 * (5 + 4)  # clips x seconds
     # Four distinct local files (bottle, label, two heroes), each uploaded once: the gateway
     # charges uploads, and without a `pricing.upload` their price is unknown, never guessed.
-    assert totals.upload_submissions == 4 and totals.unpriced == {"upload": 4}
-    assert totals.cost is None and totals.known_cost == pytest.approx(14 * 0.6)
+    # Its clips are HD, priced apart since issue 17: without `pricing.fast_hd`, unknown too.
+    assert totals.upload_submissions == 4
+    assert totals.unpriced == {"upload": 4, "fast_hd": 14}
+    assert totals.cost is None and totals.known_cost == 0
     assert totals.imagine_submissions == 0
-    priced = replace(campaign, pricing={**campaign.pricing, "upload": 0.01})
-    assert build_plan(priced).totals.cost == pytest.approx(14 * 0.6 + 4 * 0.01)
+    priced = replace(campaign, pricing={**campaign.pricing, "upload": 0.01, "fast_hd": 1.2})
+    assert build_plan(priced).totals.cost == pytest.approx(14 * 1.2 + 4 * 0.01)
 
 
 def test_shared_stills_count_each_submission_once() -> None:
@@ -139,7 +142,10 @@ def test_plan_cli_json_is_stable_and_has_every_field() -> None:
     assert [step["step"] for step in job["extensions"]] == [1, 2, 3]
     assert job["extensions"][0]["prompt"] == "the camera keeps orbiting, high energy"
     assert data["totals"]["video_submissions"] == 14
-    assert data["totals"]["upload_submissions"] == 4 and data["totals"]["unpriced"] == {"upload": 4}
+    assert data["totals"]["upload_submissions"] == 4
+    assert data["totals"]["unpriced"] == {"upload": 4, "fast_hd": 14}  # HD priced apart
+    # Each job's own cost (issue 17): its 4 HD submissions have no price here.
+    assert job["cost"] == {"total": None, "known": 0.0, "unpriced": 4}
     assert data["jobs"][3]["end_image"]["name"] == "bottle"
 
 
@@ -150,6 +156,6 @@ def test_plan_cli_invalid_spec_exits_1_with_problems(tmp_path: Path) -> None:
     assert "bad.yaml:3:18: $.jobs[0].images[0]: unknown image 'nope'" in err
 
 
-def test_plan_cli_missing_spec_exits_1_not_2() -> None:
+def test_plan_cli_missing_spec_is_a_usage_error_not_work() -> None:
     code, _, err = _plan_cli("nothere.yaml")
-    assert code == 1 and "nothere.yaml: no such file" in err
+    assert code == EXIT_USAGE and "nothere.yaml: no such file" in err

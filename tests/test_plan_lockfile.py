@@ -91,7 +91,9 @@ def test_one_edited_prompt_plans_exactly_its_jobs_and_says_why(
     assert code == 2
     assert "**Cost of this change: 2.40 USD**" in summary
     assert "8 jobs: 4 done, 4 changed." in summary
-    assert '| `a-push-warm` | changed | prompt: "push in" -> "push in slowly" |' in summary
+    # The cost column is issue 17's: each row's own cost.
+    row = '| `a-push-warm` | changed | 1.20 USD | prompt: "push in" -> "push in slowly" |'
+    assert row in summary
 
 
 def test_without_state_or_manifest_every_job_is_new(tmp_path: Path) -> None:

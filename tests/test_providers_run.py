@@ -16,6 +16,7 @@ from jsonschema import Draft202012Validator
 from runsupport import KEY, mjv, run_engine, write
 
 from orchestrator.engine.context import RunConfig
+from orchestrator.errors import EXIT_USAGE
 from orchestrator.providers import PROVIDERS
 from orchestrator.providers.factory import adapter
 from orchestrator.providers.router import split_id
@@ -32,6 +33,8 @@ FAST = ("--poll-interval", "0.02", "--max-rps", "1000", "--concurrency", "4")
 def spec_text(provider: str, campaign: str = "money") -> str:
     """URL images, two clips a job, SD and HD; an extension step where the provider has one."""
     extend = "" if provider == "apimart" else '    extend: [{prompt: "keeps going"}]\n'
+    # CometAPI publishes no HD price (issue 17: unknown unless given): the simulator's.
+    hd_price = "pricing: {fast_hd: 1.2}\n" if provider == "cometapi" else ""
     return (
         f"version: 1\ncampaign: {campaign}\nprovider: {provider}\n"
         "defaults: {motion: low, batch_size: 2}\n"
@@ -44,6 +47,7 @@ def spec_text(provider: str, campaign: str = "money") -> str:
         "    images: [a, b]\n    prompts: [orbit]\n"
         "    matrix: {mood: [warm, cold], video_type: [vid_1.1_i2v_480, vid_1.1_i2v_720]}\n"
         + extend
+        + hd_price
     )
 
 
@@ -103,7 +107,7 @@ def _views(spec: Path, campaign: str = "money") -> tuple[float, float]:
 
 
 EXPECTED = {  # 8 jobs: 4 SD and 4 HD, batch 2; extensions where offered
-    "cometapi": 8 * 0.6 + 8 * 0.6,  # per call, HD priced as fast
+    "cometapi": 8 * 0.6 + 8 * 1.2,  # per call; HD priced apart (issue 17), as the spec says
     "apimart": 4 * 2 * 0.20 + 4 * 2 * 0.40,  # per clip, no extension
     "kie": 4 * 2 * 0.075 + 4 * 2 * 0.225 + 8 * 0.30,  # per clip; one price per extension
 }
@@ -265,7 +269,8 @@ def test_plan_provider_prices_the_same_clips_elsewhere_and_lists_refusals(tmp_pa
 
 
 def test_validate_refuses_what_the_provider_cannot_make_at_its_line(tmp_path: Path) -> None:
-    text = spec_text("cometapi").replace("provider: cometapi", "provider: apimart")
+    text = spec_text("apimart")  # with its extension step, which apimart cannot make
+    text += '    extend: [{prompt: "keeps going"}]\n'
     text += "    loop: true\n"
     spec = write(tmp_path / "c.yaml", text)
     result = mjv("validate", str(spec))
@@ -396,8 +401,8 @@ def test_an_unknown_mjv_provider_is_a_usage_error(
     spec = write(tmp_path / "c.yaml", spec_text("cometapi"))
     monkeypatch.setenv("MJV_PROVIDER", "acme")
     result = mjv("plan", str(spec))
-    assert result.code == 1 and "MJV_PROVIDER='acme' is not a provider" in result.err
-    assert mjv("validate", str(spec)).code == 2
+    assert result.code == EXIT_USAGE and "MJV_PROVIDER='acme' is not a provider" in result.err
+    assert mjv("validate", str(spec)).code == EXIT_USAGE
 
 
 def test_simulate_prints_the_variables_of_its_provider() -> None:
@@ -428,7 +433,7 @@ def test_the_budget_cap_counts_each_job_at_its_provider_price(
 def test_base_url_is_refused_for_a_campaign_on_several_providers(tmp_path: Path) -> None:
     spec = write(tmp_path / "c.yaml", MIXED)
     result = mjv("run", str(spec), "--base-url", "http://127.0.0.1:9")
-    assert result.code == 2 and "uses cometapi, apimart, kie" in result.err
+    assert result.code == EXIT_USAGE and "uses cometapi, apimart, kie" in result.err
 
 
 def test_mjv_simulate_provider_serves_that_wire_format(monkeypatch: pytest.MonkeyPatch) -> None:

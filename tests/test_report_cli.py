@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from runsupport import mjv, run_spec, simulator, write
 
+from orchestrator.errors import EXIT_USAGE
 from orchestrator.simulator import Simulator
 
 __all__ = ["simulator"]
@@ -102,7 +103,7 @@ def test_a_broken_manifest_is_a_clear_error(tmp_path: Path) -> None:
 def test_a_missing_state_file_given_by_flag_is_an_error(tmp_path: Path) -> None:
     spec = write(tmp_path / "spec.yaml", SPEC)
     result = mjv("report", str(spec), "--state", str(tmp_path / "typo.db"))
-    assert result.code == 2
+    assert result.code == EXIT_USAGE
     assert result.err == f"mjv: error: {tmp_path / 'typo.db'}: no such state file\n"
     assert not (tmp_path / "typo.db").exists()
 

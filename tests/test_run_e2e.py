@@ -392,19 +392,20 @@ def test_blocked_output_folder_fails_before_any_submission(
     assert simulator.submit_requests() == 0
 
 
-def test_a_clip_that_cannot_be_saved_is_fetched_later_without_paying_again(
+def test_a_file_where_a_job_folder_goes_is_found_before_anything_is_paid(
     simulator: Simulator, tmp_path: Path
 ) -> None:
+    # Issue 17 item 6 changes this: it used to be found after paying (a later run then saved
+    # the clip); the preflight now looks at every job's folder. A clip that cannot be written
+    # mid-run is tests/test_run_limits.py's.
     spec = write(tmp_path / "c.yaml", MATRIX)
     (tmp_path / "out/e2e").mkdir(parents=True)
     (tmp_path / "out/e2e/a-warm").write_text("a file where the job folder should be")
     result = run_spec(simulator, spec)
-    assert result.code == 3
-    assert "failed (retryable): job a-warm: cannot write" in result.out
-    submits = simulator.submit_requests()
-    assert submits == 4
+    assert result.code == 1
+    assert "job a-warm:" in result.err and "a file is in its place" in result.err
+    assert "nothing was submitted" in result.err
+    assert simulator.submit_requests() == 0
     (tmp_path / "out/e2e/a-warm").unlink()
     again = run_spec(simulator, spec)
     assert again.code == 0, again.out + again.err
-    assert "0 submitted, 1 clips downloaded" in again.out  # the paid clip was kept
-    assert simulator.submit_requests() == submits

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from memprovider import Clock, MemoryProvider, memory_run
 from runsupport import (
     KEY,
     assert_state_accounts_for_every_charge,
@@ -186,20 +187,23 @@ def test_a_slow_task_is_stuck_not_dead_and_a_later_run_picks_it_up(spec: Path) -
     last status, keeps its task id, and is never submitted again while the provider runs it."""
     from dataclasses import replace
 
-    config = SimulatorConfig(job_seconds=0.6, slots=8, api_key=KEY)
-    with Simulator(config) as sim:
-        quick = replace(QUICK, task_timeout=0.1, select=("a-warm",))
-        report, state = run_lib(sim, spec, quick)
-        (outcome,) = report.outcomes
-        assert outcome.status == "stuck"
-        assert "still" in (outcome.reason or "") and "after waiting" in (outcome.reason or "")
-        with open_store(state, "faults") as store:
-            sub = next(s for s in store.submissions() if s.job == "a-warm")
-            assert sub.task_id is not None and sub.status in ("submitted", "running")
-            assert [a.attempt for a in store.attempts(sub.key)] == [1]
-        report, _ = run_lib(sim, spec, replace(quick, task_timeout=30))
-        assert report.count("done") == 1 and report.submitted == 0
-        assert sum(charged(sim).values()) == 1
+    # Virtual time (issue 17 item 9): a real 0.6 s task could finish within a 0.1 s timeout's
+    # first late poll on a loaded machine.
+    clock = Clock()
+    provider = MemoryProvider(SimulatorConfig(job_seconds=600, slots=8), clock)
+    config = RunConfig(poll_interval=3.0, task_timeout=60, select=("a-warm",))
+    state = spec.parent / "state.db"
+    report = memory_run(spec, provider, clock, config, state)
+    (outcome,) = report.outcomes
+    assert outcome.status == "stuck"
+    assert "still" in (outcome.reason or "") and "after waiting" in (outcome.reason or "")
+    with open_store(state, "faults") as store:
+        sub = next(s for s in store.submissions() if s.job == "a-warm")
+        assert sub.task_id is not None and sub.status in ("submitted", "running")
+        assert [a.attempt for a in store.attempts(sub.key)] == [1]
+    report = memory_run(spec, provider, clock, replace(config, task_timeout=3900), state)
+    assert report.count("done") == 1 and report.submitted == 0
+    assert len([c for c in provider.fake.ledger.entries if not c.refund]) == 1
 
 
 def test_wrong_key_stops_the_run_with_a_clear_message(

@@ -12,6 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from memprovider import Clock, MemoryProvider, memory_run
 from runsupport import KEY, assert_state_accounts_for_every_charge, run_engine, write
 
 from orchestrator.client import Client
@@ -30,6 +31,9 @@ QUICK = RunConfig(
     account_backoff=0.02,
 )
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
+
+
+VIRTUAL = RunConfig(concurrency=4, poll_interval=3.0)  # on the in-memory provider's clock
 
 
 def spec_file(tmp_path: Path, body: str, campaign: str = "gw") -> Path:
@@ -155,16 +159,19 @@ jobs:
 
 
 def test_an_account_without_hd_fails_the_hd_jobs_and_keeps_the_sd_pace(tmp_path: Path) -> None:
+    # Virtual time (issue 17 item 9): with real 30 ms tasks a loaded machine finished some
+    # before the others were sent, and the slots never all filled at once.
     spec = spec_file(tmp_path, HD_AND_SD)
-    for simulator in sim(hd=False):
-        report = run(simulator, spec)
-        failed = {o.name: o for o in report.outcomes if o.status == "failed"}
-        assert set(failed) == {"hd1", "hd2", "hd3"}
-        assert all("cannot make HD clips" in (o.reason or "") and o.final for o in failed.values())
-        assert report.count("done") == 6
-        hd_sent = [r for r in simulator.submit_log() if r.code == 3]
-        assert 1 <= len(hd_sent) <= 3 and not any(r.charged for r in hd_sent)
-        assert simulator.peak_running() == 4  # the SD jobs still filled every slot
+    clock = Clock()
+    provider = MemoryProvider(SimulatorConfig(job_seconds=60, slots=4, hd=False), clock)
+    report = memory_run(spec, provider, clock, VIRTUAL)
+    failed = {o.name: o for o in report.outcomes if o.status == "failed"}
+    assert set(failed) == {"hd1", "hd2", "hd3"}
+    assert all("cannot make HD clips" in (o.reason or "") and o.final for o in failed.values())
+    assert report.count("done") == 6
+    hd_sent = [r for r in provider.fake.ledger.submits if r.code == 3]
+    assert 1 <= len(hd_sent) <= 3 and not any(r.charged for r in hd_sent)
+    assert provider.fake.peak_running == 4  # the SD jobs still filled every slot
 
 
 def test_http_200_refusals_show_their_message_and_a_lock_stops_the_run(tmp_path: Path) -> None:
@@ -211,37 +218,37 @@ def test_uploads_are_charged_once_while_fresh_and_again_once_expired(tmp_path: P
 def test_a_dead_start_frame_is_uploaded_again_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Virtual time (issue 17 item 9): a real 0.2 s upload lifetime ran out during the first
+    # run on a loaded machine, which then uploaded three times.
     spec = spec_file(tmp_path, UPLOADED)
-    for simulator in sim(upload_ttl=0.2):
-        run(simulator, spec)
-        # The URL dies early (revoked, or a clock skew) though it still looks fresh.
-        import time
-
-        time.sleep(0.3)
-        monkeypatch.setattr("orchestrator.engine.sources.is_fresh", lambda *_: True)
-        write(spec, spec.read_text().replace("n: [1]", "n: [1, 2]"))
-        report = run(simulator, spec)
-        assert report.count("done") == 2, report
-        with open_store(spec.parent / ".mjv/state.db", "gw") as store:
-            sub = next(s for s in store.submissions() if s.job == "j2" and s.kind == "video")
-            attempts = store.attempts(sub.key)
-        assert len(attempts) == 2 and "No start frame" in (attempts[0].reason or "")
-        assert attempts[0].refunded == 0.6
-        assert [c.kind for c in simulator.charges()].count("upload") == 2
+    clock = Clock()
+    provider = MemoryProvider(SimulatorConfig(job_seconds=10, slots=4, upload_ttl=600), clock)
+    assert memory_run(spec, provider, clock, VIRTUAL).count("done") == 1
+    clock.now += 3600  # the URL dies (revoked, or a clock skew) though it still looks fresh
+    monkeypatch.setattr("orchestrator.engine.sources.is_fresh", lambda *_: True)
+    write(spec, spec.read_text().replace("n: [1]", "n: [1, 2]"))
+    report = memory_run(spec, provider, clock, VIRTUAL)
+    assert report.count("done") == 2, report
+    with open_store(spec.parent / ".mjv/state.db", "gw") as store:
+        sub = next(s for s in store.submissions() if s.job == "j2" and s.kind == "video")
+        attempts = store.attempts(sub.key)
+    assert len(attempts) == 2 and "No start frame" in (attempts[0].reason or "")
+    assert attempts[0].refunded == 0.6
+    charges = [c.kind for c in provider.fake.ledger.entries if not c.refund]
+    assert charges.count("upload") == 2
 
 
 def test_an_expired_clip_url_is_reported_as_expired(tmp_path: Path) -> None:
     spec = spec_file(tmp_path, ONE)
-    for simulator in sim(clip_ttl=0.1):
-        assert run(simulator, spec).count("done") == 1
-        import time
-
-        time.sleep(0.2)
-        (tmp_path / "out/gw/a/clip-0.mp4").unlink()
-        report = run(simulator, spec)
-        (outcome,) = report.outcomes
-        assert outcome.status == "failed" and "expired at the provider" in (outcome.reason or "")
-        assert report.submitted == 0
+    clock = Clock()
+    provider = MemoryProvider(SimulatorConfig(job_seconds=10, slots=4, clip_ttl=600), clock)
+    assert memory_run(spec, provider, clock, VIRTUAL).count("done") == 1
+    clock.now += 3600
+    (tmp_path / "out/gw/a/clip-0.mp4").unlink()
+    report = memory_run(spec, provider, clock, VIRTUAL)
+    (outcome,) = report.outcomes
+    assert outcome.status == "failed" and "expired at the provider" in (outcome.reason or "")
+    assert report.submitted == 0
 
 
 def test_downloads_look_like_a_browser(tmp_path: Path) -> None:

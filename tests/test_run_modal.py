@@ -74,11 +74,70 @@ def test_a_modal_is_answered_and_the_new_task_is_followed_and_recorded(tmp_path:
     report = run_engine(campaign, client, tmp_path / "state.db", RunConfig(poll_interval=0.01))
     assert report.count("done") == 1
     assert report.spent == 0.65
+    # Issue 17 item 7: the modal answer is a paid submission of its own (intent, hold, lease).
     with open_store(tmp_path / "state.db", campaign.name) as store:
-        (sub,) = store.submissions()
-        (attempt,) = store.attempts(sub.key)
+        video, answer = sorted(store.submissions(), key=lambda s: s.kind != "video")
+        (attempt,) = store.attempts(video.key)
+        (answered,) = store.attempts(answer.key)
         assert store.totals().spent == 0.65
-    assert (sub.status, sub.task_id) == ("downloaded", "t2")
-    assert attempt.charged == 0.65
+    assert (video.status, video.task_id) == ("downloaded", "t2")
+    assert (answer.kind, answer.parent, answer.status) == ("modal", video.key, "succeeded")
+    assert attempt.charged == 0.6 and answered.charged == 0.05
     assert gateway.modal_answers == [{"taskId": "t1", "prompt": "slow orbit"}]
     assert (tmp_path / "out/modal/a/clip-0.mp4").read_bytes() == MP4
+
+
+class LostModalAnswer(Gateway):
+    """The modal answer's connection drops after it was sent: it may have been charged."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.drop = True
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/mj-fast/mj/submit/modal" and self.drop:
+            self.modal_answers.append(json.loads(request.content))
+            raise httpx.ReadError("connection reset after the request was sent")
+        return super().__call__(request)
+
+
+def _client(gateway: Gateway) -> Client:
+    transport = httpx.MockTransport(gateway)
+    return Client(
+        "sk-test-modal-key", "https://gw.example", transport=transport, download_transport=transport
+    )
+
+
+def test_a_lost_modal_answer_is_in_doubt_its_charge_kept_and_never_silently_resent(
+    tmp_path: Path,
+) -> None:
+    spec = write(tmp_path / "c.yaml", SPEC)
+    campaign = replace(load_campaign(spec), pricing={"fast": 0.6, "modal": 0.05})
+    gateway = LostModalAnswer()
+    config = RunConfig(poll_interval=0.01, max_attempts=1)
+    first = run_engine(campaign, _client(gateway), tmp_path / "state.db", config)
+    assert first.count("in_doubt") == 1 and len(gateway.modal_answers) == 1
+    with open_store(tmp_path / "state.db", campaign.name) as store:
+        answer = next(s for s in store.submissions() if s.kind == "modal")
+        # Sent, answer lost: its price stays held as possibly charged, never dropped.
+        assert answer.in_doubt and store.totals().reserved == 0.05
+    skip = replace(config, in_doubt="skip")
+    assert run_engine(campaign, _client(gateway), tmp_path / "state.db", skip).count("in_doubt")
+    assert len(gateway.modal_answers) == 1  # not sent again
+    gateway.drop = False
+    again = run_engine(campaign, _client(gateway), tmp_path / "state.db", config)
+    assert again.count("done") == 1 and len(gateway.modal_answers) == 2
+    assert again.resent_in_doubt == ("job a (modal answer)",)  # the summary warns of it
+
+
+def test_a_modal_answer_of_unknown_price_is_counted_not_free(tmp_path: Path) -> None:
+    from orchestrator.engine.status import campaign_status
+
+    spec = write(tmp_path / "c.yaml", SPEC)
+    campaign = replace(load_campaign(spec), pricing={"fast": 0.6})  # no modal price
+    report = run_engine(
+        campaign, _client(Gateway()), tmp_path / "state.db", RunConfig(poll_interval=0.01)
+    )
+    assert report.count("done") == 1 and report.spent == 0.6 and report.unpriced == 1
+    with open_store(tmp_path / "state.db", campaign.name) as store:
+        assert campaign_status(campaign, store).unpriced == 1

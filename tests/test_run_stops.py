@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from runsupport import FAST, KEY, run_spec, simulator, subprocess_env, write
 
+from orchestrator.errors import EXIT_USAGE
 from orchestrator.simulator import Simulator, SimulatorConfig
 
 __all__ = ["simulator"]
@@ -88,6 +89,6 @@ def test_a_pattern_that_matches_no_job_is_a_usage_error(
 ) -> None:
     spec = write(tmp_path / "c.yaml", SPEC)
     result = run_spec(simulator, spec, flag, "j1", flag, "jx*")
-    assert result.code == 2
+    assert result.code == EXIT_USAGE
     assert f"{flag} 'jx*' matches no job" in result.err
     assert simulator.submit_requests() == 0

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -111,32 +114,48 @@ def test_the_clip_size_estimate_can_be_set(monkeypatch: pytest.MonkeyPatch) -> N
     assert clip_bytes(Settings(), 0) == 5 * MB
 
 
-def test_stale_part_files_are_removed_at_the_start_of_a_run(
-    simulator: Simulator, tmp_path: Path
-) -> None:
+def test_part_files_nobody_holds_are_removed_by_a_run(simulator: Simulator, tmp_path: Path) -> None:
+    # Issue 17 item 6: a killed run's temp file goes whatever its age (it used to stay for
+    # 10 minutes); one a live writer holds locked stays, and so does a file not of ours.
     folder = tmp_path / "out/pre/shot"
-    folder.mkdir(parents=True)
+    (folder / "versions/old").mkdir(parents=True)
     stale = folder / ".clip-0.mp4.0123456789abcdef.part"
-    fresh = folder / ".clip-1.mp4.fedcba9876543210.part"
+    deep = folder / "versions/old/.clip-0.mp4.0123456789abcdee.part"
+    held = folder / ".clip-1.mp4.fedcba9876543210.part"
     mine = folder / "notes.part"
-    for path in (stale, fresh, mine):
+    for path in (stale, deep, held, mine):
         path.write_bytes(b"half a clip")
-    hour_ago = time.time() - 3600
-    os.utime(stale, (hour_ago, hour_ago))
-    os.utime(mine, (hour_ago, hour_ago))
-    result = run_spec(simulator, write(tmp_path / "c.yaml", SPEC))
+        os.utime(path, (time.time() - 60, time.time() - 60))
+    with _held(held):
+        result = run_spec(simulator, write(tmp_path / "c.yaml", SPEC))
     assert result.code == 0, result.out + result.err
-    assert not stale.exists()
-    assert fresh.exists() and mine.exists()
+    assert not stale.exists() and not deep.exists()
+    assert held.exists() and mine.exists()
+    assert not [p for p in (tmp_path / "out").rglob("*.part") if p not in (held, mine)]
 
 
-def test_remove_stale_parts_spares_fresh_temp_files(tmp_path: Path) -> None:
-    fresh = tmp_path / ".clip-0.mp4.0123456789abcdef.part"
-    fresh.write_bytes(b"being written")
-    assert remove_stale_parts(tmp_path) == 0
-    assert fresh.exists()
-    assert remove_stale_parts(tmp_path, now=time.time() + 3600) == 1
-    assert not fresh.exists()
+@contextlib.contextmanager
+def _held(path: Path) -> Iterator[None]:
+    """Hold ``path`` locked, as a live download does."""
+    fd = os.open(path, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def test_remove_stale_parts_spares_held_and_just_made_temp_files(tmp_path: Path) -> None:
+    held = tmp_path / ".clip-0.mp4.0123456789abcdef.part"
+    new = tmp_path / ".clip-1.mp4.0123456789abcdef.part"
+    held.write_bytes(b"being written")
+    new.write_bytes(b"made this instant, not locked yet")
+    os.utime(held, (time.time() - 60, time.time() - 60))
+    with _held(held):
+        assert remove_stale_parts(tmp_path) == 0
+    assert held.exists() and new.exists()
+    assert remove_stale_parts(tmp_path) == 1 and not held.exists()
+    assert remove_stale_parts(tmp_path, grace=0) == 1 and not new.exists()
     assert remove_stale_parts(tmp_path / "missing") == 0
 
 
@@ -152,3 +171,15 @@ def test_a_failed_manifest_write_keeps_the_summary(
     assert "pre: 1/1 jobs done, 2 submitted, 4 clips downloaded" in result.out
     assert "cannot write the manifest" in result.err and "No space left" in result.err
     assert "Traceback" not in result.err
+
+
+@pytest.mark.parametrize("blocked", ["shot/versions", "shot"])
+def test_a_file_in_place_of_a_job_or_versions_folder_stops_before_paying(
+    simulator: Simulator, tmp_path: Path, blocked: str
+) -> None:
+    (tmp_path / "out/pre" / blocked).parent.mkdir(parents=True, exist_ok=True)
+    (tmp_path / "out/pre" / blocked).write_text("in the way")
+    result = run_spec(simulator, write(tmp_path / "c.yaml", SPEC))
+    assert result.code == 1 and "Traceback" not in result.err
+    assert f"job shot: {tmp_path / 'out/pre' / blocked} cannot be made" in result.err
+    assert simulator.submit_requests() == 0

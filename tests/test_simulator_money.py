@@ -15,8 +15,10 @@ PRICES = {"fast": 1.0, "relax": 0.5, "turbo": 2.0, "imagine": 0.25, "upscale": 0
 
 def test_default_prices_start_from_the_published_fast_video_price() -> None:
     assert DEFAULT_PRICES["fast"] == 0.6
-    assert set(DEFAULT_PRICES) == {
+    assert set(DEFAULT_PRICES) == {  # HD priced apart since issue 17 (resellers charge it ~2x)
         "fast",
+        "fast_hd",
+        "turbo_hd",
         "relax",
         "turbo",
         "imagine",

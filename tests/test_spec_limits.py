@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.cli import main
+from orchestrator.errors import EXIT_USAGE
 from orchestrator.spec import load_campaign
 from orchestrator.spec.images import MAX_GLOB_MATCHES
 from orchestrator.spec.limits import matrix_size
@@ -28,8 +29,13 @@ def _mjv(verb: str, spec: Path) -> tuple[int, str]:
     return code, out.getvalue() + err.getvalue()
 
 
-def _check(tmp_path: Path, text: str, *expected: str, seconds: float = 3.0) -> str:
-    """Both verbs exit 1 quickly with every expected substring, and no traceback."""
+# A hang guard, not a speed target (benchmarks/bench_validate.py measures speed): a loaded CI
+# machine must not fail it, an endless walk or expansion must (issue 17 item 9).
+HANG_SECONDS = 20.0
+
+
+def _check(tmp_path: Path, text: str, *expected: str, seconds: float = HANG_SECONDS) -> str:
+    """Both verbs exit 1 with every expected substring, no traceback, and without hanging."""
     spec = tmp_path / "s.yaml"
     spec.write_text(text, encoding="utf-8")
     for verb in ("validate", "plan"):
@@ -135,8 +141,13 @@ def test_nesting_within_the_limit_is_a_plain_schema_problem(tmp_path: Path) -> N
     ],
 )
 def test_hostile_templates_are_refused_naming_template_and_job(
-    tmp_path: Path, template: str, message: str
+    tmp_path: Path, template: str, message: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # These are refused for what they would make, not for time: a loaded machine must not
+    # reach the (wall-clock) render budget first (issue 17 item 9; the budget has its tests).
+    import orchestrator.spec.jinja  # noqa: F401  (first: it keeps its own copy of the budget)
+
+    monkeypatch.setattr("orchestrator.spec.templates.MAX_RENDER_SECONDS", 30.0)
     _check(tmp_path, _prompt(template), "$.prompts.p: ", message, " in job 'a-p'")
 
 
@@ -147,16 +158,14 @@ def test_deeply_nested_template_is_a_compile_problem(tmp_path: Path) -> None:
 
 def test_endless_loops_stop_at_the_render_time_budget(tmp_path: Path) -> None:
     loop = "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}x"
-    _check(
-        tmp_path, _prompt(loop), "the template takes too long (over 1 s) in job 'a-p'", seconds=4
-    )
+    _check(tmp_path, _prompt(loop), "the template takes too long (over 1 s) in job 'a-p'")
 
 
 def test_exponential_macro_stops_at_the_budget_once_for_all_jobs(tmp_path: Path) -> None:
     macro = "{% macro f(n) %}{% if n %}{{ f(n-1) }}{{ f(n-1) }}{% endif %}{% endmacro %}"
     text = HEAD + f"prompts:\n  p: '{macro}{{{{ f(40) }}}}{{{{ take }}}}'\n"
     text += "jobs:\n  - images: [a]\n    prompts: [p]\n    takes: 50\n"
-    output = _check(tmp_path, text, "takes too long (over 1 s)", seconds=4)
+    output = _check(tmp_path, text, "takes too long (over 1 s)")
     assert output.count("takes too long") == 1  # once for the template, not once per job
 
 
@@ -171,7 +180,9 @@ def test_slow_renders_share_one_budget_per_template(tmp_path: Path) -> None:
     with pytest.raises(TemplateError, match=r"takes too long \(over 1 s\)"):
         for take in range(30):
             slow.render({"take": take, "unused": take})
-    assert time.perf_counter() - start < 2.5
+    # 30 renders of a fraction of a second each would take many seconds; one shared budget of
+    # 1 s stops them soon after it (generous for a loaded machine).
+    assert time.perf_counter() - start < 5.0
 
 
 def test_cached_and_quick_renders_fit_the_budget_for_many_jobs() -> None:
@@ -226,7 +237,7 @@ def test_fifo_inside_the_folder_is_not_a_regular_file(tmp_path: Path) -> None:
 
 def test_absolute_recursive_glob_is_refused_at_once(tmp_path: Path) -> None:
     text = HEAD + '  all: {glob: "/**/*.png"}\njobs:\n  - images: [all]\n    animate: auto\n'
-    _check(tmp_path, text, "glob '/**/*.png' is an absolute path", seconds=1)
+    _check(tmp_path, text, "glob '/**/*.png' is an absolute path")
 
 
 def test_glob_stops_after_the_match_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -240,14 +251,22 @@ def test_glob_stops_after_the_match_limit(tmp_path: Path, monkeypatch: pytest.Mo
 
 def test_spec_path_that_is_a_device_is_a_usage_error(tmp_path: Path) -> None:
     out, err = io.StringIO(), io.StringIO()
-    assert main(["validate", "/dev/zero"], out, err) == 2
+    assert main(["validate", "/dev/zero"], out, err) == EXIT_USAGE
     assert err.getvalue() == "mjv: error: /dev/zero: not a regular file\n"
 
 
-def test_huge_matrix_is_refused_before_expanding_in_milliseconds(tmp_path: Path) -> None:
+def test_huge_matrix_is_refused_before_expanding_in_milliseconds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     axes = "".join(f"      a{k}: [{', '.join(str(v) for v in range(10))}]\n" for k in range(6))
     text = HEAD + "jobs:\n  - images: [a]\n    animate: auto\n    matrix:\n" + axes
-    output = _check(tmp_path, text, seconds=0.5)
+
+    def never(*_: object) -> None:
+        raise AssertionError("the matrix was expanded")
+
+    # Before expanding, by construction rather than by the clock (a loaded machine is slow).
+    monkeypatch.setattr("orchestrator.spec.expand.matrix_rows", never)
+    output = _check(tmp_path, text)
     assert (
         "s.yaml:9:7: $.jobs[0].matrix: this job template expands to 1,000,000 jobs (1 image(s) x "
         "1 prompt(s) x 1,000,000 matrix row(s) x 1 take(s)), over the limit of 100,000 "

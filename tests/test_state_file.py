@@ -234,4 +234,34 @@ def test_a_version_1_file_migrates_to_2_keeping_every_row(tmp_path: Path) -> Non
         assert store.totals().reserved == 0.6
         store.declare([SubmissionSpec("u1", "img", "upload", 0, None)])
         assert store.get("u1") is not None
-    assert stored_version(path) == SCHEMA_VERSION == 3  # 3: slot and hold tables (issue 18)
+    # and on: 3 slot and hold tables (issue 18), 4 modal answers (issue 17)
+    assert stored_version(path) == SCHEMA_VERSION == 4
+
+
+def test_a_version_3_file_migrates_to_4_keeping_every_row(tmp_path: Path) -> None:
+    """v4 lets a modal answer be a paid submission of its own (issue 17)."""
+    import sqlite3
+
+    from orchestrator.state import SubmissionSpec, open_store
+
+    path = tmp_path / "v3.db"
+    db = sqlite3.connect(path, isolation_level=None)
+    for migration in schema.MIGRATIONS[:3]:
+        migration(db)
+    db.execute("INSERT INTO meta VALUES ('schema_version', '3')")
+    db.execute(
+        "INSERT INTO submissions (campaign, key, job, kind, step, status, attempt, updated_at,"
+        " request) VALUES ('c', 'k1', 'a', 'upload', 0, 'submitting', 1, 0, '{}')"
+    )
+    db.close()
+    with open_store(path, "c") as store:
+        sub = store.get("k1")
+        assert sub is not None and (sub.kind, sub.status, sub.request) == (
+            "upload",
+            "submitting",
+            "{}",
+        )
+        store.declare([SubmissionSpec("m1", "a", "modal", 0, "k1")])
+        modal = store.get("m1")
+        assert modal is not None and (modal.kind, modal.parent) == ("modal", "k1")
+    assert stored_version(path) == SCHEMA_VERSION == 4

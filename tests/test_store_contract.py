@@ -450,6 +450,26 @@ def test_a_modal_answer_adds_its_price_to_the_attempt(store: Store) -> None:
     assert attempt.charged == 1.05 and store.totals().spent == 1.05
 
 
+def test_a_modal_answer_is_a_paid_submission_of_its_own(store: Store) -> None:
+    """Kind 'modal' (schema version 4, issue 17): declared, sent and charged like any other."""
+    from orchestrator.state import SubmissionSpec
+
+    walk_to(store, Status.SUBMITTED)
+    store.declare([SubmissionSpec("m1", "job", "modal", 0, "k1")])
+    store.claim("m1", ME, 60)
+    store.record_intent("m1", ME, 0.05)
+    store.record_task("m1", "t2", 0.05)
+    store.record_success("m1", (), "t2")
+    store.record_followup("k1", "t2", 0.0)
+    modal = store.get("m1")
+    assert modal is not None and (modal.kind, modal.parent, modal.status) == (
+        "modal",
+        "k1",
+        Status.SUCCEEDED,
+    )
+    assert store.totals().spent == 1.05
+
+
 def test_declared_requests_are_kept_and_uploads_are_submissions(store: Store) -> None:
     from orchestrator.state import SubmissionSpec
 

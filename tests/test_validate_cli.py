@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.cli import main
+from orchestrator.errors import EXIT_USAGE
 
 REPO = Path(__file__).resolve().parent.parent
 NEGATIVE = REPO / "tests" / "data" / "negative"
@@ -48,10 +49,10 @@ def test_invalid_file_exits_1_with_every_problem_as_file_line_col(tmp_path: Path
     ]
 
 
-def test_missing_path_exits_2_but_still_checks_the_others(tmp_path: Path) -> None:
+def test_missing_path_is_a_usage_error_but_still_checks_the_others(tmp_path: Path) -> None:
     _copy("empty.yaml", tmp_path)
     code, out, err = _run("empty.yaml", "missing.yaml")
-    assert code == 2
+    assert code == EXIT_USAGE
     assert "empty.yaml:1:1: $: the file is empty" in out
     assert err == "mjv: error: missing.yaml: no such file\n"
 
@@ -59,7 +60,7 @@ def test_missing_path_exits_2_but_still_checks_the_others(tmp_path: Path) -> Non
 def test_folder_without_specs_is_a_usage_error(tmp_path: Path) -> None:
     (tmp_path / "empty-dir").mkdir()
     code, _, err = _run("empty-dir")
-    assert code == 2 and "no *.yaml or *.yml files" in err
+    assert code == EXIT_USAGE and "no *.yaml or *.yml files" in err
 
 
 def test_folder_takes_yaml_and_yml_but_not_other_files(tmp_path: Path) -> None:
@@ -73,7 +74,7 @@ def test_folder_takes_yaml_and_yml_but_not_other_files(tmp_path: Path) -> None:
 def test_json_format_is_stable_and_complete(tmp_path: Path) -> None:
     _copy("top-list.yaml", tmp_path)
     code, out, _ = _run("--format", "json", "top-list.yaml", "nothere.yaml")
-    assert code == 2
+    assert code == EXIT_USAGE
     report = json.loads(out)
     assert report == {
         "valid": False,
@@ -118,7 +119,7 @@ def test_github_format_emits_escaped_annotations(tmp_path: Path) -> None:
 
 def test_bad_format_is_a_usage_error() -> None:
     code, _, _ = _run("--format", "xml", "x.yaml")
-    assert code == 2
+    assert code == EXIT_USAGE
 
 
 def test_validate_never_imports_httpx_or_sqlite3() -> None:

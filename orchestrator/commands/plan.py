@@ -7,15 +7,16 @@ import gc
 import json
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import asdict, replace
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
 from orchestrator.commands.compare import compare, write_comparison
 from orchestrator.commands.plan_rows import row_text
 from orchestrator.commands.simulated import state_choice
-from orchestrator.errors import EXIT_ERROR, EXIT_OK, SpecError, UsageError
+from orchestrator.errors import EXIT_ERROR, EXIT_OK, EXIT_USAGE, EXIT_WORK, SpecError, UsageError
 from orchestrator.model import Campaign, ImageSource, Job, JobStatus, Settings
 from orchestrator.money import cap, shown
 from orchestrator.plan import STATUSES, Plan, PlanRow, Totals, build_plan
@@ -27,7 +28,6 @@ from orchestrator.review.resolve import Files, files_of_manifest, files_of_store
 from orchestrator.spec import Problem, load_campaign
 from orchestrator.terminal import md_code, md_text, one_line
 
-EXIT_WORK = 2  # terraform's -detailed-exitcode: 0 nothing to do, 1 error, 2 changes
 _MARKS = {
     JobStatus.NEW: "+",
     JobStatus.CHANGED: "~",
@@ -50,16 +50,21 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         err.writelines(f"{p.format()}\n" for p in exc.problems if isinstance(p, Problem))
         err.write(f"mjv: error: {exc}\n")
         return EXIT_ERROR
-    except UsageError as exc:  # exit 2 means "work to do" here, so a bad path is plain 1
+    except UsageError as exc:
         err.write(f"mjv: error: {exc}\n")
-        return EXIT_ERROR
+        return EXIT_USAGE
     if getattr(args, "provider", None):  # the same campaign priced on another provider
         fmt = "json" if args.format == "json" else "text"
         return write_comparison(compare(campaign, args.provider), out, fmt)
     campaign, location, default = state_choice(campaign, args.state, args.simulate)
+    select = tuple(getattr(args, "select", ()))
+    missing = [p for p in select if not any(fnmatchcase(j.name, p) for j in campaign.jobs)]
+    if missing:  # a typo, not an empty plan
+        err.write(f"mjv: error: --select {missing[0]!r} matches no job of {campaign.name}\n")
+        return EXIT_USAGE
     gc.freeze()  # the campaign stays to the end: later collections need not walk it again
     try:
-        plan = _plan(campaign, location, default)
+        plan = _plan(campaign, location, default, select)
         if args.format == "markdown":
             out.write(markdown(plan))
         elif args.format == "json":
@@ -71,15 +76,44 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return EXIT_WORK if plan.has_work else EXIT_OK
 
 
-def _plan(campaign: Campaign, location: str | None, default: Path) -> Plan:
+def _plan(
+    campaign: Campaign, location: str | None, default: Path, select: Sequence[str] = ()
+) -> Plan:
     """Plan against the state file when there is one (looking never creates it), else against
-    the committed manifest (the lock file: what ran), else as all new."""
+    the committed manifest (the lock file: what ran), else as all new; with ``select``, only
+    the jobs (and orphans) whose names match one of its globs."""
+    return _plan_all(campaign, location, default, _selected(select))
+
+
+def _selected(select: Sequence[str]) -> Callable[[str], bool]:
+    return lambda name: not select or any(fnmatchcase(name, p) for p in select)
+
+
+def _build(
+    campaign: Campaign,
+    keep: Callable[[str], bool],
+    statuses: Mapping[str, JobStatus] | None = None,
+    done: Collection[str] = frozenset(),
+    orphaned: Sequence[str] = (),
+    **details: Any,
+) -> Plan:
+    """``build_plan`` of the kept jobs only (classified against the whole campaign)."""
+    jobs = tuple(job for job in campaign.jobs if keep(job.name))
+    if len(jobs) != len(campaign.jobs):
+        campaign = replace(campaign, jobs=jobs)
+    kept = [name for name in orphaned if keep(name)]
+    return build_plan(campaign, statuses, done, kept, **details)
+
+
+def _plan_all(
+    campaign: Campaign, location: str | None, default: Path, keep: Callable[[str], bool]
+) -> Plan:
     # Imported here: a plan without state (the CI case) need not load the engine.
     from orchestrator.qc.campaign import failed_checks
     from orchestrator.state import locate_state, open_state, state_found
 
     if not state_found(location, default_path=default):
-        return _plan_from_manifest(campaign)
+        return _plan_from_manifest(campaign, keep)
     from orchestrator.engine.status import classify, done_keys
 
     where = locate_state(location, default_path=default)
@@ -92,8 +126,9 @@ def _plan(campaign: Campaign, location: str | None, default: Path) -> Plan:
         done = done_keys(campaign, store, time.time())
         money = store.totals()
         failed = failed_checks(store)
-    plan = build_plan(
+    plan = _build(
         campaign,
+        keep,
         classes.jobs,
         done,
         classes.orphaned,
@@ -112,26 +147,27 @@ def _with_review(plan: Plan, campaign: Campaign, files: Files) -> Plan:
     return plan if counts is None else replace(plan, review=asdict(counts))
 
 
-def _plan_from_manifest(campaign: Campaign) -> Plan:
+def _plan_from_manifest(campaign: Campaign, keep: Callable[[str], bool]) -> Plan:
     from orchestrator.results import MANIFEST_NAME
 
     path = campaign.output_dir / MANIFEST_NAME
     if not path.exists():  # the CI case of a new campaign: nothing more to load
-        return build_plan(campaign)
+        return _build(campaign, keep)
     from orchestrator.engine.lockfile import finished_keys, locked_steps
     from orchestrator.engine.manifest import read_results
     from orchestrator.engine.status import classify
 
     manifest = read_results(path)
     if manifest is None or manifest.campaign != campaign.name:
-        return build_plan(campaign)
+        return _build(campaign, keep)
     steps, history = locked_steps(manifest)
     files = files_of_manifest(manifest)
     campaign = reviewed(campaign, files)
     # Clips are seldom committed: the lock file vouches for them, the disk is not checked.
     classes = classify(campaign, steps, history=history)
-    plan = build_plan(
+    plan = _build(
         campaign,
+        keep,
         classes.jobs,
         finished_keys(steps),
         classes.orphaned,
@@ -171,12 +207,23 @@ def markdown(plan: Plan) -> str:
     lines += review_lines(plan)
     changed = [row for row in plan.rows if row.has_work]
     if changed:
-        lines += ["", "| job | status | what changed |", "|---|---|---|"]
-        lines += [f"| {md_code(r.name)} | {r.status} | {md_text(_reason(r))} |" for r in changed]
+        lines += ["", "| job | status | cost | what changed |", "|---|---|---|---|"]
+        lines += [
+            f"| {md_code(r.name)} | {r.status} | {_md_cost(r, plan.currency)} | "
+            f"{md_text(_reason(r))} |"
+            for r in changed
+        ]
     return "\n".join(lines) + "\n"
 
 
 _REASONS = {JobStatus.NEW: "new job", JobStatus.FAILED: "failed before"}
+
+
+def _md_cost(row: PlanRow, currency: str) -> str:
+    if not row.unpriced:
+        return shown(row.known_cost, currency)
+    known = f"{shown(row.known_cost, currency)} + " if row.known_cost else ""
+    return f"{known}{row.unpriced} unpriced"
 
 
 def _reason(row: PlanRow) -> str:
@@ -254,6 +301,7 @@ def _row_json(row: PlanRow, shared: dict[int, Any] | None = None) -> dict[str, A
         "seconds": row.seconds,
         "why": row.why,  # tuples encode as JSON arrays
         "damaged": row.damaged,
+        "cost": {"total": row.cost, "known": row.known_cost, "unpriced": row.unpriced},
     }
     if row.job is not None:
         data |= _job_json(row.job, {} if shared is None else shared)
@@ -297,7 +345,7 @@ def write_text(plan: Plan, out: TextIO) -> None:
     out.write(f"campaign {plan.campaign} ({one_line(plan.spec_path)})\n")
     out.write(f"output   {one_line(plan.output_dir)}\nagainst  {one_line(plan.basis)}\n\n")
     for row in plan.rows:
-        _write_row(row, out)
+        _write_row(row, out, plan.currency)
     out.write(_totals_text(plan.totals, plan.currency))
     if plan.review:
         out.write(f"clips: {verdict_counts(plan.review)}\n")
@@ -306,7 +354,7 @@ def write_text(plan: Plan, out: TextIO) -> None:
     out.write(_budget_text(plan))
 
 
-def _write_row(row: PlanRow, out: TextIO) -> None:
+def _write_row(row: PlanRow, out: TextIO, currency: str) -> None:
     # Spec text shown one line per field: a newline in it cannot start a line of its own.
     mark, name = _MARKS.get(row.status, "?"), one_line(row.name)
     out.write(f"{mark} {name} [{row.status}] {row.fingerprint[:12]}\n")
@@ -317,6 +365,8 @@ def _write_row(row: PlanRow, out: TextIO) -> None:
     job = row.job
     if job is None:
         return
+    if row.video_submissions:
+        out.write(f"    cost     {_row_cost(row, currency)}\n")
     s = job.settings
     out.write(f"    image    {one_line(f'{job.image.name} ({_image_text(job.image)})')}\n")
     if job.end_image is not None:
@@ -337,6 +387,15 @@ def _write_row(row: PlanRow, out: TextIO) -> None:
     for waiting in job.awaiting:
         which = "the approved clip" if waiting.index is None else f"clip {waiting.index}"
         out.write(f"    waiting  extension {waiting.step} of {which}: approve a clip to plan it\n")
+
+
+def _row_cost(row: PlanRow, currency: str) -> str:
+    """A row's cost: the known part, and how many of its submissions have no price."""
+    count = f"{row.video_submissions} video submission{'s' if row.video_submissions > 1 else ''}"
+    if not row.unpriced:
+        return f"{shown(row.known_cost, currency)} ({count})"
+    key = row.job.settings.price_key if row.job else "?"
+    return f"unknown ({count} without a price: no '{key}' under pricing:)"
 
 
 def _image_text(image: ImageSource) -> str:

@@ -24,11 +24,8 @@ _ENCODER = json.JSONEncoder(sort_keys=True, ensure_ascii=False)
 def row_text(row: PlanRow, shared: dict[int, str], piece: Callable[[Any], Any]) -> str:
     """The JSON of ``row``; ``piece(thing)`` is the JSON data of a shared image or settings,
     encoded once per object into ``shared``."""
-    head = (
-        f'{{"damaged": {_texts(row.damaged)}, '
-        if row.job is None
-        else f'{{"damaged": {_texts(row.damaged)}, {_job_head(row.job, shared, piece)}'
-    )
+    cost = f'"cost": {_cost(row)}, "damaged": {_texts(row.damaged)}, '
+    head = f"{{{cost}" if row.job is None else f"{{{cost}{_job_head(row.job, shared, piece)}"
     middle = f'"fingerprint": {_text(row.fingerprint)}, '
     job = row.job
     if job is None:
@@ -46,6 +43,12 @@ def row_text(row: PlanRow, shared: dict[int, str], piece: Callable[[Any], Any]) 
         f'"submissions": {row.video_submissions}, "take": {job.take}, '
         f'{_waiting(job.awaiting)}"why": {_texts(row.why)}}}'
     )
+
+
+def _cost(row: PlanRow) -> str:
+    """The row's cost (issue 17): its total (null when a price is unknown), known part and
+    number of unpriced submissions."""
+    return _ENCODER.encode({"total": row.cost, "known": row.known_cost, "unpriced": row.unpriced})
 
 
 def _job_head(job: Job, shared: dict[int, str], piece: Callable[[Any], Any]) -> str:

@@ -227,12 +227,15 @@ def summarise(report: RunReport, campaign: Campaign, out: TextIO) -> int:
             "(nothing submitted, nothing downloaded)\n"
         )
     else:
+        unknown = f" and {report.unpriced} of unknown price" if report.unpriced else ""
         out.write(
             f"{campaign.name}: {done}/{total} jobs done, {report.submitted} submitted, "
             f"{report.downloaded} clips downloaded, spent "
-            f"{shown(report.spent_this_run, campaign.currency)} in this run "
+            f"{shown(report.spent_this_run, campaign.currency)}{unknown} in this run "
             f"({shown(report.spent, campaign.currency)} by the campaign in all)\n"
         )
+    if report.budget_note:
+        out.write(f"  budget: {report.budget_note}\n")
     for outcome in report.outcomes:
         if outcome.status in _SHOWN:
             kind = "final" if outcome.final else "retryable"
@@ -242,7 +245,11 @@ def summarise(report: RunReport, campaign: Campaign, out: TextIO) -> int:
         out.write(f"  warning: {what} was in doubt and was sent again; it may be charged twice\n")
     out.write(f"manifest: {manifest_path(campaign)}\n")
     if report.stopped:
-        out.write(f"run stopped: {report.stopped}\n")
+        out.write(
+            f"run stopped: {report.stopped}; nothing new was sent after it, the tasks already "
+            f"paid for were polled and saved ({report.downloaded} clips in this run), and every "
+            "unfinished job is kept for a later run\n"
+        )
         return EXIT_ERROR
     if report.interrupted:
         out.write("interrupted: run `mjv run` again to pick up where this run stopped\n")

@@ -59,8 +59,9 @@ def render(status: CampaignStatus) -> str:
     lines = [f"campaign {status.campaign}: {status.jobs} jobs"]
     lines.append("  jobs: " + _counts(status.classes))
     lines.append("  submissions: " + _counts(status.states))
+    unknown = f" and {status.unpriced} submissions of unknown price" if status.unpriced else ""
     lines.append(
-        f"  money: spent {shown(status.spent, status.currency)}, "
+        f"  money: spent {shown(status.spent, status.currency)}{unknown}, "
         f"reserved {shown(status.reserved, status.currency)}, "
         f"refunded {shown(status.refunded, status.currency)}"
     )

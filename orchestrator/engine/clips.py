@@ -99,6 +99,8 @@ class Clips:
                     self._fetch, url, dest, expected=expected, set_aside=self.set_aside
                 )
             except (DownloadError, ServerError) as exc:
+                # Not retryable: the content (mismatch), the URL (refused) or the disk (cannot
+                # write: the runner stops paying and tries again later).
                 if attempt == DOWNLOAD_TRIES or not exc.retryable:
                     raise
                 await asyncio.sleep(0.5 * attempt)

@@ -122,6 +122,8 @@ class RunReport:
     interrupted: bool = False
     stopped: str | None = None  # why the run stopped early (auth, quota, banned prompts)
     resent_in_doubt: tuple[str, ...] = ()  # in-doubt submissions sent again (maybe paid twice)
+    budget_note: str | None = None  # the cap cannot pay for every chain: only whole ones run
+    unpriced: int = 0  # accepted submissions of unknown price (their cost is not in ``spent``)
 
     def count(self, status: JobStatus) -> int:
         """Number of jobs that ended with ``status``."""

@@ -14,8 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not POSIX
+    fcntl = None  # type: ignore[assignment]
+
 from orchestrator.atomic import fsync_dir
-from orchestrator.errors import ContentMismatchError, DownloadError
+from orchestrator.errors import CannotWriteError, ContentMismatchError, DownloadError
 
 Fetch = Callable[[str, Callable[[bytes], None]], Awaitable[int]]
 """Streams a URL's body into a sink, chunk by chunk (e.g. ``client.download(url, sink)``)."""
@@ -23,7 +28,8 @@ Fetch = Callable[[str, Callable[[bytes], None]], Awaitable[int]]
 SetAside = Callable[[Path], None]
 """Moves the file at a clip's place out of the way (into versions/) before it is replaced."""
 
-STALE_PART_SECONDS = 600.0  # a temp file untouched this long belongs to a killed run
+STALE_PART_SECONDS = 600.0  # without file locks: a temp file untouched this long is a dead run's
+PART_GRACE_SECONDS = 5.0
 _PART = re.compile(r"\..+\.[0-9a-f]{16}\.part")
 
 MP4_MAGIC = b"ftyp"
@@ -78,8 +84,9 @@ async def download_clip(
         dest.parent.mkdir(parents=True, exist_ok=True)
         # Not mkstemp: its 0600 mode would stick to the clip; this way the umask decides.
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        _hold(fd)  # while this process lives, no cleaner takes the temp file for a dead run's
     except OSError as exc:
-        raise DownloadError(f"cannot write {dest} (downloading {url}): {exc}") from exc
+        raise CannotWriteError(f"cannot write {dest} (downloading {url}): {exc}") from exc
     try:
         with os.fdopen(fd, "wb") as file:
             sink = _HashingSink(file)
@@ -90,8 +97,8 @@ async def download_clip(
             await asyncio.to_thread(
                 _make_durable, file.fileno(), temp, dest, set_aside, sink.result()
             )
-    except OSError as exc:
-        raise DownloadError(f"download of {url} to {dest} failed: {exc}") from exc
+    except OSError as exc:  # the fetch raises its own errors: an OSError here is the disk's
+        raise CannotWriteError(f"cannot write {dest} (downloading {url}): {exc}") from exc
     finally:
         # Also on cancellation: a half-written file must never survive.
         with contextlib.suppress(FileNotFoundError):
@@ -158,24 +165,44 @@ def file_digest(path: Path) -> Downloaded | None:
     return Downloaded(digest.hexdigest(), size)
 
 
-def remove_stale_parts(
-    folder: Path, *, older_than: float = STALE_PART_SECONDS, now: float | None = None
-) -> int:
-    """Remove the temp files (``.<name>.<hex>.part``) killed runs left in ``folder``.
+def remove_stale_parts(folder: Path, *, grace: float = PART_GRACE_SECONDS) -> int:
+    """Remove the temp files (``.<name>.<hex>.part``) killed runs left under ``folder``.
 
-    Only files untouched for ``older_than`` seconds: a live runner of the same campaign may be
-    writing a fresh one. Returns how many were removed.
+    A live writer holds a lock on its temp file, so a file nobody holds belongs to a dead run,
+    whatever its age; ``grace`` spares one created this instant (before its writer locks it).
+    Returns how many were removed.
     """
-    now = time.time() if now is None else now
-    try:
-        entries = list(os.scandir(folder))
-    except OSError:
-        return 0
     removed = 0
-    for entry in entries:
-        if _PART.fullmatch(entry.name) and entry.is_file(follow_symlinks=False):
-            with contextlib.suppress(OSError):
-                if now - entry.stat(follow_symlinks=False).st_mtime >= older_than:
-                    os.unlink(entry.path)
+    for root, _, names in os.walk(folder):
+        for name in names:
+            if _PART.fullmatch(name) and _abandoned(Path(root, name), grace):
+                with contextlib.suppress(OSError):
+                    os.unlink(Path(root, name))
                     removed += 1
     return removed
+
+
+def _hold(fd: int) -> None:
+    """Lock the temp file open on ``fd`` for as long as it stays open."""
+    if fcntl is not None:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+def _abandoned(path: Path, grace: float) -> bool:
+    """True when no live process holds ``path`` (nor touched it in the last ``grace`` s)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        return False
+    try:
+        if time.time() - os.fstat(fd).st_mtime < grace:
+            return False
+        if fcntl is None:  # no locks here: only the age tells
+            return time.time() - os.fstat(fd).st_mtime >= STALE_PART_SECONDS
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return False  # a live writer holds it
+        return True
+    finally:
+        os.close(fd)

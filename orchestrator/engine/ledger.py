@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from orchestrator.graph import SOURCE_KINDS, Graph
 from orchestrator.model import Campaign, chain
 from orchestrator.results import SourceEntry, SpentOn, Totals
-from orchestrator.state import Money, Status, Submission
+from orchestrator.state import Money, Status, Store, Submission
 from orchestrator.state import Totals as StateTotals
 
 
@@ -49,12 +49,15 @@ def money_totals(
     totals: StateTotals,
     money: Mapping[str, Money],
     sources: Iterable[SourceEntry],
+    answers: Iterable[str] = (),
 ) -> Totals:
-    """The campaign's spending in all, and where it went: its jobs, its sources, earlier work.
+    """The campaign's spending in all, and where it went: its jobs (``answers``: the keys of
+    modal answers to their tasks), its sources, earlier work.
 
     The counts of jobs and files are left at zero: the manifest adds them as it reads its jobs.
     """
     chains = {step.fingerprint for job in campaign.jobs for step in chain(job)}
+    chains.update(answers)
     jobs = spent_on(money, chains)
     stills = spent_on(money, [source.fingerprint for source in sources])
     earlier = round(totals.spent - jobs - stills, 6)
@@ -64,3 +67,21 @@ def money_totals(
         possibly_charged=totals.reserved,
         spent_on=SpentOn(jobs, stills, earlier),
     )
+
+
+def unpriced_submissions(campaign: Campaign, graph: Graph, store: Store) -> int:
+    """Accepted submissions of ``graph`` whose price is unknown: their cost is not in the
+    spending (never counted as zero), so it is shown beside it as a count."""
+    count = 0
+    for sub in store.submissions():
+        if not sub.attempt or _price(campaign, graph, sub) is not None:
+            continue
+        count += sum(1 for a in store.attempts(sub.key) if a.task_id and a.outcome != "adopted")
+    return count
+
+
+def _price(campaign: Campaign, graph: Graph, sub: Submission) -> float | None:
+    """The price of one of ``sub``'s attempts; 0 for one the campaign no longer has."""
+    if sub.kind == "modal":  # answers to the jobs' tasks, priced by kind
+        return campaign.pricing.get("modal")
+    return graph.price(campaign, sub.key) if sub.key in graph.nodes else 0.0

@@ -14,7 +14,12 @@ from typing import Any, overload
 
 from orchestrator.atomic import replace_file
 from orchestrator.engine.clips import clip_name, version_name
-from orchestrator.engine.ledger import money_totals, source_entries, spent_on
+from orchestrator.engine.ledger import (
+    money_totals,
+    source_entries,
+    spent_on,
+    unpriced_submissions,
+)
 from orchestrator.errors import ManifestError, ManifestNotWrittenError, OutputCollisionError
 from orchestrator.graph import build_graph
 from orchestrator.model import Campaign, ChainStep, Job, JobStatus, chain
@@ -70,11 +75,21 @@ def build_manifest(campaign: Campaign, store: Store) -> Manifest:
     money = store.money()
     jobs = _Entries(campaign, subs, files, _candidates(store, subs, files), money)
     jobs.qc = store.qc_results()
-    sources = source_entries(build_graph(campaign.jobs), subs, money)
+    graph = build_graph(campaign.jobs)
+    sources = source_entries(graph, subs, money)
     number, done, count, size = _counts(jobs)
-    totals = money_totals(campaign, store.totals(), money, sources)
-    totals = replace(totals, jobs=number, done=done, files=count, bytes=size)
+    totals = money_totals(campaign, store.totals(), money, sources, _answers(campaign, subs))
+    unpriced = unpriced_submissions(campaign, graph, store)
+    totals = replace(
+        totals, jobs=number, done=done, files=count, bytes=size, unpriced_submissions=unpriced
+    )
     return Manifest(campaign.name, jobs, tuple(sources), totals, currency=campaign.currency)
+
+
+def _answers(campaign: Campaign, subs: Mapping[str, Submission]) -> list[str]:
+    """Keys of the modal answers given to the current jobs' tasks (part of their spending)."""
+    chains = {step.fingerprint for job in campaign.jobs for step in chain(job)}
+    return [s.key for s in subs.values() if s.kind == "modal" and s.parent in chains]
 
 
 class _Entries(Sequence[JobEntry]):

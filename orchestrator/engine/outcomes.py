@@ -33,5 +33,10 @@ class RunStoppedError(Outcome):
     """The run must stop at once (bad key, no quota, too many banned prompts, state lost)."""
 
 
+class HaltedError(Outcome):
+    """The run stopped sending (quota, key, limit, lock, unreachable, cannot save): this
+    submission was not sent; the job is kept for a later run."""
+
+
 class StopRequestedError(Outcome):
     """The user asked the run to stop (Ctrl-C) before this submission was sent."""

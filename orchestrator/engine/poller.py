@@ -50,6 +50,12 @@ class Poller:
         self._sleep = sleep
         self._watches: dict[str, _Watch] = {}
         self._wake = asyncio.Event()
+        self._patience: int | None = None  # unanswered ticks before giving up (a stopped run)
+        self._unanswered = 0
+
+    def give_up_after(self, ticks: int) -> None:
+        """From now on, ``ticks`` polls in a row without any answer fail every watch."""
+        self._patience = ticks
 
     def watch(
         self, task_id: str, on_progress: Callable[[Task], None] | None = None
@@ -81,6 +87,7 @@ class Poller:
     async def tick(self) -> None:
         """Poll every watched task once."""
         ids = list(self._watches)
+        failure: ProviderError | None = None
         for start in range(0, len(ids), BATCH):
             chunk = ids[start : start + BATCH]
             await self._throttle()
@@ -90,10 +97,22 @@ class Poller:
                 if exc.stops_run:
                     self._fail_all(exc)
                     return
+                failure = exc
                 continue
             self._settle(chunk, tasks)
+            failure = None  # one answer is enough: the provider is there
+        if self._unanswered_too_long(failure):
+            return
         await self._fetch_missing()
         self._expire()
+
+    def _unanswered_too_long(self, failure: ProviderError | None) -> bool:
+        """Count ticks without an answer; past the patience every watch fails with the last."""
+        self._unanswered = self._unanswered + 1 if failure is not None else 0
+        if failure is None or self._patience is None or self._unanswered < self._patience:
+            return False
+        self._fail_all(failure)
+        return True
 
     def _settle(self, asked: Sequence[str], tasks: Sequence[Task]) -> None:
         found = {task.id: task for task in tasks}

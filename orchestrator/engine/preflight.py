@@ -13,6 +13,7 @@ import shutil
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
+from orchestrator.engine.clips import VERSIONS_DIR
 from orchestrator.errors import PreflightError
 from orchestrator.model import BASE_SECONDS, EXTENSION_SECONDS, Job, Settings, chain
 from orchestrator.state import Status, Store, Submission
@@ -76,6 +77,8 @@ def preflight(
     has one (``store.path``).
     """
     check_output(output_dir)
+    jobs = tuple(jobs)
+    check_job_folders(output_dir, jobs)
     subs = {sub.key: sub for sub in store.submissions()}
     clips, need = expected_bytes(jobs, subs)
     if clips:
@@ -109,6 +112,39 @@ def check_output(output_dir: Path) -> None:
             f"output folder {output_dir} is not writable; nothing was submitted. "
             "Fix its permissions or output.dir in the spec."
         )
+
+
+def check_job_folders(output_dir: Path, jobs: Iterable[Job]) -> None:
+    """Every folder a run could write (each job's, and its ``versions/``) is a writable folder,
+    or can be made in one: a file in its place is found before anything is paid."""
+    problems: list[str] = []
+    for job in jobs:
+        folder = output_dir / job.output_name
+        for target in (folder, folder / VERSIONS_DIR):
+            why = _unwritable(target, output_dir)
+            if why:
+                problems.append(f"job {job.name}: {target} {why}")
+                break
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise PreflightError(
+            f"{problems[0]}{more}; nothing was submitted. Move what is in the way, or fix the "
+            "permissions."
+        )
+
+
+def _unwritable(target: Path, top: Path) -> str | None:
+    """Why clips cannot be written at ``target`` (a folder, or one to make), else None."""
+    path = target
+    while path != top and not os.path.lexists(path):
+        path = path.parent  # the nearest part that exists: the folder would be made in it
+    if not path.is_dir():
+        return (
+            f"cannot be made: {'a file is in its place' if path == target else f'{path} is a file'}"
+        )
+    if not writable(path):
+        return "is not writable" if path == target else f"cannot be made: {path} is read-only"
+    return None
 
 
 def check_space(output_dir: Path, clips: int, need: int, free_space: FreeSpace) -> None:

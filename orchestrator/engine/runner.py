@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections import Counter
-from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from fnmatch import fnmatchcase
+from pathlib import Path
 from typing import Any, TypeVar
 
 from orchestrator.client import ExtendRequest, VideoRequest
@@ -14,6 +15,7 @@ from orchestrator.engine.account import SharedSlots
 from orchestrator.engine.clips import Clips
 from orchestrator.engine.context import JobOutcome, Pacing, RunConfig, RunReport, Runtime
 from orchestrator.engine.downloads import remove_stale_parts
+from orchestrator.engine.holds import budget_shortfall, chain_needs
 from orchestrator.engine.manifest import (
     manifest_path,
     read_results,
@@ -26,6 +28,7 @@ from orchestrator.engine.preflight import FreeSpace, preflight
 from orchestrator.engine.progress import Snapshot
 from orchestrator.engine.sources import Sources
 from orchestrator.engine.submission import (
+    HaltedError,
     InDoubtError,
     JobFailedError,
     JobStuckError,
@@ -36,20 +39,24 @@ from orchestrator.engine.submission import (
 )
 from orchestrator.errors import (
     BudgetError,
+    CannotWriteError,
     DownloadError,
     ManifestNotWrittenError,
     ProviderError,
     StateError,
 )
-from orchestrator.graph import build_graph
+from orchestrator.graph import build_graph, upload_key
 from orchestrator.model import Campaign, Job, JobStatus
 from orchestrator.provider import OnSend
 from orchestrator.qc.takes import ClipChecker, ClipsFailedError, restore_retake, retake_of
 from orchestrator.results import Manifest
 from orchestrator.state import Status, Submission, SubmissionSpec
+from orchestrator.uploads import is_fresh
 from orchestrator.wire import HD_VIDEO, wire_prompt
 
 PROGRESS_EVERY = 0.5
+WRITE_TRIES = 6  # a clip that cannot be written is tried again this often while the run drains
+WRITE_RETRY_SECONDS = 10.0
 # A job whose base clip an earlier run left in one of these is under way at the provider.
 _UNDER_WAY = (Status.SUBMITTING, Status.SUBMITTED, Status.RUNNING, Status.SUCCEEDED)
 SHARE_EVERY = 5.0  # seconds between looks at how many runners share the account
@@ -147,6 +154,8 @@ class _Runner:
         self.active: set[str] = set()  # jobs with work at the provider: sent, polled, fetched
         self.already_done = 0  # jobs that were done before this run: summed up, not listed
         self.stopped: str | None = None
+        self.graph = build_graph(self.jobs, requests=True)
+        self.budget_note: str | None = None
         self.manifest: Manifest | None = None  # read at the start of the run
 
     async def run(self, free_space: FreeSpace | None) -> RunReport:
@@ -155,10 +164,11 @@ class _Runner:
         manifest = read_results(manifest_path(self.campaign), self.campaign.name)
         self.manifest = manifest
         await self._preflight(free_space)
-        await store.declare(submission_specs(self.jobs))
+        await store.declare(self.graph.specs())
         if manifest is not None:
             await store.run(restore_from_manifest, manifest, store.sync)
         await self._force()
+        await self._check_budget()
         helpers = [self._spawn(self.poller.run()), self._spawn(self._renew_leases())]
         helpers.append(self._spawn(self._report_progress()))
         try:
@@ -170,6 +180,7 @@ class _Runner:
             await self.submitter.drain()
             await self._release_leases()
             self.checks.close()
+            remove_stale_parts(self.rt.output_dir)  # a killed run's, too young at the start
             failure = await store.run(save_manifest, self.campaign, store.sync)
             store.shutdown()  # its queue is empty by now
         report = self._report()
@@ -184,8 +195,7 @@ class _Runner:
         # Before any declaration or submission: never pay for a clip that cannot be saved.
         store, folder = self.rt.store, self.rt.output_dir
         await store.run(preflight, folder, self.jobs, store.sync, free_space=free_space)
-        for job in self.campaign.jobs:  # temp files of killed runs
-            remove_stale_parts(self.rt.output_dir / job.output_name)
+        remove_stale_parts(folder)  # temp files of killed runs
 
     async def _force(self) -> None:
         # The jobs' clips are regenerated; the stills they start from are kept.
@@ -214,7 +224,6 @@ class _Runner:
                 self.stopped = str(result)
             elif isinstance(result, Exception):
                 raise result
-        self.stopped = self.stopped or self.submitter.stopped
 
     def _worker_count(self) -> int:
         # More workers than slots, so that image uploads and waits overlap with submissions.
@@ -225,9 +234,6 @@ class _Runner:
             job = queue.get_nowait()
             try:
                 await self._job(job)
-            except RunStoppedError:
-                self.stop.set()
-                raise
             except StateError as exc:  # e.g. the state file was removed: stop, keep the summary
                 self.stop.set()
                 raise RunStoppedError(str(exc)) from exc
@@ -265,11 +271,13 @@ class _Runner:
             return JobOutcome(job.name, JobStatus.STUCK, str(exc))
         except BudgetError as exc:
             return JobOutcome(job.name, JobStatus.BLOCKED, str(exc))
-        except StopRequestedError:
+        except (StopRequestedError, RunStoppedError, HaltedError):
+            # A stop sends nothing more: the job is kept whole for a later run.
             return JobOutcome(job.name, JobStatus.INTERRUPTED)
         except (DownloadError, ProviderError) as exc:
             if exc.stops_run:
-                raise RunStoppedError(str(exc)) from exc
+                self.submitter.halt(str(exc))
+                return JobOutcome(job.name, JobStatus.INTERRUPTED)
             return JobOutcome(job.name, JobStatus.FAILED, f"job {job.name}: {exc}", False)
         return JobOutcome(job.name, JobStatus.DONE)
 
@@ -290,6 +298,9 @@ class _Runner:
 
     async def _chain(self, job: Job) -> None:
         downloads: list[asyncio.Task[None]] = []
+        holds = self.submitter.holds
+        capped = self.pacing.budget.max_cost is not None  # without a cap nothing is held
+        chain = await holds.open(f"job {job.name}", await self._needs(job) if capped else ())
         try:
             parent = await self.submitter.ensure(await self._base_order(job))
             downloads.append(self._spawn(self._save(job, parent)))
@@ -303,6 +314,7 @@ class _Runner:
                 indexes = range(job.settings.batch_size)
                 await self.checks.require(job, parent, downloads[-1], indexes, every=True)
         finally:
+            await holds.close(chain)
             results = await asyncio.gather(*downloads, return_exceptions=True)
         for result in results:
             if isinstance(result, BaseException):
@@ -311,8 +323,58 @@ class _Runner:
     async def _save(self, job: Job, sub: Submission) -> None:
         """Download the clips of one step of ``job`` and check them."""
         folder = self.rt.output_dir / job.output_name
-        await self.clips.ensure(sub, folder, job.settings.batch_size)
+        await self._download(sub, folder, job.settings.batch_size)
         await self.checks.check(job, sub, await self.rt.store.files(sub.key), folder)
+
+    async def _download(self, sub: Submission, folder: Path, batch: int) -> None:
+        """Download the clips of ``sub``; a clip that cannot be written stops all sending
+        (never pay for what cannot be saved) and is tried again while the run drains."""
+        for attempt in range(1, WRITE_TRIES + 1):
+            try:
+                return await self.clips.ensure(sub, folder, batch)
+            except CannotWriteError as exc:
+                self.submitter.halt(f"clips cannot be saved: {exc}")
+                if attempt == WRITE_TRIES:
+                    raise DownloadError(
+                        f"{exc}; the task is paid and recorded: run again once the folder "
+                        "is writable, it downloads the clips without submitting"
+                    ) from exc
+                await self.rt.sleep(WRITE_RETRY_SECONDS)
+        raise AssertionError("unreachable")
+
+    async def _needs(
+        self, job: Job, known: Mapping[str, Submission] | None = None
+    ) -> list[tuple[str, float | None]]:
+        """(key, price) of what ``job``'s chain still has to pay for; ``known``: the state's
+        submissions by key, when already read (else each of the chain's is read)."""
+        # A retake (qc) has fingerprints of its own, outside the run's graph.
+        graph = self.graph if job.fingerprint in self.graph.nodes else build_graph([job])
+        if known is None:
+            store = self.rt.store
+            got = [(key, await store.get(key)) for key in graph.needs[job.name]]
+            known = {key: sub for key, sub in got if sub is not None}
+        fresh = await self._fresh_uploads(job)
+        return chain_needs(graph, self.campaign, job, known.get, fresh)
+
+    async def _fresh_uploads(self, job: Job) -> set[str]:
+        now, fresh = self.rt.wall(), set()
+        for image in (job.image, job.end_image):
+            if image is None or image.kind != "file" or image.sha256 is None:
+                continue
+            record = await self.rt.store.upload(image.sha256)
+            if record is not None and is_fresh(record, now):
+                fresh.add(upload_key(image))
+        return fresh
+
+    async def _check_budget(self) -> None:
+        """Before anything is sent: say when the cap cannot pay for all the chains to run."""
+        if self.pacing.budget.max_cost is None:
+            return
+        subs = {sub.key: sub for sub in await self.rt.store.submissions()}
+        needs = {k: p for job in self.jobs for k, p in await self._needs(job, subs)}
+        self.budget_note = budget_shortfall(self.pacing.budget, needs)
+        if self.budget_note:
+            self.rt.progress.event("budget", note=self.budget_note)
 
     async def _base_order(self, job: Job) -> Order:
         sub = await self.rt.store.get(job.fingerprint)
@@ -473,8 +535,10 @@ class _Runner:
             spent=self.pacing.budget.spent,
             spent_this_run=self.pacing.budget.spent_this_run,
             interrupted=self.stop.is_set() and self.stopped is None,
-            stopped=self.stopped,
+            stopped=self.stopped or self.submitter.halted,
             resent_in_doubt=tuple(sorted(set(self.submitter.resent_in_doubt))),
+            budget_note=self.budget_note,
+            unpriced=self.submitter.unpriced,
         )
 
     @staticmethod

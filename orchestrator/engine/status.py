@@ -10,7 +10,8 @@ from typing import Protocol
 
 from orchestrator.changes import differences
 from orchestrator.engine.downloads import file_matches
-from orchestrator.graph import job_request, upload_key
+from orchestrator.engine.ledger import unpriced_submissions
+from orchestrator.graph import build_graph, job_request, upload_key
 from orchestrator.model import Campaign, Job, JobStatus, chain
 from orchestrator.qc.campaign import failed_checks
 from orchestrator.state import FileRecord, Status, Store, Submission
@@ -65,6 +66,7 @@ class CampaignStatus:
     reserved: float
     refunded: float
     damaged: tuple[str, ...] = ()  # "job: file missing|altered"
+    unpriced: int = 0  # accepted submissions of unknown price (not in ``spent``)
     currency: str = "USD"  # the unit of the money (pricing.currency)
     qc_failed: tuple[str, ...] = ()  # "job step clip N: reasons" of clips failing their checks
 
@@ -136,7 +138,10 @@ def _classify(
         return JobStatus.FAILED
     started = [s for s in steps if s is not None and (s.attempt or s.status != Status.PENDING)]
     if started:
-        edited = statuses[0] == Status.DOWNLOADED and Status.PENDING in statuses
+        # A run declares every step of the spec it ran, sent or not: a step the state has
+        # never heard of was added or edited since (changed); a declared one not yet sent
+        # (Ctrl-C, a budget block, a failed step before it) is the same spec's work left over.
+        edited = any(sub is None for sub in steps)
         return JobStatus.CHANGED if edited else JobStatus.INCOMPLETE
     earlier = [s for s in by_name.get(job.name, ()) if s.kind == "video"]
     return JobStatus.CHANGED if any(s.key != job.fingerprint for s in earlier) else JobStatus.NEW
@@ -151,8 +156,7 @@ def _why(
         old = next((s for s in history if s.kind == "video" and s.key != job.fingerprint), None)
         return differences(old.request if old else None, job_request(job))
     for ext in job.extensions:
-        sub = subs.get(ext.fingerprint)
-        if sub is not None and sub.attempt:
+        if subs.get(ext.fingerprint) is not None:  # declared: what ran asked for it too
             continue
         where = f"extension {ext.step}"
         old = next((s for s in history if s.kind == "extend" and s.step == ext.step), None)
@@ -199,7 +203,13 @@ def campaign_status(campaign: Campaign, store: Store) -> CampaignStatus:
     subs = {sub.key: sub for sub in store.submissions()}
     classes = classify(campaign, subs, store.all_files())
     planned = {step.fingerprint for job in campaign.jobs for step in chain(job)}
-    current = [sub for sub in subs.values() if sub.key in planned or sub.kind in _SOURCES]
+    current = [
+        sub
+        for sub in subs.values()
+        if sub.key in planned
+        or sub.kind in _SOURCES
+        or (sub.kind == "modal" and sub.parent in planned)
+    ]
     totals = store.totals()
     return CampaignStatus(
         campaign=campaign.name,
@@ -221,6 +231,7 @@ def campaign_status(campaign: Campaign, store: Store) -> CampaignStatus:
         damaged=tuple(
             f"{name}: {line}" for name, lines in sorted(classes.damaged.items()) for line in lines
         ),
+        unpriced=unpriced_submissions(campaign, build_graph(campaign.jobs), store),
         currency=campaign.currency,
         qc_failed=failed_checks(store),
     )
@@ -247,6 +258,8 @@ _SOURCES = ("imagine", "upscale", "upload")
 
 
 def _label(sub: Submission) -> str:
+    if sub.kind == "modal":
+        return f"{sub.job} (modal answer{f', extension {sub.step}' if sub.step else ''})"
     if sub.kind == "extend":
         return f"{sub.job} (extension {sub.step})"
     if sub.kind in _SOURCES:

@@ -10,7 +10,9 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 
 from orchestrator.engine.context import Pacing, RunConfig, Runtime
+from orchestrator.engine.holds import ChainHolds
 from orchestrator.engine.outcomes import (
+    HaltedError,
     InDoubtError,
     JobFailedError,
     JobStuckError,
@@ -19,6 +21,7 @@ from orchestrator.engine.outcomes import (
 )
 from orchestrator.engine.poller import Poller
 from orchestrator.errors import (
+    AccountBusyError,
     BannedPromptError,
     BudgetError,
     HdUnavailableError,
@@ -35,12 +38,14 @@ from orchestrator.errors import (
     TaskNotFoundError,
     TaskTimeoutError,
 )
+from orchestrator.model import fingerprint
 from orchestrator.provider import OnSend
-from orchestrator.state import Status, Submission
+from orchestrator.state import Status, Submission, SubmissionSpec
 from orchestrator.state.sql_leases import lease_channel
 from orchestrator.wire import Task, classify_failure
 
 __all__ = [
+    "HaltedError",
     "InDoubtError",
     "JobFailedError",
     "JobStuckError",
@@ -53,6 +58,7 @@ __all__ = [
 Send = Callable[[str, OnSend], Awaitable[str]]  # (idempotency key, on_send) -> task id or URL
 # The answer is lost but the request may have been taken: the submission stays in doubt.
 _UNKNOWN = (SubmitOutcomeUnknownError, IdempotencyConflictError)
+UNANSWERED_POLLS = 8  # polls in a row without an answer that end a stopped run's waiting
 
 
 @dataclass(frozen=True)
@@ -86,7 +92,24 @@ class Submitter:
         self._refreshed: set[str] = set()  # keys whose start image was uploaded again
         self.submitted = 0
         self.resent_in_doubt: list[str] = []
-        self.stopped: str | None = None  # why a verdict of this submitter stopped the run
+        self.halted: str | None = None  # why the run sends nothing more (it drains instead)
+        self.holds = ChainHolds(pacing.budget, rt.store, rt.owner, config.lease_seconds)
+        self.unpriced = 0  # accepted submissions whose price is unknown (never counted as 0)
+
+    def halt(self, reason: str) -> None:
+        """Send nothing new from now on; tasks already accepted are still polled and saved.
+
+        The first reason is kept. Polls that go unanswered now end the wait (the provider
+        may be gone): a later run picks those tasks up.
+        """
+        if self.halted is None:
+            self.halted = reason
+            self._poller.give_up_after(UNANSWERED_POLLS)
+            self._rt.progress.event("halted", reason=reason)
+
+    def _refuse_if_halted(self, order: Order) -> None:
+        if self.halted is not None:
+            raise HaltedError(f"{order.what}: not sent, the run stopped: {self.halted}")
 
     async def ensure(self, order: Order) -> Submission:
         """Return the submission once succeeded, submitting or polling it as its state needs.
@@ -129,22 +152,29 @@ class Submitter:
             else:
                 tries, holding = await self._submit(order, sub, tries)
 
-    async def submit_once(self, order: Order) -> str:
-        """Send a submission that yields its result at once (an upload); return that result.
+    async def submit_once(self, order: Order, *, resend_in_doubt: bool = False) -> str:
+        """Send a submission that yields its result at once (an upload, a modal answer);
+        return that result.
 
         It takes no job slot and is never polled; a new call after success starts a new attempt
-        (an expired upload is uploaded, and paid, again).
+        (an expired upload is uploaded, and paid, again). ``resend_in_doubt`` repeats an
+        attempt in doubt with its own idempotency key instead of starting a new one.
         """
+        self._refuse_if_halted(order)
         await self._claim(order.key)
         sub = await self._get(order.key)
-        if sub.status != Status.PENDING:
-            await self._rt.store.reset(order.key, "uploaded again")
+        if sub.status != Status.PENDING and not (resend_in_doubt and sub.in_doubt):
+            await self._rt.store.reset(order.key, "sent again")
         tries = 0
         while True:
             sub = await self._get(order.key)
             try:
-                self._pacing.budget.reserve(order.price, order.what)
-                result = await self._send(order, sub, sub.status == Status.SUBMITTING)
+                self._refuse_if_halted(order)
+                held = self.holds.take(order.key)  # its chain reserved its price already
+                if held is None:
+                    self._pacing.budget.reserve(order.price, order.what)
+                async with held or self._held(order):
+                    result = await self._send(order, sub, sub.status == Status.SUBMITTING)
             except ProviderError as exc:
                 self._stop_if_fatal(exc)
                 tries = await self._rejected(order, exc, tries + 1)
@@ -185,6 +215,7 @@ class Submitter:
 
     async def _submit(self, order: Order, sub: Submission, tries: int) -> tuple[int, bool]:
         in_doubt = sub.status == Status.SUBMITTING
+        self._refuse_if_halted(order)
         if in_doubt and self._config.in_doubt == "skip":
             raise InDoubtError(f"{order.what}: in doubt (sent, answer lost); skipped")
         await self._refuse_known_hd(order)
@@ -196,8 +227,11 @@ class Submitter:
         try:
             if self._stop.is_set():
                 raise StopRequestedError(order.what)
-            pacing.budget.reserve(order.price, order.what)
-            async with self._held(order):
+            self._refuse_if_halted(order)
+            held = self.holds.take(order.key)  # its chain reserved its price already
+            if held is None:
+                pacing.budget.reserve(order.price, order.what)
+            async with held or self._held(order):
                 task_id = await self._send(order, sub, in_doubt)
         except ProviderError as exc:
             try:  # judged before the slot frees, so nobody sends after a stop verdict
@@ -262,6 +296,7 @@ class Submitter:
 
         async def commit_intent() -> None:
             # After every wait, just before the first byte leaves: only now can it be charged.
+            self._refuse_if_halted(order)  # a stop judged while this send waited its turn
             got = await store.record_intent(
                 order.key, self._rt.owner, order.price or 0.0, sent_key=sent_key, sent=sent
             )
@@ -277,6 +312,8 @@ class Submitter:
                 sent.set()
         except ProviderError as exc:
             pacing.budget.release(order.price)
+            if exc.stops_run:  # at once: sends waiting their turn must not go out after it
+                self.halt(str(exc))
             # An unknown outcome stays "submitting": the next send repeats the same key.
             if intents and not isinstance(exc, _UNKNOWN):
                 await self._record_refusal(order, exc)
@@ -286,6 +323,7 @@ class Submitter:
             raise
         await store.record_task(order.key, result, order.price or 0.0, owner=self._rt.owner)
         pacing.budget.charge(order.price)
+        self.unpriced += order.price is None
         return result
 
     async def _in_doubt_key(self, sub: Submission) -> str:
@@ -316,8 +354,7 @@ class Submitter:
         elif unreachable.record(isinstance(exc, ProviderUnreachableError)):
             reason = f"the provider cannot be reached ({unreachable.count} tries in a row): {exc}"
         if reason is not None:
-            self._stop.set()
-            self.stopped = reason  # the run may cancel the job before this error reaches it
+            self.halt(reason)
             raise RunStoppedError(reason) from exc
 
     async def _rejected(self, order: Order, exc: ProviderError, tries: int) -> int:
@@ -326,7 +363,10 @@ class Submitter:
             pacing.slots.overloaded()
         if isinstance(exc, RateLimitedError) and exc.retry_after:
             pacing.bucket.pause(exc.retry_after)
-        delay = pacing.policy.delay(exc, tries, self._rt.rng)
+        # A full account (CoreSize, QueueSize) is nobody's fault: it never uses up the tries.
+        busy = isinstance(exc, AccountBusyError)
+        counted = min(tries, pacing.policy.max_attempts - 1) if busy else tries
+        delay = pacing.policy.delay(exc, counted, self._rt.rng)
         if delay is None and isinstance(exc, _UNKNOWN):
             raise InDoubtError(f"{order.what}: in doubt after {tries} tries: {exc}") from exc
         if delay is None:
@@ -340,7 +380,7 @@ class Submitter:
             raise JobFailedError(f"{order.what}: {message}", final=not exc.retryable)
         self._rt.progress.event("retry", what=order.what, reason=str(exc), delay=round(delay, 2))
         await self._rt.sleep(delay)
-        return tries
+        return tries - 1 if busy else tries
 
     async def _await_task(self, order: Order, sub: Submission, tries: int) -> int:
         assert sub.task_id is not None
@@ -355,6 +395,7 @@ class Submitter:
             raise JobFailedError(f"{order.what}: {exc}", final=True) from exc
         except ProviderError as exc:
             if exc.stops_run:
+                self.halt(str(exc))
                 raise RunStoppedError(str(exc)) from exc
             # The task id stays recorded: the next run polls it again, never re-submits it.
             message = f"{order.what}: polling failed ({exc}); run again to pick it up"
@@ -419,20 +460,41 @@ class Submitter:
         return task
 
     async def _answer_modal(self, order: Order, task_id: str) -> str:
-        """Answer a MODAL task (charged at the modal price); a resume polls the new id."""
-        budget = self._pacing.budget
-        budget.reserve(order.modal_price, f"{order.what} (modal answer)")
-        await self._pacing.bucket.acquire()
-        try:
-            new_id = await self._rt.client.modal(task_id, order.modal_prompt, mode=order.mode)
-        except BaseException:
-            budget.release(order.modal_price)
-            raise
-        budget.charge(order.modal_price)
-        await self._rt.store.record_followup(
-            order.key, new_id, order.modal_price or 0.0, owner=self._rt.owner
-        )
+        """Answer a MODAL task: a paid call of its own (kind ``modal``), claimed, reserved,
+        held and sent with its intent committed like any other; a resumed run finds it
+        answered (and paid) already and polls the task it gave, or resends it in doubt."""
+        self._refuse_if_halted(order)
+        store, owner = self._rt.store, self._rt.owner
+        answer = await self._modal_order(order, task_id)
+        done = await store.get(answer.key)
+        if (
+            done is not None
+            and done.status in (Status.SUCCEEDED, Status.DOWNLOADED)
+            and done.task_id
+        ):
+            new_id = done.task_id
+        else:
+            if done is not None and done.in_doubt:
+                if self._config.in_doubt == "skip":
+                    raise InDoubtError(f"{answer.what}: in doubt (sent, answer lost); skipped")
+                self.resent_in_doubt.append(answer.what)
+            new_id = await self.submit_once(answer, resend_in_doubt=True)
+        await store.record_followup(order.key, new_id, 0.0, owner=owner)
         return new_id
+
+    async def _modal_order(self, order: Order, task_id: str) -> Order:
+        """The modal answer to ``task_id`` as a submission of its own, declared on first use."""
+        key = fingerprint({"modal": order.key, "task": task_id})
+        store, parent = self._rt.store, await self._get(order.key)
+        if await store.get(key) is None:
+            await store.declare([SubmissionSpec(key, parent.job, "modal", parent.step, order.key)])
+        client, prompt, mode = self._rt.client, order.modal_prompt, order.mode
+
+        async def send(_state: str, on_send: OnSend) -> str:
+            return await client.modal(task_id, prompt, mode=mode, on_send=on_send)
+
+        what = f"{order.what} (modal answer)"
+        return Order(key=key, what=what, price=order.modal_price, send=send, mode=mode)
 
     def _mark_running(self, key: str) -> Callable[[Task], None]:
         def mark(task: Task) -> None:

@@ -55,6 +55,7 @@ PRICE_KEYS = (
     "relax",
     "turbo",
     "fast_hd",
+    "turbo_hd",
     "extend",
     "imagine",
     "upscale",
@@ -65,8 +66,9 @@ PRICE_KEYS = (
 
 def price_key(provider: str, kind: str, mode: str, video_type: str = "", batch: int = 1) -> str:
     """The price key of one submission of ``kind`` on ``provider``."""
-    if provider == DEFAULT_PROVIDER:
-        return mode if kind in VIDEO_KINDS else kind
+    if provider == DEFAULT_PROVIDER:  # HD priced apart (``fast_hd``), its extensions too
+        hd = video_type == HD_VIDEO and mode != "relax"  # relax makes SD clips only
+        return (mode + ("_hd" if hd else "")) if kind in VIDEO_KINDS else kind
     if kind == "extend":
         base = "extend"
     elif kind == "video":

@@ -11,8 +11,10 @@ from types import MappingProxyType
 DEFAULT_PRICES: Mapping[str, float] = MappingProxyType(
     {
         "fast": 0.6,
+        "fast_hd": 1.2,  # resellers charge HD about twice SD
         "relax": 0.3,
         "turbo": 1.2,
+        "turbo_hd": 2.4,
         "imagine": 0.075,
         "upscale": 0.04,
         "upload": 0.01,
@@ -48,6 +50,11 @@ class SimulatorConfig:
     )
     refusal: float = 0.0  # share of submits answered HTTP 200 success:false (LogicException)
     account_locked: bool = False  # every submit answers the temporary-lock LogicException
+    # The user's limits of trueai's NewTask (API.md revision 3); None: no limit.
+    core_size: int | None = None  # unfinished tasks at once: 并发数已达上限
+    queue_size: int | None = None  # tasks waiting for a slot: 队列数已达上限
+    day_draw_limit: int | None = None  # tasks per day: 用户今日绘图次数已达上限
+    total_draw_limit: int | None = None  # tasks in all: 总绘图次数已达上限
     hd: bool = True  # False: HD creates answer code 3 无可用的账号实例
     upload_ttl: float = 86400.0  # seconds an uploaded image URL stays valid
     clip_ttl: float | None = None  # seconds after a task's finish its clips stay downloadable

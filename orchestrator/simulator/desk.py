@@ -14,6 +14,7 @@ from orchestrator.simulator import submits
 from orchestrator.simulator.config import SimulatorConfig
 from orchestrator.simulator.faults import FAIL_REASONS, Faults
 from orchestrator.simulator.ledger import Ledger, SubmitRecord
+from orchestrator.simulator.limits import TASK_ROUTES, user_limit
 from orchestrator.simulator.replies import Reply, envelope, logic_refusal, upstream_error
 from orchestrator.simulator.submits import Refusal
 from orchestrator.simulator.tasks import SimTask, TaskBook
@@ -104,6 +105,9 @@ class SubmitDesk:
         return None
 
     def _new_task(self, call: Call) -> Reply:
+        # The gateway answers a repeated key itself; a new one meets the upstream's NewTask.
+        if call.route in TASK_ROUTES and (limited := user_limit(self.config, self._book, call.now)):
+            return limited
         task = self._build(call)
         reply = self._faults.queue_full() or self._quota()
         if reply is not None:
@@ -187,7 +191,9 @@ class SubmitDesk:
         return envelope(1, "Success", urls)
 
     def _charge(self, kind: str, call: Call, task_id: str) -> None:
-        self._save("charge", self.ledger.charge(kind, call.mode, call.key, task_id))
+        task = self._book.get(task_id) if task_id else None
+        hd = task is not None and task.properties.get("videoType") == submits.HD_VIDEO
+        self._save("charge", self.ledger.charge(kind, call.mode, call.key, task_id, hd))
 
 
 def submit_route(route: str, body: dict[str, Any] | None) -> str:

@@ -37,10 +37,10 @@ class SubmitRecord:
     dropped: bool = False  # the connection was closed instead of answering
 
 
-def price_key(kind: str, mode: str) -> str:
-    """The ``prices`` entry of a charge: the mode for a video, else the kind."""
+def price_key(kind: str, mode: str, hd: bool = False) -> str:
+    """The ``prices`` entry of a charge: the mode (``_hd`` for HD) for a video, else the kind."""
     if kind in VIDEO_KINDS:
-        return mode
+        return f"{mode}_hd" if hd else mode
     return "upscale" if kind == "action" else kind
 
 
@@ -58,12 +58,11 @@ class Ledger:
         # A provider profile's own price list (kind, mode, task id -> amount; None: the table).
         self.pricer: Callable[[str, str, str], float | None] | None = None
 
-    def charge(self, kind: str, mode: str, key: str, task_id: str) -> Charge:
+    def charge(self, kind: str, mode: str, key: str, task_id: str, hd: bool = False) -> Charge:
         """Record (and return) a charge at the configured price."""
         special = self.pricer(kind, mode, task_id) if self.pricer else None
-        amount = (
-            special if special is not None else float(self._prices.get(price_key(kind, mode), 0.0))
-        )
+        table = float(self._prices.get(price_key(kind, mode, hd), 0.0))
+        amount = special if special is not None else table
         entry = Charge(kind, mode, key, task_id, amount)
         self.apply(entry)
         return entry

@@ -85,6 +85,20 @@ class TaskBook:
         else:
             self.enqueue(task, now)
 
+    def created_since(self, start: float | None) -> int:
+        """Tasks made at or after ``start`` (all of them with None): the user's draws."""
+        return sum(1 for t in self._tasks.values() if start is None or t.created >= start)
+
+    def unfinished(self, now: float) -> int:
+        """Tasks not finished at ``now`` (waiting, running, or waiting for a modal)."""
+        self.advance(now)
+        return sum(1 for t in self._tasks.values() if not t.ended)
+
+    def waiting(self, now: float) -> int:
+        """Tasks waiting for a slot at ``now``."""
+        self.advance(now)
+        return len(self._waiting)
+
     def enqueue(self, task: SimTask, now: float) -> None:
         """Put a task in line for a slot."""
         task.modal = False

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 STATUSES = ("pending", "submitting", "submitted", "running", "succeeded", "downloaded", "failed")
-KINDS = ("video", "extend", "imagine", "upscale", "upload")
+KINDS = ("video", "extend", "imagine", "upscale", "upload", "modal")
 MICROS = 1_000_000  # money is stored in integer millionths, so sums stay exact
 
 

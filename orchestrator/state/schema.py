@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 # PostgreSQL schemas had their own numbering before the stores were one: its version 1 held
 # every table of version 3 here.
 POSTGRES_RELEASED = {1: 3}
@@ -144,8 +144,22 @@ def _to_v3(db: Executor) -> None:
         db.execute(statement)
 
 
+def _modal_answers_v4(db: Executor) -> None:
+    """3 -> 4: a modal answer is a paid call of its own (kind 'modal'), sent through the same
+    intent, budget hold and lease as every other, so a crash never loses or repeats its charge."""
+    db.execute("CREATE TABLE submissions_v3 AS SELECT * FROM submissions")
+    db.execute("DROP TABLE submissions")
+    kinds = "'imagine', 'upscale', 'upload', 'modal'"
+    table = _V1[2].replace("'imagine', 'upscale'", kinds)
+    db.execute(table.replace(_V1_LAST_COLUMN, f"{_V1_LAST_COLUMN} request TEXT,"))
+    db.execute(_V1[3])
+    columns = f"{_V1_SUBMISSION_COLUMNS}, request"
+    db.execute(f"INSERT INTO submissions ({columns}) SELECT {columns} FROM submissions_v3")
+    db.execute("DROP TABLE submissions_v3")
+
+
 # MIGRATIONS[i] upgrades a state from version i to i + 1; append, never edit a released one.
-MIGRATIONS: Sequence[Migration] = (_create_v1, _to_v2, _to_v3)
+MIGRATIONS: Sequence[Migration] = (_create_v1, _to_v2, _to_v3, _modal_answers_v4)
 
 
 def migrate(db: Executor, version: int) -> None:

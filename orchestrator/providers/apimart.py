@@ -7,8 +7,9 @@ there, so both, and ``video_type``, are always sent.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
+from urllib.parse import quote
 
 from orchestrator.client import Client
 from orchestrator.errors import (
@@ -22,7 +23,7 @@ from orchestrator.errors import (
     SubmitOutcomeUnknownError,
     TaskNotFoundError,
 )
-from orchestrator.provider import OnSend, Sink
+from orchestrator.provider import OnSend
 from orchestrator.providers.unsupported import Unsupported
 from orchestrator.wire import HD_VIDEO, ExtendRequest, Task, VideoRequest, parse_retry_after
 
@@ -154,20 +155,4 @@ class ApimartProvider(Unsupported):
 
     async def fetch_task(self, task_id: str) -> Task:
         """Fetch one task object."""
-        return parse_task(await self.http.call("GET", TASK_PATH.format(task_id)))
-
-    async def list_tasks(self, ids: Sequence[str]) -> list[Task]:
-        """No batch query is documented: one fetch per id; unknown ids are left out."""
-        return await self.fetch_each(ids)
-
-    async def download(self, url: str, sink: Sink) -> int:
-        """Stream a clip URL (without credentials) into ``sink``."""
-        return await self.http.download(url, sink)
-
-    async def ping(self) -> float:
-        """A query of a task that cannot exist: 404 proves the key works, nothing is created."""
-        return await self.probe(self.fetch_task)
-
-    async def aclose(self) -> None:
-        """Release connections."""
-        await self.http.aclose()
+        return parse_task(await self.http.call("GET", TASK_PATH.format(quote(task_id, safe=""))))

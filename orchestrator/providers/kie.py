@@ -8,7 +8,7 @@ body; refunds on failure are not documented, so a failed task is not counted as 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -24,7 +24,7 @@ from orchestrator.errors import (
     SubmitOutcomeUnknownError,
     TaskNotFoundError,
 )
-from orchestrator.provider import OnSend, Sink
+from orchestrator.provider import OnSend
 from orchestrator.providers.unsupported import Unsupported
 from orchestrator.wire import (
     HD_VIDEO,
@@ -156,23 +156,9 @@ class KieProvider(Unsupported):
 
     async def fetch_task(self, task_id: str) -> Task:
         """Fetch one task record."""
-        return parse_record(await self.http.call("GET", RECORD_PATH.format(quote(task_id))))
-
-    async def list_tasks(self, ids: Sequence[str]) -> list[Task]:
-        """No batch query is documented: one fetch per id; unknown ids are left out."""
-        return await self.fetch_each(ids)
-
-    async def download(self, url: str, sink: Sink) -> int:
-        """Stream a clip URL (without credentials) into ``sink``."""
-        return await self.http.download(url, sink)
-
-    async def ping(self) -> float:
-        """A query of a record that cannot exist: a 404 proves the key works."""
-        return await self.probe(self.fetch_task)
-
-    async def aclose(self) -> None:
-        """Release connections."""
-        await self.http.aclose()
+        return parse_record(
+            await self.http.call("GET", RECORD_PATH.format(quote(task_id, safe="")))
+        )
 
     async def _post(self, path: str, body: dict[str, Any], on_send: OnSend | None) -> Any:
         return await self.http.call("POST", path, body, submit=True, on_send=on_send)

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from typing import Protocol, Self
 
 from orchestrator.client import Client
 from orchestrator.errors import InvalidRequestError, TaskNotFoundError
-from orchestrator.provider import OnSend
+from orchestrator.provider import OnSend, Sink
 from orchestrator.wire import Task
 
 PROBE_ID = "mjv-doctor-probe"
@@ -81,8 +81,9 @@ class Unsupported:
         """Start images are URLs only on this provider."""
         raise self.unsupported("image uploads (start images are URLs only)")
 
-    async def fetch_each(self: _Fetches, ids: Sequence[str]) -> list[Task]:
-        """One fetch per id; ids the provider does not know are left out."""
+    async def list_tasks(self: _Fetches, ids: Sequence[str]) -> list[Task]:
+        """No batch query is documented: one fetch per id; ids the provider does not know are
+        left out."""
         found = []
         for task_id in ids:
             try:
@@ -91,10 +92,18 @@ class Unsupported:
                 continue
         return found
 
-    async def probe(self, fetch: Callable[[str], Awaitable[Task]]) -> float:
+    async def ping(self: _Fetches) -> float:
         """Seconds of one authenticated query of a task that does not exist (creates nothing):
         "not found" proves the key was accepted."""
         started = time.monotonic()
         with contextlib.suppress(TaskNotFoundError):
-            await fetch(PROBE_ID)
+            await self.fetch_task(PROBE_ID)
         return time.monotonic() - started
+
+    async def download(self, url: str, sink: Sink) -> int:
+        """Stream a clip URL (without credentials) into ``sink``."""
+        return await self.http.download(url, sink)
+
+    async def aclose(self) -> None:
+        """Release connections."""
+        await self.http.aclose()

@@ -50,9 +50,12 @@ class ThumbCollector:
         strip = [*self.strip, _rgb(self._last, STRIP_HEIGHT)]
         poster = self.poster if self.poster is not None else _rgb(self._last, POSTER_HEIGHT)
         names = (f"{THUMBS_DIR}/{stem}.poster.jpg", f"{THUMBS_DIR}/{stem}.strip.jpg")
-        (folder / THUMBS_DIR).mkdir(parents=True, exist_ok=True)
-        _write_jpeg(folder / names[0], poster)
-        _write_jpeg(folder / names[1], np.concatenate(strip, axis=1))
+        try:
+            (folder / THUMBS_DIR).mkdir(parents=True, exist_ok=True)
+            _write_jpeg(folder / names[0], poster)
+            _write_jpeg(folder / names[1], np.concatenate(strip, axis=1))
+        except OSError:  # a full or read-only disk: the pictures are a convenience, not a clip
+            return ()
         return names
 
 

@@ -6,19 +6,14 @@ and what the engine sent, recorded and reported is checked exactly.
 
 from __future__ import annotations
 
-import asyncio
-import io
 from dataclasses import replace
 from pathlib import Path
 
-from memprovider import Clock, MemoryProvider
+from memprovider import Clock, MemoryProvider, memory_run
 from runsupport import write
 
-from orchestrator.engine.context import RunConfig, RunReport, Runtime
-from orchestrator.engine.progress import make_progress
-from orchestrator.engine.runner import run_campaign
+from orchestrator.engine.context import RunConfig, RunReport
 from orchestrator.simulator import SimulatorConfig
-from orchestrator.spec import load_campaign
 from orchestrator.state import open_store
 
 SPEC = """\
@@ -44,23 +39,8 @@ REAL = RunConfig(concurrency=3, poll_interval=3.0)
 def run(
     tmp_path: Path, provider: MemoryProvider, clock: Clock, config: RunConfig = REAL
 ) -> RunReport:
-    campaign = load_campaign(write(tmp_path / "c.yaml", SPEC))
-
-    async def go() -> RunReport:
-        with open_store(tmp_path / "state.db", campaign.name, clock=clock) as store:
-            progress = make_progress(io.StringIO(), quiet=True, json_log=False)
-            runtime = Runtime(
-                provider,  # type: ignore[arg-type]
-                store,
-                progress,
-                campaign.output_dir,
-                clock=clock,
-                wall=clock,
-                sleep=clock.sleep,
-            )
-            return await run_campaign(campaign, runtime, config, free_space=lambda _: 1 << 40)
-
-    return asyncio.run(go())
+    spec = write(tmp_path / "c.yaml", SPEC)
+    return memory_run(spec, provider, clock, config, state=tmp_path / "state.db")
 
 
 def test_a_real_pace_campaign_runs_in_virtual_time(tmp_path: Path) -> None:

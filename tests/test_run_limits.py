@@ -6,22 +6,19 @@ CoreSize, QueueSize, daily and total draw limits, its quota, and a disk that can
 
 from __future__ import annotations
 
-import asyncio
 import errno
 import io
 import os
 from pathlib import Path
 
 import pytest
-from memprovider import Clock, MemoryProvider
+from memprovider import Clock, MemoryProvider, memory_run
 from runsupport import write
 from simsupport import FakeClock, wire
 
 from orchestrator.commands.run import summarise
 from orchestrator.engine import downloads
-from orchestrator.engine.context import RunConfig, RunReport, Runtime
-from orchestrator.engine.progress import make_progress
-from orchestrator.engine.runner import run_campaign
+from orchestrator.engine.context import RunConfig, RunReport
 from orchestrator.errors import (
     EXIT_ERROR,
     EXIT_OK,
@@ -53,23 +50,8 @@ SIX = RunConfig(concurrency=6, poll_interval=3.0)
 
 
 def _run(tmp_path: Path, provider: MemoryProvider, clock: Clock, config: RunConfig) -> RunReport:
-    campaign = load_campaign(write(tmp_path / "c.yaml", SPEC))
-
-    async def go() -> RunReport:
-        with open_store(tmp_path / "state.db", campaign.name, clock=clock) as store:
-            progress = make_progress(io.StringIO(), quiet=True, json_log=False)
-            runtime = Runtime(
-                provider,  # type: ignore[arg-type]
-                store,
-                progress,
-                campaign.output_dir,
-                clock=clock,
-                wall=clock,
-                sleep=clock.sleep,
-            )
-            return await run_campaign(campaign, runtime, config, free_space=lambda _: 1 << 40)
-
-    return asyncio.run(go())
+    spec = write(tmp_path / "c.yaml", SPEC)
+    return memory_run(spec, provider, clock, config, state=tmp_path / "state.db")
 
 
 def _exit(tmp_path: Path, report: RunReport) -> tuple[int, str]:

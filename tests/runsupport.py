@@ -7,7 +7,7 @@ import io
 import json
 import os
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ from orchestrator.engine.runner import run_campaign
 from orchestrator.model import Campaign
 from orchestrator.simulator import Simulator, SimulatorConfig
 from orchestrator.state import open_state, open_store
+from orchestrator.state.records import Attempt
 
 FAST = ("--poll-interval", "0.02", "--max-rps", "1000")
 KEY = "sk-simulator"
@@ -102,15 +103,35 @@ def assert_state_accounts_for_every_charge(
     """The state never under-reports: what it recorded as charged, plus what it holds as
     possibly charged (sends whose answer was lost), is exactly what the provider charged;
     less only the refunds of tasks whose id never reached the state (a lost answer's task
-    that then failed: the provider refunded what the state still holds as possibly charged)."""
+    that then failed: the provider refunded what the state still holds as possibly charged);
+    plus only lost sends that never reached the provider (a kill between the intent and the
+    request's first byte): the state cannot tell those from a lost answer."""
     with open_state(str(state), campaign, default_path=Path(state)) as store:
         totals = store.totals()
-        known = {
-            attempt.task_id
-            for sub in store.submissions()
-            for attempt in store.attempts(sub.key)
-            if attempt.task_id
-        }
+        attempts = [store.attempts(sub.key) for sub in store.submissions()]
+    known = {attempt.task_id for tries in attempts for attempt in tries if attempt.task_id}
     unseen = sum(c.amount for c in sim.charges() if c.refund and c.task_id not in known)
+    counts = charged(sim)
+    never_sent = sum(_lost_before_sending(tries, counts) for tries in attempts)
     recorded = round(totals.spent + totals.reserved, 6)
-    assert recorded == pytest.approx(sim.money() + unseen), (totals, sim.money(), unseen)
+    assert recorded == pytest.approx(sim.money() + unseen + never_sent), (
+        totals,
+        sim.money(),
+        unseen,
+        never_sent,
+    )
+
+
+def _lost_before_sending(attempts: Sequence[Attempt], counts: Mapping[str, int]) -> float:
+    """What the state holds for sends the provider never charged: per idempotency key, the
+    in-doubt attempts beyond the charges the provider made under that key."""
+    held = 0.0
+    for key in {a.sent_key for a in attempts if a.sent_key}:
+        doubted = [a for a in attempts if a.sent_key == key and a.outcome == "in_doubt"]
+        paid = sum(
+            1 for a in attempts if a.sent_key == key and a.outcome != "in_doubt" and a.charged
+        )
+        extra = paid + len(doubted) - counts.get(key, 0)
+        assert 0 <= extra <= len(doubted), (key, counts.get(key, 0), attempts)
+        held += sum(a.reserved for a in doubted[:extra])
+    return held

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from runsupport import (
     assert_state_accounts_for_every_charge,
     charged,
@@ -187,3 +188,39 @@ def test_sigkill_before_each_kind_of_state_write_never_pays_twice(
     assert_state_accounts_for_every_charge(simulator, tmp_path / ".mjv/state.db", "crash")
     manifest = json.loads((tmp_path / "out/crash/manifest.json").read_text())
     assert [job["status"] for job in manifest["jobs"]] == ["done"] * 4
+
+
+def test_a_kill_between_the_intent_and_the_request_keeps_it_possibly_charged(
+    simulator: Simulator, tmp_path: Path
+) -> None:
+    """Killed after its intent committed and before the request left: the provider never saw
+    it, yet the state cannot tell that from a lost answer, so the send stays possibly charged
+    (never zero) after the resend under the same key finishes the campaign."""
+    spec = write(tmp_path / "c.yaml", SMALL)
+    child = [sys.executable, str(Path(__file__).with_name("crash_child.py")), str(spec)]
+    env = subprocess_env(simulator)
+    killed = subprocess.run(
+        [*child, simulator.base_url, str(10**6), "record_intent"],
+        env=env,
+        capture_output=True,
+        timeout=60,
+    )
+    assert killed.returncode == -signal.SIGKILL
+    assert simulator.submit_log() == []  # nothing reached the provider
+    done = subprocess.run(
+        [*child, simulator.base_url, str(10**6)], env=env, capture_output=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    state = tmp_path / ".mjv/state.db"
+    with open_store(state, "crash") as store:
+        lost = [
+            attempt
+            for sub in store.submissions()
+            for attempt in store.attempts(sub.key)
+            if attempt.outcome == "in_doubt"
+        ]
+        totals = store.totals()
+    assert len(lost) == 1 and lost[0].reserved == 0.6
+    assert totals.reserved == 0.6 and totals.spent == pytest.approx(simulator.money())
+    assert set(charged(simulator).values()) == {1}  # the resend was the only charge
+    assert_state_accounts_for_every_charge(simulator, state, "crash")

@@ -128,6 +128,8 @@ def _lost_before_sending(attempts: Sequence[Attempt], counts: Mapping[str, int])
     held = 0.0
     for key in {a.sent_key for a in attempts if a.sent_key}:
         doubted = [a for a in attempts if a.sent_key == key and a.outcome == "in_doubt"]
+        if not doubted:  # nothing possibly charged under this key
+            continue
         paid = sum(
             1 for a in attempts if a.sent_key == key and a.outcome != "in_doubt" and a.charged
         )

@@ -9,9 +9,7 @@ from orchestrator.providers.pricing import PUBLISHED
 from orchestrator.simulator.front import (
     BadRequest,
     ProfileFront,
-    accepted_id,
     check_fields,
-    inner_error,
     one_of,
     read_object,
     reply_like,
@@ -41,6 +39,15 @@ _TYPES = {
     500: "server_error",
     502: "bad_gateway",
     504: "gateway_timeout",  # not in APIMart's table: what a proxy in front would say
+}
+_REFUSALS = {
+    "rate": (429, "Too many requests"),
+    "quota": (402, "Insufficient balance"),
+    "unknown": (504, "Gateway timeout"),  # accepted and charged, the answer lost
+    "500": (500, "Internal server error"),
+    "502": (502, "Bad gateway"),
+    "503": (500, "Internal server error"),
+    "other": (500, "No available upstream"),  # queue full, refusals, relay
 }
 MODERATION = "图片或提示词未通过内容审核，已自动退款"
 ID_PREFIX = "task_"
@@ -110,7 +117,7 @@ class ApimartFront(ProfileFront):
         }
         if end:
             inner["endImage"] = end
-        return self._answer(self.submit(inner))
+        return self.answer(self.submit(inner))
 
     def _image(self, body: dict[str, Any]) -> str:
         if "task_id" in body:
@@ -124,39 +131,26 @@ class ApimartFront(ProfileFront):
             raise BadRequest("image_urls must hold an image URL")
         return urls[0]
 
-    def _answer(self, reply: Reply) -> Reply:
-        task_id = accepted_id(reply)
-        if task_id is not None:
-            data = [{"status": "submitted", "task_id": ID_PREFIX + task_id}]
-            return reply_like(reply, {"code": 200, "data": data})
-        if reply.drop:
-            return reply
-        return self._error(reply)
+    def accepted(self, task_id: str) -> dict[str, Any]:
+        """``{"code": 200, "data": [{"status": "submitted", "task_id": ...}]}``."""
+        return {"code": 200, "data": [{"status": "submitted", "task_id": ID_PREFIX + task_id}]}
 
-    def _error(self, reply: Reply) -> Reply:
-        status, text = inner_error(reply)
-        if status == 429:
-            return error(429, "Too many requests", reply)
-        if "quota_not_enough" in text or "所余资金不足" in text:
-            return error(402, "Insufficient balance", reply)
-        if "accepted_state_unknown" in text:  # accepted and charged, the answer lost
-            return error(504, "Gateway timeout", reply)
-        if status == 502:
-            return error(502, "Bad gateway", reply)
-        if status in (500, 503):
-            return error(500, "Internal server error", reply)
-        if status == 200 and reply.code() == 4:
+    def refusal(self, kind: str, text: str, reply: Reply) -> Reply:
+        """APIMart's error for what the account answered."""
+        if kind == "invalid":
             return error(400, text, reply)
-        return error(500, "No available upstream", reply)  # queue full, refusals, relay
+        return error(*_REFUSALS[kind], reply)
+
+    def not_found(self) -> Reply:
+        """404 not_found_error."""
+        return error(404, "task not found")
 
     def query(self, task_id: str) -> Reply:
         """The MJ-style task object, as in the documented SUCCESS example."""
         own = task_id[len(ID_PREFIX) :] if task_id.startswith(ID_PREFIX) else ""
-        raw, reply = self.fetch(own) if own else (None, None)
-        if raw is None:
-            if reply is not None and reply.status in (429, 500, 502, 503):
-                return self._error(reply)
-            return error(404, "task not found")
+        raw = self.look_up(own)
+        if isinstance(raw, Reply):
+            return raw
         if self._expired(raw):  # "retained for 3 days; after that, queries return 404"
             return error(404, "task not found")
         status = raw.get("status") or "NOT_START"

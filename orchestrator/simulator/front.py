@@ -81,6 +81,35 @@ class ProfileFront:
         """The provider's answer to a request its contract refuses."""
         raise NotImplementedError
 
+    def accepted(self, task_id: str) -> dict[str, Any]:
+        """The provider's body for an accepted submit of the account's task ``task_id``."""
+        raise NotImplementedError
+
+    def refusal(self, kind: str, text: str, reply: Reply) -> Reply:
+        """The provider's answer for an account answer of ``refusal_kind`` ``kind``."""
+        raise NotImplementedError
+
+    def not_found(self) -> Reply:
+        """The provider's answer to a query of a task it does not know."""
+        raise NotImplementedError
+
+    def answer(self, reply: Reply) -> Reply:
+        """The account's answer to a submit, in the provider's shapes (a dropped one as is)."""
+        task_id = accepted_id(reply)
+        if task_id is not None:
+            return reply_like(reply, self.accepted(task_id))
+        return reply if reply.drop else self.refusal(*refusal_kind(reply), reply)
+
+    def look_up(self, task_id: str) -> dict[str, Any] | Reply:
+        """The account's task object, or the answer instead: the account's own trouble
+        (rate limit, server error), else not found."""
+        raw, reply = self.fetch(task_id) if task_id else (None, None)
+        if raw is not None:
+            return raw
+        if reply is not None and reply.status in (429, 500, 502, 503):
+            return self.refusal(*refusal_kind(reply), reply)
+        return self.not_found()
+
     def submit(self, body: dict[str, Any]) -> Reply:
         """Send a CometAPI video submit to the account (fast mode, the only one offered)."""
         # No key travels on these wires; the request's content names the job in the ledger.
@@ -137,6 +166,24 @@ def inner_error(reply: Reply) -> tuple[int, str]:
         text = text or payload.get("description") or payload.get("message") or ""
         return reply.status, str(text).strip()
     return reply.status, reply.body.decode("utf-8", "replace")[:200]
+
+
+def refusal_kind(reply: Reply) -> tuple[str, str]:
+    """(kind, text) of an account answer that accepted nothing: ``rate``, ``quota``,
+    ``unknown`` (accepted and charged, the answer lost), ``500``, ``502``, ``503``,
+    ``invalid`` (HTTP 200 code 4) or ``other`` (queue full, refusals, relay errors)."""
+    status, text = inner_error(reply)
+    if status == 429:
+        return "rate", text
+    if "quota_not_enough" in text or "所余资金不足" in text:
+        return "quota", text
+    if "accepted_state_unknown" in text:
+        return "unknown", text
+    if status in (500, 502, 503):
+        return str(status), text
+    if status == 200 and reply.code() == 4:
+        return "invalid", text
+    return "other", text
 
 
 def accepted_id(reply: Reply) -> str | None:

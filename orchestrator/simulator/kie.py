@@ -14,9 +14,7 @@ from orchestrator.providers.pricing import PUBLISHED
 from orchestrator.simulator.front import (
     BadRequest,
     ProfileFront,
-    accepted_id,
     check_fields,
-    inner_error,
     one_of,
     read_object,
     reply_like,
@@ -33,6 +31,12 @@ GENERATE_FIELDS = frozenset(
 )
 EXTEND_FIELDS = frozenset({"taskType", "taskId", "index", "prompt", "waterMark", "callBackUrl"})
 MAX_PROMPT = 2000
+_REFUSALS = {
+    "rate": (429, "Rate Limited"),
+    "quota": (402, "Insufficient Credits"),
+    "500": (500, "Internal Error"),
+    "other": (455, "Service unavailable"),  # queue full, refusals, relay
+}
 
 
 def error(code: int, msg: str, reply: Reply | None = None) -> Reply:
@@ -95,7 +99,7 @@ class KieFront(ProfileFront):
             "batchSize": batch,
             "loop": False,
         }
-        return self._answer(self.submit(inner))
+        return self.answer(self.submit(inner))
 
     def extend(self, body: dict[str, Any]) -> Reply:
         """Extend one clip of an original video record (chains are not documented: refused)."""
@@ -119,39 +123,31 @@ class KieFront(ProfileFront):
             "prompt": prompt,
             "batchSize": 1,
         }
-        return self._answer(self.submit(inner))
+        return self.answer(self.submit(inner))
 
-    def _answer(self, reply: Reply) -> Reply:
-        task_id = accepted_id(reply)
-        if task_id is not None:
-            return reply_like(reply, {"code": 200, "msg": "success", "data": {"taskId": task_id}})
-        if reply.drop:
-            return reply
-        return self._error(reply)
+    def accepted(self, task_id: str) -> dict[str, Any]:
+        """``{"code": 200, "msg": "success", "data": {"taskId": ...}}``."""
+        return {"code": 200, "msg": "success", "data": {"taskId": task_id}}
 
-    def _error(self, reply: Reply) -> Reply:
-        status, text = inner_error(reply)
-        if status == 429:
-            return error(429, "Rate Limited", reply)
-        if "quota_not_enough" in text or "所余资金不足" in text:
-            return error(402, "Insufficient Credits", reply)
-        if "accepted_state_unknown" in text:  # accepted and charged, the answer lost
+    def refusal(self, kind: str, text: str, reply: Reply) -> Reply:
+        """Kie's error for what the account answered; a proxy's page for 502-504."""
+        if kind == "unknown":  # accepted and charged, the answer lost
             return _page(504, "Gateway Time-out", reply)
-        if status in (502, 503):
-            return _page(status, "Bad Gateway", reply)
-        if status == 200 and reply.code() == 4:
+        if kind in ("502", "503"):
+            return _page(int(kind), "Bad Gateway", reply)
+        if kind == "invalid":
             return error(400, text, reply)
-        if status == 500:
-            return error(500, "Internal Error", reply)
-        return error(455, "Service unavailable", reply)  # queue full, refusals, relay
+        return error(*_REFUSALS[kind], reply)
+
+    def not_found(self) -> Reply:
+        """404 in the body."""
+        return error(404, "task not found")
 
     def record(self, task_id: str) -> Reply:
         """A record-info answer built from the account's task."""
-        raw, reply = self.fetch(task_id) if task_id else (None, None)
-        if raw is None:
-            if reply is not None and reply.status in (429, 500, 502, 503):
-                return self._error(reply)
-            return error(404, "task not found")
+        raw = self.look_up(task_id)
+        if isinstance(raw, Reply):
+            return raw
         status = raw.get("status")
         flag = {"SUCCESS": 1, "FAILURE": 3}.get(str(status), 0)
         task = self.task(task_id)

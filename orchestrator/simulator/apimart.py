@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from orchestrator.providers.pricing import PUBLISHED
 from orchestrator.simulator.front import (
     BadRequest,
     ProfileFront,
@@ -70,9 +69,7 @@ class ApimartFront(ProfileFront):
         task = self.inner.book().get(task_id)  # called under the account's lock
         if task is None or kind != "video":
             return None
-        hd = task.properties.get("videoType") == "vid_1.1_i2v_720"
-        prices = PUBLISHED["apimart"].prices
-        return round(prices["fast_hd" if hd else "fast"] * task.batch, 6)
+        return self.clip_price(task)
 
     def unauthorized(self) -> Reply:
         """401 authentication_error."""

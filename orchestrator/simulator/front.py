@@ -12,6 +12,7 @@ import json
 from collections.abc import Mapping
 from typing import Any, Protocol
 
+from orchestrator.providers.pricing import PUBLISHED
 from orchestrator.simulator.cdn import is_download
 from orchestrator.simulator.provider import FakeProvider
 from orchestrator.simulator.replies import Reply, json_reply
@@ -80,6 +81,12 @@ class ProfileFront:
     def bad_request(self, message: str) -> Reply:
         """The provider's answer to a request its contract refuses."""
         raise NotImplementedError
+
+    def clip_price(self, task: SimTask) -> float:
+        """This provider's published price of a video submit: per clip of the batch, HD apart."""
+        prices = PUBLISHED[self.name].prices
+        hd = task.properties.get("videoType") == "vid_1.1_i2v_720"
+        return round(prices["fast_hd" if hd else "fast"] * task.batch, 6)
 
     def accepted(self, task_id: str) -> dict[str, Any]:
         """The provider's body for an accepted submit of the account's task ``task_id``."""

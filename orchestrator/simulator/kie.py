@@ -55,11 +55,9 @@ class KieFront(ProfileFront):
         task = self.inner.book().get(task_id)  # called under the account's lock
         if task is None or kind not in ("video", "extend"):
             return None
-        prices = PUBLISHED["kie"].prices
         if kind == "extend":
-            return prices["extend"]
-        hd = task.properties.get("videoType") == "vid_1.1_i2v_720"
-        return round(prices["fast_hd" if hd else "fast"] * task.batch, 6)
+            return PUBLISHED["kie"].prices["extend"]
+        return self.clip_price(task)
 
     def unauthorized(self) -> Reply:
         """401 in the body."""

@@ -312,7 +312,8 @@ def test_mjv_provider_overrides_the_spec_and_switching_keeps_the_clips(
 ) -> None:
     text = spec_text("cometapi", "switch").replace('    extend: [{prompt: "keeps going"}]\n', "")
     spec = write(tmp_path / "c.yaml", text)
-    with _sim("cometapi") as comet, _sim("apimart") as mart:
+    # Two accounts of their own (seeds apart): the same task number on both is not one clip.
+    with _sim("cometapi") as comet, _sim("apimart", seed=1) as mart:
         point_at(monkeypatch, "cometapi", comet)
         point_at(monkeypatch, "apimart", mart)
         assert mjv("run", str(spec), *FAST).code == 0

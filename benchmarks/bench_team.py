@@ -64,6 +64,7 @@ _PROFILING_RUNNER = """
 import atexit, functools, json, os, sys, threading, time
 from orchestrator.state.sql_store import SqlStore
 calls = {}
+events = []  # (method, start, end): the tail's timeline with --trace
 lock = threading.Lock()
 def timed(name, fn):
     @functools.wraps(fn)
@@ -77,6 +78,7 @@ def timed(name, fn):
                 seen[0] += 1
                 seen[1] += time.monotonic() - start
                 seen[2] = time.monotonic()
+                events.append((name, start, seen[2]))
     return wrapper
 for name in dir(SqlStore):
     if not name.startswith("_") and callable(getattr(SqlStore, name)):
@@ -85,6 +87,9 @@ def report():
     calls["exit"] = [0, 0.0, time.monotonic()]
     with open(os.environ["MJV_BENCH_PROFILE"], "a") as out:
         out.write(json.dumps(calls) + "\\n")
+    if os.environ.get("MJV_BENCH_TRACE"):
+        with open(os.environ["MJV_BENCH_TRACE"], "a") as out:
+            out.write(json.dumps([os.environ["MJV_RUNNER_NAME"], events]) + "\\n")
 atexit.register(report)
 from orchestrator.cli import main
 sys.exit(main())
@@ -214,6 +219,8 @@ def measure(
         if profile:
             head = ["-c", _PROFILING_RUNNER]
             env["MJV_BENCH_PROFILE"] = str(profile)
+            if args.trace:
+                env["MJV_BENCH_TRACE"] = str(profile.with_suffix(".trace"))
         argv = [sys.executable, *head, "run", str(spec), "--state", state, "--quiet"]
         argv += ["--concurrency", str(args.slots), "--poll-interval", str(args.poll)]
         argv += ["--max-rps", str(args.max_rps)]
@@ -264,6 +271,9 @@ def main() -> int:
     parser.add_argument(
         "--profile", action="store_true", help="also print each store method's calls and time"
     )
+    parser.add_argument(
+        "--trace", action="store_true", help="with --profile: each runner's store calls in the tail"
+    )
     args = parser.parse_args()
     if args.store in ("postgres", "both"):
         with (
@@ -277,6 +287,8 @@ def main() -> int:
             print(json.dumps({"store": "postgres", "delay_ms": args.delay_ms} | figures))
             if profile:
                 print(json.dumps({"profile": _profile(profile, args.jobs, last_end)}))
+                if args.trace:
+                    _print_tail(profile.with_suffix(".trace"), last_end)
     if args.store in ("sqlite", "both"):
         with tempfile.TemporaryDirectory() as tmp:
             counts = Path(tmp) / "counts"
@@ -326,6 +338,18 @@ def _profile(path: Path, jobs: int, last_end: float) -> dict[str, dict[str, floa
         }
         for name, (c, t, last) in ranked
     }
+
+
+def _print_tail(path: Path, last_end: float) -> None:
+    """Each runner's store calls that ended after the last task did: name start-end (ms)."""
+    for line in sorted(path.read_text().splitlines()):
+        runner, events = json.loads(line)
+        tail = [
+            f"{name} {1000 * (start - last_end):.0f}..{1000 * (end - last_end):.0f}"
+            for name, start, end in events
+            if end > last_end - 0.2
+        ]
+        print(f"{runner}: {', '.join(tail)}")
 
 
 def _per_job(statements: int, round_trips: int, jobs: int) -> dict[str, float]:

@@ -181,7 +181,8 @@ class _Runner:
             await self._release_leases()
             self.checks.close()
             remove_stale_parts(self.rt.output_dir)  # a killed run's, too young at the start
-            failure = await store.run(save_manifest, self.campaign, store.sync)
+            snapshot = await store.run(store.sync.snapshot)  # one read, not one per question
+            failure = await store.run(save_manifest, self.campaign, snapshot)
             store.shutdown()  # its queue is empty by now
         report = self._report()
         if self.already_done:
@@ -395,6 +396,7 @@ class _Runner:
             modal_prompt=job.prompt or "",
             modal_price=self.campaign.price_of("modal"),
             on_dead_frame=lambda: self.sources.forget(*images),
+            saved=True,
         )
 
     async def _start_frames(self, job: Job) -> tuple[str, str | None]:
@@ -436,6 +438,7 @@ class _Runner:
             mode=job.settings.mode,
             modal_prompt=ext.prompt or job.prompt or "",
             modal_price=self.campaign.price_of("modal"),
+            saved=True,
         )
 
     async def _extension_prompt(self, job: Job, step: int) -> str:

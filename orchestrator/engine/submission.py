@@ -74,6 +74,7 @@ class Order:
     modal_prompt: str = ""
     modal_price: float | None = None
     on_dead_frame: Callable[[], None] | None = None  # the start image died: upload it again
+    saved: bool = False  # its clips are downloaded once it succeeded (a video, an extension)
 
 
 class Submitter:
@@ -135,7 +136,7 @@ class Submitter:
                 self._rt.progress.event("lease_lost", what=order.what)
 
     async def _drive(self, order: Order) -> Submission:
-        await self._claim(order.key)
+        await self._claim(order.key, saved=order.saved)
         tries, holding, retried = 0, False, False
         while True:
             sub = await self._get(order.key)
@@ -194,13 +195,16 @@ class Submitter:
             raise MjvError(f"submission {key[:12]} is not declared in the state file")
         return sub
 
-    async def _claim(self, key: str) -> None:
-        # Another live runner holds this submission: wait for it to finish or to die.
+    async def _claim(self, key: str, *, saved: bool = False) -> None:
+        # Another live runner holds this submission: wait for it to finish or to die. One
+        # whose clips it downloads (``saved``) is waited for until they are: this runner then
+        # verifies them instead of racing it for the same files (and decoding them again).
         store, owner, lease = self._rt.store, self._rt.owner, self._config.lease_seconds
+        done = (Status.DOWNLOADED,) if saved else (Status.SUCCEEDED, Status.DOWNLOADED)
         with store.bell(lease_channel(key)) as bell:
             while not await store.claim(key, owner, lease):
                 sub = await self._get(key)
-                if sub.status in (Status.SUCCEEDED, Status.DOWNLOADED):
+                if sub.status in done:
                     return
                 every = max(self._config.poll_interval, bell.poll)
                 await _first(bell.wait(), self._rt.sleep(every))

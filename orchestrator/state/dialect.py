@@ -80,6 +80,9 @@ class Link(Protocol):
     def execute_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         """Run one statement for each of ``rows``."""
 
+    def read_all(self, queries: Sequence[tuple[str, Sequence[Any]]]) -> list[list[Row]]:
+        """Run several queries at once (one round trip on PostgreSQL); each one's rows."""
+
     def check(self) -> None:
         """StateError when the database went away under the store (a replaced file)."""
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
@@ -114,6 +114,14 @@ class PostgresLink:
         """Run one statement for each of ``rows``."""
         with self._lock, translated(self.url), self._db.cursor() as cursor:
             cursor.executemany(POSTGRES.prepare(sql), [_plain(row) for row in rows])
+
+    def read_all(self, queries: Sequence[tuple[str, Sequence[Any]]]) -> list[list[Row]]:
+        """Send every query, then read each one's rows: one round trip in a pipeline."""
+        with self._lock, translated(self.url):
+            # A transaction's pipeline is open already (another one would sync as it closes).
+            with nullcontext() if self._depth else self._db.pipeline():
+                cursors = [self._db.execute(POSTGRES.prepare(q), _plain(a)) for q, a in queries]
+                return [cursor.fetchall() for cursor in cursors]
 
     def check(self) -> None:
         """A database cannot vanish like a file: nothing to check (a lost server errors)."""

@@ -112,6 +112,10 @@ class SqliteLink:
         with self._lock, self._errors():
             self._db.executemany(sql, rows)
 
+    def read_all(self, queries: Sequence[tuple[str, Sequence[Any]]]) -> list[list[Row]]:
+        """Run the queries one after another (a file has no round trips to save)."""
+        return [self.execute(sql, args) for sql, args in queries]
+
     def notify(self, channel: str) -> None:
         """Ring ``channel`` in this process once the change is committed."""
         self._rings.append(channel)

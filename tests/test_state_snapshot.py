@@ -56,4 +56,3 @@ def test_a_snapshot_reads_what_the_store_reads(location: str, tmp_path: Path) ->
         assert snap.money() == store.money() and snap.totals() == store.totals()
         assert snap.totals().refunded == pytest.approx(0.6)
         assert snap.qc_results() == store.qc_results() and len(snap.qc_results()) == 1
-

@@ -117,11 +117,11 @@ class PostgresLink:
 
     def read_all(self, queries: Sequence[tuple[str, Sequence[Any]]]) -> list[list[Row]]:
         """Send every query, then read each one's rows: one round trip in a pipeline."""
-        with self._lock, translated(self.url):
-            # A transaction's pipeline is open already (another one would sync as it closes).
-            with nullcontext() if self._depth else self._db.pipeline():
-                cursors = [self._db.execute(POSTGRES.prepare(q), _plain(a)) for q, a in queries]
-                return [cursor.fetchall() for cursor in cursors]
+        # A transaction's pipeline is open already (another one would sync as it closes).
+        pipeline = nullcontext() if self._depth else self._db.pipeline()
+        with self._lock, translated(self.url), pipeline:
+            cursors = [self._db.execute(POSTGRES.prepare(q), _plain(a)) for q, a in queries]
+            return [cursor.fetchall() for cursor in cursors]
 
     def check(self) -> None:
         """A database cannot vanish like a file: nothing to check (a lost server errors)."""

@@ -15,7 +15,6 @@ from types import TracebackType
 from typing import Self
 
 from orchestrator.state import dump, rows, wakeups
-from orchestrator.state.snapshot import Snapshot, read_snapshot
 from orchestrator.state.dialect import Link
 from orchestrator.state.leases import LeaseBook
 from orchestrator.state.lifecycle import Action, Status, target
@@ -31,6 +30,7 @@ from orchestrator.state.records import (
     UploadRecord,
     to_micros,
 )
+from orchestrator.state.snapshot import Snapshot, read_snapshot
 from orchestrator.state.sql_leases import SqlLeases, lease_channel
 from orchestrator.state.steps import Steps
 

@@ -91,7 +91,7 @@ def _execute(
             summarise(exc.report, campaign, out)
             err.write(f"mjv: error: {exc}\n")
             return EXIT_ERROR, exc.report, None
-        results = store.snapshot()  # the report and the review read the state once
+        results = report.results or store.snapshot()  # the state as the manifest read it
         page = refresh_report(campaign, results)
         review = review_summary(campaign, files_of_store(results.all_files()))
     code = summarise(report, campaign, out)

@@ -50,7 +50,7 @@ from orchestrator.model import Campaign, Job, JobStatus
 from orchestrator.provider import OnSend
 from orchestrator.qc.takes import ClipChecker, ClipsFailedError, restore_retake, retake_of
 from orchestrator.results import Manifest
-from orchestrator.state import Status, Submission, SubmissionSpec
+from orchestrator.state import FileRecord, Reads, Status, Submission, SubmissionSpec
 from orchestrator.uploads import is_fresh
 from orchestrator.wire import HD_VIDEO, wire_prompt
 
@@ -157,6 +157,7 @@ class _Runner:
         self.graph = build_graph(self.jobs, requests=True)
         self.budget_note: str | None = None
         self.manifest: Manifest | None = None  # read at the start of the run
+        self.results: Reads | None = None  # the state read once at the end, for the manifest
 
     async def run(self, free_space: FreeSpace | None) -> RunReport:
         store = self.rt.store
@@ -181,8 +182,8 @@ class _Runner:
             await self._release_leases()
             self.checks.close()
             remove_stale_parts(self.rt.output_dir)  # a killed run's, too young at the start
-            snapshot = await store.run(store.sync.snapshot)  # one read, not one per question
-            failure = await store.run(save_manifest, self.campaign, snapshot)
+            self.results = await store.run(store.sync.snapshot)  # one read, not one a question
+            failure = await store.run(save_manifest, self.campaign, self.results)
             store.shutdown()  # its queue is empty by now
         report = self._report()
         if self.already_done:
@@ -324,10 +325,10 @@ class _Runner:
     async def _save(self, job: Job, sub: Submission) -> None:
         """Download the clips of one step of ``job`` and check them."""
         folder = self.rt.output_dir / job.output_name
-        await self._download(sub, folder, job.settings.batch_size)
-        await self.checks.check(job, sub, await self.rt.store.files(sub.key), folder)
+        records = await self._download(sub, folder, job.settings.batch_size)
+        await self.checks.check(job, sub, records, folder)
 
-    async def _download(self, sub: Submission, folder: Path, batch: int) -> None:
+    async def _download(self, sub: Submission, folder: Path, batch: int) -> list[FileRecord]:
         """Download the clips of ``sub``; a clip that cannot be written stops all sending
         (never pay for what cannot be saved) and is tried again while the run drains."""
         for attempt in range(1, WRITE_TRIES + 1):
@@ -542,6 +543,7 @@ class _Runner:
             resent_in_doubt=tuple(sorted(set(self.submitter.resent_in_doubt))),
             budget_note=self.budget_note,
             unpriced=self.submitter.unpriced,
+            results=self.results,
         )
 
     @staticmethod

@@ -136,7 +136,9 @@ class Submitter:
                 self._rt.progress.event("lease_lost", what=order.what)
 
     async def _drive(self, order: Order) -> Submission:
-        await self._claim(order.key, saved=order.saved)
+        done = await self._claim(order.key, saved=order.saved)
+        if done is not None:  # another runner finished it while this one waited
+            return done
         tries, holding, retried = 0, False, False
         while True:
             sub = await self._get(order.key)
@@ -195,7 +197,7 @@ class Submitter:
             raise MjvError(f"submission {key[:12]} is not declared in the state file")
         return sub
 
-    async def _claim(self, key: str, *, saved: bool = False) -> None:
+    async def _claim(self, key: str, *, saved: bool = False) -> Submission | None:
         # Another live runner holds this submission: wait for it to finish or to die. One
         # whose clips it downloads (``saved``) is waited for until they are: this runner then
         # verifies them instead of racing it for the same files (and decoding them again).
@@ -205,9 +207,10 @@ class Submitter:
             while not await store.claim(key, owner, lease):
                 sub = await self._get(key)
                 if sub.status in done:
-                    return
+                    return sub  # finished by the holder: as read, no need to read it again
                 every = max(self._config.poll_interval, bell.poll)
                 await _first(bell.wait(), self._rt.sleep(every))
+        return None
 
     async def _retry_or_raise(self, order: Order, sub: Submission, retried: bool) -> None:
         # A failure is retried once per `mjv retry`, not again when the new attempt fails too.

@@ -28,6 +28,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -233,7 +234,9 @@ def measure(
             )
             for n in range(args.runners)
         ]
-        outputs = [proc.communicate() for proc in procs]
+        with ThreadPoolExecutor(len(procs)) as pool:
+            ended = list(pool.map(_communicate, procs))
+        outputs = [output for output, _ in ended]
         end = time.monotonic()
         makespan = end - (sim.first_accepted_at() or end)
         ideal = math.ceil(args.jobs / args.slots) * args.job_seconds
@@ -241,6 +244,7 @@ def measure(
         failed = [
             err.decode()[-300:] for (_, err), p in zip(outputs, procs, strict=True) if p.returncode
         ]
+        exits = [at for _, at in ended]
         return {
             "runners": args.runners,
             "jobs": args.jobs,
@@ -253,6 +257,7 @@ def measure(
             "charged": sum(charged.values()),
             "charged_twice": sum(1 for n in charged.values() if n > 1),
             "exit_codes": [proc.returncode for proc in procs],
+            "exits_at": exits,  # popped by main (for the trace)
             **({"errors": failed} if failed else {}),
         }
 
@@ -284,11 +289,14 @@ def main() -> int:
             figures = measure(args, f"{url}&schema=team{int(time.time())}", None, profile)
             figures |= _per_job(proxy.statements, proxy.round_trips, args.jobs)
             last_end = float(figures.pop("last_task_end_at", 0.0))  # type: ignore[arg-type]
+            exits = figures.pop("exits_at")
             print(json.dumps({"store": "postgres", "delay_ms": args.delay_ms} | figures))
             if profile:
                 print(json.dumps({"profile": _profile(profile, args.jobs, last_end)}))
                 if args.trace:
                     _print_tail(profile.with_suffix(".trace"), last_end)
+                    ends = [round(1000 * (at - last_end)) for at in exits]  # type: ignore[attr-defined]
+                    print(f"processes ended (ms after the last task): {ends}")
     if args.store in ("sqlite", "both"):
         with tempfile.TemporaryDirectory() as tmp:
             counts = Path(tmp) / "counts"
@@ -296,8 +304,15 @@ def main() -> int:
             total = sum(int(line) for line in counts.read_text().split())
             figures |= _per_job(total, 0, args.jobs)
             figures.pop("last_task_end_at", None)
+            figures.pop("exits_at")
             print(json.dumps({"store": "sqlite"} | figures))
     return 0
+
+
+def _communicate(proc: subprocess.Popen[bytes]) -> tuple[tuple[bytes, bytes], float]:
+    """The process's output once it ended, and when it did."""
+    output = proc.communicate()
+    return output, time.monotonic()
 
 
 def _timeline(sim: Simulator, end: float, job_seconds: float) -> dict[str, float]:

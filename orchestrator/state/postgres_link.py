@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
@@ -116,12 +116,25 @@ class PostgresLink:
             cursor.executemany(POSTGRES.prepare(sql), [_plain(row) for row in rows])
 
     def read_all(self, queries: Sequence[tuple[str, Sequence[Any]]]) -> list[list[Row]]:
-        """Send every query, then read each one's rows: one round trip in a pipeline."""
-        # A transaction's pipeline is open already (another one would sync as it closes).
-        pipeline = nullcontext() if self._depth else self._db.pipeline()
-        with self._lock, translated(self.url), pipeline:
-            cursors = [self._db.execute(POSTGRES.prepare(q), _plain(a)) for q, a in queries]
-            return [cursor.fetchall() for cursor in cursors]
+        """Send every query, then read each one's rows: one round trip in a pipeline (outside
+        a transaction, in a read-only one of their own that reads one snapshot)."""
+        with self._lock, translated(self.url):
+            if self._depth:  # its pipeline is open (another one would sync as it closes)
+                return self._read_all(queries)
+            self._depth += 1
+            try:
+                with self._db.pipeline():
+                    self._db.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                    found = self._read_all(queries)
+                    self._db.execute("COMMIT")
+            finally:
+                self._depth -= 1
+                self._end_failed()
+            return found
+
+    def _read_all(self, queries: Sequence[tuple[str, Sequence[Any]]]) -> list[list[Row]]:
+        cursors = [self._db.execute(POSTGRES.prepare(q), _plain(a)) for q, a in queries]
+        return [cursor.fetchall() for cursor in cursors]
 
     def check(self) -> None:
         """A database cannot vanish like a file: nothing to check (a lost server errors)."""

@@ -1,8 +1,8 @@
 """One read of a campaign's results: what the manifest, the report and the review are built from.
 
 After a run they used to ask the state some fifteen questions one after another (a round trip
-each on PostgreSQL); ``read_snapshot`` sends its queries together, in one transaction that
-reads one snapshot, and ``Snapshot`` answers every read of ``Reads`` from what came back.
+each on PostgreSQL); ``read_snapshot`` sends its queries together (``Link.read_all``), reading
+one snapshot, and ``Snapshot`` answers every read of ``Reads`` from what came back.
 """
 
 from __future__ import annotations
@@ -89,12 +89,9 @@ def read_snapshot(
         rows.MONEY,
         rows.TOTALS,
     )
-    with link.transaction():
-        if link.dialect.snapshot:
-            link.write(link.dialect.snapshot)
-        subs, files, attempts, versions, money, totals = link.read_all(
-            [(sql, (campaign,)) for sql in queries]
-        )
+    subs, files, attempts, versions, money, totals = link.read_all(
+        [(sql, (campaign,)) for sql in queries]
+    )
     return Snapshot(
         subs={row[0]: rows.submission(row) for row in subs},
         files_by_key=_grouped([rows.file_record(row) for row in files]),

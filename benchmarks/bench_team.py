@@ -28,6 +28,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -64,6 +65,7 @@ _PROFILING_RUNNER = """
 import atexit, functools, json, os, sys, threading, time
 from orchestrator.state.sql_store import SqlStore
 calls = {}
+events = []  # (method, start, end): the tail's timeline with --trace
 lock = threading.Lock()
 def timed(name, fn):
     @functools.wraps(fn)
@@ -77,6 +79,7 @@ def timed(name, fn):
                 seen[0] += 1
                 seen[1] += time.monotonic() - start
                 seen[2] = time.monotonic()
+                events.append((name, start, seen[2]))
     return wrapper
 for name in dir(SqlStore):
     if not name.startswith("_") and callable(getattr(SqlStore, name)):
@@ -85,6 +88,9 @@ def report():
     calls["exit"] = [0, 0.0, time.monotonic()]
     with open(os.environ["MJV_BENCH_PROFILE"], "a") as out:
         out.write(json.dumps(calls) + "\\n")
+    if os.environ.get("MJV_BENCH_TRACE"):
+        with open(os.environ["MJV_BENCH_TRACE"], "a") as out:
+            out.write(json.dumps([os.environ["MJV_RUNNER_NAME"], events]) + "\\n")
 atexit.register(report)
 from orchestrator.cli import main
 sys.exit(main())
@@ -214,6 +220,8 @@ def measure(
         if profile:
             head = ["-c", _PROFILING_RUNNER]
             env["MJV_BENCH_PROFILE"] = str(profile)
+            if args.trace:
+                env["MJV_BENCH_TRACE"] = str(profile.with_suffix(".trace"))
         argv = [sys.executable, *head, "run", str(spec), "--state", state, "--quiet"]
         argv += ["--concurrency", str(args.slots), "--poll-interval", str(args.poll)]
         argv += ["--max-rps", str(args.max_rps)]
@@ -226,7 +234,9 @@ def measure(
             )
             for n in range(args.runners)
         ]
-        outputs = [proc.communicate() for proc in procs]
+        with ThreadPoolExecutor(len(procs)) as pool:
+            ended = list(pool.map(_communicate, procs))
+        outputs = [output for output, _ in ended]
         end = time.monotonic()
         makespan = end - (sim.first_accepted_at() or end)
         ideal = math.ceil(args.jobs / args.slots) * args.job_seconds
@@ -234,6 +244,7 @@ def measure(
         failed = [
             err.decode()[-300:] for (_, err), p in zip(outputs, procs, strict=True) if p.returncode
         ]
+        exits = [at for _, at in ended]
         return {
             "runners": args.runners,
             "jobs": args.jobs,
@@ -246,6 +257,7 @@ def measure(
             "charged": sum(charged.values()),
             "charged_twice": sum(1 for n in charged.values() if n > 1),
             "exit_codes": [proc.returncode for proc in procs],
+            "exits_at": exits,  # popped by main (for the trace)
             **({"errors": failed} if failed else {}),
         }
 
@@ -264,6 +276,9 @@ def main() -> int:
     parser.add_argument(
         "--profile", action="store_true", help="also print each store method's calls and time"
     )
+    parser.add_argument(
+        "--trace", action="store_true", help="with --profile: each runner's store calls in the tail"
+    )
     args = parser.parse_args()
     if args.store in ("postgres", "both"):
         with (
@@ -274,9 +289,14 @@ def main() -> int:
             figures = measure(args, f"{url}&schema=team{int(time.time())}", None, profile)
             figures |= _per_job(proxy.statements, proxy.round_trips, args.jobs)
             last_end = float(figures.pop("last_task_end_at", 0.0))  # type: ignore[arg-type]
+            exits = figures.pop("exits_at")
             print(json.dumps({"store": "postgres", "delay_ms": args.delay_ms} | figures))
             if profile:
                 print(json.dumps({"profile": _profile(profile, args.jobs, last_end)}))
+                if args.trace:
+                    _print_tail(profile.with_suffix(".trace"), last_end)
+                    ends = [round(1000 * (at - last_end)) for at in exits]  # type: ignore[attr-defined]
+                    print(f"processes ended (ms after the last task): {ends}")
     if args.store in ("sqlite", "both"):
         with tempfile.TemporaryDirectory() as tmp:
             counts = Path(tmp) / "counts"
@@ -284,8 +304,15 @@ def main() -> int:
             total = sum(int(line) for line in counts.read_text().split())
             figures |= _per_job(total, 0, args.jobs)
             figures.pop("last_task_end_at", None)
+            figures.pop("exits_at")
             print(json.dumps({"store": "sqlite"} | figures))
     return 0
+
+
+def _communicate(proc: subprocess.Popen[bytes]) -> tuple[tuple[bytes, bytes], float]:
+    """The process's output once it ended, and when it did."""
+    output = proc.communicate()
+    return output, time.monotonic()
 
 
 def _timeline(sim: Simulator, end: float, job_seconds: float) -> dict[str, float]:
@@ -326,6 +353,18 @@ def _profile(path: Path, jobs: int, last_end: float) -> dict[str, dict[str, floa
         }
         for name, (c, t, last) in ranked
     }
+
+
+def _print_tail(path: Path, last_end: float) -> None:
+    """Each runner's store calls that ended after the last task did: name start-end (ms)."""
+    for line in sorted(path.read_text().splitlines()):
+        runner, events = json.loads(line)
+        tail = [
+            f"{name} {1000 * (start - last_end):.0f}..{1000 * (end - last_end):.0f}"
+            for name, start, end in events
+            if end > last_end - 0.2
+        ]
+        print(f"{runner}: {', '.join(tail)}")
 
 
 def _per_job(statements: int, round_trips: int, jobs: int) -> dict[str, float]:

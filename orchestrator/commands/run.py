@@ -91,8 +91,9 @@ def _execute(
             summarise(exc.report, campaign, out)
             err.write(f"mjv: error: {exc}\n")
             return EXIT_ERROR, exc.report, None
-        page = refresh_report(campaign, store)
-        review = review_summary(campaign, files_of_store(store.all_files()))
+        results = report.results or store.snapshot()  # the state as the manifest read it
+        page = refresh_report(campaign, results)
+        review = review_summary(campaign, files_of_store(results.all_files()))
     code = summarise(report, campaign, out)
     out.write(review)
     out.write(f"report: {page}\n")

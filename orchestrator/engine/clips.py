@@ -53,8 +53,11 @@ class Clips:
         self._warn = warn or (lambda _: None)
         self.downloaded = 0
 
-    async def ensure(self, sub: Submission, folder: Path, batch: int | None = None) -> None:
-        """Make every clip of ``sub`` present in ``folder`` with its recorded content.
+    async def ensure(
+        self, sub: Submission, folder: Path, batch: int | None = None
+    ) -> list[FileRecord]:
+        """Make every clip of ``sub`` present in ``folder`` with its recorded content; return
+        their records, as now in the state.
 
         At most ``batch`` clips are kept: URLs a provider adds beyond it are ignored.
         """
@@ -83,6 +86,7 @@ class Clips:
             changed = True
         if changed:
             await self._store.record_files(sub.key, records)
+        return records
 
     async def _fetch_one(
         self, sub: Submission, index: int, url: str, dest: Path, record: FileRecord | None

@@ -14,7 +14,7 @@ from orchestrator.engine.pacing import AdaptiveSlots, Budget, RetryPolicy, Strea
 from orchestrator.engine.progress import Progress
 from orchestrator.model import JobStatus, RunOptions
 from orchestrator.provider import Provider
-from orchestrator.state import AsyncStore, make_owner
+from orchestrator.state import AsyncStore, Reads, make_owner
 
 LEASE_SECONDS = 60.0
 UNREACHABLE_IN_ROW = 8  # connection failures in a row that stop the run: the provider is gone
@@ -124,6 +124,8 @@ class RunReport:
     resent_in_doubt: tuple[str, ...] = ()  # in-doubt submissions sent again (maybe paid twice)
     budget_note: str | None = None  # the cap cannot pay for every chain: only whole ones run
     unpriced: int = 0  # accepted submissions of unknown price (their cost is not in ``spent``)
+    # The state as the manifest was built from it at the end: the report and review reuse it.
+    results: Reads | None = field(default=None, compare=False, repr=False)
 
     def count(self, status: JobStatus) -> int:
         """Number of jobs that ended with ``status``."""

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from orchestrator.graph import SOURCE_KINDS, Graph
 from orchestrator.model import Campaign, chain
 from orchestrator.results import SourceEntry, SpentOn, Totals
-from orchestrator.state import Money, Status, Store, Submission
+from orchestrator.state import Money, Reads, Status, Submission
 from orchestrator.state import Totals as StateTotals
 
 
@@ -69,7 +69,7 @@ def money_totals(
     )
 
 
-def unpriced_submissions(campaign: Campaign, graph: Graph, store: Store) -> int:
+def unpriced_submissions(campaign: Campaign, graph: Graph, store: Reads) -> int:
     """Accepted submissions of ``graph`` whose price is unknown: their cost is not in the
     spending (never counted as zero), so it is shown beside it as a count."""
     count = 0

@@ -36,7 +36,7 @@ from orchestrator.results import (
     StepEntry,
     VersionEntry,
 )
-from orchestrator.state import FileRecord, Money, QcRecord, Status, Store, Submission
+from orchestrator.state import FileRecord, Money, QcRecord, Reads, Status, Store, Submission
 
 # (attempt, record, current): a file record a job's folder may keep under versions/
 Candidate = tuple[int, FileRecord, bool]
@@ -64,7 +64,7 @@ def manifest_path(campaign: Campaign) -> Path:
     return campaign.output_dir / MANIFEST_NAME
 
 
-def build_manifest(campaign: Campaign, store: Store) -> Manifest:
+def build_manifest(campaign: Campaign, store: Reads) -> Manifest:
     """Return the manifest of every job of ``campaign`` as the state file knows it.
 
     Its ``jobs`` are built one at a time as they are read (a ``Sequence``), so a manifest of
@@ -139,7 +139,7 @@ class _Entries(Sequence[JobEntry]):
 
 
 def _candidates(
-    store: Store, subs: Mapping[str, Submission], files: Mapping[str, list[FileRecord]]
+    store: Reads, subs: Mapping[str, Submission], files: Mapping[str, list[FileRecord]]
 ) -> dict[str, list[Candidate]]:
     """Per job name: replaced file records, and current ones of keys the job may have left."""
     found: dict[str, list[Candidate]] = {}
@@ -202,7 +202,7 @@ def write_manifest(path: Path, manifest: Manifest | Mapping[str, Any]) -> bool:
         raise ManifestError(f"{path}: cannot write the manifest: {exc}") from exc
 
 
-def save_manifest(campaign: Campaign, store: Store) -> ManifestError | None:
+def save_manifest(campaign: Campaign, store: Reads) -> ManifestError | None:
     """Write the campaign's manifest; return (not raise) why it could not be written."""
     try:
         write_manifest(manifest_path(campaign), build_manifest(campaign, store))

@@ -40,7 +40,8 @@ from orchestrator.errors import (
 )
 from orchestrator.model import fingerprint
 from orchestrator.provider import OnSend
-from orchestrator.state import Status, Submission, SubmissionSpec
+from orchestrator.state import Status, Submission, SubmissionSpec, holder_is_dead
+from orchestrator.state.async_store import Bell
 from orchestrator.state.sql_leases import lease_channel
 from orchestrator.wire import Task, classify_failure
 
@@ -74,6 +75,7 @@ class Order:
     modal_prompt: str = ""
     modal_price: float | None = None
     on_dead_frame: Callable[[], None] | None = None  # the start image died: upload it again
+    saved: bool = False  # its clips are downloaded once it succeeded (a video, an extension)
 
 
 class Submitter:
@@ -135,7 +137,9 @@ class Submitter:
                 self._rt.progress.event("lease_lost", what=order.what)
 
     async def _drive(self, order: Order) -> Submission:
-        await self._claim(order.key)
+        done = await self._claim(order.key, saved=order.saved)
+        if done is not None:  # another runner finished it while this one waited
+            return done
         tries, holding, retried = 0, False, False
         while True:
             sub = await self._get(order.key)
@@ -194,16 +198,26 @@ class Submitter:
             raise MjvError(f"submission {key[:12]} is not declared in the state file")
         return sub
 
-    async def _claim(self, key: str) -> None:
-        # Another live runner holds this submission: wait for it to finish or to die.
+    async def _claim(self, key: str, *, saved: bool = False) -> Submission | None:
+        # Another live runner holds this submission: wait for it to finish or to die. One
+        # whose clips it downloads (``saved``) is waited for until they are: this runner then
+        # verifies them instead of racing it for the same files (and decoding them again).
         store, owner, lease = self._rt.store, self._rt.owner, self._config.lease_seconds
+        done = (Status.DOWNLOADED,) if saved else (Status.SUCCEEDED, Status.DOWNLOADED)
+        every = max(self._config.poll_interval, self._rt.store.sync.wake_poll)
         with store.bell(lease_channel(key)) as bell:
             while not await store.claim(key, owner, lease):
-                sub = await self._get(key)
-                if sub.status in (Status.SUCCEEDED, Status.DOWNLOADED):
-                    return
-                every = max(self._config.poll_interval, bell.poll)
-                await _first(bell.wait(), self._rt.sleep(every))
+                while True:
+                    sub = await self._get(key)
+                    if sub.status in done:
+                        return sub  # finished by the holder: as read, no need to read it again
+                    if sub.lease_owner is None or holder_is_dead(sub.lease_owner):
+                        break  # given back, or its holder died: try to take it
+                    # A ring is news of the holder's work (read again, no claim); the safety
+                    # poll is when its lease may have expired (claim again).
+                    if not await _rang(bell, self._rt.sleep(every)):
+                        break
+        return None
 
     async def _retry_or_raise(self, order: Order, sub: Submission, retried: bool) -> None:
         # A failure is retried once per `mjv retry`, not again when the new attempt fails too.
@@ -525,14 +539,16 @@ def _ignore_lost_lease(done: Future[object]) -> None:
             raise exc
 
 
-async def _first(*waits: Awaitable[object]) -> None:
-    """Until the first of ``waits`` is done (the others are cancelled)."""
-    tasks = [asyncio.ensure_future(wait) for wait in waits]
+async def _rang(bell: Bell, timer: Awaitable[None]) -> bool:
+    """Until ``bell`` rings (True) or ``timer`` ends (False), whichever comes first."""
+    ring = asyncio.ensure_future(bell.wait())
+    tick = asyncio.ensure_future(timer)
     try:
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait((ring, tick), return_when=asyncio.FIRST_COMPLETED)
     finally:
-        for task in tasks:
-            task.cancel()
+        tick.cancel()
+        ring.cancel()
+    return ring.done() and not ring.cancelled()
 
 
 def _collect(future: asyncio.Future[Submission]) -> None:

@@ -13,7 +13,7 @@ from orchestrator.report.cards import build_page
 from orchestrator.report.page import report_chunks
 from orchestrator.results import Manifest
 from orchestrator.review.reviewfile import Review, ReviewError, load_review, review_path
-from orchestrator.state import Store, open_state, state_found
+from orchestrator.state import Reads, open_state, state_found
 
 REPORT_NAME = "report.html"
 
@@ -53,7 +53,7 @@ def _review(campaign: Campaign) -> Review:
         raise ReportError(f"the review file: {exc}") from exc
 
 
-def refresh_report(campaign: Campaign, store: Store) -> str:
+def refresh_report(campaign: Campaign, store: Reads) -> str:
     """Rewrite the report from ``store`` after a run: its path, or why it was not written.
 
     A report that cannot be written must not turn a finished run into a failed one.

@@ -20,7 +20,7 @@ from orchestrator.state.records import (
 )
 from orchestrator.state.schema import SCHEMA_VERSION
 from orchestrator.state.sql_store import SqlStore
-from orchestrator.state.store import Store
+from orchestrator.state.store import Reads, Store
 from orchestrator.state.url import STATE_ENV, locate_state, redact
 
 SqliteStore = SqlStore  # its name while each database had a store of its own
@@ -38,6 +38,7 @@ __all__ = [
     "FileVersion",
     "Money",
     "QcRecord",
+    "Reads",
     "SqlStore",
     "SqliteStore",
     "Status",

@@ -17,21 +17,11 @@ from __future__ import annotations
 import asyncio
 import functools
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Coroutine, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import ParamSpec, TypeVar
+from typing import Any, Concatenate, Generic, ParamSpec, Self, TypeVar, overload
 
-from orchestrator.state.records import (
-    Attempt,
-    FileRecord,
-    FileVersion,
-    Money,
-    Submission,
-    SubmissionSpec,
-    Totals,
-    UploadRecord,
-)
 from orchestrator.state.store import Store
 
 P = ParamSpec("P")
@@ -56,6 +46,39 @@ class Bell:
         """Until the next ring."""
         await self._event.wait()
         self._event.clear()
+
+
+class _Awaited(Generic[P, T]):
+    """A ``Store`` method as a coroutine of ``AsyncStore``: the same name and arguments, run
+    by whichever worker thread is free, on that thread's connection."""
+
+    def __init__(self, method: Callable[Concatenate[Store, P], T]) -> None:
+        self._name = method.__name__
+        self.__doc__ = method.__doc__
+
+    @overload
+    def __get__(self, face: None, owner: type[AsyncStore]) -> Self: ...
+
+    @overload
+    def __get__(
+        self, face: AsyncStore, owner: type[AsyncStore]
+    ) -> Callable[P, Coroutine[Any, Any, T]]: ...
+
+    def __get__(
+        self, face: AsyncStore | None, owner: type[AsyncStore]
+    ) -> Self | Callable[P, Coroutine[Any, Any, T]]:
+        if face is None:
+            return self
+        name = self._name
+
+        async def call(*args: P.args, **kwargs: P.kwargs) -> T:
+            def on(store: Store) -> T:
+                method: Callable[P, T] = getattr(store, name)
+                return method(*args, **kwargs)
+
+            return await face._do(on)
+
+        return call
 
 
 class AsyncStore:
@@ -149,43 +172,39 @@ class AsyncStore:
         """StateError when the state file was removed or replaced (a stat: no round trip)."""
         self.sync.check_file()
 
-    # The Store's methods, awaited (same names, same arguments).
+    # The Store's methods, awaited: same names, same arguments, same documentation.
 
-    async def declare(self, specs: Sequence[SubmissionSpec]) -> None:
-        await self._do(lambda s: s.declare(specs))
-
-    async def get(self, key: str) -> Submission | None:
-        return await self._do(lambda s: s.get(key))
-
-    async def submissions(self) -> list[Submission]:
-        return await self._do(lambda s: s.submissions())
-
-    async def claim(self, key: str, owner: str, lease_seconds: float) -> bool:
-        return await self._do(lambda s: s.claim(key, owner, lease_seconds))
-
-    async def renew_leases(self, owner: str, lease_seconds: float) -> frozenset[str]:
-        return await self._do(lambda s: s.renew_leases(owner, lease_seconds))
-
-    async def release(self, key: str, owner: str) -> None:
-        await self._do(lambda s: s.release(key, owner))
-
-    async def release_all(self, owner: str) -> None:
-        await self._do(lambda s: s.release_all(owner))
-
-    async def acquire_slot(self, account: str, owner: str, limit: int, lease: float) -> bool:
-        return await self._do(lambda s: s.acquire_slot(account, owner, limit, lease))
-
-    async def slot_holders(self, account: str) -> int:
-        return await self._do(lambda s: s.slot_holders(account))
-
-    async def release_slot(self, account: str, owner: str) -> None:
-        await self._do(lambda s: s.release_slot(account, owner))
-
-    async def reserve(self, owner: str, amount: float, cap: float, lease: float) -> bool:
-        return await self._do(lambda s: s.reserve(owner, amount, cap, lease))
-
-    async def unreserve(self, owner: str, amount: float) -> None:
-        await self._do(lambda s: s.unreserve(owner, amount))
+    declare = _Awaited(Store.declare)
+    get = _Awaited(Store.get)
+    submissions = _Awaited(Store.submissions)
+    claim = _Awaited(Store.claim)
+    renew_leases = _Awaited(Store.renew_leases)
+    release = _Awaited(Store.release)
+    release_all = _Awaited(Store.release_all)
+    acquire_slot = _Awaited(Store.acquire_slot)
+    slot_holders = _Awaited(Store.slot_holders)
+    release_slot = _Awaited(Store.release_slot)
+    reserve = _Awaited(Store.reserve)
+    unreserve = _Awaited(Store.unreserve)
+    record_task = _Awaited(Store.record_task)
+    record_followup = _Awaited(Store.record_followup)
+    record_rejected = _Awaited(Store.record_rejected)
+    record_running = _Awaited(Store.record_running)
+    record_success = _Awaited(Store.record_success)
+    record_failure = _Awaited(Store.record_failure)
+    record_files = _Awaited(Store.record_files)
+    files = _Awaited(Store.files)
+    all_files = _Awaited(Store.all_files)
+    file_versions = _Awaited(Store.file_versions)
+    reset = _Awaited(Store.reset)
+    adopt = _Awaited(Store.adopt)
+    attempts = _Awaited(Store.attempts)
+    upload_url = _Awaited(Store.upload_url)
+    upload = _Awaited(Store.upload)
+    record_upload = _Awaited(Store.record_upload)
+    forget_upload = _Awaited(Store.forget_upload)
+    money = _Awaited(Store.money)
+    totals = _Awaited(Store.totals)
 
     async def record_intent(
         self,
@@ -217,87 +236,6 @@ class AsyncStore:
 
         self._executor().submit(intent)
         return await answer
-
-    async def record_task(
-        self, key: str, task_id: str, charged: float, *, owner: str | None = None
-    ) -> None:
-        await self._do(lambda s: s.record_task(key, task_id, charged, owner=owner))
-
-    async def record_followup(
-        self, key: str, task_id: str, charged: float = 0.0, *, owner: str | None = None
-    ) -> None:
-        await self._do(lambda s: s.record_followup(key, task_id, charged, owner=owner))
-
-    async def record_rejected(self, key: str, reason: str, *, owner: str | None = None) -> None:
-        await self._do(lambda s: s.record_rejected(key, reason, owner=owner))
-
-    async def record_running(self, key: str, *, owner: str | None = None) -> None:
-        await self._do(lambda s: s.record_running(key, owner=owner))
-
-    async def record_success(
-        self,
-        key: str,
-        clip_urls: Sequence[str],
-        image_url: str | None,
-        *,
-        owner: str | None = None,
-    ) -> None:
-        await self._do(lambda s: s.record_success(key, clip_urls, image_url, owner=owner))
-
-    async def record_failure(
-        self, key: str, *, final: bool, reason: str, refund: bool, owner: str | None = None
-    ) -> None:
-        await self._do(
-            lambda s: s.record_failure(key, final=final, reason=reason, refund=refund, owner=owner)
-        )
-
-    async def record_files(
-        self, key: str, files: Sequence[FileRecord], *, owner: str | None = None
-    ) -> None:
-        await self._do(lambda s: s.record_files(key, files, owner=owner))
-
-    async def files(self, key: str) -> list[FileRecord]:
-        return await self._do(lambda s: s.files(key))
-
-    async def all_files(self) -> dict[str, list[FileRecord]]:
-        return await self._do(lambda s: s.all_files())
-
-    async def file_versions(self) -> list[FileVersion]:
-        return await self._do(lambda s: s.file_versions())
-
-    async def reset(self, key: str, reason: str) -> None:
-        await self._do(lambda s: s.reset(key, reason))
-
-    async def adopt(
-        self,
-        key: str,
-        task_id: str,
-        clip_urls: Sequence[str],
-        image_url: str | None,
-        files: Sequence[FileRecord],
-    ) -> None:
-        await self._do(lambda s: s.adopt(key, task_id, clip_urls, image_url, files))
-
-    async def attempts(self, key: str) -> list[Attempt]:
-        return await self._do(lambda s: s.attempts(key))
-
-    async def upload_url(self, sha256: str) -> str | None:
-        return await self._do(lambda s: s.upload_url(sha256))
-
-    async def upload(self, sha256: str) -> UploadRecord | None:
-        return await self._do(lambda s: s.upload(sha256))
-
-    async def record_upload(self, sha256: str, url: str) -> None:
-        await self._do(lambda s: s.record_upload(sha256, url))
-
-    async def forget_upload(self, sha256: str) -> None:
-        await self._do(lambda s: s.forget_upload(sha256))
-
-    async def money(self) -> dict[str, Money]:
-        return await self._do(lambda s: s.money())
-
-    async def totals(self) -> Totals:
-        return await self._do(lambda s: s.totals())
 
 
 def _settle(answer: asyncio.Future[int], got: int | None, exc: BaseException | None) -> None:

@@ -80,6 +80,10 @@ class Link(Protocol):
     def execute_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         """Run one statement for each of ``rows``."""
 
+    def read_all(self, queries: Sequence[tuple[str, Sequence[Any]]]) -> list[list[Row]]:
+        """Run several queries at once, on one snapshot (one round trip on PostgreSQL, plus
+        the end of the read's own transaction when none is open); each one's rows."""
+
     def check(self) -> None:
         """StateError when the database went away under the store (a replaced file)."""
 

@@ -115,6 +115,27 @@ class PostgresLink:
         with self._lock, translated(self.url), self._db.cursor() as cursor:
             cursor.executemany(POSTGRES.prepare(sql), [_plain(row) for row in rows])
 
+    def read_all(self, queries: Sequence[tuple[str, Sequence[Any]]]) -> list[list[Row]]:
+        """Send every query, then read each one's rows: one round trip in a pipeline (outside
+        a transaction, in a read-only one of their own that reads one snapshot)."""
+        with self._lock, translated(self.url):
+            if self._depth:  # its pipeline is open (another one would sync as it closes)
+                return self._read_all(queries)
+            self._depth += 1
+            try:
+                with self._db.pipeline():
+                    self._db.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                    found = self._read_all(queries)
+                    self._db.execute("COMMIT")
+            finally:
+                self._depth -= 1
+                self._end_failed()
+            return found
+
+    def _read_all(self, queries: Sequence[tuple[str, Sequence[Any]]]) -> list[list[Row]]:
+        cursors = [self._db.execute(POSTGRES.prepare(q), _plain(a)) for q, a in queries]
+        return [cursor.fetchall() for cursor in cursors]
+
     def check(self) -> None:
         """A database cannot vanish like a file: nothing to check (a lost server errors)."""
 

@@ -102,15 +102,14 @@ class SqlLeases:
 
     def release_all(self, owner: str) -> None:
         """Drop every lease, slot and hold ``owner`` has in this campaign (a runner is done)."""
+        leases = (
+            "UPDATE submissions SET lease_owner = NULL, lease_until = NULL"
+            " WHERE lease_owner = ? AND campaign = ? RETURNING key"
+        )
+        slots = "UPDATE slots SET owner = NULL, until = NULL WHERE owner = ? RETURNING account"
         with self.link.transaction():
-            released = self.link.execute(
-                "UPDATE submissions SET lease_owner = NULL, lease_until = NULL"
-                " WHERE lease_owner = ? AND campaign = ? RETURNING key",
-                (owner, self.campaign),
-            )
-            freed = self.link.execute(
-                "UPDATE slots SET owner = NULL, until = NULL WHERE owner = ? RETURNING account",
-                (owner,),
+            released, freed = self.link.read_all(
+                [(leases, (owner, self.campaign)), (slots, (owner,))]
             )
             self.link.write(
                 "DELETE FROM holds WHERE owner = ? AND campaign = ?", (owner, self.campaign)

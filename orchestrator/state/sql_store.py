@@ -30,6 +30,7 @@ from orchestrator.state.records import (
     UploadRecord,
     to_micros,
 )
+from orchestrator.state.snapshot import Snapshot, read_snapshot
 from orchestrator.state.sql_leases import SqlLeases, lease_channel
 from orchestrator.state.steps import Steps
 
@@ -134,6 +135,10 @@ class SqlStore(SqlLeases, SharedQc):
     def totals(self) -> Totals:
         """Return this campaign's money: spent (charged - refunded), reserved, refunded."""
         return rows.totals(self.link.execute(rows.TOTALS, (self.campaign,)))
+
+    def snapshot(self) -> Snapshot:
+        """Every read of ``Reads`` from one consistent read of this campaign."""
+        return read_snapshot(self.link, self.campaign, self.qc_results)
 
     # The upload cache (every campaign's).
 
@@ -258,6 +263,7 @@ class SqlStore(SqlLeases, SharedQc):
             self._steps.begin(key, Action.FILES, owner)
             self._steps.replace_files(key, files)
             self._steps.update(key, status=target(Action.FILES))
+            self.link.notify(lease_channel(key))  # runners waiting for its clips: they are saved
 
     def reset(self, key: str, reason: str) -> None:
         """Send the key back to pending for a new attempt; history and money are kept."""

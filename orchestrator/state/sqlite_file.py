@@ -112,6 +112,18 @@ class SqliteLink:
         with self._lock, self._errors():
             self._db.executemany(sql, rows)
 
+    def read_all(self, queries: Sequence[tuple[str, Sequence[Any]]]) -> list[list[Row]]:
+        """Run the queries one after another, in a read transaction of their own when none is
+        open (one snapshot; like any read, it does not refuse a removed file)."""
+        with self._lock, self._errors():
+            if self._db.in_transaction:
+                return [self._db.execute(sql, args).fetchall() for sql, args in queries]
+            self._db.execute("BEGIN")
+            try:
+                return [self._db.execute(sql, args).fetchall() for sql, args in queries]
+            finally:
+                self._db.execute("COMMIT")
+
     def notify(self, channel: str) -> None:
         """Ring ``channel`` in this process once the change is committed."""
         self._rings.append(channel)

@@ -20,7 +20,42 @@ from orchestrator.state.records import (
 )
 
 
-class Store(Protocol):
+class Reads(Protocol):
+    """What a campaign's results are read from: the state itself, or one ``snapshot`` of it."""
+
+    def get(self, key: str) -> Submission | None:
+        """Return the submission with ``key``, or None when it was never declared."""
+
+    def submissions(self) -> list[Submission]:
+        """Return every submission of this campaign (orphans included), ordered by key."""
+
+    def files(self, key: str) -> list[FileRecord]:
+        """Return the key's recorded files, ordered by index."""
+
+    def all_files(self) -> dict[str, list[FileRecord]]:
+        """Return the recorded files of every key of this campaign, in one query."""
+
+    def qc_results(self) -> dict[tuple[str, int], QcRecord]:
+        """Every clip check of this campaign, by (key, clip index)."""
+
+    def file_versions(self) -> list[FileVersion]:
+        """Return the records of files that submissions replaced (never deleted), with attempts.
+
+        ``reset``, ``adopt`` and ``record_files`` keep every file row they replace (unless the
+        new files repeat it) here, with the attempt that made it.
+        """
+
+    def attempts(self, key: str) -> list[Attempt]:
+        """Return every attempt of ``key``, oldest first."""
+
+    def money(self) -> dict[str, Money]:
+        """Charged, refunded and reserved money of every key of this campaign, in one query."""
+
+    def totals(self) -> Totals:
+        """Return this campaign's money: spent (charged - refunded), reserved, refunded."""
+
+
+class Store(Reads, Protocol):
     """Durable record of one campaign's submissions; every change is its own transaction.
 
     Every method raises ``StateError`` when the backend fails, when a key was never declared,
@@ -35,12 +70,6 @@ class Store(Protocol):
 
     def declare(self, specs: Sequence[SubmissionSpec]) -> None:
         """Insert unknown keys as pending and rename known ones, in one transaction."""
-
-    def get(self, key: str) -> Submission | None:
-        """Return the submission with ``key``, or None when it was never declared."""
-
-    def submissions(self) -> list[Submission]:
-        """Return every submission of this campaign (orphans included), ordered by key."""
 
     def claim(self, key: str, owner: str, lease_seconds: float) -> bool:
         """Take the lease on ``key`` unless another live owner holds it; True when taken.
@@ -140,24 +169,8 @@ class Store(Protocol):
     ) -> None:
         """Replace the key's downloaded files (-> downloaded); allowed once succeeded."""
 
-    def files(self, key: str) -> list[FileRecord]:
-        """Return the key's recorded files, ordered by index."""
-
-    def all_files(self) -> dict[str, list[FileRecord]]:
-        """Return the recorded files of every key of this campaign, in one query."""
-
     def record_qc(self, record: QcRecord) -> None:
         """Keep the clip check of one file, replacing an earlier check of that file."""
-
-    def qc_results(self) -> dict[tuple[str, int], QcRecord]:
-        """Every clip check of this campaign, by (key, clip index)."""
-
-    def file_versions(self) -> list[FileVersion]:
-        """Return the records of files that submissions replaced (never deleted), with attempts.
-
-        ``reset``, ``adopt`` and ``record_files`` keep every file row they replace (unless the
-        new files repeat it) here, with the attempt that made it.
-        """
 
     def check_file(self) -> None:
         """StateError when the backing file was removed or replaced (a no-op without one)."""
@@ -183,9 +196,6 @@ class Store(Protocol):
         The key becomes downloaded with ``files``, or succeeded when ``files`` is empty.
         """
 
-    def attempts(self, key: str) -> list[Attempt]:
-        """Return every attempt of ``key``, oldest first."""
-
     def upload_url(self, sha256: str) -> str | None:
         """Return the URL an image with this content hash was uploaded to, in any campaign."""
 
@@ -198,11 +208,9 @@ class Store(Protocol):
     def forget_upload(self, sha256: str) -> None:
         """The uploaded URL is dead (expired or unreachable): the next use uploads again."""
 
-    def money(self) -> dict[str, Money]:
-        """Charged, refunded and reserved money of every key of this campaign, in one query."""
-
-    def totals(self) -> Totals:
-        """Return this campaign's money: spent (charged - refunded), reserved, refunded."""
+    def snapshot(self) -> Reads:
+        """Every read of ``Reads`` answered from one consistent read of this campaign (a few
+        round trips): what the manifest, the report and the review are built from."""
 
     def listening(self, channel: str, callback: Callable[[], None]) -> AbstractContextManager[None]:
         """Have ``callback`` called (from any thread) whenever something is released on

@@ -10,6 +10,7 @@ must be added here too.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Sequence
 from json.encoder import encode_basestring
 from typing import Any
@@ -48,7 +49,11 @@ def row_text(row: PlanRow, shared: dict[int, str], piece: Callable[[Any], Any]) 
 def _cost(row: PlanRow) -> str:
     """The row's cost (issue 17): its total (null when a price is unknown), known part and
     number of unpriced submissions."""
-    return _ENCODER.encode({"total": row.cost, "known": row.known_cost, "unpriced": row.unpriced})
+    known, unpriced = row.known_cost, row.unpriced
+    if type(known) is float and math.isfinite(known) and type(unpriced) is int:  # as json does
+        total = "null" if unpriced else repr(known)
+        return f'{{"known": {known!r}, "total": {total}, "unpriced": {unpriced!r}}}'
+    return _ENCODER.encode({"total": row.cost, "known": known, "unpriced": unpriced})
 
 
 def _job_head(job: Job, shared: dict[int, str], piece: Callable[[Any], Any]) -> str:

@@ -124,7 +124,11 @@ def build_plan(
     """
     known, why, damaged = statuses or {}, why or {}, damaged or {}
     # Counted before the rows are made: its set of keys is gone before the rows take memory.
-    work = (job for job in campaign.jobs if known.get(job.name, JobStatus.NEW) in WORK_STATUSES)
+    work = (
+        (job for job in campaign.jobs if known.get(job.name, JobStatus.NEW) in WORK_STATUSES)
+        if known
+        else campaign.jobs  # every job is new
+    )
     counts = pending_counts(work, done)
     price = _price_of_settings(campaign.pricing)
     rows = tuple(

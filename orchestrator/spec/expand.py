@@ -324,18 +324,23 @@ class _Expander:
             return
         # normpath changes only names with a slash, or the names "." and "" (refused above).
         folder = posixpath.normpath(output) if slash or output == "." else output
-        where = ("output", "name") if "name" in self.data.get("output", {}) else ("jobs", i)
         reserved = reserved_problem(folder, self.spec_stem)
         if reserved is not None:
-            self.report(where, f"output folder {output!r} of job {name!r} is refused: {reserved}")
+            message = f"output folder {output!r} of job {name!r} is refused: {reserved}"
+            self.report(self.output_origin(i), message)
             return
-        first = self.outputs.setdefault(folder, (name, i))
-        if first[0] != name:
+        first = self.outputs.get(folder)
+        if first is None:
+            self.outputs[folder] = (name, i)
+        elif first[0] != name:
             self.report(
-                where,
+                self.output_origin(i),
                 f"jobs {first[0]!r} ($.jobs[{first[1]}]) and {name!r} ($.jobs[{i}]) both write "
                 f"to the output folder {folder!r}; output.name must tell them apart",
             )
+
+    def output_origin(self, i: int) -> JsonPath:
+        return ("output", "name") if "name" in self.data.get("output", {}) else ("jobs", i)
 
     def origin(self, i: int, entry: dict[str, Any], row: dict[str, Any], setting: str) -> JsonPath:
         if setting in row and setting in entry.get("matrix", {}):

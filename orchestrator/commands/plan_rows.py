@@ -60,15 +60,17 @@ def _cost(row: PlanRow) -> str:
     number of unpriced submissions."""
     known, unpriced = row.known_cost, row.unpriced
     if type(known) is float and math.isfinite(known) and type(unpriced) is int:  # as json does
-        total = "null" if unpriced else repr(known)
-        return f'{{"known": {known!r}, "total": {total}, "unpriced": {unpriced!r}}}'
+        text = repr(known)
+        total = "null" if unpriced else text
+        return f'{{"known": {text}, "total": {total}, "unpriced": {unpriced!r}}}'
     return _ENCODER.encode({"total": row.cost, "known": known, "unpriced": unpriced})
 
 
 def _step(step: Extension) -> str:
     return (
         f'{{"fingerprint": {_text(step.fingerprint)}, "index": {step.index}, '
-        f'"motion": {_text(step.motion)}, "prompt": {_maybe(step.prompt)}, "step": {step.step}}}'
+        f'"motion": {_text(step.motion)}, '
+        f'"prompt": {"null" if step.prompt is None else _text(step.prompt)}, "step": {step.step}}}'
     )
 
 

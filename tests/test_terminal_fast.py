@@ -1,8 +1,9 @@
 """The safe stream's fast tests skip a scan only when it could not have matched.
 
-``neutralise``, ``redact_userinfo``, ``defuse_commands`` and the secret scan each test a chunk
-before running their regex (a plan of 100,000 jobs writes 80 MB through them); what they write
-must stay what the regexes alone write, for ASCII and other text, in any chunking.
+``neutralise``, ``redact_userinfo``, ``defuse_commands``, ``redact_key`` and the secret scan
+each test their text before running their regex (a plan of 100,000 jobs writes 80 MB through
+them, a run every string of every answer); what they give must stay what the regexes alone
+give, for ASCII and other text, in any chunking.
 """
 
 from __future__ import annotations
@@ -13,7 +14,14 @@ import pytest
 
 from orchestrator.spec.reserved import reserved_problem
 from orchestrator.terminal import _UNSAFE, SafeStream, _escape, defuse_commands, neutralise
-from orchestrator.wirecheck import _URL_USERINFO, may_hold, redact_userinfo, secret_pattern
+from orchestrator.wirecheck import (
+    _KEY_LIKE,
+    _URL_USERINFO,
+    may_hold,
+    redact_key,
+    redact_userinfo,
+    secret_pattern,
+)
 
 KEY = "sk-Live0123456789abcdefXYZ"
 FILLER = '{"name": "img000-p0-mood0", "url": "https://cdn.example.com/000.png"}, ' * 2000
@@ -105,3 +113,20 @@ def test_a_reserved_folder_gets_its_own_reason(folder: str, reason: str) -> None
 def test_names_that_only_look_reserved_pass() -> None:
     for folder in ("clip-0", "versions2", "x/clip-0.mp4.bak", "spec.json", "a.partial"):
         assert reserved_problem(folder, "spec") is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "failed: " + KEY,
+        "FAILED: " + KEY.upper(),
+        "token SK-abcdef12 leaked",
+        "é sk-abcdef12",
+        "\u017fk-abcdef12",  # a long s: the regex's case folding, not str.lower's
+        "no key in this answer",
+        "sk-short",
+    ],
+)
+def test_an_answer_string_loses_the_key_and_anything_key_shaped(text: str) -> None:
+    expected = _KEY_LIKE.sub("sk-***", secret_pattern(KEY).sub("***", text))
+    assert redact_key(text, KEY) == expected

@@ -94,6 +94,7 @@ def pending_counts(jobs: Iterable[Job], done: Collection[str]) -> dict[tuple[Kin
     (a plan's work: shared sources and identical requests are one submission)."""
     seen: set[str] = set(done)
     counts: dict[tuple[Kind, str], int] = {}
+    tags: dict[tuple[str, int], tuple[tuple[Kind, str], tuple[Kind, str]]] = {}
     for job in jobs:
         if job.image.kind != "url" or (job.end_image is not None and job.end_image.kind != "url"):
             for node in _source_list(job):
@@ -101,20 +102,30 @@ def pending_counts(jobs: Iterable[Job], done: Collection[str]) -> dict[tuple[Kin
                     seen.add(node.key)
                     tag = (node.kind, node.price_key)
                     counts[tag] = counts.get(tag, 0) + 1
-        s, key = job.settings, job.fingerprint
+        # Jobs of one matrix row share their settings object: its price keys are made once.
+        video, extend = tags.get((job.provider, id(job.settings))) or _tags(tags, job)
+        key = job.fingerprint
         if key not in seen:
             seen.add(key)
-            tag = (Kind.VIDEO, price_key(job.provider, "video", s.mode, s.video_type, s.batch_size))
-            counts[tag] = counts.get(tag, 0) + 1
+            counts[video] = counts.get(video, 0) + 1
         extensions = [e.fingerprint for e in job.extensions if e.fingerprint not in seen]
         if extensions:
             seen.update(extensions)
-            tag = (
-                Kind.EXTEND,
-                price_key(job.provider, "extend", s.mode, s.video_type, s.batch_size),
-            )
-            counts[tag] = counts.get(tag, 0) + len(extensions)
+            counts[extend] = counts.get(extend, 0) + len(extensions)
     return counts
+
+
+def _tags(
+    tags: dict[tuple[str, int], tuple[tuple[Kind, str], tuple[Kind, str]]], job: Job
+) -> tuple[tuple[Kind, str], tuple[Kind, str]]:
+    """The (kind, price key) of ``job``'s base clip and of its extensions, kept in ``tags``
+    by provider and settings object (which the jobs keep alive, so ids are not reused)."""
+    s = job.settings
+    found = tags[(job.provider, id(s))] = (
+        (Kind.VIDEO, price_key(job.provider, "video", s.mode, s.video_type, s.batch_size)),
+        (Kind.EXTEND, price_key(job.provider, "extend", s.mode, s.video_type, s.batch_size)),
+    )
+    return found
 
 
 def _source_list(job: Job) -> list[Node]:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from orchestrator.graph import Kind, pending_counts
-from orchestrator.model import Campaign, Job, JobStatus
+from orchestrator.model import Campaign, Job, JobStatus, Settings
 from orchestrator.qc.worst import RetakeWorstCase, worst_case
 
 STATUSES = (
@@ -124,10 +124,15 @@ def build_plan(
     """
     known, why, damaged = statuses or {}, why or {}, damaged or {}
     # Counted before the rows are made: its set of keys is gone before the rows take memory.
-    work = (job for job in campaign.jobs if known.get(job.name, JobStatus.NEW) in WORK_STATUSES)
+    work = (
+        (job for job in campaign.jobs if known.get(job.name, JobStatus.NEW) in WORK_STATUSES)
+        if known
+        else campaign.jobs  # every job is new
+    )
     counts = pending_counts(work, done)
+    price = _price_of_settings(campaign.pricing)
     rows = tuple(
-        _row(campaign.pricing, job, known.get(job.name, JobStatus.NEW), done, why, damaged)
+        _row(price, job, known.get(job.name, JobStatus.NEW), done, why, damaged)
         for job in campaign.jobs
     )
     rows += tuple(PlanRow(name, "", JobStatus.ORPHANED, None, 0, 0.0) for name in orphaned)
@@ -146,8 +151,22 @@ def build_plan(
     )
 
 
+def _price_of_settings(pricing: Mapping[str, float]) -> Callable[[Settings], float | None]:
+    """``pricing``'s price of a job's settings, looked up once per settings object (the jobs
+    of a matrix row share theirs, and keep it alive while the plan is built)."""
+    found: dict[int, float | None] = {}
+
+    def price(settings: Settings) -> float | None:
+        key = id(settings)
+        if key not in found:
+            found[key] = pricing.get(settings.price_key)
+        return found[key]
+
+    return price
+
+
 def _row(
-    pricing: Mapping[str, float],
+    price_of: Callable[[Settings], float | None],
     job: Job,
     status: JobStatus,
     done: Collection[str],
@@ -163,7 +182,7 @@ def _row(
         submissions = sum(1 for key in chain if key not in done)
     seconds = job.settings.batch_size * job.seconds if submissions else 0.0
     reasons, broken = why.get(job.name, ()), damaged.get(job.name, ())
-    price = pricing.get(job.settings.price_key)
+    price = price_of(job.settings)
     known = round((price or 0.0) * submissions, 6)
     unpriced = submissions if price is None else 0
     return PlanRow(

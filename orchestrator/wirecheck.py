@@ -149,6 +149,8 @@ def redact_url(text: str) -> str:
 
 def redact_userinfo(text: str) -> str:
     """``text`` with the ``user:pass@`` of every URL in it replaced by ``***@``."""
+    if "@" not in text or "://" not in text:  # a fast test: the regex tries every word
+        return text
     return _URL_USERINFO.sub(r"\1***@", text)
 
 
@@ -161,8 +163,10 @@ def redact(text: str, secret: str = "") -> str:
 def redact_key(text: str, secret: str = "") -> str:
     """``text`` without ``secret`` (in any case, with or without its prefix) nor anything
     key-shaped; URLs otherwise untouched (a signed clip URL must keep its query)."""
-    if secret:
+    if secret and may_hold(text, secret):
         text = secret_pattern(secret).sub("***", text)
+    if text.isascii() and "sk-" not in text.lower():  # every string of every answer comes here
+        return text
     return _KEY_LIKE.sub("sk-***", text)
 
 
@@ -173,6 +177,19 @@ def secret_pattern(secret: str) -> re.Pattern[str]:
     if secret.lower().startswith("sk-") and len(secret) - 3 >= _PREFIX_MIN:
         forms.append(re.escape(secret[3:]))
     return re.compile("|".join(forms), re.IGNORECASE)
+
+
+def may_hold(text: str, secret: str) -> bool:
+    """False only when ``secret_pattern(secret)`` cannot match in ``text``: a fast test for
+    long text (lowering ASCII is the regex's case-insensitive match; other text says True)."""
+    if not (text.isascii() and secret.isascii()):
+        return True
+    shortest = (
+        secret[3:]
+        if secret.lower().startswith("sk-") and len(secret) - 3 >= _PREFIX_MIN
+        else secret
+    )
+    return shortest.lower() in text.lower()
 
 
 def scrub(value: Any, secret: str) -> Any:

@@ -10,11 +10,12 @@ must be added here too.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Sequence
 from json.encoder import encode_basestring
 from typing import Any
 
-from orchestrator.model import AwaitingStep, Extension, Job
+from orchestrator.model import AwaitingStep, Extension
 from orchestrator.plan import PlanRow
 
 _text: Callable[[str], str] = encode_basestring  # the C function json uses (ensure_ascii=False)
@@ -24,42 +25,52 @@ _ENCODER = json.JSONEncoder(sort_keys=True, ensure_ascii=False)
 def row_text(row: PlanRow, shared: dict[int, str], piece: Callable[[Any], Any]) -> str:
     """The JSON of ``row``; ``piece(thing)`` is the JSON data of a shared image or settings,
     encoded once per object into ``shared``."""
-    cost = f'"cost": {_cost(row)}, "damaged": {_texts(row.damaged)}, '
-    head = f"{{{cost}" if row.job is None else f"{{{cost}{_job_head(row.job, shared, piece)}"
-    middle = f'"fingerprint": {_text(row.fingerprint)}, '
+    damaged = _texts(row.damaged) if row.damaged else "[]"
+    why = _texts(row.why) if row.why else "[]"
     job = row.job
     if job is None:
         return (
-            f'{head}{middle}"name": {_text(row.name)}, "seconds": {row.seconds!r}, '
-            f'"status": {_text(row.status)}, "submissions": {row.video_submissions}, '
-            f'"why": {_texts(row.why)}}}'
+            f'{{"cost": {_cost(row)}, "damaged": {damaged}, '
+            f'"fingerprint": {_text(row.fingerprint)}, "name": {_text(row.name)}, '
+            f'"seconds": {row.seconds!r}, "status": {_text(row.status)}, '
+            f'"submissions": {row.video_submissions}, "why": {why}}}'
         )
+    # One f-string and few calls: this runs once per job of plans of 100,000 jobs.
+    end = "null" if job.end_image is None else _shared(job.end_image, shared, piece)
+    image = shared.get(id(job.image)) or _shared(job.image, shared, piece)
+    settings = shared.get(id(job.settings)) or _shared(job.settings, shared, piece)
+    prompt = "null" if job.prompt is None else _text(job.prompt)
+    prompt_name = "null" if job.prompt_name is None else _text(job.prompt_name)
+    waiting = _waiting(job.awaiting) if job.awaiting else ""
     return (
-        f'{head}{middle}"image": {_shared(job.image, shared, piece)}, '
+        f'{{"cost": {_cost(row)}, "damaged": {damaged}, "end_image": {end}, '
+        f'"extensions": [{", ".join(map(_step, job.extensions))}], '
+        f'"fingerprint": {_text(row.fingerprint)}, "image": {image}, '
         f'"key": {_text(job.key)}, "name": {_text(row.name)}, '
-        f'"output": {_text(job.output_name)}, "prompt": {_maybe(job.prompt)}, '
-        f'"prompt_name": {_maybe(job.prompt_name)}, "seconds": {row.seconds!r}, '
-        f'"settings": {_shared(job.settings, shared, piece)}, "status": {_text(row.status)}, '
+        f'"output": {_text(job.output_name)}, "prompt": {prompt}, '
+        f'"prompt_name": {prompt_name}, "seconds": {row.seconds!r}, '
+        f'"settings": {settings}, "status": {_text(row.status)}, '
         f'"submissions": {row.video_submissions}, "take": {job.take}, '
-        f'{_waiting(job.awaiting)}"why": {_texts(row.why)}}}'
+        f'{waiting}"why": {why}}}'
     )
 
 
 def _cost(row: PlanRow) -> str:
     """The row's cost (issue 17): its total (null when a price is unknown), known part and
     number of unpriced submissions."""
-    return _ENCODER.encode({"total": row.cost, "known": row.known_cost, "unpriced": row.unpriced})
-
-
-def _job_head(job: Job, shared: dict[int, str], piece: Callable[[Any], Any]) -> str:
-    end = "null" if job.end_image is None else _shared(job.end_image, shared, piece)
-    return f'"end_image": {end}, "extensions": [{", ".join(map(_step, job.extensions))}], '
+    known, unpriced = row.known_cost, row.unpriced
+    if type(known) is float and math.isfinite(known) and type(unpriced) is int:  # as json does
+        text = repr(known)
+        total = "null" if unpriced else text
+        return f'{{"known": {text}, "total": {total}, "unpriced": {unpriced!r}}}'
+    return _ENCODER.encode({"total": row.cost, "known": known, "unpriced": unpriced})
 
 
 def _step(step: Extension) -> str:
     return (
         f'{{"fingerprint": {_text(step.fingerprint)}, "index": {step.index}, '
-        f'"motion": {_text(step.motion)}, "prompt": {_maybe(step.prompt)}, "step": {step.step}}}'
+        f'"motion": {_text(step.motion)}, '
+        f'"prompt": {"null" if step.prompt is None else _text(step.prompt)}, "step": {step.step}}}'
     )
 
 

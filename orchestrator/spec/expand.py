@@ -131,6 +131,7 @@ class _Expander:
         self.seen: set[tuple[JsonPath, str]] = set()
         self.outputs: dict[str, tuple[str, int]] = {}  # output folder -> (job name, template)
         self.image_json: dict[str, str] = {}
+        self.prompts_checked: set[tuple[int, str, str | None]] = set()
         self.output_name = templates.get(("output", "name")) or Template("{{ job }}")
         # The default output name is the job's name itself: no render needed.
         self.output_is_name = self.output_name.source.strip() == "{{ job }}"
@@ -217,9 +218,13 @@ class _Expander:
         context["job"] = name
         prompt = self.prompt(prompt_name, variant, context, name)
         self.check_name(i, entry, name)
-        image_json = self.image_json.get(source.name) or encode_image(source)
-        self.image_json[source.name] = image_json
-        check_prompt(self, i, entry, name, variant.provider, prompt)
+        image_json = self.image_json.get(source.name)
+        if image_json is None:
+            image_json = self.image_json[source.name] = encode_image(source)
+        if (i, variant.provider, prompt) not in self.prompts_checked:
+            # What it reports depends on these alone and is reported once: checked once.
+            self.prompts_checked.add((i, variant.provider, prompt))
+            check_prompt(self, i, entry, name, variant.provider, prompt)
         if self.output_is_name:
             output = name
         else:
@@ -319,18 +324,23 @@ class _Expander:
             return
         # normpath changes only names with a slash, or the names "." and "" (refused above).
         folder = posixpath.normpath(output) if slash or output == "." else output
-        where = ("output", "name") if "name" in self.data.get("output", {}) else ("jobs", i)
         reserved = reserved_problem(folder, self.spec_stem)
         if reserved is not None:
-            self.report(where, f"output folder {output!r} of job {name!r} is refused: {reserved}")
+            message = f"output folder {output!r} of job {name!r} is refused: {reserved}"
+            self.report(self.output_origin(i), message)
             return
-        first = self.outputs.setdefault(folder, (name, i))
-        if first[0] != name:
+        first = self.outputs.get(folder)
+        if first is None:
+            self.outputs[folder] = (name, i)
+        elif first[0] != name:
             self.report(
-                where,
+                self.output_origin(i),
                 f"jobs {first[0]!r} ($.jobs[{first[1]}]) and {name!r} ($.jobs[{i}]) both write "
                 f"to the output folder {folder!r}; output.name must tell them apart",
             )
+
+    def output_origin(self, i: int) -> JsonPath:
+        return ("output", "name") if "name" in self.data.get("output", {}) else ("jobs", i)
 
     def origin(self, i: int, entry: dict[str, Any], row: dict[str, Any], setting: str) -> JsonPath:
         if setting in row and setting in entry.get("matrix", {}):

@@ -20,8 +20,9 @@ def replace_file(
 
     With ``keep_if_same`` a file already holding exactly these bytes is left untouched (its
     modification time too) and False is returned. ``durable=False`` skips the fsyncs: still
-    whole or not at all for a reader, but a power cut may lose it. The temp file has a name of its own, so two
-    writers of one file never share it; OSError is the caller's to turn into its own error.
+    whole or not at all for a reader, but a power cut may lose it. The temp file has a name of
+    its own, so two writers of one file never share it; OSError is the caller's to turn into
+    its own error.
     """
     temp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
     try:

@@ -7,6 +7,7 @@ the checks, which compare frames, never look at detail.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -120,11 +121,23 @@ def last_grey(path: Path) -> tuple[Grey, float] | None:
 
 
 def image_grey(path: Path, width: int, height: int) -> Grey | None:
-    """A still image (PNG, JPEG, WebP...) as a grey sample of ``width`` x ``height``."""
+    """A still image (PNG, JPEG, WebP...) as a grey sample of ``width`` x ``height``; decoded
+    once per content (a start image shared by many clips), the sample kept read-only."""
     try:
-        with av.open(str(path)) as container:
+        stat = path.stat()
+    except OSError:
+        return None
+    return _image_grey(str(path), stat.st_mtime_ns, stat.st_size, width, height)
+
+
+@functools.lru_cache(maxsize=64)  # about 17 kB each
+def _image_grey(path: str, _mtime: int, _size: int, width: int, height: int) -> Grey | None:
+    try:
+        with av.open(path) as container:
             picture = next(container.decode(video=0))
             small = picture.reformat(width=width, height=height, format="gray")
-            return grey_of(small, 1)
+            grey = grey_of(small, 1)
     except (av.error.FFmpegError, OSError, StopIteration, IndexError):
         return None
+    grey.setflags(write=False)
+    return grey

@@ -119,6 +119,22 @@ def test_a_clip_that_does_not_start_from_its_url_image_fails(
     assert any(r.startswith("start_similarity") for r in qc["reasons"]), qc
 
 
+def test_a_clip_with_an_end_image_by_url_is_compared_at_its_end(
+    sim: Simulator, tmp_path: Path
+) -> None:
+    spec = _spec(tmp_path, f"{sim.base_url}/images/hero.png", "one")
+    text = spec.read_text().replace(
+        "images:\n", f'images:\n  b: {{url: "{sim.base_url}/images/end.png"}}\n', 1
+    )
+    spec.write_text(text.replace("  - images: [a]", "  - images: [a]\n    end_image: b"))
+    result = run_spec(sim, spec)
+    assert result.code == 0, result.err
+    (file,) = _files(spec)
+    assert float(_scores(file)["start_similarity"]) > 0.8
+    assert float(_scores(file)["end_similarity"]) > 0.8
+    assert sim.requests_by_route()["GET /images"] == 2
+
+
 def test_an_imagine_still_is_compared_with_its_clip(sim: Simulator, tmp_path: Path) -> None:
     spec = write(
         tmp_path / "s.yaml",

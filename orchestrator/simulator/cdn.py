@@ -68,11 +68,20 @@ class Cdn:
         while root.parent is not None and (up := self._book.get(root.parent)) is not None:
             root = up
         hd = task.properties.get("videoType") == "vid_1.1_i2v_720"
-        upload = self._uploads.live(urlsplit(root.image).path, now) if root.image else None
-        image = upload.data if upload else still_of(root.image)
-        picture = picture_of(image, root.image, HD_SIZE if hd else SD_SIZE)
-        made = footage(picture, clip_seconds(task.depth), self._fault(task, index))
+        size = HD_SIZE if hd else SD_SIZE
+        picture = picture_of(self._image(root.image, now), root.image, size)
+        end = None
+        if task is root and task.end_image:  # only a base clip has an end frame
+            end = picture_of(self._image(task.end_image, now), task.end_image, size)
+        elif task is root and task.loop:
+            end = picture
+        made = footage(picture, clip_seconds(task.depth), self._fault(task, index), end)
         return made + identity_box(task.id, index, self._config.seed)
+
+    def _image(self, url: str, now: float) -> bytes | None:
+        """The bytes behind an image URL when the simulator serves it (uploads, stills)."""
+        upload = self._uploads.live(urlsplit(url).path, now) if url else None
+        return upload.data if upload else still_of(url)
 
     def _fault(self, task: SimTask, index: int) -> str:
         config = self._config

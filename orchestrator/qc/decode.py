@@ -19,6 +19,7 @@ import numpy.typing as npt
 
 ANALYSIS_WIDTH = 112
 Grey = npt.NDArray[np.int16]  # grey levels 0-255; int16 so differences stay exact and small
+Luma = npt.NDArray[np.uint8]  # a frame's sample as the decoder holds it (a view, not a copy)
 
 
 class UndecodableError(Exception):
@@ -37,11 +38,12 @@ class StreamInfo:
 
 @dataclass(frozen=True)
 class Frame:
-    """One decoded frame: its number, its time in seconds, its grey sample, the decoder's frame."""
+    """One decoded frame: its number, its time in seconds, its grey sample, the decoder's frame.
+    ``grey`` is a view into the decoder's frame: copy what you keep."""
 
     number: int
     time: float
-    grey: Grey
+    grey: Luma
     picture: Any  # av.VideoFrame, kept only while this frame is current (thumbnails)
 
 
@@ -52,10 +54,14 @@ def sample_step(width: int) -> int:
 
 def grey_of(frame: Any, step: int) -> Grey:
     """The luma plane of ``frame``, sampled every ``step`` pixels (grey levels 0-255)."""
+    return luma_of(frame, step).astype(np.int16)
+
+
+def luma_of(frame: Any, step: int) -> Luma:
+    """``grey_of`` without the copy: a strided view of the frame's own luma plane."""
     plane = frame.planes[0]
     rows = np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)
-    luma = rows[: frame.height, : frame.width]
-    return luma[::step, ::step].astype(np.int16)
+    return rows[: frame.height : step, : frame.width : step]
 
 
 def _open(path: Path) -> Any:
@@ -87,7 +93,7 @@ def _frames(container: Any, stream: Any, info: StreamInfo) -> Iterator[Frame]:
     try:
         for picture in container.decode(stream):
             seconds = float(picture.time) if picture.time is not None else number / (info.fps or 1)
-            yield Frame(number, seconds, grey_of(picture, step), picture)
+            yield Frame(number, seconds, luma_of(picture, step), picture)
             number += 1
     except av.error.FFmpegError as exc:
         raise UndecodableError(f"decoding stopped at frame {number}: {exc}") from exc

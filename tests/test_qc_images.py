@@ -216,6 +216,11 @@ def test_a_refused_image_is_remembered(tmp_path: Path, host: _Host, problem: str
     assert not list((tmp_path / CACHE_DIR).glob("*.img"))
 
 
+def test_an_unexpected_failure_leaves_the_picture_out_and_raises_nothing(tmp_path: Path) -> None:
+    (found,) = _fetch(ImageCache(tmp_path, _Host(error=OSError("boom"))), "https://h.example/x")
+    assert found == Fetched(None, "OSError while fetching")
+
+
 def test_a_timeout_is_not_remembered_past_the_run(tmp_path: Path) -> None:
     host = _Host(error=ServerError("download of x did not finish within 60 s"))
     (found,) = _fetch(ImageCache(tmp_path, host), "https://h.example/x.png")

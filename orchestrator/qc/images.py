@@ -84,6 +84,8 @@ class ImageCache:
             return Fetched(None, str(exc))
         except (MjvError, _RefusedImageError) as exc:
             return await asyncio.to_thread(_refuse, refused, str(exc))
+        except Exception as exc:  # a picture to compare with never fails a job or the run
+            return Fetched(None, f"{type(exc).__name__} while fetching")
         if not data.startswith(_MAGIC) and not (data[:4] == b"RIFF" and data[8:12] == b"WEBP"):
             return await asyncio.to_thread(_refuse, refused, "not a PNG, JPEG, WebP or GIF")
         return await asyncio.to_thread(_keep, image, data)

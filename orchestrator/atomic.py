@@ -27,7 +27,7 @@ def replace_file(
     temp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        digest = _write(temp, chunks, durable)
+        digest = _write(temp, chunks) if durable else _fill(temp, chunks)
         if keep_if_same and _digest(path) == digest:
             return False
         os.replace(temp, path)
@@ -39,15 +39,20 @@ def replace_file(
     return True
 
 
-def _write(temp: Path, chunks: Iterable[bytes], durable: bool = True) -> str:
-    """Write ``chunks`` to a new ``temp`` (flushed to disk when ``durable``); return the sha256."""
+def _write(temp: Path, chunks: Iterable[bytes]) -> str:
+    """Write ``chunks`` to a new ``temp`` and flush it to disk; return the sha256."""
+    return _fill(temp, chunks, sync=True)
+
+
+def _fill(temp: Path, chunks: Iterable[bytes], *, sync: bool = False) -> str:
+    """Write ``chunks`` to a new ``temp`` (flushed to disk with ``sync``); return the sha256."""
     digest = hashlib.sha256()
     with temp.open("xb") as handle:
         for chunk in chunks:
             handle.write(chunk)
             digest.update(chunk)
         handle.flush()
-        if durable:
+        if sync:
             os.fsync(handle.fileno())
     return digest.hexdigest()
 

@@ -1,12 +1,18 @@
 """The scores of frames taken a block at a time are those of plain frame-by-frame arithmetic,
-wherever a still stretch, a black frame or the motion lag falls against the blocks."""
+wherever a still stretch, a black frame or the motion lag falls against the blocks; the
+pictures are a convenience that a full disk leaves out."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from orchestrator import atomic
+from orchestrator.qc.check import ClipCheck, check_clip
 from orchestrator.qc.decode import Frame
+from orchestrator.qc.rules import Expected, QcRules
 from orchestrator.qc.scores import (
     BLACK_PIXEL,
     BLACK_SHARE,
@@ -15,6 +21,7 @@ from orchestrator.qc.scores import (
     FREEZE_SECONDS,
     FrameStats,
 )
+from orchestrator.simulator.footage import SD_SIZE, footage, picture_of
 
 FPS = 24.0
 
@@ -95,3 +102,17 @@ def test_the_frame_at_the_join_is_kept_across_blocks() -> None:
         stats.add(Frame(number, number / FPS, grey, None))
     stats.finish()
     assert stats.at_join is not None and (stats.at_join == greys[50]).all()
+
+
+def test_pictures_that_cannot_be_written_are_left_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def full_disk(temp: Path, chunks: object, **_: object) -> str:
+        raise OSError(28, "No space left on device")
+
+    clip = tmp_path / "clip-0.mp4"
+    clip.write_bytes(footage(picture_of(None, "x", SD_SIZE), 5.0))
+    monkeypatch.setattr(atomic, "_fill", full_disk)
+    result = check_clip(ClipCheck(clip, QcRules(), Expected.of(0, "vid_1.1_i2v_480")))
+    assert result.passed and result.thumbs == () and "motion" in result.scores
+    assert not (tmp_path / "thumbs").exists() or not list((tmp_path / "thumbs").iterdir())

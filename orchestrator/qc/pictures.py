@@ -8,7 +8,7 @@ hand leaves its similarity out, and is said once per image.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from orchestrator.graph import upscale_key
@@ -37,6 +37,14 @@ class PictureFinder:
         self._lookup = lookup
         self._warn = warn
         self._warned: set[str] = set()
+
+    async def local(self, job: Job) -> Job:
+        """``job`` with its images' ``path`` where they are at hand: a local file where it is,
+        a URL's or an imagine still's kept copy, None when there is none."""
+        pictures = await self.of(job)
+        image = replace(job.image, path=pictures.start)
+        end = job.end_image
+        return replace(job, image=image, end_image=end and replace(end, path=pictures.end))
 
     async def of(self, job: Job) -> Pictures:
         """The pictures of ``job``'s base clips."""

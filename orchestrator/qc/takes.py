@@ -16,7 +16,7 @@ from pathlib import Path
 from orchestrator.engine.clips import clip_name
 from orchestrator.model import Extension, Job
 from orchestrator.qc.images import ImageCache
-from orchestrator.qc.pictures import PictureFinder, Pictures
+from orchestrator.qc.pictures import PictureFinder
 from orchestrator.qc.rules import Expected, QcResult
 from orchestrator.results import Manifest
 from orchestrator.spec.identity import (
@@ -115,9 +115,9 @@ class ClipChecker:
             where = (record.key, record.index)
             if self._hashes.get(where) == record.sha256:
                 continue
-            pictures = await self._pictures.of(job) if sub.step == 0 else Pictures()
+            seen = await self._pictures.local(job) if sub.step == 0 else job
             result = await asyncio.get_running_loop().run_in_executor(
-                self._executor, _check, job, sub.step, folder, record.name, pictures
+                self._executor, _check, seen, sub.step, folder, record.name
             )
             passed, text = result.passed, result.to_json()
             done = QcRecord(record.key, record.index, record.sha256, passed, text)
@@ -166,8 +166,9 @@ class ClipChecker:
         self._executor.shutdown(wait=True)
 
 
-def _check(job: Job, step: int, folder: Path, name: str, pictures: Pictures) -> QcResult:
-    """Check one clip (in the worker); PyAV is loaded with the first check."""
+def _check(job: Job, step: int, folder: Path, name: str) -> QcResult:
+    """Check one clip (in the worker); PyAV is loaded with the first check. The images'
+    ``path`` is where they are at hand: a local file, or a kept copy (PictureFinder.local)."""
     from orchestrator.qc.check import ClipCheck, check_clip
 
     parent = None
@@ -179,8 +180,8 @@ def _check(job: Job, step: int, folder: Path, name: str, pictures: Pictures) -> 
         folder / name,
         job.qc,
         Expected.of(step, job.settings.video_type),
-        start_image=pictures.start,
-        end_image=pictures.end,
+        start_image=job.image.path if base else None,
+        end_image=job.end_image.path if base and job.end_image is not None else None,
         loop=base and job.settings.loop,
         parent=parent,
     )

@@ -13,21 +13,26 @@ from pathlib import Path
 _CHUNK = 1 << 20
 
 
-def replace_file(path: Path, chunks: Iterable[bytes], *, keep_if_same: bool = False) -> bool:
+def replace_file(
+    path: Path, chunks: Iterable[bytes], *, keep_if_same: bool = False, durable: bool = True
+) -> bool:
     """Write ``chunks`` as the new content of ``path``; return True when it was replaced.
 
     With ``keep_if_same`` a file already holding exactly these bytes is left untouched (its
-    modification time too) and False is returned. The temp file has a name of its own, so two
-    writers of one file never share it; OSError is the caller's to turn into its own error.
+    modification time too) and False is returned. ``durable=False`` skips the fsyncs: still
+    whole or not at all for a reader, but a power cut may lose it. The temp file has a name of
+    its own, so two writers of one file never share it; OSError is the caller's to turn into
+    its own error.
     """
     temp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        digest = _write(temp, chunks)
+        digest = _write(temp, chunks) if durable else _fill(temp, chunks)
         if keep_if_same and _digest(path) == digest:
             return False
         os.replace(temp, path)
-        fsync_dir(path.parent)
+        if durable:
+            fsync_dir(path.parent)
     finally:
         with contextlib.suppress(OSError):
             temp.unlink()
@@ -36,13 +41,19 @@ def replace_file(path: Path, chunks: Iterable[bytes], *, keep_if_same: bool = Fa
 
 def _write(temp: Path, chunks: Iterable[bytes]) -> str:
     """Write ``chunks`` to a new ``temp`` and flush it to disk; return the sha256."""
+    return _fill(temp, chunks, sync=True)
+
+
+def _fill(temp: Path, chunks: Iterable[bytes], *, sync: bool = False) -> str:
+    """Write ``chunks`` to a new ``temp`` (flushed to disk with ``sync``); return the sha256."""
     digest = hashlib.sha256()
     with temp.open("xb") as handle:
         for chunk in chunks:
             handle.write(chunk)
             digest.update(chunk)
         handle.flush()
-        os.fsync(handle.fileno())
+        if sync:
+            os.fsync(handle.fileno())
     return digest.hexdigest()
 
 

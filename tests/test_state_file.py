@@ -234,8 +234,8 @@ def test_a_version_1_file_migrates_to_2_keeping_every_row(tmp_path: Path) -> Non
         assert store.totals().reserved == 0.6
         store.declare([SubmissionSpec("u1", "img", "upload", 0, None)])
         assert store.get("u1") is not None
-    # and on: 3 slot and hold tables (issue 18), 4 modal answers (issue 17)
-    assert stored_version(path) == SCHEMA_VERSION == 4
+    # and on: 3 slot and hold tables (issue 18), 4 modal answers (issue 17), 5 qc (issue 20)
+    assert stored_version(path) == SCHEMA_VERSION == 5
 
 
 def test_a_version_3_file_migrates_to_4_keeping_every_row(tmp_path: Path) -> None:
@@ -264,4 +264,4 @@ def test_a_version_3_file_migrates_to_4_keeping_every_row(tmp_path: Path) -> Non
         store.declare([SubmissionSpec("m1", "a", "modal", 0, "k1")])
         modal = store.get("m1")
         assert modal is not None and (modal.kind, modal.parent) == ("modal", "k1")
-    assert stored_version(path) == SCHEMA_VERSION == 4
+    assert stored_version(path) == SCHEMA_VERSION == 5

@@ -29,7 +29,8 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         out.write(f"campaign {campaign.name}: nothing downloaded yet, nothing to check\n")
         return EXIT_OK
     with open_state(location, campaign.name, default_path=default) as store:
-        checked = check_campaign(campaign, store, select_jobs(campaign, args.select))
+        jobs = select_jobs(campaign, args.select)
+        checked = check_campaign(campaign, store, jobs, lambda text: _warn(err, text))
         failure = save_manifest(campaign, store)
     out.writelines(_line(clip) for clip in checked)
     failed = sum(not clip.result.passed for clip in checked)
@@ -38,6 +39,10 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         err.write(f"mjv qc: {failure}\n")
         return EXIT_ERROR
     return EXIT_ERROR if failed else EXIT_OK
+
+
+def _warn(err: TextIO, text: str) -> None:
+    err.write(f"mjv qc: warning: {text}\n")
 
 
 def _line(clip: CheckedClip) -> str:

@@ -48,6 +48,7 @@ from orchestrator.errors import (
 from orchestrator.graph import build_graph, upload_key
 from orchestrator.model import Campaign, Job, JobStatus
 from orchestrator.provider import OnSend
+from orchestrator.qc.images import ImageCache
 from orchestrator.qc.takes import ClipChecker, ClipsFailedError, restore_retake, retake_of
 from orchestrator.results import Manifest
 from orchestrator.state import FileRecord, Reads, Status, Submission, SubmissionSpec
@@ -156,7 +157,11 @@ class _Runner:
             config.download_concurrency,
             warn=lambda text: rt.progress.event("warning", what=text),
         )
-        self.checks = ClipChecker(rt.store)
+        self.checks = ClipChecker(
+            rt.store,
+            images=ImageCache(rt.output_dir, rt.client.download),  # start images sent by URL
+            warn=lambda text: rt.progress.event("warning", what=text),
+        )
         self.outcomes: dict[str, JobOutcome] = {}
         self.ended: Counter[str] = Counter()  # outcomes by status, kept as they come
         self.active: set[str] = set()  # jobs with work at the provider: sent, polled, fetched

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from orchestrator.model import Campaign, Job, chain
+from orchestrator.qc.images import ImageCache
 from orchestrator.qc.rules import QcResult
 from orchestrator.qc.takes import ClipChecker, retake_of
 from orchestrator.state import Store
@@ -21,13 +22,24 @@ class CheckedClip:
     result: QcResult
 
 
-def check_campaign(campaign: Campaign, store: Store, jobs: Iterable[Job]) -> list[CheckedClip]:
-    """Check every downloaded clip of ``jobs`` (and their retakes) not checked as it is now."""
-    return asyncio.run(_check_all(campaign, store, list(jobs)))
+def check_campaign(
+    campaign: Campaign,
+    store: Store,
+    jobs: Iterable[Job],
+    warn: Callable[[str], None] = lambda _: None,
+) -> list[CheckedClip]:
+    """Check every downloaded clip of ``jobs`` (and their retakes) not checked as it is now.
+
+    Start and end images sent by URL are compared when a run has fetched them (nothing is
+    downloaded here); ``warn`` hears of those that are not at hand.
+    """
+    return asyncio.run(_check_all(campaign, store, list(jobs), warn))
 
 
-async def _check_all(campaign: Campaign, store: Store, jobs: list[Job]) -> list[CheckedClip]:
-    checker = ClipChecker(store)
+async def _check_all(
+    campaign: Campaign, store: Store, jobs: list[Job], warn: Callable[[str], None]
+) -> list[CheckedClip]:
+    checker = ClipChecker(store, images=ImageCache(campaign.output_dir, None), warn=warn)
     found: list[CheckedClip] = []
     try:
         for job in jobs:

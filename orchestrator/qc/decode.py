@@ -7,6 +7,7 @@ the checks, which compare frames, never look at detail.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ import numpy.typing as npt
 
 ANALYSIS_WIDTH = 112
 Grey = npt.NDArray[np.int16]  # grey levels 0-255; int16 so differences stay exact and small
+Luma = npt.NDArray[np.uint8]  # a frame's sample as the decoder holds it (a view, not a copy)
 
 
 class UndecodableError(Exception):
@@ -36,11 +38,12 @@ class StreamInfo:
 
 @dataclass(frozen=True)
 class Frame:
-    """One decoded frame: its number, its time in seconds, its grey sample, the decoder's frame."""
+    """One decoded frame: its number, its time in seconds, its grey sample, the decoder's frame.
+    ``grey`` is a view into the decoder's frame: copy what you keep."""
 
     number: int
     time: float
-    grey: Grey
+    grey: Luma
     picture: Any  # av.VideoFrame, kept only while this frame is current (thumbnails)
 
 
@@ -51,10 +54,14 @@ def sample_step(width: int) -> int:
 
 def grey_of(frame: Any, step: int) -> Grey:
     """The luma plane of ``frame``, sampled every ``step`` pixels (grey levels 0-255)."""
+    return luma_of(frame, step).astype(np.int16)
+
+
+def luma_of(frame: Any, step: int) -> Luma:
+    """``grey_of`` without the copy: a strided view of the frame's own luma plane."""
     plane = frame.planes[0]
     rows = np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)
-    luma = rows[: frame.height, : frame.width]
-    return luma[::step, ::step].astype(np.int16)
+    return rows[: frame.height : step, : frame.width : step]
 
 
 def _open(path: Path) -> Any:
@@ -86,7 +93,7 @@ def _frames(container: Any, stream: Any, info: StreamInfo) -> Iterator[Frame]:
     try:
         for picture in container.decode(stream):
             seconds = float(picture.time) if picture.time is not None else number / (info.fps or 1)
-            yield Frame(number, seconds, grey_of(picture, step), picture)
+            yield Frame(number, seconds, luma_of(picture, step), picture)
             number += 1
     except av.error.FFmpegError as exc:
         raise UndecodableError(f"decoding stopped at frame {number}: {exc}") from exc
@@ -120,11 +127,23 @@ def last_grey(path: Path) -> tuple[Grey, float] | None:
 
 
 def image_grey(path: Path, width: int, height: int) -> Grey | None:
-    """A still image (PNG, JPEG, WebP...) as a grey sample of ``width`` x ``height``."""
+    """A still image (PNG, JPEG, WebP...) as a grey sample of ``width`` x ``height``; decoded
+    once per content (a start image shared by many clips), the sample kept read-only."""
     try:
-        with av.open(str(path)) as container:
+        stat = path.stat()
+    except OSError:
+        return None
+    return _image_grey(str(path), stat.st_mtime_ns, stat.st_size, width, height)
+
+
+@functools.lru_cache(maxsize=64)  # about 17 kB each
+def _image_grey(path: str, _mtime: int, _size: int, width: int, height: int) -> Grey | None:
+    try:
+        with av.open(path) as container:
             picture = next(container.decode(video=0))
             small = picture.reformat(width=width, height=height, format="gray")
-            return grey_of(small, 1)
+            grey = grey_of(small, 1)
     except (av.error.FFmpegError, OSError, StopIteration, IndexError):
         return None
+    grey.setflags(write=False)
+    return grey

@@ -8,13 +8,15 @@ looked at: a rerun reads it back instead of decoding again.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
 from orchestrator.engine.clips import clip_name
 from orchestrator.model import Extension, Job
+from orchestrator.qc.images import ImageCache
+from orchestrator.qc.pictures import PictureFinder
 from orchestrator.qc.rules import Expected, QcResult
 from orchestrator.results import Manifest
 from orchestrator.spec.identity import (
@@ -82,11 +84,19 @@ def may_approve(result: QcResult | None, *, force: bool = False) -> bool:
 class ClipChecker:
     """Checks each saved clip once (in a worker) and remembers the results of this campaign."""
 
-    def __init__(self, store: Store | AsyncStore, executor: Executor | None = None) -> None:
+    def __init__(
+        self,
+        store: Store | AsyncStore,
+        executor: Executor | None = None,
+        *,
+        images: ImageCache | None = None,
+        warn: Callable[[str], None] = lambda _: None,
+    ) -> None:
         # A run's store answers on its own thread (AsyncStore); `mjv qc` uses a plain one.
         self._async = store if isinstance(store, AsyncStore) else None
         self._store: Store = store.sync if isinstance(store, AsyncStore) else store
         self._executor = executor or ThreadPoolExecutor(1, thread_name_prefix="mjv-qc")
+        self._pictures = PictureFinder(images, self._lookup, warn)
         known = self._store.qc_results()
         self._results = {k: QcResult.from_json(r.result) for k, r in known.items()}
         self._hashes = {k: r.sha256 for k, r in known.items()}
@@ -105,8 +115,9 @@ class ClipChecker:
             where = (record.key, record.index)
             if self._hashes.get(where) == record.sha256:
                 continue
+            seen = await self._pictures.local(job) if sub.step == 0 else job
             result = await asyncio.get_running_loop().run_in_executor(
-                self._executor, _check, job, sub.step, folder, record.name
+                self._executor, _check, seen, sub.step, folder, record.name
             )
             passed, text = result.passed, result.to_json()
             done = QcRecord(record.key, record.index, record.sha256, passed, text)
@@ -145,13 +156,19 @@ class ClipChecker:
                 reasons.append(f"clip {index} failed its checks ({'; '.join(found.reasons)})")
         return reasons
 
+    async def _lookup(self, key: str) -> Submission | None:
+        if self._async is not None:
+            return await self._async.get(key)
+        return self._store.get(key)
+
     def close(self) -> None:
         """Stop the worker once the checks in flight are done."""
         self._executor.shutdown(wait=True)
 
 
 def _check(job: Job, step: int, folder: Path, name: str) -> QcResult:
-    """Check one clip (in the worker); PyAV is loaded with the first check."""
+    """Check one clip (in the worker); PyAV is loaded with the first check. The images'
+    ``path`` is where they are at hand: a local file, or a kept copy (PictureFinder.local)."""
     from orchestrator.qc.check import ClipCheck, check_clip
 
     parent = None
@@ -163,14 +180,9 @@ def _check(job: Job, step: int, folder: Path, name: str) -> QcResult:
         folder / name,
         job.qc,
         Expected.of(step, job.settings.video_type),
-        start_image=job.image.path if base and job.image.kind == "file" else None,
-        end_image=_local(job) if base else None,
+        start_image=job.image.path if base else None,
+        end_image=job.end_image.path if base and job.end_image is not None else None,
         loop=base and job.settings.loop,
         parent=parent,
     )
     return check_clip(check)
-
-
-def _local(job: Job) -> Path | None:
-    end = job.end_image
-    return end.path if end is not None and end.kind == "file" else None

@@ -9,18 +9,20 @@ from urllib.parse import urlsplit
 
 from orchestrator.simulator.config import SimulatorConfig
 from orchestrator.simulator.footage import HD_SIZE, SD_SIZE, clip_seconds, footage, picture_of
-from orchestrator.simulator.media import PNG, identity_box
+from orchestrator.simulator.media import identity_box
 from orchestrator.simulator.replies import Reply, not_found
+from orchestrator.simulator.stills import still_of, still_png
 from orchestrator.simulator.tasks import VIDEO_ACTIONS, SimTask, TaskBook
 from orchestrator.simulator.uploads import UploadStore
 
 CLIP = re.compile(r"/cdn/(\d+)/(\d+)\.mp4$")
 IMAGE = re.compile(r"/mj/image/(\d+)$")
+HOSTED = re.compile(r"/images/[\w.-]+$")  # a stand-in for a user's own image host
 
 
 def is_download(method: str, path: str) -> bool:
     """True for the paths served without a key."""
-    return method == "GET" and path.startswith(("/cdn/", "/mj/image/"))
+    return method == "GET" and path.startswith(("/cdn/", "/mj/image/", "/images/"))
 
 
 class Cdn:
@@ -40,7 +42,9 @@ class Cdn:
         if match := IMAGE.match(path):
             task = self._book.get(match.group(1))
             done = task is not None and self._book.status(task, now)[0] == "SUCCESS"
-            return Reply(200, PNG, "image/png") if done else not_found()
+            return Reply(200, still_png(path), "image/png") if done else not_found()
+        if HOSTED.match(path):
+            return Reply(200, still_png(path), "image/png")
         upload = self._uploads.live(path, now)
         return Reply(200, upload.data, upload.mime) if upload else not_found()
 
@@ -64,12 +68,20 @@ class Cdn:
         while root.parent is not None and (up := self._book.get(root.parent)) is not None:
             root = up
         hd = task.properties.get("videoType") == "vid_1.1_i2v_720"
-        upload = self._uploads.live(urlsplit(root.image).path, now) if root.image else None
-        picture = picture_of(
-            upload.data if upload else None, root.image, HD_SIZE if hd else SD_SIZE
-        )
-        made = footage(picture, clip_seconds(task.depth), self._fault(task, index))
+        size = HD_SIZE if hd else SD_SIZE
+        picture = picture_of(self._image(root.image, now), root.image, size)
+        end = None
+        if task is root and task.end_image:  # only a base clip has an end frame
+            end = picture_of(self._image(task.end_image, now), task.end_image, size)
+        elif task is root and task.loop:
+            end = picture
+        made = footage(picture, clip_seconds(task.depth), self._fault(task, index), end)
         return made + identity_box(task.id, index, self._config.seed)
+
+    def _image(self, url: str, now: float) -> bytes | None:
+        """The bytes behind an image URL when the simulator serves it (uploads, stills)."""
+        upload = self._uploads.live(urlsplit(url).path, now) if url else None
+        return upload.data if upload else still_of(url)
 
     def _fault(self, task: SimTask, index: int) -> str:
         config = self._config

@@ -29,7 +29,9 @@ HD_SIZE = (1280, 720)
 PAN_PIXELS = 3  # per frame
 FAULTS = ("frozen", "black", "flicker", "short", "undecodable", "unrelated")
 UNDECODABLE = b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2" + b"\x00not a movie" * 64
-_CACHE_VERSION = "6"
+_CACHE_VERSION = "7"
+STILL_FAULTS = ("frozen", "black")  # these never arrive anywhere
+ARRIVAL = FPS // 2  # frames over which a clip with an end frame blends into it
 FLAT = 8.0  # a picture whose grey levels spread less than this has nothing to pan across
 
 Rgb = npt.NDArray[np.uint8]
@@ -69,12 +71,16 @@ def _pattern(seed: str, width: int, height: int) -> Rgb:
     return np.stack(channels, axis=-1).clip(0, 255).astype(np.uint8)
 
 
-def footage(picture: Rgb, seconds: float, fault: str = "") -> bytes:
-    """An MP4 (moov first) panning across ``picture`` for ``seconds``, with ``fault`` if any."""
+def footage(picture: Rgb, seconds: float, fault: str = "", end: Rgb | None = None) -> bytes:
+    """An MP4 (moov first) panning across ``picture`` for ``seconds``, with ``fault`` if any;
+    with an ``end`` picture (an end image, or the start for a loop) it arrives there."""
     if fault == "undecodable":
         return UNDECODABLE
-    key = hashlib.sha256(picture.tobytes() + f"{seconds}/{fault}/{_CACHE_VERSION}".encode())
-    return _cached(key.hexdigest(), picture, seconds, fault)
+    ending = b"" if end is None else b"end" + end.tobytes()
+    key = hashlib.sha256(
+        picture.tobytes() + ending + f"{seconds}/{fault}/{_CACHE_VERSION}".encode()
+    )
+    return _cached(key.hexdigest(), picture, seconds, fault, end)
 
 
 @functools.lru_cache(maxsize=32)
@@ -85,14 +91,14 @@ def _from_disk_or_made(digest: str) -> bytes | None:
     return None
 
 
-def _cached(digest: str, picture: Rgb, seconds: float, fault: str) -> bytes:
+def _cached(digest: str, picture: Rgb, seconds: float, fault: str, end: Rgb | None) -> bytes:
     found = _from_disk_or_made(digest)
     if found is not None:
         return found
     folder = _cache_dir()
     folder.mkdir(parents=True, exist_ok=True)
     temp = folder / f".{digest}.{os.getpid()}.mp4"
-    _encode(temp, picture, seconds, fault)
+    _encode(temp, picture, seconds, fault, end)
     os.replace(temp, folder / f"{digest}.mp4")
     _from_disk_or_made.cache_clear()
     return (folder / f"{digest}.mp4").read_bytes()
@@ -102,12 +108,12 @@ def _cache_dir() -> Path:
     return Path(tempfile.gettempdir()) / f"mjv-simulator-clips-{os.getuid()}"
 
 
-def _encode(path: Path, picture: Rgb, seconds: float, fault: str) -> None:
+def _encode(path: Path, picture: Rgb, seconds: float, fault: str, end: Rgb | None) -> None:
     height, width = picture.shape[:2]
     frames = round((2.0 if fault == "short" else seconds) * FPS)
-    start = (
-        _pattern(f"unrelated {picture.sum()}", width, height) if fault == "unrelated" else picture
-    )
+    # Unrelated: the picture's negative. Two of the smooth patterns can score 0.6 apart; a
+    # negative scores below 0.2 whatever the picture.
+    start = 255 - picture if fault == "unrelated" else picture
     # A flat picture (a test's 1-pixel PNG) gets a pattern faded in over half a second, so
     # the clip starts from it and still moves.
     flat = float(picture.std(axis=(0, 1)).max()) < FLAT  # the spread in space, per colour
@@ -118,9 +124,19 @@ def _encode(path: Path, picture: Rgb, seconds: float, fault: str) -> None:
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         for number in range(frames):
             rgb = _frame(start, number, fault, texture)
+            if end is not None and fault not in STILL_FAULTS:
+                rgb = _arriving(rgb, end, (number - frames + ARRIVAL + 1) / ARRIVAL)
             frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
             out.mux(stream.encode(frame))
         out.mux(stream.encode(None))
+
+
+def _arriving(rgb: Rgb, end: Rgb, mix: float) -> Rgb:
+    """The frame blended ``mix`` of the way to ``end`` (the last frame is ``end`` itself)."""
+    if mix <= 0:
+        return rgb
+    blended = rgb.astype(np.float32) * (1 - mix) + end.astype(np.float32) * mix
+    return blended.round().clip(0, 255).astype(np.uint8)
 
 
 def _frame(picture: Rgb, number: int, fault: str, texture: Rgb | None = None) -> Rgb:

@@ -201,4 +201,6 @@ def _route_name(method: str, path: str) -> str:
         return f"{method} /cdn"
     if path.startswith("/mj/image/"):
         return f"{method} /mj/image"
+    if path.startswith("/images/"):
+        return f"{method} /images"
     return f"{method} {_FETCH.sub('/mj/task/{id}/fetch', path)}"

@@ -50,6 +50,9 @@ def video_task(book: TaskBook, body: Mapping[str, Any], now: float, mode: str, h
     task = SimTask(book.new_id(), "VIDEO", prompt, state, now, batch=batch, mode=mode)
     task.properties["videoType"] = HD_VIDEO if is_hd else "vid_1.1_i2v_480"
     task.image = str(image)
+    end = body.get("endImage")
+    task.end_image = end if isinstance(end, str) else ""
+    task.loop = body.get("loop") is True
     return task
 
 

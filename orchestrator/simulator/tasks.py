@@ -42,6 +42,8 @@ class SimTask:
     seq: int = 0  # order of joining the line
     ended: bool = False  # its end (and any refund) has been recorded
     image: str = ""  # a video's start image URL (its clips start from a picture of it)
+    end_image: str = ""  # its end image URL (its clips end on a picture of it)
+    loop: bool = False  # its clips end where they start
 
 
 Hook = Callable[[SimTask], None]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 # PostgreSQL schemas had their own numbering before the stores were one: its version 1 held
 # every table of version 3 here.
 POSTGRES_RELEASED = {1: 3}
@@ -158,8 +158,30 @@ def _modal_answers_v4(db: Executor) -> None:
     db.execute("DROP TABLE submissions_v3")
 
 
+# IF NOT EXISTS: states of version 4 may have it already (it was made on first use).
+_QC = """CREATE TABLE IF NOT EXISTS qc (
+        campaign TEXT NOT NULL,
+        key TEXT NOT NULL,
+        idx INTEGER NOT NULL,
+        sha256 TEXT NOT NULL,
+        passed INTEGER NOT NULL,
+        result TEXT NOT NULL,
+        PRIMARY KEY (campaign, key, idx))"""
+
+
+def _clip_checks_v5(db: Executor) -> None:
+    """4 -> 5: the clip checks' results, one row per checked file (issue 20)."""
+    db.execute(_QC)
+
+
 # MIGRATIONS[i] upgrades a state from version i to i + 1; append, never edit a released one.
-MIGRATIONS: Sequence[Migration] = (_create_v1, _to_v2, _to_v3, _modal_answers_v4)
+MIGRATIONS: Sequence[Migration] = (
+    _create_v1,
+    _to_v2,
+    _to_v3,
+    _modal_answers_v4,
+    _clip_checks_v5,
+)
 
 
 def migrate(db: Executor, version: int) -> None:

@@ -8,9 +8,11 @@ thread to finish the call it is running). Calls of one priority keep their order
 
 from __future__ import annotations
 
+import atexit
 import itertools
 import queue
 import threading
+import weakref
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, TypeVar
@@ -18,9 +20,9 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 _URGENT, _NORMAL, _STOP = 0, 1, 2  # a stop comes after every queued call
-# An idle thread looks this often whether the interpreter is ending without a shutdown
-# (then it stops once the queue is empty, as ``ThreadPoolExecutor``'s threads do).
-_IDLE_CHECK = 0.5
+# Pools with threads: at the interpreter's exit each runs what is queued, then stops (as
+# ``ThreadPoolExecutor`` does; its threads are daemons so that an idle one never holds it up).
+_LIVE: weakref.WeakSet[Lanes] = weakref.WeakSet()
 
 
 class Lanes:
@@ -58,8 +60,10 @@ class Lanes:
         with self._lock:
             if len(self._threads) >= self._workers:
                 return
-            thread = threading.Thread(target=self._work, name=f"{self._name}_{len(self._threads)}")
+            name = f"{self._name}_{len(self._threads)}"
+            thread = threading.Thread(target=self._work, name=name, daemon=True)
             self._threads.append(thread)
+            _LIVE.add(self)
         thread.start()
 
     def _work(self) -> None:
@@ -68,20 +72,11 @@ class Lanes:
             self._initializer()
         except BaseException as exc:  # every call this thread takes fails with it
             failed = exc
-        while (item := self._next()) is not None:
+        while (item := self._queue.get()[2]) is not None:
             future, fn = item
             if future.set_running_or_notify_cancel():
                 _settle(future, fn, failed)
             self._idle.release()
-
-    def _next(self) -> Any:
-        """The next call to run, or None when this thread is to stop."""
-        while True:
-            try:
-                return self._queue.get(timeout=_IDLE_CHECK)[2]
-            except queue.Empty:
-                if not threading.main_thread().is_alive():
-                    return None
 
 
 def _settle(future: Future[Any], fn: Callable[[], Any], failed: BaseException | None) -> None:
@@ -92,3 +87,9 @@ def _settle(future: Future[Any], fn: Callable[[], Any], failed: BaseException | 
         future.set_result(fn())
     except BaseException as exc:
         future.set_exception(exc)
+
+
+@atexit.register
+def _stop_all() -> None:
+    for lanes in list(_LIVE):
+        lanes.shutdown()

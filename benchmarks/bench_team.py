@@ -84,6 +84,22 @@ def timed(name, fn):
 for name in dir(SqlStore):
     if not name.startswith("_") and callable(getattr(SqlStore, name)):
         setattr(SqlStore, name, timed(name, getattr(SqlStore, name)))
+from orchestrator.engine.ratelimit import TokenBucket
+def waited(name, fn):  # the rate bucket's waits: submissions ("acquire") and polls
+    @functools.wraps(fn)
+    async def wrapper(*args, **kwargs):
+        start = time.monotonic()
+        try:
+            return await fn(*args, **kwargs)
+        finally:
+            with lock:
+                seen = calls.setdefault(name, [0, 0.0, 0.0])
+                seen[0] += 1
+                seen[1] += time.monotonic() - start
+                seen[2] = time.monotonic()
+    return wrapper
+for name in ("acquire", "acquire_background"):
+    setattr(TokenBucket, name, waited(f"bucket.{name}", getattr(TokenBucket, name)))
 def report():
     calls["exit"] = [0, 0.0, time.monotonic()]
     with open(os.environ["MJV_BENCH_PROFILE"], "a") as out:

@@ -18,16 +18,20 @@ import asyncio
 import functools
 import threading
 from collections.abc import Callable, Coroutine, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from contextlib import contextmanager
 from typing import Any, Concatenate, Generic, ParamSpec, Self, TypeVar, overload
 
+from orchestrator.state.lanes import Lanes
 from orchestrator.state.store import Store
 
 P = ParamSpec("P")
 T = TypeVar("T")
 # Longest the store's thread waits, after an intent, for its request to be on the wire.
 SEND_HOLD = 2.0
+# Calls on the way from a free slot to the next task's start: they go ahead of the others
+# queued for the connections (waiters' reads, claims, downloads' records).
+URGENT = frozenset({"record_intent", "acquire_slot", "release_slot"})
 
 
 class Bell:
@@ -76,7 +80,7 @@ class _Awaited(Generic[P, T]):
                 method: Callable[P, T] = getattr(store, name)
                 return method(*args, **kwargs)
 
-            return await face._do(on)
+            return await face._do(on, urgent=name in URGENT)
 
         return call
 
@@ -94,20 +98,16 @@ class AsyncStore:
     def __init__(self, store: Store, *, inline: bool = False) -> None:
         self.sync = store
         self.inline = inline
-        self._pool: ThreadPoolExecutor | None = None
+        self._pool: Lanes | None = None
         self._local = threading.local()
         self._lock = threading.Lock()
         self._clones: list[Store] = []
         self._first_taken = False
 
-    def _executor(self) -> ThreadPoolExecutor:
+    def _executor(self) -> Lanes:
         if self._pool is None:
             self._first_taken = False
-            self._pool = ThreadPoolExecutor(
-                max_workers=max(1, self.sync.connections),
-                thread_name_prefix="mjv-state",
-                initializer=self._bind,
-            )
+            self._pool = Lanes(max(1, self.sync.connections), self._bind, "mjv-state")
         return self._pool
 
     def _bind(self) -> None:
@@ -125,24 +125,25 @@ class AsyncStore:
         store: Store = getattr(self._local, "store", self.sync)
         return store
 
-    async def _do(self, fn: Callable[[Store], T]) -> T:
+    async def _do(self, fn: Callable[[Store], T], *, urgent: bool = False) -> T:
         """Run ``fn`` with the store of whichever worker thread takes it."""
         if self.inline:
             return fn(self.sync)
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor(), lambda: fn(self._mine()))
+        call = self._executor().submit(lambda: fn(self._mine()), urgent=urgent)
+        return await asyncio.wrap_future(call)
 
     async def run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run ``fn`` (anything that uses ``sync``) on a worker thread; its result."""
         if self.inline:
             return fn(*args, **kwargs)
         call = functools.partial(fn, *args, **kwargs)
-        return await asyncio.get_running_loop().run_in_executor(self._executor(), call)
+        return await asyncio.wrap_future(self._executor().submit(call))
 
     def post(self, fn: Callable[P, object], *args: P.args, **kwargs: P.kwargs) -> Future[object]:
         """Queue ``fn`` on a worker thread without waiting for it."""
         if not self.inline:
-            return self._executor().submit(fn, *args, **kwargs)
+            urgent = getattr(fn, "__name__", "") in URGENT
+            return self._executor().submit(functools.partial(fn, *args, **kwargs), urgent=urgent)
         done: Future[object] = Future()
         try:
             done.set_result(fn(*args, **kwargs))
@@ -155,7 +156,7 @@ class AsyncStore:
         (a later call starts again)."""
         pool, self._pool = self._pool, None
         if pool is not None:
-            pool.shutdown(wait=True)
+            pool.shutdown()
         with self._lock:
             clones, self._clones = self._clones, []
         for clone in clones:
@@ -234,7 +235,8 @@ class AsyncStore:
             loop.call_soon_threadsafe(_settle, answer, got, None)
             sent.wait(SEND_HOLD)
 
-        self._executor().submit(intent)
+        # Ahead of the calls queued for the connections: a slot waits for this request.
+        self._executor().submit(intent, urgent=True)
         return await answer
 
 

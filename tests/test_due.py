@@ -62,6 +62,14 @@ def test_next_poll_takes_the_first_task_due_within_the_interval_only() -> None:
     assert next_poll([later, second, first], 10.105, 0.15) == 0.15  # nothing due in the interval
 
 
+def test_no_extra_poll_when_the_interval_comes_nearly_as_soon() -> None:
+    end = EndEstimate()
+    end.observe(0.0, "10%")
+    end.observe(1.0, "50%")  # due at 2.255
+    assert next_poll([end], 2.24, 0.02) == 0.02  # the interval's poll is 5 ms after it
+    assert next_poll([end], 2.2, 0.15) == pytest.approx(0.055)  # 95 ms before it: worth it
+
+
 def test_a_due_estimate_in_the_past_polls_at_once() -> None:
     end = EndEstimate()
     end.observe(0.0, "10%")

@@ -22,6 +22,7 @@ MIN_SPAN = 10  # percentage points between the two polls the rate comes from
 MIN_RATE = 1e-6  # points per second below which no end is estimated
 RECENT = 5  # polls whose bounds are compared (older ones carry more of the rate's error)
 AFTER = 0.005  # seconds past the estimate: the provider's end is not earlier than the bound
+MIN_GAIN = 0.025  # seconds a poll must come before the next interval's to be worth a request
 
 
 def percent(progress: str) -> int | None:
@@ -63,9 +64,10 @@ class EndEstimate:
         return min(seen + (100 - value) / rate for seen, value in self._recent) + AFTER
 
     def pending(self, before: float) -> float | None:
-        """The estimate if it falls before ``before`` and no poll was made for it yet."""
+        """The estimate if it falls ``MIN_GAIN`` before ``before`` and no poll was made for
+        it yet (a poll a few milliseconds early gains nothing: polls every 20 ms, say)."""
         due = None if self._taken else self.due()
-        return due if due is not None and due < before else None
+        return due if due is not None and due < before - MIN_GAIN else None
 
     def take(self) -> None:
         """A poll is made for this estimate: it is not offered again."""

@@ -7,7 +7,9 @@ simulator's first charged submission to the last runner's exit. Also reported: s
 round trips per job (the proxy reads PostgreSQL's wire protocol; SQLite's statements are
 counted by a trace callback in each runner). Where the makespan went: ``last_task_end`` (the
 last task's end), ``idle_slot_seconds`` (slot time left unused before it) and ``tail`` (from
-it to the last runner's exit). ``--profile`` adds each store method's calls and time per job
+it to the last runner's exit), ``first_round_s`` (the first tasks' start spread) and
+``hand_over_ms`` (slot time between a task's end and the next start on its slot, mean and
+median). ``--profile`` adds each store method's calls and time per job
 on PostgreSQL, and when its last call ended after the last task.
 
     python benchmarks/bench_team.py [--runners 4] [--delay-ms 10] [--jobs 36] [--slots 6]
@@ -18,9 +20,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import heapq
 import json
 import math
 import os
+import statistics
 import struct
 import subprocess
 import sys
@@ -309,6 +313,7 @@ def main() -> int:
             print(json.dumps({"store": "postgres", "delay_ms": args.delay_ms} | figures))
             if profile:
                 print(json.dumps({"profile": _profile(profile, args.jobs, last_end)}))
+                print(json.dumps({"intents_per_runner": _intents(profile)}))
                 if args.trace:
                     _print_tail(profile.with_suffix(".trace"), last_end)
                     ends = [round(1000 * (at - last_end)) for at in exits]  # type: ignore[attr-defined]
@@ -342,12 +347,28 @@ def _timeline(sim: Simulator, end: float, job_seconds: float) -> dict[str, float
     last_end = max(starts) + job_seconds - first
     busy = len(starts) * job_seconds
     slots = sim.provider.book().slots
+    gaps = _hand_overs(starts, slots, job_seconds)
     return {
         "last_task_end_at": first + last_end,  # popped by main (for the profile)
         "last_task_end": round(last_end, 3),
         "idle_slot_seconds": round(slots * last_end - busy, 2),
+        "first_round_s": round(starts[min(slots, len(starts)) - 1] - first, 3),
+        "hand_over_ms": round(1000 * statistics.mean(gaps), 1) if gaps else 0.0,
+        "hand_over_median_ms": round(1000 * statistics.median(gaps), 1) if gaps else 0.0,
         "tail": round(end - first - last_end, 3),
     }
+
+
+def _hand_overs(starts: list[float], slots: int, job_seconds: float) -> list[float]:
+    """Each task's start after the end of the task before it on its slot (the slot freed
+    first): the slot time between two tasks. The first ``slots`` tasks start on free slots."""
+    ends: list[float] = []
+    gaps = []
+    for start in starts:  # sorted
+        if len(ends) == slots:
+            gaps.append(start - heapq.heappop(ends))
+        heapq.heappush(ends, start + job_seconds)
+    return gaps
 
 
 def _profile(path: Path, jobs: int, last_end: float) -> dict[str, dict[str, float]]:
@@ -369,6 +390,12 @@ def _profile(path: Path, jobs: int, last_end: float) -> dict[str, dict[str, floa
         }
         for name, (c, t, last) in ranked
     }
+
+
+def _intents(path: Path) -> list[int]:
+    """How many paid sends each runner made (its ``record_intent`` calls)."""
+    lines = path.read_text().splitlines()
+    return sorted(int(json.loads(line).get("record_intent", [0])[0]) for line in lines)
 
 
 def _print_tail(path: Path, last_end: float) -> None:

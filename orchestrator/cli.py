@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import importlib
 import io
 import os
@@ -396,6 +397,10 @@ def main(
         if real:
             _settle(guarded_out)
             _settle(guarded_err)
+            # The process ends next; its last collection and the teardown of what it frees
+            # took 80-130 ms after a run (0.5 s for four runners ending at once on two cores).
+            # Everything the command opened is closed by now: the OS takes the memory back.
+            gc.freeze()
 
 
 def _dispatch(argv: Sequence[str] | None, out: TextIO, err: TextIO) -> int:

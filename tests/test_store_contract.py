@@ -6,8 +6,9 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from store_support import BACKENDS, Opener, fresh_location, opener
@@ -494,3 +495,57 @@ def test_slot_holders_counts_the_runners_sharing_an_account(store: Store) -> Non
     assert store.slot_holders("acct") == 2
     store.release_slot("acct", OTHER)
     assert store.slot_holders("acct") == 1
+
+
+def test_a_first_intent_on_postgres_is_one_statement_outside_a_transaction(
+    store: Store, location: str
+) -> None:
+    # The intent is on the way from a free slot to the next paid request: one round trip.
+    if not location.startswith("postgresql:"):
+        pytest.skip("SQLite has no data-modifying WITH: the full transaction, no round trips")
+    link = store.link  # type: ignore[attr-defined]
+    sent: list[str] = []
+    execute, transaction = link.execute, link.transaction
+
+    def counted(sql: str, args: Sequence[Any] = ()) -> Any:
+        sent.append(sql)
+        return execute(sql, args)
+
+    def refused() -> Any:
+        raise AssertionError("a first intent opened a transaction")
+
+    store.claim("k1", ME, 60)
+    link.execute, link.transaction = counted, refused
+    try:
+        assert store.record_intent("k1", ME, 0.35) == 1
+    finally:
+        link.execute, link.transaction = execute, transaction
+    assert len(sent) == 1
+    assert store.totals().reserved == pytest.approx(0.35)
+    assert [(a.attempt, a.outcome) for a in store.attempts("k1")] == [(1, None)]
+    assert store.attempts("k1")[0].sent_key == "k1-a1"
+
+
+@pytest.mark.parametrize("why", ["lease lost", "sent before", "refused before"])
+def test_a_first_intent_that_cannot_go_the_short_way_goes_the_long_one(
+    store: Store, why: str
+) -> None:
+    store.claim("k1", ME, 60)
+    if why == "lease lost":
+        store.release("k1", ME)
+        store.claim("k1", OTHER, 60)
+        with pytest.raises(LeaseLostError):
+            store.record_intent("k1", ME, 0.35)
+        assert store.totals().reserved == 0.0 and store.attempts("k1") == []
+        return
+    if why == "sent before":  # in doubt: the first attempt is closed, the second one sent
+        assert store.record_intent("k1", ME, 0.35) == 1
+        assert store.record_intent("k1", ME, 0.35) == 2
+        assert [a.outcome for a in store.attempts("k1")] == ["in_doubt", None]
+        assert store.totals().reserved == pytest.approx(0.7)
+        return
+    assert store.record_intent("k1", ME, 0.35) == 1
+    store.record_rejected("k1", "queue full", owner=ME)  # pending again, after attempt 1
+    assert store.record_intent("k1", ME, 0.35) == 2
+    assert [a.outcome for a in store.attempts("k1")] == ["rejected", None]
+    assert store.totals().reserved == pytest.approx(0.35)

@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from orchestrator.client import Task
+from orchestrator.engine.due import EndEstimate, next_poll
 from orchestrator.errors import ProviderError, ServerError, TaskNotFoundError, TaskTimeoutError
 
 BATCH = 100  # ids per list-by-condition request
@@ -25,6 +26,7 @@ class _Watch:
     misses: int = 0
     last: str = "not seen yet"  # the last status the provider reported
     seen: set[str] = field(default_factory=set)
+    end: EndEstimate = field(default_factory=EndEstimate)  # for a poll when it is due
 
 
 class Poller:
@@ -78,7 +80,8 @@ class Poller:
             if not self._watches:
                 self._wake.clear()
                 await self._wake.wait()
-            await self._sleep(self._interval)
+            ends = (watch.end for watch in self._watches.values())
+            await self._sleep(next_poll(ends, self._clock(), self._interval))
             try:
                 await self.tick()
             except Exception as exc:  # a dead poller would leave every job waiting forever
@@ -129,6 +132,7 @@ class Poller:
     def _observe(self, task_id: str, watch: _Watch, task: Task) -> None:
         watch.misses = 0
         watch.last = task.status or "blank"
+        watch.end.observe(self._clock(), task.progress)
         if watch.on_progress is not None and task.status not in watch.seen:
             watch.seen.add(task.status)
             watch.on_progress(task)

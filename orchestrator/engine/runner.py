@@ -192,10 +192,13 @@ class _Runner:
                 helper.cancel()
             await asyncio.gather(*helpers, return_exceptions=True)
             await self.submitter.drain()
-            await self._release_leases()
-            self.checks.close()
-            remove_stale_parts(self.rt.output_dir)  # a killed run's, too young at the start
-            self.results = await store.run(store.sync.snapshot)  # one read, not one a question
+            released = self._spawn(self._release_leases())  # beside the snapshot: no lease in it
+            try:
+                self.checks.close()
+                remove_stale_parts(self.rt.output_dir)  # a killed run's, too young at the start
+                self.results = await store.run(store.sync.snapshot)  # one read, not one a question
+            finally:
+                await released
             failure = await store.run(save_manifest, self.campaign, self.results)
             store.shutdown()  # its queue is empty by now
         report = self._report()

@@ -29,6 +29,7 @@ class Dialect:
     # each on PostgreSQL, where runners far from the database overlap them
     snapshot: str  # first statement of a transaction that must read one snapshot ("": none)
     lock_campaigns: str  # keeps campaigns from appearing during an import ("": none needed)
+    modifying_with: bool = False  # UPDATE/INSERT inside WITH: a first intent in one statement
 
     def lock_of(self, alias: str) -> str:
         """The row lock of a SELECT joining other tables: only ``alias``'s rows are locked."""
@@ -54,6 +55,7 @@ POSTGRES = Dialect(
     4,
     "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ",
     "LOCK TABLE campaigns IN SHARE ROW EXCLUSIVE MODE",
+    modifying_with=True,
 )
 
 

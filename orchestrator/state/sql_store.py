@@ -16,6 +16,7 @@ from typing import Self
 
 from orchestrator.state import dump, rows, wakeups
 from orchestrator.state.dialect import Link
+from orchestrator.state.first_send import first_send
 from orchestrator.state.leases import LeaseBook
 from orchestrator.state.lifecycle import Action, Status, target
 from orchestrator.state.qc_records import SharedQc
@@ -170,6 +171,9 @@ class SqlStore(SqlLeases, SharedQc):
         self, key: str, owner: str, reserved: float, *, sent_key: str | None = None
     ) -> int:
         """Commit the intent to submit (-> submitting); returns the new attempt's number."""
+        first_key = sent_key or f"{key[:32]}-a1"
+        if first_send(self.link, self.campaign, key, owner, to_micros(reserved), first_key):
+            return 1
         steps = self._steps
         with self.link.transaction():
             status, attempt = steps.begin(key, Action.SUBMIT, owner)

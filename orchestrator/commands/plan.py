@@ -117,13 +117,13 @@ def _build(
 def _plan_all(
     campaign: Campaign, location: str | None, default: Path, keep: Callable[[str], bool]
 ) -> Plan:
-    # Imported here: a plan without state (the CI case) need not load the engine.
-    from orchestrator.qc.campaign import failed_checks
+    # Imported here: a plan without state (the CI case) need not load the engine (nor asyncio).
     from orchestrator.state import locate_state, open_state, state_found
 
     if not state_found(location, default_path=default):
         return _plan_from_manifest(campaign, keep)
     from orchestrator.engine.status import classify, done_keys
+    from orchestrator.qc.campaign import failed_checks
 
     where = locate_state(location, default_path=default)
     with open_state(location, campaign.name, default_path=default) as store:

@@ -38,6 +38,7 @@ def __getattr__(name: str) -> Any:
         return AsyncStore
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
+
 __all__ = [
     "KINDS",
     "SCHEMA_VERSION",

@@ -54,9 +54,10 @@ def row_text(row: PlanRow, shared: dict[Any, str], piece: Callable[[Any], Any]) 
 def _middle(row: PlanRow, job: Job, shared: dict[Any, str], piece: Callable[[Any], Any]) -> str:
     """The fields from ``prompt`` to ``submissions``, made once for the rows that share them
     (the takes and images of one prompt and matrix row)."""
+    share = _shareable(row.seconds)
     key = (job.prompt, job.prompt_name, row.seconds, id(job.settings), row.status,
            row.video_submissions)  # fmt: skip
-    found = shared.get(key)
+    found = shared.get(key) if share else None
     if found is None:
         settings = _shared(job.settings, shared, piece)
         found = (
@@ -64,19 +65,19 @@ def _middle(row: PlanRow, job: Job, shared: dict[Any, str], piece: Callable[[Any
             f'"seconds": {row.seconds!r}, "settings": {settings}, '
             f'"status": {_text(row.status)}, "submissions": {row.video_submissions}, '
         )
-        if _shareable(row.seconds):
+        if share:
             shared[key] = found
     return found
 
 
 def _shared_cost(row: PlanRow, shared: dict[Any, str]) -> str:
     """``_cost(row)``, made once per (known cost, unpriced) pair."""
+    if not _shareable(row.known_cost) or type(row.unpriced) is not int:
+        return _cost(row)
     key = (row.known_cost, row.unpriced)
     found = shared.get(key)
     if found is None:
-        found = _cost(row)
-        if _shareable(row.known_cost) and type(row.unpriced) is int:
-            shared[key] = found
+        found = shared[key] = _cost(row)
     return found
 
 

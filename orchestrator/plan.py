@@ -6,6 +6,7 @@ from collections import Counter
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from orchestrator.frozen import fast_constructor
 from orchestrator.graph import Kind, pending_counts
 from orchestrator.model import Campaign, Job, JobStatus, Settings
 from orchestrator.qc.worst import RetakeWorstCase, worst_case
@@ -168,6 +169,7 @@ def _price_of_settings(pricing: Mapping[str, float]) -> Callable[[Settings], flo
 
 
 _NEW = JobStatus.NEW  # a hot loop's constant: an enum member lookup costs more than a local
+_new_row = fast_constructor(PlanRow)  # PlanRow(...), made once per job: a faster path
 
 
 def _new_rows(
@@ -185,7 +187,7 @@ def _new_rows(
             cost = made[key] = row.video_submissions, row.seconds, row.known_cost, row.unpriced
         submissions, seconds, known, unpriced = cost
         rows.append(
-            PlanRow(job.name, job.fingerprint, _NEW, job, submissions, seconds, (), (), known,
+            _new_row(job.name, job.fingerprint, _NEW, job, submissions, seconds, (), (), known,
                     unpriced)
         )  # fmt: skip
     return tuple(rows)
@@ -211,7 +213,7 @@ def _row(
     price = price_of(job.settings)
     known = round((price or 0.0) * submissions, 6)
     unpriced = submissions if price is None else 0
-    return PlanRow(
+    return _new_row(
         job.name, job.fingerprint, status, job, submissions, seconds, reasons, broken, known,
         unpriced,
     )  # fmt: skip

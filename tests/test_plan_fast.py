@@ -11,7 +11,8 @@ import io
 import json
 import random
 import re
-from dataclasses import replace
+from dataclasses import FrozenInstanceError, asdict, dataclass, replace
+from dataclasses import fields as fields_of
 from pathlib import Path
 
 import pytest
@@ -19,8 +20,9 @@ from test_plan_stream import _campaign
 
 from orchestrator import terminal
 from orchestrator.commands.plan import _row_json, _row_text
-from orchestrator.model import JobStatus
-from orchestrator.plan import _row, build_plan
+from orchestrator.frozen import fast_constructor
+from orchestrator.model import Extension, ImageSource, Job, JobStatus, Settings
+from orchestrator.plan import PlanRow, _row, build_plan
 from orchestrator.spec import load_campaign
 from orchestrator.terminal import SafeStream, defuse_commands
 
@@ -122,3 +124,63 @@ def test_rows_sharing_their_text_are_written_like_json_dumps_in_one_plan() -> No
         )
         expected = json.dumps(_row_json(varied), sort_keys=True, ensure_ascii=False)
         assert _row_text(varied, shared) == expected
+
+
+def _random_job(rng: random.Random) -> dict[str, object]:
+    image = ImageSource(f"i{rng.randrange(9)}", "url", url="https://cdn.example.com/a.png")
+    steps = tuple(
+        Extension(k + 1, rng.choice([None, "on"]), "low", 0, f"{k:064x}")
+        for k in range(rng.randrange(3))
+    )
+    fields: dict[str, object] = {
+        "name": f"job-{rng.randrange(10**6)}",
+        "fingerprint": f"{rng.getrandbits(256):064x}",
+        "image": image,
+        "prompt_name": rng.choice([None, "p"]),
+        "prompt": rng.choice([None, "a prompt", "é"]),
+        "settings": Settings(batch_size=rng.choice([1, 2, 4])),
+        "take": rng.randrange(1, 4),
+        "output_name": "out",
+        "extensions": steps,
+    }
+    optional = {
+        "matrix": (("mood", "warm"),),
+        "variables": {"a": 1},
+        "retake": 2,
+        "provider": "kie",
+    }
+    fields |= {key: value for key, value in optional.items() if rng.random() < 0.5}
+    return fields
+
+
+def test_the_fast_constructor_makes_what_the_class_makes() -> None:
+    rng = random.Random(18)
+    make_job, make_row = fast_constructor(Job), fast_constructor(PlanRow)
+    for _ in range(300):
+        fields = _random_job(rng)
+        job, fast = Job(**fields), make_job(**fields)  # type: ignore[arg-type]
+        assert type(fast) is Job
+        assert fast == job and hash(fast) == hash(job) and repr(fast) == repr(job)
+        assert asdict(fast) == asdict(job)
+        assert fast.qc == job.qc and fast.awaiting == job.awaiting == ()  # the defaults
+        assert replace(fast, take=9) == replace(job, take=9)
+        with pytest.raises(FrozenInstanceError):
+            fast.name = "other"  # type: ignore[misc]
+        positional = [getattr(job, f.name) for f in fields_of(Job)]
+        assert make_job(*positional) == job
+        row = (job.name, job.fingerprint, JobStatus.NEW, job, 1, 5.0, (), (), 0.6, 0)
+        assert make_row(*row) == PlanRow(*row)
+
+
+def test_the_fast_constructor_refuses_what_it_cannot_copy() -> None:
+    @dataclass
+    class Mutable:
+        a: int
+
+    @dataclass(frozen=True)
+    class NoSlots:
+        a: int
+
+    for cls in (Mutable, NoSlots, int):
+        with pytest.raises(TypeError, match="frozen dataclass with slots"):
+            fast_constructor(cls)

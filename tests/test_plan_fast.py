@@ -24,6 +24,7 @@ from orchestrator.frozen import fast_constructor
 from orchestrator.model import Extension, ImageSource, Job, JobStatus, Settings
 from orchestrator.plan import PlanRow, _row, build_plan
 from orchestrator.spec import load_campaign
+from orchestrator.spec.identity import extension_fingerprint, extension_hasher
 from orchestrator.terminal import SafeStream, defuse_commands
 
 _COMMAND_START = re.compile(r"(^|\n)([^\S\n]*):(?=:)")
@@ -184,3 +185,61 @@ def test_the_fast_constructor_refuses_what_it_cannot_copy() -> None:
     for cls in (Mutable, NoSlots, int):
         with pytest.raises(TypeError, match="frozen dataclass with slots"):
             fast_constructor(cls)
+
+
+def test_the_step_hasher_gives_the_extension_fingerprint() -> None:
+    rng = random.Random(4)
+    for _ in range(2000):
+        prompt = rng.choice([None, "", "on", 'a "quoted" é\n', "日本"])
+        motion, index = rng.choice(["low", "high", "ü"]), rng.randrange(4)
+        parent = f"{rng.getrandbits(256):064x}"
+        expected = extension_fingerprint(parent, prompt, motion, index)
+        assert extension_hasher(prompt, motion, index)(parent) == expected
+
+
+STEPS = """\
+version: 1
+campaign: steps
+images:
+  a: {url: "https://cdn.example.com/a.png"}
+  b: {url: "https://cdn.example.com/b.png"}
+prompts:
+  p: "a {{ mood }} shot"
+jobs:
+  - images: [a, b]
+    prompts: [p]
+    takes: 2
+    matrix: {mood: [warm, cold], motion: [low, high], batch_size: [2, 4]}
+    extend: [{}, {motion: high, index: 1}, {index: approved}, {}]
+  - images: [a]
+    prompts: [p]
+    vars: {mood: x}
+    extend: [{prompt: "on {{ image }}"}, {}]
+"""
+
+
+def test_steps_made_once_per_matrix_row_chain_like_each_jobs_own(tmp_path: Path) -> None:
+    spec = tmp_path / "steps.yaml"
+    spec.write_text(STEPS, encoding="utf-8")
+    jobs = load_campaign(spec).jobs
+    assert len(jobs) == 2 * 2 * 2 * 2 * 2 + 1
+    for job in jobs:
+        parent = job.fingerprint
+        for step in job.extensions:
+            assert step.fingerprint == extension_fingerprint(
+                parent, step.prompt, step.motion, step.index
+            )
+            parent = step.fingerprint
+        if job.name == "a-p":  # the second entry: a prompt rendered per job
+            assert [s.prompt for s in job.extensions] == ["on a", None]
+            continue
+        motion = job.settings.motion
+        assert [(s.step, s.motion, s.index) for s in job.extensions] == [
+            (1, motion, 0),
+            (2, "high", 1),
+        ]
+        assert [(s.step, s.motion, s.index) for s in job.awaiting] == [
+            (3, motion, None),
+            (4, motion, 0),
+        ]
+    assert len({job.extensions[1].fingerprint for job in jobs}) == len(jobs)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import itertools
 import posixpath
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from orchestrator.spec.identity import (
     encode_image,
     encode_settings,
     extension_fingerprint,
+    extension_hasher,
     hash_job,
 )
 from orchestrator.spec.images import ImageTable
@@ -112,6 +114,30 @@ COUNTED = Job("", "", ImageSource("", "url"), None, None, Settings(), 1, "")
 _PER_JOB = frozenset({"image", "take", "job"})
 # (step index, motion or None for the job's, index of the clip extended, prompt path or None)
 _StepSpec = tuple[int, str | None, Any, JsonPath | None]  # index: an int or APPROVED
+# A matrix row's extension plan when no step renders a prompt: what each planned step hashes
+# its parent with (the same for every job of the row), and the steps awaiting a review.
+_FixedSteps = tuple[
+    tuple[tuple[int, str, int, Callable[[str], str]], ...], tuple[AwaitingStep, ...]
+]
+
+
+def _fixed_steps(steps: tuple[Extension, ...], awaiting: tuple[AwaitingStep, ...]) -> _FixedSteps:
+    """What a matrix row's first job's steps say of every other job of the row."""
+    planned = tuple(
+        (e.step, e.motion, e.index, extension_hasher(e.prompt, e.motion, e.index)) for e in steps
+    )
+    return planned, awaiting
+
+
+def _chained(
+    planned: tuple[tuple[int, str, int, Callable[[str], str]], ...], parent: str
+) -> tuple[Extension, ...]:
+    """A job's planned steps, each fingerprint chained on the one before (its base's first)."""
+    steps = []
+    for step, motion, index, hashed in planned:
+        parent = hashed(parent)
+        steps.append(_new_extension(step, None, motion, index, parent))
+    return tuple(steps)
 
 
 def _step_spec(i: int, k: int, step: dict[str, Any]) -> _StepSpec:
@@ -126,6 +152,7 @@ class _Expander:
         self.build = build
         self.prompts: dict[tuple[str, int], str | None] = {}  # (prompt, row) -> rendered
         self.steps: list[_StepSpec] = []  # the extension steps of the entry being expanded
+        self.fixed_steps: dict[int, _FixedSteps] = {}  # id(variant) -> its steps, if fixed
         self.spec_stem = Path(doc.file).stem
         self.doc, self.images, self.templates = doc, images, templates
         self.data: dict[str, Any] = doc.data
@@ -155,6 +182,7 @@ class _Expander:
         name_template = self.name_template(i, entry, rows)
         variants = [self.variant(i, entry, row, prompts) for row in rows]
         self.prompts.clear()
+        self.fixed_steps.clear()  # keyed by the ids of this entry's variants
         self.steps = [_step_spec(i, k, step) for k, step in enumerate(entry.get("extend", []))]
         jobs = []
         for source, prompt_name, variant in itertools.product(sources, prompts, variants):
@@ -238,7 +266,13 @@ class _Expander:
             return COUNTED
         pieces = image_json, variant.end_json, prompt, variant.settings_json, take
         base = hash_job(*pieces, provider=variant.provider)
-        extensions, awaiting = self.extensions(i, entry, settings, context, base, name)
+        fixed = self.fixed_steps.get(id(variant))
+        if fixed is not None:
+            extensions, awaiting = _chained(fixed[0], base), fixed[1]
+        else:
+            extensions, awaiting = self.extensions(i, entry, settings, context, base, name)
+            if not any(path for *_, path in self.steps):  # no prompt to render: fixed steps
+                self.fixed_steps[id(variant)] = _fixed_steps(extensions, awaiting)
         return _new_job(
             name,
             base,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
@@ -89,6 +90,19 @@ def extension_fingerprint(parent: str, prompt: str | None, motion: str, index: i
         f'"prompt":{_text_json(prompt)}}}'
     )
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def extension_hasher(prompt: str | None, motion: str, index: int) -> Callable[[str], str]:
+    """``lambda parent: extension_fingerprint(parent, prompt, motion, index)``, with the text
+    around the parent made once (the steps of a matrix row's jobs differ by parent alone)."""
+    head = f'{{"index":{index},"motion":{_text_json(motion)},"parent":"'.encode()
+    tail = f'","prompt":{_text_json(prompt)}}}'.encode()
+    sha256 = hashlib.sha256
+
+    def hashed(parent: str) -> str:
+        return sha256(head + parent.encode() + tail).hexdigest()
+
+    return hashed
 
 
 def encode_image(image: ImageSource | None) -> str:

@@ -40,10 +40,14 @@ def row_text(row: PlanRow, shared: dict[Any, str], piece: Callable[[Any], Any]) 
     end = "null" if job.end_image is None else _shared(job.end_image, shared, piece)
     image = shared.get(id(job.image)) or _shared(job.image, shared, piece)
     waiting = _waiting(job.awaiting) if job.awaiting else ""
-    steps = ", ".join([_step(step, shared) for step in job.extensions])
+    steps = job.extensions
+    if len(steps) == 1:  # the common case, without a list and a join
+        listed = _step(steps[0], shared)
+    else:
+        listed = ", ".join([_step(step, shared) for step in steps])
     return (
         f'{{"cost": {_shared_cost(row, shared)}, "damaged": {damaged}, "end_image": {end}, '
-        f'"extensions": [{steps}], '
+        f'"extensions": [{listed}], '
         f'"fingerprint": {_text(row.fingerprint)}, "image": {image}, '
         f'"key": {_text(job.fingerprint[:32])}, "name": {_text(row.name)}, '
         f'"output": {_text(job.output_name)}, {_middle(row, job, shared, piece)}'

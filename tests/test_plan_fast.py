@@ -23,7 +23,7 @@ from orchestrator.commands.plan import _row_json, _row_text
 from orchestrator.frozen import fast_constructor
 from orchestrator.model import Extension, ImageSource, Job, JobStatus, Settings
 from orchestrator.plan import PlanRow, _row, build_plan
-from orchestrator.spec import load_campaign
+from orchestrator.spec import load_campaign, reserved
 from orchestrator.spec.identity import extension_fingerprint, extension_hasher
 from orchestrator.terminal import SafeStream, defuse_commands
 
@@ -243,3 +243,26 @@ def test_steps_made_once_per_matrix_row_chain_like_each_jobs_own(tmp_path: Path)
             (4, motion, 0),
         ]
     assert len({job.extensions[1].fingerprint for job in jobs}) == len(jobs)
+
+
+def _reserved_slow(folder: str, stem: str) -> str | None:
+    """``reserved_problem`` with the regex run on every part."""
+    parts = folder.split("/")
+    if parts[0].lower() in reserved._top_names(stem):
+        return f"{parts[0]!r} is a name mjv writes in the output folder"
+    for part in parts:
+        found = reserved._REFUSED.fullmatch(part)
+        if found and found.group(1) is not None:
+            return f"{part!r} is a name mjv writes in a job folder"
+        if found:
+            return f"{part!r} is hidden or a temporary file's name"
+    return None
+
+
+def test_reserved_names_with_the_shortcut_equal_the_regex_on_every_part() -> None:
+    pieces = ["a", "clip-", "1", ".mp4", "versions", ".", "part", ".tmp", "/", "CLIP-", "ext2-"]
+    pieces += ["manifest.json", "Report.HTML", "spec.yaml", "é", "VERSIONS", "x.PART"]
+    rng = random.Random(12)
+    for _ in range(5000):
+        folder = "".join(rng.choice(pieces) for _ in range(rng.randrange(1, 5)))
+        assert reserved.reserved_problem(folder, "spec") == _reserved_slow(folder, "spec"), folder

@@ -24,7 +24,14 @@ from orchestrator.frozen import fast_constructor
 from orchestrator.model import Extension, ImageSource, Job, JobStatus, Settings
 from orchestrator.plan import PlanRow, _row, build_plan
 from orchestrator.spec import load_campaign, reserved
-from orchestrator.spec.identity import extension_fingerprint, extension_hasher
+from orchestrator.spec.identity import (
+    encode_image,
+    encode_settings,
+    extension_fingerprint,
+    extension_hasher,
+    hash_job,
+    job_hasher,
+)
 from orchestrator.terminal import SafeStream, defuse_commands
 
 _COMMAND_START = re.compile(r"(^|\n)([^\S\n]*):(?=:)")
@@ -266,3 +273,17 @@ def test_reserved_names_with_the_shortcut_equal_the_regex_on_every_part() -> Non
     for _ in range(5000):
         folder = "".join(rng.choice(pieces) for _ in range(rng.randrange(1, 5)))
         assert reserved.reserved_problem(folder, "spec") == _reserved_slow(folder, "spec"), folder
+
+
+def test_the_job_hasher_gives_the_job_fingerprint() -> None:
+    rng = random.Random(5)
+    images = [encode_image(ImageSource("a", "url", url="https://cdn.example.com/é.png"))]
+    images.append(encode_image(ImageSource("s", "imagine", imagine='a "still"', pick=2)))
+    for _ in range(2000):
+        end = rng.choice([None, ImageSource("e", "file", sha256="0" * 64)])
+        settings = encode_settings(Settings(batch_size=rng.choice([1, 2]), loop=rng.random() < 0.5))
+        provider = rng.choice(["cometapi", "kie", "apimart"])
+        image, take = rng.choice(images), rng.randrange(1, 5)
+        prompt = rng.choice([None, "", "on", 'a "quoted" é\n'])
+        expected = hash_job(image, encode_image(end), prompt, settings, take, provider)
+        assert job_hasher(encode_image(end), settings, provider)(image, prompt, take) == expected

@@ -3,12 +3,15 @@
 Run: .venv/bin/python benchmarks/bench_plan.py [--jobs N] [--runs N]
 Each command runs as a whole process (start-up included) writing to a file; its peak memory
 is the child's own (wait4's ru_maxrss). `mjv validate` of the same spec (load, check, expand,
-no output) runs alongside as the floor that the plan's output adds to.
+no output) runs alongside as the floor that the plan's output adds to. The package's bytecode
+is compiled first, as an install leaves it: with PYTHONDONTWRITEBYTECODE set (as in some shells
+and CI images) a stale cache would otherwise be recompiled by every run (about 60 ms).
 """
 
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import os
 import statistics
@@ -84,6 +87,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     mjv = [sys.executable, "-m", "orchestrator"]
+    compileall.compile_dir(Path(__file__).resolve().parent.parent / "orchestrator", quiet=1)
     with tempfile.TemporaryDirectory() as folder:
         spec, out = Path(folder) / "bench.yaml", Path(folder) / "out.json"
         spec.write_text(campaign_yaml(args.jobs), encoding="utf-8")

@@ -108,10 +108,10 @@ def pending_counts(jobs: Iterable[Job], done: Collection[str]) -> dict[tuple[Kin
         if key not in seen:
             seen.add(key)
             counts[video] = counts.get(video, 0) + 1
-        extensions = [e.fingerprint for e in job.extensions if e.fingerprint not in seen]
-        if extensions:
-            seen.update(extensions)
-            counts[extend] = counts.get(extend, 0) + len(extensions)
+        for step in job.extensions:  # a loop, not a list per job: this runs per job of a plan
+            if step.fingerprint not in seen:
+                seen.add(step.fingerprint)
+                counts[extend] = counts.get(extend, 0) + 1
     return counts
 
 

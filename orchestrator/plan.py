@@ -6,6 +6,7 @@ from collections import Counter
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from orchestrator.frozen import fast_constructor
 from orchestrator.graph import Kind, pending_counts
 from orchestrator.model import Campaign, Job, JobStatus, Settings
 from orchestrator.qc.worst import RetakeWorstCase, worst_case
@@ -131,10 +132,12 @@ def build_plan(
     )
     counts = pending_counts(work, done)
     price = _price_of_settings(campaign.pricing)
-    rows = tuple(
-        _row(price, job, known.get(job.name, JobStatus.NEW), done, why, damaged)
-        for job in campaign.jobs
-    )
+    if known or done or why or damaged:
+        rows = tuple(
+            _row(price, job, known.get(job.name, _NEW), done, why, damaged) for job in campaign.jobs
+        )
+    else:  # nothing ran (the CI case): rows made from what their settings and steps decide
+        rows = _new_rows(price, campaign.jobs)
     rows += tuple(PlanRow(name, "", JobStatus.ORPHANED, None, 0, 0.0) for name in orphaned)
     return Plan(
         campaign=campaign.name,
@@ -165,6 +168,31 @@ def _price_of_settings(pricing: Mapping[str, float]) -> Callable[[Settings], flo
     return price
 
 
+_NEW = JobStatus.NEW  # a hot loop's constant: an enum member lookup costs more than a local
+_new_row = fast_constructor(PlanRow)  # PlanRow(...), made once per job: a faster path
+
+
+def _new_rows(
+    price_of: Callable[[Settings], float | None], jobs: Sequence[Job]
+) -> tuple[PlanRow, ...]:
+    """The rows of ``jobs`` when every one is new: ``_row``'s, made once per (settings object,
+    number of steps) and shared by every job with both (a matrix row's jobs)."""
+    made: dict[tuple[int, int], tuple[int, float, float, int]] = {}
+    rows = []
+    for job in jobs:
+        key = (id(job.settings), len(job.extensions))
+        cost = made.get(key)
+        if cost is None:
+            row = _row(price_of, job, _NEW, (), {}, {})
+            cost = made[key] = row.video_submissions, row.seconds, row.known_cost, row.unpriced
+        submissions, seconds, known, unpriced = cost
+        rows.append(
+            _new_row(job.name, job.fingerprint, _NEW, job, submissions, seconds, (), (), known,
+                    unpriced)
+        )  # fmt: skip
+    return tuple(rows)
+
+
 def _row(
     price_of: Callable[[Settings], float | None],
     job: Job,
@@ -185,7 +213,7 @@ def _row(
     price = price_of(job.settings)
     known = round((price or 0.0) * submissions, 6)
     unpriced = submissions if price is None else 0
-    return PlanRow(
+    return _new_row(
         job.name, job.fingerprint, status, job, submissions, seconds, reasons, broken, known,
         unpriced,
     )  # fmt: skip
@@ -194,7 +222,7 @@ def _row(
 def _totals(
     campaign: Campaign, rows: tuple[PlanRow, ...], counts: Mapping[tuple[Kind, str], int]
 ) -> Totals:
-    work = [row for row in rows if row.has_work]
+    work = [row for row in rows if row.status in WORK_STATUSES]
     by_price: Counter[str] = Counter()
     kinds: Counter[Kind] = Counter()
     for (kind, price_key), count in counts.items():

@@ -117,13 +117,13 @@ def _build(
 def _plan_all(
     campaign: Campaign, location: str | None, default: Path, keep: Callable[[str], bool]
 ) -> Plan:
-    # Imported here: a plan without state (the CI case) need not load the engine.
-    from orchestrator.qc.campaign import failed_checks
+    # Imported here: a plan without state (the CI case) need not load the engine (nor asyncio).
     from orchestrator.state import locate_state, open_state, state_found
 
     if not state_found(location, default_path=default):
         return _plan_from_manifest(campaign, keep)
     from orchestrator.engine.status import classify, done_keys
+    from orchestrator.qc.campaign import failed_checks
 
     where = locate_state(location, default_path=default)
     with open_state(location, campaign.name, default_path=default) as store:
@@ -266,14 +266,14 @@ def write_json(plan: Plan, out: TextIO) -> None:
 def _write_rows(rows: Sequence[PlanRow], out: TextIO) -> None:
     # A chunk of rows per write; ", " joins chunks as it joins list items.
     out.write("[")
-    shared: dict[int, str] = {}
+    shared: dict[Any, str] = {}
     for start in range(0, len(rows), _CHUNK):
         chunk = ", ".join(_row_text(row, shared) for row in rows[start : start + _CHUNK])
         out.write((", " if start else "") + chunk)
     out.write("]")
 
 
-def _row_text(row: PlanRow, shared: dict[int, str]) -> str:
+def _row_text(row: PlanRow, shared: dict[Any, str]) -> str:
     """``_row_json(row)`` as JSON text, made without building it (see plan_rows)."""
     return row_text(row, shared, _piece)
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 import gc
 import itertools
 import posixpath
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from orchestrator.frozen import fast_constructor
 from orchestrator.model import AwaitingStep, Extension, ImageSource, Job, Settings
-from orchestrator.providers import DEFAULT_PROVIDER
 from orchestrator.qc.rules import QcRules, matrix_rules, rules_from
 from orchestrator.spec.capability import check_prompt, check_variant, spec_provider
 from orchestrator.spec.checks import SETTING_NAMES, Templates
@@ -18,7 +19,8 @@ from orchestrator.spec.identity import (
     encode_image,
     encode_settings,
     extension_fingerprint,
-    hash_job,
+    extension_hasher,
+    job_hasher,
 )
 from orchestrator.spec.images import ImageTable
 from orchestrator.spec.problems import JsonPath
@@ -28,6 +30,8 @@ from orchestrator.spec.templates import Template, TemplateError
 from orchestrator.spec.yamlsource import Document
 
 _SETTING_FIELDS = tuple(Settings.__dataclass_fields__)
+_new_job = fast_constructor(Job)  # Job(...), made once per job: a faster path to the same
+_new_extension = fast_constructor(Extension)
 APPROVED = "approved"  # extend.index: the clip a review approved
 _HD = "vid_1.1_i2v_720"
 _LOOP_AND_END = (
@@ -98,7 +102,8 @@ class _Variant:
     end_json: str
     row: tuple[tuple[str, Any], ...]  # the matrix row, in axis order
     qc: QcRules
-    provider: str = DEFAULT_PROVIDER
+    provider: str
+    hashed: Callable[[str, str | None, int], str]  # a job's fingerprint (image, prompt, take)
 
 
 COUNTED = Job("", "", ImageSource("", "url"), None, None, Settings(), 1, "")
@@ -109,6 +114,30 @@ COUNTED = Job("", "", ImageSource("", "url"), None, None, Settings(), 1, "")
 _PER_JOB = frozenset({"image", "take", "job"})
 # (step index, motion or None for the job's, index of the clip extended, prompt path or None)
 _StepSpec = tuple[int, str | None, Any, JsonPath | None]  # index: an int or APPROVED
+# A matrix row's extension plan when no step renders a prompt: what each planned step hashes
+# its parent with (the same for every job of the row), and the steps awaiting a review.
+_FixedSteps = tuple[
+    tuple[tuple[int, str, int, Callable[[str], str]], ...], tuple[AwaitingStep, ...]
+]
+
+
+def _fixed_steps(steps: tuple[Extension, ...], awaiting: tuple[AwaitingStep, ...]) -> _FixedSteps:
+    """What a matrix row's first job's steps say of every other job of the row."""
+    planned = tuple(
+        (e.step, e.motion, e.index, extension_hasher(e.prompt, e.motion, e.index)) for e in steps
+    )
+    return planned, awaiting
+
+
+def _chained(
+    planned: tuple[tuple[int, str, int, Callable[[str], str]], ...], parent: str
+) -> tuple[Extension, ...]:
+    """A job's planned steps, each fingerprint chained on the one before (its base's first)."""
+    steps = []
+    for step, motion, index, hashed in planned:
+        parent = hashed(parent)
+        steps.append(_new_extension(step, None, motion, index, parent))
+    return tuple(steps)
 
 
 def _step_spec(i: int, k: int, step: dict[str, Any]) -> _StepSpec:
@@ -123,6 +152,7 @@ class _Expander:
         self.build = build
         self.prompts: dict[tuple[str, int], str | None] = {}  # (prompt, row) -> rendered
         self.steps: list[_StepSpec] = []  # the extension steps of the entry being expanded
+        self.fixed_steps: dict[int, _FixedSteps] = {}  # id(variant) -> its steps, if fixed
         self.spec_stem = Path(doc.file).stem
         self.doc, self.images, self.templates = doc, images, templates
         self.data: dict[str, Any] = doc.data
@@ -152,6 +182,7 @@ class _Expander:
         name_template = self.name_template(i, entry, rows)
         variants = [self.variant(i, entry, row, prompts) for row in rows]
         self.prompts.clear()
+        self.fixed_steps.clear()  # keyed by the ids of this entry's variants
         self.steps = [_step_spec(i, k, step) for k, step in enumerate(entry.get("extend", []))]
         jobs = []
         for source, prompt_name, variant in itertools.product(sources, prompts, variants):
@@ -185,8 +216,9 @@ class _Expander:
         check_variant(self, i, entry, row, provider, settings, end)
         settings_json, end_json = encode_settings(settings), encode_image(end)
         qc = rules_from({**self.defaults.get("qc", {}), **entry.get("qc", {}), **matrix_rules(row)})
+        hashed = job_hasher(end_json, settings_json, provider)
         return _Variant(
-            settings, end, context, settings_json, end_json, _row(entry, row), qc, provider
+            settings, end, context, settings_json, end_json, _row(entry, row), qc, provider, hashed
         )
 
     def name_template(
@@ -210,8 +242,8 @@ class _Expander:
         take: int,
     ) -> Job | None:
         settings, end = variant.settings, variant.end
-        context = {**variant.context, "image": source.name, "prompt": prompt_name or ""}
-        context["take"] = take
+        context = variant.context.copy()  # faster than {**...} for the dozen keys it has
+        context["image"], context["prompt"], context["take"] = source.name, prompt_name or "", take
         name = self.render(name_template, ("jobs", i, "name"), context, (i, source.name, take))
         if name is None:
             return None
@@ -233,10 +265,15 @@ class _Expander:
         if not self.build:
             self.extensions(i, entry, settings, context, "", name)
             return COUNTED
-        pieces = image_json, variant.end_json, prompt, variant.settings_json, take
-        base = hash_job(*pieces, provider=variant.provider)
-        extensions, awaiting = self.extensions(i, entry, settings, context, base, name)
-        return Job(
+        base = variant.hashed(image_json, prompt, take)
+        fixed = self.fixed_steps.get(id(variant))
+        if fixed is not None:
+            extensions, awaiting = _chained(fixed[0], base), fixed[1]
+        else:
+            extensions, awaiting = self.extensions(i, entry, settings, context, base, name)
+            if not any(path for *_, path in self.steps):  # no prompt to render: fixed steps
+                self.fixed_steps[id(variant)] = _fixed_steps(extensions, awaiting)
+        return _new_job(
             name,
             base,
             source,
@@ -299,7 +336,7 @@ class _Expander:
                 continue
             if self.build:
                 parent = extension_fingerprint(parent, prompt, motion, index)
-                steps.append(Extension(k + 1, prompt, motion, index, parent))
+                steps.append(_new_extension(k + 1, prompt, motion, index, parent))
         return tuple(steps), tuple(awaiting)
 
     def check_name(self, i: int, entry: dict[str, Any], name: str) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
@@ -89,6 +90,36 @@ def extension_fingerprint(parent: str, prompt: str | None, motion: str, index: i
         f'"prompt":{_text_json(prompt)}}}'
     )
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def job_hasher(
+    end: str, settings: str, provider: str = DEFAULT_PROVIDER
+) -> Callable[[str, str | None, int], str]:
+    """``lambda image, prompt, take: hash_job(image, end, prompt, settings, take, provider)``,
+    with the text that a matrix row's jobs share made once."""
+    who = f'"provider":"{provider}",' if provider != DEFAULT_PROVIDER else ""
+    head = f'{{"end_image":{end},"image":'
+    tail = f'{who}"settings":{settings},"take":'
+    sha256 = hashlib.sha256
+
+    def hashed(image: str, prompt: str | None, take: int) -> str:
+        text = f'{head}{image},"prompt":{_text_json(prompt)},{tail}{take}}}'
+        return sha256(text.encode()).hexdigest()
+
+    return hashed
+
+
+def extension_hasher(prompt: str | None, motion: str, index: int) -> Callable[[str], str]:
+    """``lambda parent: extension_fingerprint(parent, prompt, motion, index)``, with the text
+    around the parent made once (the steps of a matrix row's jobs differ by parent alone)."""
+    head = f'{{"index":{index},"motion":{_text_json(motion)},"parent":"'.encode()
+    tail = f'","prompt":{_text_json(prompt)}}}'.encode()
+    sha256 = hashlib.sha256
+
+    def hashed(parent: str) -> str:
+        return sha256(head + parent.encode() + tail).hexdigest()
+
+    return hashed
 
 
 def encode_image(image: ImageSource | None) -> str:

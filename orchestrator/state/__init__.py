@@ -1,6 +1,7 @@
 """The state of ``mjv run``: the Store interface, on an SQLite file or a PostgreSQL schema."""
 
-from orchestrator.state.async_store import AsyncStore
+from typing import TYPE_CHECKING, Any
+
 from orchestrator.state.leases import holder_is_dead, make_owner
 from orchestrator.state.lifecycle import TRANSITIONS, Action, Status
 from orchestrator.state.location import default_state_path
@@ -23,7 +24,20 @@ from orchestrator.state.sql_store import SqlStore
 from orchestrator.state.store import Reads, Store
 from orchestrator.state.url import STATE_ENV, locate_state, redact
 
+if TYPE_CHECKING:
+    from orchestrator.state.async_store import AsyncStore
+
 SqliteStore = SqlStore  # its name while each database had a store of its own
+
+
+def __getattr__(name: str) -> Any:
+    """``AsyncStore`` on first use: it imports asyncio (45 ms), which a plan never needs."""
+    if name == "AsyncStore":
+        from orchestrator.state.async_store import AsyncStore
+
+        return AsyncStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "KINDS",

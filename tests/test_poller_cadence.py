@@ -64,7 +64,11 @@ def test_a_slow_answer_does_not_stretch_the_cadence() -> None:
     assert asyncio.run(_polls(0.4, ends_at=4)) == [1.0, 2.0, 3.0, 4.0]
 
 
-def test_an_answer_longer_than_the_interval_is_not_followed_by_a_burst() -> None:
-    # A 2.5 s answer: the next poll starts as it ends, then the cadence goes on from there
-    # (never two polls at once to catch up on the missed ones).
-    assert asyncio.run(_polls(2.5, ends_at=3)) == [1.0, 3.5, 6.0]
+def test_a_tick_longer_than_the_interval_is_followed_by_as_long_a_pause() -> None:
+    # A 2.5 s answer (a slow provider, or a busy event loop): polls at most half the time,
+    # never one right after the other to catch up.
+    assert asyncio.run(_polls(2.5, ends_at=3)) == [1.0, 6.0, 11.0]
+
+
+def test_a_tick_of_more_than_half_the_interval_stretches_the_cadence() -> None:
+    assert asyncio.run(_polls(0.75, ends_at=3)) == [1.0, 2.5, 4.0]

@@ -76,7 +76,7 @@ class Poller:
 
     async def run(self) -> None:
         """Poll forever (cancel to stop), a tick every ``interval`` from the start of the one
-        before: a slow answer does not stretch the cadence (at ``--poll-interval 0.02`` it
+        before: a quick answer does not stretch the cadence (at ``--poll-interval 0.02`` it
         had been about 30 ms). Provider errors are left for the next tick."""
         started: float | None = None
         while True:
@@ -93,10 +93,13 @@ class Poller:
                 self._fail_all(ServerError(f"polling failed: {exc!r}"))
 
     def _pause(self, started: float | None) -> float:
-        """The wait before the next tick: what is left of the interval since ``started``."""
+        """The wait before the next tick: what is left of the interval since ``started``, and
+        never less than the last tick took. A slow tick (a slow provider, or an event loop
+        busy with clip checks) is followed by as long a pause: polls never take over."""
         if started is None:
             return self._interval
-        return max(0.0, started + self._interval - self._clock())
+        now = self._clock()
+        return max(started + self._interval - now, now - started)
 
     async def tick(self) -> None:
         """Poll every watched task once."""

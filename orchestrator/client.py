@@ -54,7 +54,7 @@ from orchestrator.wirecheck import (
     clip_too_large,
     redact,
     redact_url,
-    scrub,
+    scrub_answer,
     shown,
     task_path,
     url_problem,
@@ -345,7 +345,7 @@ class Client:
                 raise SubmitOutcomeUnknownError(f"{exc}; the job may have been accepted") from None
             raise
         status, text, retry_after = resp
-        payload = scrub(_json(text), self._key)
+        payload = scrub_answer(text, _json(text), self._key)
         if status != 200:
             raise self._error_map(status, payload, retry_after, submit)
         if payload is None and not submit:

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import os
 import stat
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from orchestrator.engine import downloads
 from orchestrator.engine.downloads import Downloaded, Fetch, download_clip, file_matches
 from orchestrator.errors import DownloadError, ServerError
 
@@ -131,6 +134,48 @@ def test_cancellation_mid_stream_leaves_no_temp(tmp_path: Path) -> None:
     asyncio.run(main())
     assert not dest.exists()
     assert _leftovers(tmp_path) == []
+
+
+def test_cancellation_while_the_temp_file_is_made_leaves_no_temp_nor_descriptor(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The folder and temp file are made in a thread; a download cancelled meanwhile closes
+    # and removes the file once the thread has made it.
+    dest = tmp_path / "clip-0.mp4"
+    entered, release = threading.Event(), threading.Event()
+    made: list[tuple[int, int]] = []  # (descriptor, inode)
+    create, discard = downloads._create, downloads._discard
+
+    def slow_create(temp: Path) -> int:
+        entered.set()
+        release.wait()
+        fd = create(temp)
+        made.append((fd, os.fstat(fd).st_ino))
+        return fd
+
+    async def main() -> None:
+        discarded = asyncio.Event()
+
+        def noted(created: asyncio.Future[int], temp: Path) -> None:
+            discard(created, temp)
+            discarded.set()
+
+        monkeypatch.setattr(downloads, "_create", slow_create)
+        monkeypatch.setattr(downloads, "_discard", noted)
+        task = asyncio.create_task(download_clip(_serve(MP4), URL, dest))
+        await asyncio.to_thread(entered.wait)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        release.set()
+        await discarded.wait()
+
+    asyncio.run(main())
+    assert not dest.exists()
+    assert _leftovers(tmp_path) == []
+    fd, inode = made[0]
+    with contextlib.suppress(OSError):  # closed (its number may serve another file now)
+        assert os.fstat(fd).st_ino != inode
 
 
 def test_unwritable_folder_is_a_download_error(tmp_path: Path) -> None:

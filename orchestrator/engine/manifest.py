@@ -7,7 +7,7 @@ written as its canonical JSON; readers get it back through ``read_results``.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, overload
@@ -77,7 +77,7 @@ def build_manifest(campaign: Campaign, store: Reads) -> Manifest:
     jobs.qc = store.qc_results()
     graph = build_graph(campaign.jobs)
     sources = source_entries(graph, subs, money)
-    number, done, count, size = _counts(jobs)
+    number, done, count, size = _counts(jobs.plain())
     totals = money_totals(campaign, store.totals(), money, sources, _answers(campaign, subs))
     unpriced = unpriced_submissions(campaign, graph, store)
     totals = replace(
@@ -121,6 +121,12 @@ class _Entries(Sequence[JobEntry]):
         if isinstance(index, slice):
             return [self._entry(job) for job in self._jobs[index]]
         return self._entry(self._jobs[index])
+
+    def plain(self) -> Iterator[JobEntry]:
+        """Each entry without its cost, kept versions and checks, which the totals do not
+        count: half the work of a whole entry (the totals are made before the entries are
+        written, so each job's entry is made twice)."""
+        return (job_entry(job, self._subs, self._files, None) for job in self._jobs)
 
     def _entry(self, job: Job) -> JobEntry:
         folder = self._campaign.output_dir / job.output_name
@@ -323,12 +329,13 @@ def _job_status(statuses: list[Status]) -> JobStatus:
     return JobStatus.INCOMPLETE
 
 
-def _counts(jobs: Sequence[JobEntry]) -> tuple[int, int, int, int]:
+def _counts(jobs: Iterable[JobEntry]) -> tuple[int, int, int, int]:
     """Jobs, done jobs, files and bytes, one entry at a time (nothing kept)."""
-    done = files = size = 0
+    number = done = files = size = 0
     for job in jobs:
+        number += 1
         done += job.status == JobStatus.DONE
         listed = list(job.files())
         files += len(listed)
         size += sum(f.bytes or 0 for f in listed)
-    return len(jobs), done, files, size
+    return number, done, files, size

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import Sequence
 
 import pytest
 from memprovider import Clock
 
 from orchestrator.client import Task
-from orchestrator.engine.due import EndEstimate, next_poll, percent
+from orchestrator.engine.due import EndEstimate, percent
 from orchestrator.engine.poller import Poller
 
 
@@ -51,73 +52,93 @@ def test_the_estimate_is_never_before_the_end_and_close_to_it(seconds: float, ph
         at += step
 
 
-def test_next_poll_takes_the_first_task_due_within_the_interval_only() -> None:
-    first, second, later = EndEstimate(), EndEstimate(), EndEstimate()
-    for estimate, ends_at in ((first, 10.05), (second, 10.1), (later, 11.0)):
-        estimate.observe(ends_at - 2.0, "20%")
-        estimate.observe(ends_at - 1.0, "60%")
-    assert next_poll([later, second, first], 10.0, 0.15) == pytest.approx(0.055)
-    after = next_poll([later, second, first], 10.055, 0.15)  # the first one is not offered again
-    assert after == pytest.approx(0.05)
-    assert next_poll([later, second, first], 10.105, 0.15) == 0.15  # nothing due in the interval
-
-
-def test_no_extra_poll_when_the_interval_comes_nearly_as_soon() -> None:
-    end = EndEstimate()
-    end.observe(0.0, "10%")
-    end.observe(1.0, "50%")  # due at 2.255
-    assert next_poll([end], 2.24, 0.02) == 0.02  # the interval's poll is 5 ms after it
-    assert next_poll([end], 2.2, 0.15) == pytest.approx(0.055)  # 95 ms before it: worth it
-
-
-def test_a_due_estimate_in_the_past_polls_at_once() -> None:
-    end = EndEstimate()
-    end.observe(0.0, "10%")
-    end.observe(1.0, "50%")
-    assert next_poll([end], 5.0, 0.15) == 0.0
-
-
 def _task(task_id: str, status: str, progress: str) -> Task:
     return Task(task_id, "VIDEO", status, progress, None, None, None, (), ())
 
 
-def test_the_poller_sees_a_task_end_when_it_is_due_not_at_the_next_interval() -> None:
-    clock = Clock()
-    started, seconds, interval = clock.now, 3.07, 0.15
-    asked: list[float] = []
+class _Account:
+    """Tasks that progress linearly on a virtual clock; every id's poll times are kept."""
 
-    async def list_tasks(ids: Sequence[str]) -> list[Task]:
-        asked.append(clock.now)
-        elapsed = clock.now - started
+    def __init__(self, clock: Clock, lengths: dict[str, float]) -> None:
+        self.clock, self.lengths = clock, lengths
+        self.started = clock.now
+        self.asked: dict[str, list[float]] = {task_id: [] for task_id in lengths}
+        self.requests = 0
+        self.ended: dict[str, float] = {}  # when a poll first answered a task's end
+
+    async def list_tasks(self, ids: Sequence[str]) -> list[Task]:
+        self.requests += 1
+        elapsed = self.clock.now - self.started
+        for task_id in ids:
+            self.asked[task_id].append(self.clock.now)
+        return [self._task(task_id, elapsed) for task_id in ids]
+
+    def _task(self, task_id: str, elapsed: float) -> Task:
+        seconds = self.lengths[task_id]
         if elapsed >= seconds:
-            return [_task(ids[0], "SUCCESS", "100%")]
-        return [_task(ids[0], "IN_PROGRESS", _progress(elapsed, seconds))]
+            self.ended.setdefault(task_id, elapsed)
+            return _task(task_id, "SUCCESS", "100%")
+        return _task(task_id, "IN_PROGRESS", _progress(elapsed, seconds))
 
-    async def fetch_task(task_id: str) -> Task:
-        raise AssertionError("the list answers for every task")
+    def seen(self, interval: float) -> dict[str, float]:
+        """How long after its start each task's end was seen, with a poller at ``interval``."""
 
-    async def no_throttle() -> None:
-        return None
+        async def fetch_task(task_id: str) -> Task:
+            raise AssertionError("the list answers for every task")
 
-    async def scenario() -> float:
-        poller = Poller(
-            list_tasks,
-            fetch_task,
-            interval=interval,
-            task_timeout=60.0,
-            throttle=no_throttle,
-            clock=clock,
-            sleep=clock.sleep,
-        )
-        running = asyncio.ensure_future(poller.run())
-        try:
-            await poller.watch("1")
-        finally:
-            running.cancel()
-        return clock.now - started
+        async def no_throttle() -> None:
+            return None
 
-    seen = asyncio.run(scenario())
+        async def scenario() -> None:
+            poller = Poller(
+                self.list_tasks,
+                fetch_task,
+                interval=interval,
+                task_timeout=600.0,
+                throttle=no_throttle,
+                clock=self.clock,
+                sleep=self.clock.sleep,
+            )
+            running = asyncio.ensure_future(poller.run())
+            try:
+                await asyncio.gather(*(poller.watch(task_id) for task_id in self.lengths))
+            finally:
+                running.cancel()
+
+        asyncio.run(scenario())
+        return self.ended
+
+
+def test_the_poller_sees_a_task_end_when_it_is_due_not_at_the_next_interval() -> None:
+    seconds, interval = 3.07, 0.15
+    account = _Account(Clock(), {"1": seconds})
+    seen = account.seen(interval)["1"]
     # The interval alone would see it at 3.15; the estimate may be late by about a point.
     assert seconds <= seen < seconds + 0.04
     regular = int(seconds / interval) + 1
-    assert len(asked) <= regular + 1  # one poll more than the interval's, at most
+    assert len(account.asked["1"]) <= regular  # set aside from one tick: no poll more
+
+
+def test_no_task_is_asked_for_sooner_than_the_interval_after_its_last_poll() -> None:
+    # Ten tasks of lengths that end between ticks, at an interval of 3 s (API.md's floor).
+    lengths = {str(n): 40.0 + 1.37 * n for n in range(10)}
+    account = _Account(Clock(), lengths)
+    seen = account.seen(3.0)
+    for task_id, times in account.asked.items():
+        gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
+        assert min(gaps) >= 3.0 - 1e-9, (task_id, gaps)
+        assert lengths[task_id] <= seen[task_id] < lengths[task_id] + 3.0
+    # Most ends are seen soon after they happen, not up to an interval later.
+    late = sorted(seen[task_id] - lengths[task_id] for task_id in lengths)
+    assert late[len(late) // 2] < 0.5
+    ticks = max(seen.values()) / 3.0 + 1
+    assert account.requests <= ticks + len(lengths)  # one request more per task at most
+
+
+def test_no_poll_of_its_own_when_the_next_tick_comes_nearly_as_soon() -> None:
+    # At a 20 ms interval a poll set aside would gain less than MIN_GAIN: none is made.
+    account = _Account(Clock(), {"1": 0.5, "2": 0.53})
+    account.seen(0.02)
+    ticks = account.asked["1"]
+    assert account.requests == len(account.asked["2"])  # every request asked for both
+    assert len(ticks) <= int(0.5 / 0.02) + 2

@@ -4,9 +4,11 @@ A poll every ``interval`` seconds sees a task's end between 0 and ``interval`` a
 an interval on average; on a shared account that is slot time nobody uses. Providers report
 progress as ``"NN%"``: between the first and the latest poll that saw it move, the rate is
 known, and the end is at most ``(100 - NN) / rate`` after a poll that saw ``NN`` (the
-percentage is rounded down, and the provider read it before the answer arrived); the latest
-few polls each give such a bound, the earliest is kept. The poller polls once more at that
-moment when it comes before the next interval.
+percentages are rounded down, so the rate is taken one point slower than they show, and the
+provider read them before the answer arrived); the latest
+few polls each give such a bound, the earliest is kept. When that moment comes between two
+of the poller's ticks, the task leaves the first tick and is asked for on its own then
+(``engine.poller``): never sooner after its last poll than the interval.
 
 An estimate is a hint, never a promise: a provider whose progress does not move steadily
 only costs one extra poll per task (``take`` gives each estimate once), and the regular
@@ -16,7 +18,6 @@ interval still follows.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable
 
 MIN_SPAN = 10  # percentage points between the two polls the rate comes from
 MIN_RATE = 1e-6  # points per second below which no end is estimated
@@ -58,7 +59,7 @@ class EndEstimate:
         (start, low), (at, high) = self._first, self._recent[-1]
         if high - low < MIN_SPAN or at <= start:
             return None
-        rate = (high - low) / (at - start)
+        rate = (high - low - 1) / (at - start)  # the slowest the rounded-down points allow
         if rate < MIN_RATE:
             return None
         return min(seen + (100 - value) / rate for seen, value in self._recent) + AFTER
@@ -72,21 +73,3 @@ class EndEstimate:
     def take(self) -> None:
         """A poll is made for this estimate: it is not offered again."""
         self._taken = True
-
-
-def next_poll(ends: Iterable[EndEstimate], now: float, interval: float) -> float:
-    """Seconds until the next poll: the interval, or sooner for the first task due in it.
-
-    Only that task's estimate is taken; a later one in the same interval is offered again
-    after this poll.
-    """
-    due: dict[float, EndEstimate] = {}
-    for end in ends:
-        at = end.pending(now + interval)
-        if at is not None:
-            due.setdefault(at, end)
-    if not due:
-        return interval
-    first = min(due)
-    due[first].take()
-    return max(0.0, first - now)

@@ -1,4 +1,9 @@
-"""Batched polling: every in-flight task of a run is fetched in one list-by-condition per tick."""
+"""Batched polling: every in-flight task of a run is fetched in one list-by-condition per tick.
+
+No task is asked for sooner than ``interval`` after its last poll (API.md: a floor per task).
+A task whose end is due between two ticks (``engine.due``) leaves the first and is asked for
+on its own when it is due, so its end is seen then rather than up to an interval later.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +12,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from orchestrator.client import Task
-from orchestrator.engine.due import EndEstimate, next_poll
+from orchestrator.engine.due import EndEstimate
 from orchestrator.errors import ProviderError, ServerError, TaskNotFoundError, TaskTimeoutError
 
 BATCH = 100  # ids per list-by-condition request
 MISSES_BEFORE_FETCH = 3  # list-by-condition silently omits unknown ids; ask for one after this
+TOGETHER = 0.005  # seconds: tasks due this close together are asked for in one request
 
 ListTasks = Callable[[Sequence[str]], Awaitable[list[Task]]]
 FetchTask = Callable[[str], Awaitable[Task]]
@@ -27,6 +33,13 @@ class _Watch:
     last: str = "not seen yet"  # the last status the provider reported
     seen: set[str] = field(default_factory=set)
     end: EndEstimate = field(default_factory=EndEstimate)  # for a poll when it is due
+    asked: float = float("-inf")  # when its last poll was sent
+    due: float | None = None  # set aside from the ticks: asked for on its own then
+
+    def free_at(self, interval: float) -> float:
+        """When this task may be asked for on its own: when due, and an interval after its
+        last poll."""
+        return max(self.due or 0.0, self.asked + interval)
 
 
 class Poller:
@@ -77,20 +90,28 @@ class Poller:
     async def run(self) -> None:
         """Poll forever (cancel to stop), a tick every ``interval`` from the start of the one
         before: a quick answer does not stretch the cadence (at ``--poll-interval 0.02`` it
-        had been about 30 ms). Provider errors are left for the next tick."""
+        had been about 30 ms); tasks set aside are asked for when due, between the ticks.
+        Provider errors are left for the next tick."""
         started: float | None = None
         while True:
             if not self._watches:
                 self._wake.clear()
                 await self._wake.wait()
                 started = None  # the first task watched after a pause waits a whole interval
-            ends = (watch.end for watch in self._watches.values())
-            await self._sleep(next_poll(ends, self._clock(), self._pause(started)))
+            pause, due = self._pause(started), self._first_due()
+            if due is not None and due < self._clock() + pause:
+                await self._sleep(max(0.0, due - self._clock()))
+                await self._guarded(self.poll_due())
+                continue
+            await self._sleep(pause)
             started = self._clock()
-            try:
-                await self.tick()
-            except Exception as exc:  # a dead poller would leave every job waiting forever
-                self._fail_all(ServerError(f"polling failed: {exc!r}"))
+            await self._guarded(self.tick())
+
+    async def _guarded(self, polling: Awaitable[None]) -> None:
+        try:
+            await polling
+        except Exception as exc:  # a dead poller would leave every job waiting forever
+            self._fail_all(ServerError(f"polling failed: {exc!r}"))
 
     def _pause(self, started: float | None) -> float:
         """The wait before the next tick: what is left of the interval since ``started``, and
@@ -102,26 +123,66 @@ class Poller:
         return max(started + self._interval - now, now - started)
 
     async def tick(self) -> None:
-        """Poll every watched task once."""
-        ids = list(self._watches)
+        """Poll every watched task once (but those set aside and those asked too recently)."""
+        now = self._clock()
+        ids = [tid for tid, w in self._watches.items() if self._in_tick(w, now)]
+        failure = await self._ask(ids)
+        if self._unanswered_too_long(failure):
+            return
+        await self._fetch_missing()
+        self._expire()
+
+    async def poll_due(self) -> None:
+        """Ask for the tasks set aside whose end is due now (one request for those together)."""
+        now = self._clock()
+        ids = [
+            tid
+            for tid, w in self._watches.items()
+            if w.due is not None
+            and w.free_at(self._interval) <= now + TOGETHER
+            and now >= w.asked + self._interval
+        ]
+        for task_id in ids:
+            self._watches[task_id].due = None  # back to the ticks, whatever the answer
+        await self._ask(ids)
+
+    def _in_tick(self, watch: _Watch, now: float) -> bool:
+        """Whether this tick asks for ``watch``; one due before the next tick is set aside."""
+        if watch.due is not None or now < watch.asked + self._interval:
+            return False
+        due = watch.end.pending(now + self._interval)
+        if due is None or due <= now:
+            return True
+        watch.end.take()
+        watch.due = due
+        return False
+
+    def _first_due(self) -> float | None:
+        """When the first task set aside may be asked for (None: none is)."""
+        times = [w.free_at(self._interval) for w in self._watches.values() if w.due is not None]
+        return min(times, default=None)
+
+    async def _ask(self, ids: Sequence[str]) -> ProviderError | None:
+        """List ``ids`` in batches; the last error when no batch was answered after it."""
         failure: ProviderError | None = None
         for start in range(0, len(ids), BATCH):
             chunk = ids[start : start + BATCH]
             await self._throttle()
+            sent = self._clock()
+            for task_id in chunk:
+                if (watch := self._watches.get(task_id)) is not None:
+                    watch.asked = sent
             try:
                 tasks = await self._list(chunk)
             except ProviderError as exc:
                 if exc.stops_run:
                     self._fail_all(exc)
-                    return
+                    return None
                 failure = exc
                 continue
             self._settle(chunk, tasks)
             failure = None  # one answer is enough: the provider is there
-        if self._unanswered_too_long(failure):
-            return
-        await self._fetch_missing()
-        self._expire()
+        return failure
 
     def _unanswered_too_long(self, failure: ProviderError | None) -> bool:
         """Count ticks without an answer; past the patience every watch fails with the last."""

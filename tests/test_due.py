@@ -12,6 +12,7 @@ from memprovider import Clock
 from orchestrator.client import Task
 from orchestrator.engine.due import EndEstimate, percent
 from orchestrator.engine.poller import Poller
+from orchestrator.errors import ServerError
 
 
 def _progress(elapsed: float, seconds: float) -> str:
@@ -142,3 +143,46 @@ def test_no_poll_of_its_own_when_the_next_tick_comes_nearly_as_soon() -> None:
     ticks = account.asked["1"]
     assert account.requests == len(account.asked["2"])  # every request asked for both
     assert len(ticks) <= int(0.5 / 0.02) + 2
+
+
+def test_a_tick_that_asks_nothing_does_not_reset_a_stopped_runs_patience() -> None:
+    # The provider stops answering from 2.8 s; the tick at 3.0 s asks nothing (the task is set
+    # aside until it is due), which must not count as an answer.
+    clock, seconds, interval = Clock(), 3.07, 0.15
+    started = clock.now
+    account = _Account(clock, {"1": seconds})
+
+    async def list_tasks(ids: Sequence[str]) -> list[Task]:
+        if clock.now - started >= 2.8:
+            raise ServerError("502 from the gateway")
+        return await account.list_tasks(ids)
+
+    async def fetch_task(task_id: str) -> Task:
+        raise ServerError("502 from the gateway")
+
+    async def no_throttle() -> None:
+        return None
+
+    async def scenario() -> float:
+        poller = Poller(
+            list_tasks,
+            fetch_task,
+            interval=interval,
+            task_timeout=600.0,
+            throttle=no_throttle,
+            clock=clock,
+            sleep=clock.sleep,
+        )
+        poller.give_up_after(3)
+        running = asyncio.ensure_future(poller.run())
+        try:
+            with pytest.raises(ServerError):
+                await poller.watch("1")
+        finally:
+            running.cancel()
+        return clock.now - started
+
+    gave_up = asyncio.run(scenario())
+    # Unanswered polls at 2.85 s, when due (3.08 s) and at 3.3 s: the third ends the wait; the
+    # tick at 3.15 s asked nothing (too soon after 3.08 s).
+    assert gave_up == pytest.approx(3.3, abs=0.01)

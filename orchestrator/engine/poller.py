@@ -92,20 +92,23 @@ class Poller:
         before: a quick answer does not stretch the cadence (at ``--poll-interval 0.02`` it
         had been about 30 ms); tasks set aside are asked for when due, between the ticks.
         Provider errors are left for the next tick."""
-        started: float | None = None
+        next_tick: float | None = None
         while True:
             if not self._watches:
                 self._wake.clear()
                 await self._wake.wait()
-                started = None  # the first task watched after a pause waits a whole interval
-            pause, due = self._pause(started), self._first_due()
-            if due is not None and due < self._clock() + pause:
-                await self._sleep(max(0.0, due - self._clock()))
+                next_tick = None  # the first task watched after a pause waits a whole interval
+            now = self._clock()
+            pause = self._interval if next_tick is None else max(0.0, next_tick - now)
+            due = self._first_due()
+            if due is not None and due < now + pause:
+                await self._sleep(max(0.0, due - now))
                 await self._guarded(self.poll_due())
                 continue
             await self._sleep(pause)
             started = self._clock()
             await self._guarded(self.tick())
+            next_tick = self._after(started)
 
     async def _guarded(self, polling: Awaitable[None]) -> None:
         try:
@@ -113,21 +116,19 @@ class Poller:
         except Exception as exc:  # a dead poller would leave every job waiting forever
             self._fail_all(ServerError(f"polling failed: {exc!r}"))
 
-    def _pause(self, started: float | None) -> float:
-        """The wait before the next tick: what is left of the interval since ``started``, and
-        never less than the last tick took. A slow tick (a slow provider, or an event loop
-        busy with clip checks) is followed by as long a pause: polls never take over."""
-        if started is None:
-            return self._interval
-        now = self._clock()
-        return max(started + self._interval - now, now - started)
+    def _after(self, started: float) -> float:
+        """When the tick after the one ``started`` then starts: an interval after it, and
+        never sooner after its end than it took. A slow tick (a slow provider, or an event
+        loop busy with clip checks) is followed by as long a pause: polls never take over."""
+        ended = self._clock()
+        return max(started + self._interval, ended + (ended - started))
 
     async def tick(self) -> None:
         """Poll every watched task once (but those set aside and those asked too recently)."""
         now = self._clock()
         ids = [tid for tid, w in self._watches.items() if self._in_tick(w, now)]
         failure = await self._ask(ids)
-        if self._unanswered_too_long(failure):
+        if ids and self._unanswered_too_long(failure):  # a tick that asked nothing says nothing
             return
         await self._fetch_missing()
         self._expire()
@@ -144,7 +145,9 @@ class Poller:
         ]
         for task_id in ids:
             self._watches[task_id].due = None  # back to the ticks, whatever the answer
-        await self._ask(ids)
+        failure = await self._ask(ids)
+        if ids:
+            self._unanswered_too_long(failure)
 
     def _in_tick(self, watch: _Watch, now: float) -> bool:
         """Whether this tick asks for ``watch``; one due before the next tick is set aside."""
@@ -185,7 +188,7 @@ class Poller:
         return failure
 
     def _unanswered_too_long(self, failure: ProviderError | None) -> bool:
-        """Count ticks without an answer; past the patience every watch fails with the last."""
+        """Count polls without an answer; past the patience every watch fails with the last."""
         self._unanswered = self._unanswered + 1 if failure is not None else 0
         if failure is None or self._patience is None or self._unanswered < self._patience:
             return False

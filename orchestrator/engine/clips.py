@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from orchestrator.atomic import fsync_dir
@@ -54,12 +54,18 @@ class Clips:
         self.downloaded = 0
 
     async def ensure(
-        self, sub: Submission, folder: Path, batch: int | None = None
+        self,
+        sub: Submission,
+        folder: Path,
+        batch: int | None = None,
+        meanwhile: Callable[[list[FileRecord]], Awaitable[None]] | None = None,
     ) -> list[FileRecord]:
         """Make every clip of ``sub`` present in ``folder`` with its recorded content; return
         their records, as now in the state.
 
         At most ``batch`` clips are kept: URLs a provider adds beyond it are ignored.
+        ``meanwhile`` (the clips' checks) runs on the clips once they are on disk, while
+        their records are written (a round trip or more to a database away).
         """
         known = {record.index: record for record in await self._store.files(sub.key)}
         urls = sub.clip_urls or tuple(known[i].url for i in sorted(known))
@@ -84,8 +90,20 @@ class Clips:
                 continue
             records.append(await self._fetch_one(sub, index, url, dest, record))
             changed = True
-        if changed:
+        if not changed:
+            if meanwhile is not None:
+                await meanwhile(records)
+            return records
+        work = asyncio.ensure_future(meanwhile(records)) if meanwhile is not None else None
+        try:
             await self._store.record_files(sub.key, records)
+        except BaseException:
+            if work is not None:
+                work.cancel()
+                await asyncio.gather(work, return_exceptions=True)
+            raise
+        if work is not None:
+            await work
         return records
 
     async def _fetch_one(

@@ -341,18 +341,28 @@ class _Runner:
     async def _save(self, job: Job, sub: Submission) -> None:
         """Download the clips of one step of ``job`` and check them."""
         folder = self.rt.output_dir / job.output_name
-        records = await self._download(sub, folder, job.settings.batch_size)
-        if sub.lease_owner in (None, self.rt.owner) or _judged(job, sub.step):
-            # Another live runner made it and checks it (four runners decoding every clip
-            # held the team's tail by seconds); this run checks it only to build on it.
+
+        async def check(records: list[FileRecord]) -> None:
             await self.checks.check(job, sub, records, folder)
 
-    async def _download(self, sub: Submission, folder: Path, batch: int) -> list[FileRecord]:
-        """Download the clips of ``sub``; a clip that cannot be written stops all sending
-        (never pay for what cannot be saved) and is tried again while the run drains."""
+        # Another live runner made it and checks it (four runners decoding every clip held
+        # the team's tail by seconds); this run checks it only to build on it.
+        mine = sub.lease_owner in (None, self.rt.owner) or _judged(job, sub.step)
+        await self._download(sub, folder, job.settings.batch_size, check if mine else None)
+
+    async def _download(
+        self,
+        sub: Submission,
+        folder: Path,
+        batch: int,
+        check: Callable[[list[FileRecord]], Awaitable[None]] | None,
+    ) -> list[FileRecord]:
+        """Download the clips of ``sub`` and ``check`` them (while their records are written);
+        a clip that cannot be written stops all sending (never pay for what cannot be saved)
+        and is tried again while the run drains."""
         for attempt in range(1, WRITE_TRIES + 1):
             try:
-                return await self.clips.ensure(sub, folder, batch)
+                return await self.clips.ensure(sub, folder, batch, check)
             except CannotWriteError as exc:
                 self.submitter.halt(f"clips cannot be saved: {exc}")
                 if attempt == WRITE_TRIES:

@@ -10,6 +10,7 @@ import stat
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -236,3 +237,75 @@ def test_the_file_in_place_is_set_aside_just_before_the_rename(tmp_path: Path) -
     assert seen == [b"an earlier paid clip"]
     assert kept.read_bytes() == b"an earlier paid clip"
     assert dest.read_bytes() == MP4
+
+
+class _SlowRecords:
+    """The store side of ``Clips``: no file recorded yet; ``record_files`` waits for ``gate``
+    (a database away) or raises ``fail``."""
+
+    def __init__(self, gate: asyncio.Event, fail: BaseException | None = None) -> None:
+        self.gate, self.fail = gate, fail
+        self.recorded: list[object] = []
+
+    async def files(self, key: str) -> list[object]:
+        return []
+
+    async def record_files(self, key: str, records: list[object]) -> None:
+        await asyncio.wait_for(self.gate.wait(), 5)
+        if self.fail is not None:
+            raise self.fail
+        self.recorded.extend(records)
+
+
+def _succeeded() -> Any:
+    from orchestrator.state import Status, Submission
+
+    return Submission(
+        "k" * 64, "job-a", "video", 0, None, Status.SUCCEEDED, 1, "t1", None, None,
+        (URL,), None, None, None, 0.0,
+    )  # fmt: skip
+
+
+def test_clips_are_checked_while_their_records_are_written(tmp_path: Path) -> None:
+    from orchestrator.engine.clips import Clips
+
+    async def scenario() -> tuple[list[str], list[object]]:
+        gate = asyncio.Event()
+        store = _SlowRecords(gate)
+        checked: list[str] = []
+
+        async def check(records: list[Any]) -> None:
+            checked.extend(r.name for r in records)
+            gate.set()  # the records' write may end only once the check has begun
+
+        clips = Clips(store, _serve(MP4), 1)  # type: ignore[arg-type]
+        await clips.ensure(_succeeded(), tmp_path, 1, check)
+        return checked, store.recorded
+
+    checked, recorded = asyncio.run(scenario())
+    assert checked == ["clip-0.mp4"] and len(recorded) == 1
+    assert (tmp_path / "clip-0.mp4").read_bytes() == MP4
+
+
+def test_a_failed_record_write_cancels_the_check_and_is_raised(tmp_path: Path) -> None:
+    from orchestrator.engine.clips import Clips
+
+    async def scenario() -> bool:
+        gate = asyncio.Event()
+        store = _SlowRecords(gate, fail=ServerError("state gone"))
+        cancelled = asyncio.Event()
+
+        async def check(records: list[Any]) -> None:
+            gate.set()
+            try:
+                await asyncio.sleep(5)
+            except asyncio.CancelledError:
+                cancelled.set()
+                raise
+
+        clips = Clips(store, _serve(MP4), 1)  # type: ignore[arg-type]
+        with pytest.raises(ServerError, match="state gone"):
+            await clips.ensure(_succeeded(), tmp_path, 1, check)
+        return cancelled.is_set()
+
+    assert asyncio.run(scenario())

@@ -10,7 +10,6 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any, TypeVar
 
-from orchestrator.client import ExtendRequest, VideoRequest
 from orchestrator.engine.account import SharedSlots
 from orchestrator.engine.clips import Clips
 from orchestrator.engine.context import JobOutcome, Pacing, RunConfig, RunReport, Runtime
@@ -22,6 +21,7 @@ from orchestrator.engine.manifest import (
     restore_from_manifest,
     save_manifest,
 )
+from orchestrator.engine.orders import Orders
 from orchestrator.engine.pacing import AdaptiveSlots
 from orchestrator.engine.poller import Poller
 from orchestrator.engine.preflight import FreeSpace, preflight
@@ -32,7 +32,6 @@ from orchestrator.engine.submission import (
     InDoubtError,
     JobFailedError,
     JobStuckError,
-    Order,
     RunStoppedError,
     StopRequestedError,
     Submitter,
@@ -47,13 +46,11 @@ from orchestrator.errors import (
 )
 from orchestrator.graph import build_graph, upload_key
 from orchestrator.model import Campaign, Job, JobStatus
-from orchestrator.provider import OnSend
 from orchestrator.qc.images import ImageCache
 from orchestrator.qc.takes import ClipChecker, ClipsFailedError, restore_retake, retake_of
 from orchestrator.results import Manifest
 from orchestrator.state import FileRecord, Reads, Status, Submission, SubmissionSpec
 from orchestrator.uploads import is_fresh
-from orchestrator.wire import HD_VIDEO, wire_prompt
 
 PROGRESS_EVERY = 0.5
 WRITE_TRIES = 6  # a clip that cannot be written is tried again this often while the run drains
@@ -87,11 +84,6 @@ def _judged(job: Job, step: int) -> bool:
     if step < len(job.extensions):
         return job.extensions[step].step not in dict(job.approvals)
     return job.qc.retake_limit > job.retake
-
-
-def _makes_a_still(job: Job) -> bool:
-    images = (job.image, job.end_image) if job.end_image else (job.image,)
-    return any(image.kind == "imagine" for image in images)
 
 
 def unmatched(campaign: Campaign, globs: Iterable[str]) -> list[str]:
@@ -150,7 +142,7 @@ class _Runner:
             sleep=rt.sleep,
         )
         self.submitter = Submitter(rt, config, self.pacing, self.poller, stop)
-        self.sources = Sources(rt, self.submitter, campaign)
+        self.orders = Orders(rt, campaign, Sources(rt, self.submitter, campaign), self._started)
         self.clips = Clips(
             rt.store,
             rt.client.download,
@@ -320,12 +312,12 @@ class _Runner:
         capped = self.pacing.budget.max_cost is not None  # without a cap nothing is held
         chain = await holds.open(f"job {job.name}", await self._needs(job) if capped else ())
         try:
-            parent = await self.submitter.ensure(await self._base_order(job))
+            parent = await self.submitter.ensure(await self.orders.base(job))
             downloads.append(self._spawn(self._save(job, parent)))
             for ext in job.extensions:
                 if _judged(job, ext.step - 1):
                     await self.checks.require(job, parent, downloads[-1], [ext.index])
-                order = self._extend_order(job, ext.step, parent.task_id or "")
+                order = self.orders.extension(job, ext.step, parent.task_id or "")
                 parent = await self.submitter.ensure(order)
                 downloads.append(self._spawn(self._save(job, parent)))
             if job.qc.retake_limit > job.retake:  # a retake is due when no clip of it passed
@@ -406,80 +398,6 @@ class _Runner:
         self.budget_note = budget_shortfall(self.pacing.budget, needs)
         if self.budget_note:
             self.rt.progress.event("budget", note=self.budget_note)
-
-    async def _base_order(self, job: Job) -> Order:
-        sub = await self.rt.store.get(job.fingerprint)
-        if sub is None or sub.status in (Status.PENDING, Status.SUBMITTING, Status.FAILED):
-            # Resolved before a slot is taken (uploads and stills overlap with other jobs);
-            # `send` asks again, which is instant unless the upload had to be renewed.
-            if _makes_a_still(job):  # an imagine task at the provider: the job is under way
-                self._started(job)
-            await self._start_frames(job)
-        images = (job.image, job.end_image) if job.end_image else (job.image,)
-        return Order(
-            key=job.fingerprint,
-            what=f"job {job.name}",
-            price=self.campaign.job_price("video", job),
-            send=self._video_sender(job),
-            mode=job.settings.mode,
-            hd=job.settings.video_type == HD_VIDEO,
-            modal_prompt=job.prompt or "",
-            modal_price=self.campaign.price_of("modal"),
-            on_dead_frame=lambda: self.sources.forget(*images),
-            saved=True,
-        )
-
-    async def _start_frames(self, job: Job) -> tuple[str, str | None]:
-        image = await self.sources.url(job.image)
-        end = await self.sources.url(job.end_image) if job.end_image else None
-        return image, end
-
-    def _video_sender(self, job: Job) -> Callable[[str, OnSend], Awaitable[str]]:
-        async def send(state: str, on_send: OnSend) -> str:
-            self._started(job)
-            image, end = await self._start_frames(job)
-            request = VideoRequest(image, job.prompt, job.settings, end, state, job.provider)
-            return await self.rt.client.create_video(request, on_send)
-
-        return send
-
-    def _extend_order(self, job: Job, step: int, parent_task: str) -> Order:
-        ext = job.extensions[step - 1]
-
-        async def send(state: str, on_send: OnSend) -> str:
-            prompt = await self._extension_prompt(job, step)
-            request = ExtendRequest(
-                parent_task,
-                ext.index,
-                ext.motion,
-                prompt,
-                job.settings.batch_size,
-                job.settings.mode,
-                state,
-                auto=ext.prompt is None,
-            )
-            return await self.rt.client.extend_video(request, on_send)
-
-        return Order(
-            key=ext.fingerprint,
-            what=f"job {job.name}, extension {ext.step}",
-            price=self.campaign.job_price("extend", job),
-            send=send,
-            mode=job.settings.mode,
-            modal_prompt=ext.prompt or job.prompt or "",
-            modal_price=self.campaign.price_of("modal"),
-            saved=True,
-        )
-
-    async def _extension_prompt(self, job: Job, step: int) -> str:
-        """The step's own text, else (Extend Auto) the previous step's prompt, back to the base."""
-        for ext in reversed(job.extensions[:step]):
-            if ext.prompt:
-                return ext.prompt
-        if job.prompt and job.settings.animate != "auto":
-            return job.prompt
-        image, _ = await self._start_frames(job)  # an automatic animation's base: the image URL
-        return wire_prompt(image, job.prompt, job.settings)
 
     async def _renew_leases(self) -> None:
         every = min(self.config.lease_seconds / 3, SHARE_EVERY)

@@ -7,7 +7,7 @@ one snapshot, and ``Snapshot`` answers every read of ``Reads`` from what came ba
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -76,11 +76,8 @@ class Snapshot:
         return dict(self.checks)
 
 
-def read_snapshot(
-    link: Link, campaign: str, checks: Callable[[], dict[tuple[str, int], QcRecord]]
-) -> Snapshot:
-    """Read ``campaign``'s results in one snapshot (``checks`` reads its clip checks)."""
-    found_checks = checks()  # first: a state that cannot create their table has none
+def read_snapshot(link: Link, campaign: str) -> Snapshot:
+    """Read ``campaign``'s results in one snapshot."""
     queries = (
         rows.SUBMISSIONS + " ORDER BY key",
         rows.FILES + " ORDER BY key, idx",
@@ -88,8 +85,9 @@ def read_snapshot(
         rows.VERSIONS,
         rows.MONEY,
         rows.TOTALS,
+        rows.QC,
     )
-    subs, files, attempts, versions, money, totals = link.read_all(
+    subs, files, attempts, versions, money, totals, checks = link.read_all(
         [(sql, (campaign,)) for sql in queries]
     )
     return Snapshot(
@@ -99,7 +97,7 @@ def read_snapshot(
         versions=tuple(rows.file_version(row) for row in versions),
         money_by_key=dict(rows.money(row) for row in money),
         campaign_totals=rows.totals(totals),
-        checks=found_checks,
+        checks=dict(rows.qc_record(row) for row in checks),
     )
 
 

@@ -19,12 +19,12 @@ from orchestrator.state.dialect import Link
 from orchestrator.state.first_send import first_send
 from orchestrator.state.leases import LeaseBook
 from orchestrator.state.lifecycle import Action, Status, target
-from orchestrator.state.qc_records import SharedQc
 from orchestrator.state.records import (
     Attempt,
     FileRecord,
     FileVersion,
     Money,
+    QcRecord,
     Submission,
     SubmissionSpec,
     Totals,
@@ -35,10 +35,15 @@ from orchestrator.state.snapshot import Snapshot, read_snapshot
 from orchestrator.state.sql_leases import SqlLeases, lease_channel
 from orchestrator.state.steps import Steps
 
+_RECORD_QC = (
+    "INSERT INTO qc (campaign, key, idx, sha256, passed, result) VALUES (?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT (campaign, key, idx) DO UPDATE SET sha256 = excluded.sha256,"
+    " passed = excluded.passed, result = excluded.result"
+)
 _CLEARED = {"task_id": None, "failure": None, "clip_urls": "[]", "image_url": None}
 
 
-class SqlStore(SqlLeases, SharedQc):
+class SqlStore(SqlLeases):
     """The implementation of ``Store``; see ``Store`` for each method's semantics.
 
     Writes given an ``owner`` are fenced: ``LeaseLostError`` unless it holds the key's lease.
@@ -139,7 +144,18 @@ class SqlStore(SqlLeases, SharedQc):
 
     def snapshot(self) -> Snapshot:
         """Every read of ``Reads`` from one consistent read of this campaign."""
-        return read_snapshot(self.link, self.campaign, self.qc_results)
+        return read_snapshot(self.link, self.campaign)
+
+    # The clip checks' records.
+
+    def record_qc(self, record: QcRecord) -> None:
+        """Keep the check of one file (replacing an earlier check of that file)."""
+        row = (self.campaign, record.key, record.index, record.sha256, int(record.passed))
+        self.link.execute(_RECORD_QC, (*row, record.result))
+
+    def qc_results(self) -> dict[tuple[str, int], QcRecord]:
+        """Every file check of this campaign, by (key, clip index)."""
+        return dict(rows.qc_record(r) for r in self.link.execute(rows.QC, (self.campaign,)))
 
     # The upload cache (every campaign's).
 
@@ -290,8 +306,7 @@ class SqlStore(SqlLeases, SharedQc):
         with self.link.transaction():
             status, attempt = steps.begin(key, Action.ADOPT, None)
             steps.abandon(key, status, attempt, "adopted from a manifest")
-            steps.start_attempt(key, attempt + 1)
-            steps.set_attempt(key, attempt + 1, task_id=task_id, outcome="adopted")
+            steps.new_attempt(key, attempt + 1, task_id=task_id, outcome="adopted")
             steps.replace_files(key, files)
             steps.update(
                 key,

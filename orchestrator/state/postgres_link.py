@@ -223,15 +223,7 @@ def _migrate(db: psycopg.Connection[Any], url: PostgresUrl) -> None:
         db.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"mjv-state:{url.schema}",))
         db.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(_schema(url)))
         db.execute(sql.SQL("SET LOCAL search_path TO {}").format(_schema(url)))
-        version = read_version(db, url)
-        if version > schema.SCHEMA_VERSION:
-            raise StateError(
-                f"state {url.shown} has schema version {version}, newer than this mjv supports "
-                f"({schema.SCHEMA_VERSION}); it was left untouched. Upgrade mjv or use another "
-                "schema."
-            )
-        if version < schema.SCHEMA_VERSION:
-            schema.migrate(db, version)
+        schema.upgrade(db, read_version(db, url), f"state {url.shown}", "use another schema")
 
 
 def read_version(db: psycopg.Connection[Any], url: PostgresUrl) -> int:
@@ -243,11 +235,7 @@ def read_version(db: psycopg.Connection[Any], url: PostgresUrl) -> int:
             (url.schema,),
         )
     }
-    value = None
-    if "meta" in tables:
-        row = db.execute("SELECT value FROM meta WHERE name = 'schema_version'").fetchone()
-        value = None if row is None else str(row[0])
-    version = schema.stored_version(tables, value, released=schema.POSTGRES_RELEASED)
+    version = schema.stored_version(db, tables, released=schema.POSTGRES_RELEASED)
     if version is None:
         raise StateError(
             f"schema {url.schema} of {url.shown} holds tables that are not an mjv state; it was "

@@ -258,7 +258,7 @@ def _check_contents(db: sqlite3.Connection, path: Path) -> None:
         raise _corrupt(path, str(exc)) from exc
     if verdict != "ok":
         raise _corrupt(path, str(verdict))
-    _refuse_newer(version, path)
+    schema.refuse_newer(version, f"state file {path}", "pass --state")
 
 
 def _quick_check(db: sqlite3.Connection) -> str:
@@ -280,15 +280,6 @@ def _check_clip_urls(db: sqlite3.Connection, path: Path) -> None:
         raise damaged_clip_urls(path, str(row[0]), str(row[1]))
 
 
-def _refuse_newer(version: int, path: Path) -> None:
-    """A file from a newer mjv is never touched: its schema may mean things this one ignores."""
-    if version > schema.SCHEMA_VERSION:
-        raise StateError(
-            f"state file {path} has schema version {version}, newer than this mjv supports "
-            f"({schema.SCHEMA_VERSION}); it was left untouched. Upgrade mjv or pass --state."
-        )
-
-
 def _corrupt(path: Path, detail: str) -> StateError:
     """The error for a damaged file, saying what to do about it."""
     return StateError(
@@ -300,11 +291,7 @@ def _corrupt(path: Path, detail: str) -> StateError:
 def read_version(db: sqlite3.Connection, path: Path) -> int:
     """Return the file's schema version: 0 for an empty database, StateError for a foreign one."""
     tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    value = None
-    if "meta" in tables:
-        row = db.execute("SELECT value FROM meta WHERE name = 'schema_version'").fetchone()
-        value = None if row is None else str(row[0])
-    version = schema.stored_version(tables, value, released={})
+    version = schema.stored_version(db, tables, released={})
     if version is None:
         raise StateError(
             f"{path} is an SQLite database but not an mjv state file; it was left untouched. "
@@ -320,9 +307,7 @@ def _migrate(db: sqlite3.Connection, path: Path) -> None:
     db.execute("BEGIN IMMEDIATE")
     try:
         # Another process may have migrated the file while this one waited for the lock.
-        version = read_version(db, path)
-        _refuse_newer(version, path)
-        schema.migrate(db, version)
+        schema.upgrade(db, read_version(db, path), f"state file {path}", "pass --state")
         db.execute("COMMIT")
     finally:
         if db.in_transaction:

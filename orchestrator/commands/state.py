@@ -7,7 +7,7 @@ from typing import TextIO
 
 from orchestrator.errors import EXIT_OK
 from orchestrator.state.transfer import copy_state
-from orchestrator.state.url import redact
+from orchestrator.state.location import redact
 
 
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

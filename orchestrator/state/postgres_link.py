@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from orchestrator.errors import ConfigError, StateError
 from orchestrator.state import schema
 from orchestrator.state.dialect import POSTGRES, Row
-from orchestrator.state.url import PostgresUrl, password_of
+from orchestrator.state.location import PostgresUrl, password_of
 from orchestrator.state.wakeups import ring, ring_all
 
 if TYPE_CHECKING:

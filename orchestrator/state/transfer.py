@@ -9,9 +9,9 @@ from typing import Protocol
 
 from orchestrator.errors import StateError
 from orchestrator.state.dump import TABLES, UPLOADS, CampaignDump
+from orchestrator.state.location import redact
 from orchestrator.state.opening import open_state, state_found
 from orchestrator.state.sql_store import SqlStore
-from orchestrator.state.url import redact
 
 __all__ = ["TABLES", "UPLOADS", "CampaignDump", "Copied", "copy_state"]
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
@@ -68,12 +68,16 @@ class PostgresLink:
         """No file: a database server."""
         return None
 
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
+    def transaction(self) -> AbstractContextManager[None]:
         """One transaction (an inner one joins the outer) in pipeline mode, with BEGIN and
-        COMMIT sent as plain statements: BEGIN goes with the first read, COMMIT with the
-        writes after the last one, so a lifecycle write costs one round trip per read plus
-        one. (psycopg's own ``transaction()`` syncs after BEGIN and again before COMMIT.)"""
+        COMMIT sent as plain statements: BEGIN goes with the first read, COMMIT with the writes
+        after the last one, so a lifecycle write costs one round trip per read plus one.
+        (psycopg's own ``transaction()`` syncs after BEGIN and again before COMMIT.)"""
+        return self._pipelined("BEGIN")
+
+    @contextmanager
+    def _pipelined(self, begin: str) -> Iterator[None]:
+        """``begin`` ... COMMIT in pipeline mode; inside one already, the outer one."""
         with self._lock, translated(self.url):
             if self._depth:
                 yield
@@ -81,7 +85,7 @@ class PostgresLink:
             self._depth += 1
             try:
                 with self._db.pipeline():
-                    self._db.execute("BEGIN")
+                    self._db.execute(begin)
                     yield
                     self._db.execute("COMMIT")
             finally:
@@ -118,23 +122,9 @@ class PostgresLink:
     def read_all(self, queries: Sequence[tuple[str, Sequence[Any]]]) -> list[list[Row]]:
         """Send every query, then read each one's rows: one round trip in a pipeline (outside
         a transaction, in a read-only one of their own that reads one snapshot)."""
-        with self._lock, translated(self.url):
-            if self._depth:  # its pipeline is open (another one would sync as it closes)
-                return self._read_all(queries)
-            self._depth += 1
-            try:
-                with self._db.pipeline():
-                    self._db.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-                    found = self._read_all(queries)
-                    self._db.execute("COMMIT")
-            finally:
-                self._depth -= 1
-                self._end_failed()
-            return found
-
-    def _read_all(self, queries: Sequence[tuple[str, Sequence[Any]]]) -> list[list[Row]]:
-        cursors = [self._db.execute(POSTGRES.prepare(q), _plain(a)) for q, a in queries]
-        return [cursor.fetchall() for cursor in cursors]
+        with self._pipelined("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"):
+            cursors = [self._db.execute(POSTGRES.prepare(q), _plain(a)) for q, a in queries]
+            return [cursor.fetchall() for cursor in cursors]
 
     def check(self) -> None:
         """A database cannot vanish like a file: nothing to check (a lost server errors)."""

@@ -53,6 +53,7 @@ class PostgresLink:
     """One autocommit connection to the state's schema, shared safely across threads."""
 
     dialect = POSTGRES
+    path = None  # no file: a database server
 
     def __init__(self, db: psycopg.Connection[Any], url: PostgresUrl) -> None:
         self._db = db
@@ -62,11 +63,6 @@ class PostgresLink:
         self.topic = f"postgres:{url.conninfo}#{url.schema}"
         self._depth = 0
         self._listener: _Listener | None = None
-
-    @property
-    def path(self) -> None:
-        """No file: a database server."""
-        return None
 
     def transaction(self) -> AbstractContextManager[None]:
         """One transaction (an inner one joins the outer) in pipeline mode, with BEGIN and

@@ -41,7 +41,7 @@ class SqliteLink:
     def __init__(self, db: sqlite3.Connection, path: Path, clock: Callable[[], float]) -> None:
         self._db = db
         self._lock = threading.RLock()
-        self._path = path
+        self.path = path  # the state file
         self.shown = f"state file {path}"
         self._where = path.absolute()  # a later chdir must not look like a removed file
         self.topic = f"sqlite:{self._where}"
@@ -49,11 +49,6 @@ class SqliteLink:
         self._rings: list[str] = []
         self._clock = clock
         db.create_function("mjv_now", 0, clock)
-
-    @property
-    def path(self) -> Path:
-        """The state file."""
-        return self._path
 
     def check(self) -> None:
         """StateError when the state file was removed or replaced since it was opened.
@@ -72,9 +67,7 @@ class SqliteLink:
         try:
             yield
         except sqlite3.Error as exc:
-            if is_access_error(exc):
-                raise not_writable(self.path, str(exc)) from exc
-            raise StateError(f"state file {self.path}: {exc}") from exc
+            raise _failed(self.path, exc, StateError(f"{self.shown}: {exc}")) from exc
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -139,7 +132,7 @@ class SqliteLink:
 
     def reopen(self) -> SqliteLink:
         """Another connection to the state file."""
-        return connect(self._path, self._clock)
+        return connect(self.path, self._clock)
 
     def close(self) -> None:
         """Close the connection."""
@@ -156,9 +149,7 @@ def connect(path: Path, clock: Callable[[], float]) -> SqliteLink:
         _prepare(db, path)
     except sqlite3.Error as exc:
         db.close()
-        if is_access_error(exc):
-            raise not_writable(path, str(exc)) from exc
-        raise StateError(f"state file {path} cannot be used: {exc}") from exc
+        raise _failed(path, exc, StateError(f"state file {path} cannot be used: {exc}")) from exc
     except BaseException:
         db.close()
         raise
@@ -212,18 +203,21 @@ def writable(path: Path) -> bool:
 def _check_writable(path: Path) -> None:
     """A state file or folder that cannot be written is said so, never called corrupt."""
     if path.exists() and not writable(path):
-        raise not_writable(path, "the file is read-only")
+        raise _not_writable(path, "the file is read-only")
     if path.parent.is_dir() and not writable(path.parent):
-        raise not_writable(path, f"its folder {path.parent} is read-only")
+        raise _not_writable(path, f"its folder {path.parent} is read-only")
 
 
-def is_access_error(exc: sqlite3.Error) -> bool:
-    """True for SQLite's ways of saying it may not write (or create) a file."""
+def _failed(path: Path, exc: sqlite3.Error, otherwise: StateError) -> StateError:
+    """The error for ``exc``: a file SQLite may not write (or create) is said so, never called
+    corrupt; any other failure is ``otherwise``."""
     text = str(exc).lower()
-    return "readonly" in text or "unable to open" in text or "read-only" in text
+    if "readonly" in text or "unable to open" in text or "read-only" in text:
+        return _not_writable(path, str(exc))
+    return otherwise
 
 
-def not_writable(path: Path, detail: str) -> StateError:
+def _not_writable(path: Path, detail: str) -> StateError:
     """The error for a state file (or its folder) that cannot be written."""
     return StateError(
         f"state file {path} is not writable ({detail}); SQLite also writes its -wal and -shm "
@@ -253,9 +247,7 @@ def _check_contents(db: sqlite3.Connection, path: Path) -> None:
     except sqlite3.DatabaseError as exc:
         if "locked" in str(exc):  # busy, not damaged: the caller waits and tries again
             raise
-        if is_access_error(exc):
-            raise not_writable(path, str(exc)) from exc
-        raise _corrupt(path, str(exc)) from exc
+        raise _failed(path, exc, _corrupt(path, str(exc))) from exc
     if verdict != "ok":
         raise _corrupt(path, str(verdict))
     schema.refuse_newer(version, f"state file {path}", "pass --state")

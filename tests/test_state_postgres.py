@@ -12,7 +12,7 @@ from test_state_helpers import spec
 
 from orchestrator.errors import ConfigError, StateError
 from orchestrator.state import open_postgres, open_state, redact, state_found
-from orchestrator.state.url import PostgresUrl, locate_state, parse_postgres_url
+from orchestrator.state.location import PostgresUrl, locate_state, parse_postgres_url
 
 SECRET = "s3cr3t-pw"
 

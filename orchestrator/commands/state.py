@@ -6,8 +6,8 @@ import argparse
 from typing import TextIO
 
 from orchestrator.errors import EXIT_OK
+from orchestrator.state.location import redact
 from orchestrator.state.transfer import copy_state
-from orchestrator.state.url import redact
 
 
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

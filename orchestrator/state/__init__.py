@@ -4,7 +4,7 @@ from typing import TYPE_CHECKING, Any
 
 from orchestrator.state.leases import holder_is_dead, make_owner
 from orchestrator.state.lifecycle import TRANSITIONS, Action, Status
-from orchestrator.state.location import default_state_path
+from orchestrator.state.location import STATE_ENV, default_state_path, locate_state, redact
 from orchestrator.state.opening import open_postgres, open_state, open_store, state_found
 from orchestrator.state.records import (
     KINDS,
@@ -22,7 +22,6 @@ from orchestrator.state.records import (
 from orchestrator.state.schema import SCHEMA_VERSION
 from orchestrator.state.sql_store import SqlStore
 from orchestrator.state.store import Reads, Store
-from orchestrator.state.url import STATE_ENV, locate_state, redact
 
 if TYPE_CHECKING:
     from orchestrator.state.async_store import AsyncStore

@@ -6,8 +6,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from orchestrator.state.location import PostgresUrl, locate_state, parse_postgres_url
 from orchestrator.state.sql_store import SqlStore
-from orchestrator.state.url import PostgresUrl, locate_state, parse_postgres_url
 
 
 def open_state(location: str | Path | None, campaign: str, *, default_path: Path) -> SqlStore:

@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from orchestrator.errors import ConfigError, StateError
 from orchestrator.state import schema
 from orchestrator.state.dialect import POSTGRES, Row
-from orchestrator.state.url import PostgresUrl, password_of
+from orchestrator.state.location import PostgresUrl, password_of
 from orchestrator.state.wakeups import ring, ring_all
 
 if TYPE_CHECKING:
@@ -53,6 +53,7 @@ class PostgresLink:
     """One autocommit connection to the state's schema, shared safely across threads."""
 
     dialect = POSTGRES
+    path = None  # no file: a database server
 
     def __init__(self, db: psycopg.Connection[Any], url: PostgresUrl) -> None:
         self._db = db
@@ -63,17 +64,16 @@ class PostgresLink:
         self._depth = 0
         self._listener: _Listener | None = None
 
-    @property
-    def path(self) -> None:
-        """No file: a database server."""
-        return None
+    def transaction(self) -> AbstractContextManager[None]:
+        """One transaction (an inner one joins the outer) in pipeline mode, with BEGIN and
+        COMMIT sent as plain statements: BEGIN goes with the first read, COMMIT with the writes
+        after the last one, so a lifecycle write costs one round trip per read plus one.
+        (psycopg's own ``transaction()`` syncs after BEGIN and again before COMMIT.)"""
+        return self._pipelined("BEGIN")
 
     @contextmanager
-    def transaction(self) -> Iterator[None]:
-        """One transaction (an inner one joins the outer) in pipeline mode, with BEGIN and
-        COMMIT sent as plain statements: BEGIN goes with the first read, COMMIT with the
-        writes after the last one, so a lifecycle write costs one round trip per read plus
-        one. (psycopg's own ``transaction()`` syncs after BEGIN and again before COMMIT.)"""
+    def _pipelined(self, begin: str) -> Iterator[None]:
+        """``begin`` ... COMMIT in pipeline mode; inside one already, the outer one."""
         with self._lock, translated(self.url):
             if self._depth:
                 yield
@@ -81,7 +81,7 @@ class PostgresLink:
             self._depth += 1
             try:
                 with self._db.pipeline():
-                    self._db.execute("BEGIN")
+                    self._db.execute(begin)
                     yield
                     self._db.execute("COMMIT")
             finally:
@@ -118,23 +118,9 @@ class PostgresLink:
     def read_all(self, queries: Sequence[tuple[str, Sequence[Any]]]) -> list[list[Row]]:
         """Send every query, then read each one's rows: one round trip in a pipeline (outside
         a transaction, in a read-only one of their own that reads one snapshot)."""
-        with self._lock, translated(self.url):
-            if self._depth:  # its pipeline is open (another one would sync as it closes)
-                return self._read_all(queries)
-            self._depth += 1
-            try:
-                with self._db.pipeline():
-                    self._db.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-                    found = self._read_all(queries)
-                    self._db.execute("COMMIT")
-            finally:
-                self._depth -= 1
-                self._end_failed()
-            return found
-
-    def _read_all(self, queries: Sequence[tuple[str, Sequence[Any]]]) -> list[list[Row]]:
-        cursors = [self._db.execute(POSTGRES.prepare(q), _plain(a)) for q, a in queries]
-        return [cursor.fetchall() for cursor in cursors]
+        with self._pipelined("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"):
+            cursors = [self._db.execute(POSTGRES.prepare(q), _plain(a)) for q, a in queries]
+            return [cursor.fetchall() for cursor in cursors]
 
     def check(self) -> None:
         """A database cannot vanish like a file: nothing to check (a lost server errors)."""
@@ -223,15 +209,7 @@ def _migrate(db: psycopg.Connection[Any], url: PostgresUrl) -> None:
         db.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"mjv-state:{url.schema}",))
         db.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(_schema(url)))
         db.execute(sql.SQL("SET LOCAL search_path TO {}").format(_schema(url)))
-        version = read_version(db, url)
-        if version > schema.SCHEMA_VERSION:
-            raise StateError(
-                f"state {url.shown} has schema version {version}, newer than this mjv supports "
-                f"({schema.SCHEMA_VERSION}); it was left untouched. Upgrade mjv or use another "
-                "schema."
-            )
-        if version < schema.SCHEMA_VERSION:
-            schema.migrate(db, version)
+        schema.upgrade(db, read_version(db, url), f"state {url.shown}", "use another schema")
 
 
 def read_version(db: psycopg.Connection[Any], url: PostgresUrl) -> int:
@@ -243,11 +221,7 @@ def read_version(db: psycopg.Connection[Any], url: PostgresUrl) -> int:
             (url.schema,),
         )
     }
-    value = None
-    if "meta" in tables:
-        row = db.execute("SELECT value FROM meta WHERE name = 'schema_version'").fetchone()
-        value = None if row is None else str(row[0])
-    version = schema.stored_version(tables, value, released=schema.POSTGRES_RELEASED)
+    version = schema.stored_version(db, tables, released=schema.POSTGRES_RELEASED)
     if version is None:
         raise StateError(
             f"schema {url.schema} of {url.shown} holds tables that are not an mjv state; it was "

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-STATUSES = ("pending", "submitting", "submitted", "running", "succeeded", "downloaded", "failed")
+from orchestrator.state.lifecycle import Status
+
+STATUSES = tuple(Status)  # what a submission's status may be (its vocabulary is ``Status``)
 KINDS = ("video", "extend", "imagine", "upscale", "upload", "modal")
 MICROS = 1_000_000  # money is stored in integer millionths, so sums stay exact
 
@@ -50,7 +52,7 @@ class Submission:
     @property
     def in_doubt(self) -> bool:
         """True when the intent was committed but the provider's answer was never recorded."""
-        return self.status == "submitting"
+        return self.status == Status.SUBMITTING
 
 
 @dataclass(frozen=True)

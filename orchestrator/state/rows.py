@@ -14,6 +14,7 @@ from orchestrator.state.records import (
     FileRecord,
     FileVersion,
     Money,
+    QcRecord,
     Submission,
     Totals,
     UploadRecord,
@@ -39,29 +40,14 @@ VERSIONS = (
 )
 TOTALS = "SELECT reserved, charged, refunded FROM campaigns WHERE campaign = ?"
 UPLOAD = "SELECT url, recorded_at FROM uploads WHERE sha256 = ?"
+QC = "SELECT key, idx, sha256, passed, result FROM qc WHERE campaign = ?"
 
 
 def submission(row: Sequence[Any]) -> Submission:
-    """A row of SUBMISSIONS; damaged clip URLs are a StateError naming the job."""
-    key, job, kind, step, parent, status, attempt, task_id, failure, reason = row[:10]
-    return Submission(
-        key,
-        job,
-        kind,
-        step,
-        parent,
-        status,
-        attempt,
-        task_id,
-        failure,
-        reason,
-        clip_urls=_clip_urls(row[10], job, key),
-        image_url=row[11],
-        lease_owner=row[12],
-        lease_until=row[13],
-        updated_at=row[14],
-        request=row[15],
-    )
+    """A row of SUBMISSIONS (its columns in ``Submission``'s order); damaged clip URLs are a
+    StateError naming the job."""
+    fields = (*row[:10], _clip_urls(row[10], job=row[1], key=row[0]), *row[11:16])
+    return Submission(*fields)
 
 
 def file_record(row: Sequence[Any]) -> FileRecord:
@@ -96,6 +82,12 @@ def totals(rows: Sequence[Sequence[Any]]) -> Totals:
 def upload(sha256: str, rows: Sequence[Sequence[Any]]) -> UploadRecord | None:
     """The row of UPLOAD, or None."""
     return UploadRecord(sha256, str(rows[0][0]), float(rows[0][1])) if rows else None
+
+
+def qc_record(row: Sequence[Any]) -> tuple[tuple[str, int], QcRecord]:
+    """A row of QC: the (key, clip index) it checked, and the check."""
+    key, index, sha256, passed, result = row
+    return (str(key), int(index)), QcRecord(str(key), int(index), str(sha256), bool(passed), result)
 
 
 def _clip_urls(text: str, job: str, key: str) -> tuple[str, ...]:

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
+from orchestrator.errors import StateError
+
 SCHEMA_VERSION = 5
 # PostgreSQL schemas had their own numbering before the stores were one: its version 1 held
 # every table of version 3 here.
@@ -118,22 +120,26 @@ def _create_v1(db: Executor) -> None:
         db.execute(statement)
 
 
+def _rebuild_submissions(db: Executor, kinds: str, copied: str) -> None:
+    """Recreate the submissions table allowing ``kinds``, its ``copied`` columns kept.
+
+    Through a copy without constraints, so that no index name outlives the old table
+    (PostgreSQL keeps index names across a rename).
+    """
+    db.execute("CREATE TABLE submissions_old AS SELECT * FROM submissions")
+    db.execute("DROP TABLE submissions")
+    table = _V1[2].replace("'imagine', 'upscale'", kinds)
+    db.execute(table.replace(_V1_LAST_COLUMN, f"{_V1_LAST_COLUMN} request TEXT,"))
+    db.execute(_V1[3])
+    db.execute(f"INSERT INTO submissions ({copied}) SELECT {copied} FROM submissions_old")
+    db.execute("DROP TABLE submissions_old")
+
+
 def _to_v2(db: Executor) -> None:
     """1 -> 2: uploads are charged, so they are submissions (kind 'upload') with attempts;
     each submission keeps the request it stands for (why a job changed); each attempt keeps
     the idempotency key it was sent with; replaced files are kept in file_versions."""
-    # A copy without constraints, so that no index name outlives the old table (PostgreSQL
-    # keeps index names across a rename).
-    db.execute("CREATE TABLE submissions_v1 AS SELECT * FROM submissions")
-    db.execute("DROP TABLE submissions")
-    table = _V1[2].replace("'imagine', 'upscale'", "'imagine', 'upscale', 'upload'")
-    db.execute(table.replace(_V1_LAST_COLUMN, f"{_V1_LAST_COLUMN} request TEXT,"))
-    db.execute(_V1[3])
-    db.execute(
-        f"INSERT INTO submissions ({_V1_SUBMISSION_COLUMNS})"
-        f" SELECT {_V1_SUBMISSION_COLUMNS} FROM submissions_v1"
-    )
-    db.execute("DROP TABLE submissions_v1")
+    _rebuild_submissions(db, "'imagine', 'upscale', 'upload'", _V1_SUBMISSION_COLUMNS)
     db.execute("ALTER TABLE attempts ADD COLUMN sent_key TEXT")
     db.execute(_FILE_VERSIONS)
 
@@ -147,15 +153,8 @@ def _to_v3(db: Executor) -> None:
 def _modal_answers_v4(db: Executor) -> None:
     """3 -> 4: a modal answer is a paid call of its own (kind 'modal'), sent through the same
     intent, budget hold and lease as every other, so a crash never loses or repeats its charge."""
-    db.execute("CREATE TABLE submissions_v3 AS SELECT * FROM submissions")
-    db.execute("DROP TABLE submissions")
     kinds = "'imagine', 'upscale', 'upload', 'modal'"
-    table = _V1[2].replace("'imagine', 'upscale'", kinds)
-    db.execute(table.replace(_V1_LAST_COLUMN, f"{_V1_LAST_COLUMN} request TEXT,"))
-    db.execute(_V1[3])
-    columns = f"{_V1_SUBMISSION_COLUMNS}, request"
-    db.execute(f"INSERT INTO submissions ({columns}) SELECT {columns} FROM submissions_v3")
-    db.execute("DROP TABLE submissions_v3")
+    _rebuild_submissions(db, kinds, f"{_V1_SUBMISSION_COLUMNS}, request")
 
 
 # IF NOT EXISTS: states of version 4 may have it already (it was made on first use).
@@ -198,10 +197,28 @@ def migrate(db: Executor, version: int) -> None:
     )
 
 
-def stored_version(tables: set[str], value: str | None, *, released: dict[int, int]) -> int | None:
-    """The version of a state with ``tables`` whose meta says ``value``; None when foreign."""
-    if "meta" in tables:
-        if value is not None and str(value).isdigit():
-            return released.get(int(value), int(value))
+def stored_version(db: Executor, tables: set[str], *, released: dict[int, int]) -> int | None:
+    """The version of a state holding ``tables`` (its meta read on ``db``); None when foreign."""
+    if not tables:
+        return 0
+    if "meta" not in tables:
         return None
-    return 0 if not tables else None
+    row = db.execute("SELECT value FROM meta WHERE name = 'schema_version'").fetchone()
+    value = None if row is None else str(row[0])
+    return released.get(int(value), int(value)) if value and value.isdigit() else None
+
+
+def refuse_newer(version: int, shown: str, instead: str) -> None:
+    """A state from a newer mjv is never touched: its schema may mean things this one ignores."""
+    if version > SCHEMA_VERSION:
+        raise StateError(
+            f"{shown} has schema version {version}, newer than this mjv supports "
+            f"({SCHEMA_VERSION}); it was left untouched. Upgrade mjv or {instead}."
+        )
+
+
+def upgrade(db: Executor, version: int, shown: str, instead: str) -> None:
+    """Bring a state of ``version`` up to date inside the caller's transaction (or refuse it)."""
+    refuse_newer(version, shown, instead)
+    if version < SCHEMA_VERSION:
+        migrate(db, version)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from orchestrator.errors import StateError
 from orchestrator.state.dialect import Link
 from orchestrator.state.leases import LeaseBook, holder_is_dead
+from orchestrator.state.reads import SqlReads
 from orchestrator.state.records import to_micros
 
 
@@ -23,12 +24,11 @@ def lease_channel(key: str) -> str:
     return f"lease:{key}"
 
 
-class SqlLeases:
-    """The lease side of ``SqlStore``; see ``Store`` for each method's semantics."""
+class SqlLeases(SqlReads):
+    """The reads and the lease side of ``SqlStore``; see ``Store`` for each method's semantics."""
 
     def __init__(self, link: Link, campaign: str, book: LeaseBook | None = None) -> None:
-        self.link = link
-        self.campaign = campaign
+        super().__init__(link, campaign)
         self._book = book or LeaseBook()
         self._slot_rows: set[tuple[str, int]] = set()  # (account, limit) whose rows exist
         now = link.dialect.now

@@ -19,29 +19,30 @@ from orchestrator.state.dialect import Link
 from orchestrator.state.first_send import first_send
 from orchestrator.state.leases import LeaseBook
 from orchestrator.state.lifecycle import Action, Status, target
-from orchestrator.state.qc_records import SharedQc
 from orchestrator.state.records import (
-    Attempt,
     FileRecord,
-    FileVersion,
-    Money,
-    Submission,
+    QcRecord,
     SubmissionSpec,
-    Totals,
     UploadRecord,
     to_micros,
 )
-from orchestrator.state.snapshot import Snapshot, read_snapshot
 from orchestrator.state.sql_leases import SqlLeases, lease_channel
 from orchestrator.state.steps import Steps
 
+_RECORD_QC = (
+    "INSERT INTO qc (campaign, key, idx, sha256, passed, result) VALUES (?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT (campaign, key, idx) DO UPDATE SET sha256 = excluded.sha256,"
+    " passed = excluded.passed, result = excluded.result"
+)
 _CLEARED = {"task_id": None, "failure": None, "clip_urls": "[]", "image_url": None}
 
 
-class SqlStore(SqlLeases, SharedQc):
+class SqlStore(SqlLeases):
     """The implementation of ``Store``; see ``Store`` for each method's semantics.
 
-    Writes given an ``owner`` are fenced: ``LeaseLostError`` unless it holds the key's lease.
+    In layers: the reads (``SqlReads``), the leases, slots and holds (``SqlLeases``), then here
+    the writes. Writes given an ``owner`` are fenced: ``LeaseLostError`` unless it holds the
+    key's lease.
     """
 
     def __init__(self, link: Link, campaign: str, book: LeaseBook | None = None) -> None:
@@ -97,51 +98,12 @@ class SqlStore(SqlLeases, SharedQc):
         with self.link.transaction():
             self.link.execute_many(self._declare, found)
 
-    # The reads.
+    # The clip checks' records and the upload cache (every campaign's).
 
-    def get(self, key: str) -> Submission | None:
-        """Return the submission with ``key``, or None when it was never declared."""
-        found = self.link.execute(rows.SUBMISSIONS + " AND key = ?", (self.campaign, key))
-        return rows.submission(found[0]) if found else None
-
-    def submissions(self) -> list[Submission]:
-        """Return every submission of this campaign (orphans included), ordered by key."""
-        found = self.link.execute(rows.SUBMISSIONS + " ORDER BY key", (self.campaign,))
-        return [rows.submission(row) for row in found]
-
-    def files(self, key: str) -> list[FileRecord]:
-        """Return the key's recorded files, ordered by index."""
-        found = self.link.execute(rows.FILES + " AND key = ? ORDER BY idx", (self.campaign, key))
-        return [rows.file_record(row) for row in found]
-
-    def all_files(self) -> dict[str, list[FileRecord]]:
-        """Return the recorded files of every key of this campaign, in one query."""
-        found: dict[str, list[FileRecord]] = {}
-        for row in self.link.execute(rows.FILES + " ORDER BY key, idx", (self.campaign,)):
-            found.setdefault(row[0], []).append(rows.file_record(row))
-        return found
-
-    def attempts(self, key: str) -> list[Attempt]:
-        """Return every attempt of ``key``, oldest first."""
-        return [rows.attempt(r) for r in self.link.execute(rows.ATTEMPTS, (self.campaign, key))]
-
-    def file_versions(self) -> list[FileVersion]:
-        """Return the files submissions of this campaign replaced, by key, attempt and index."""
-        return [rows.file_version(r) for r in self.link.execute(rows.VERSIONS, (self.campaign,))]
-
-    def money(self) -> dict[str, Money]:
-        """Charged, refunded and reserved money of every key of this campaign, in one query."""
-        return dict(rows.money(r) for r in self.link.execute(rows.MONEY, (self.campaign,)))
-
-    def totals(self) -> Totals:
-        """Return this campaign's money: spent (charged - refunded), reserved, refunded."""
-        return rows.totals(self.link.execute(rows.TOTALS, (self.campaign,)))
-
-    def snapshot(self) -> Snapshot:
-        """Every read of ``Reads`` from one consistent read of this campaign."""
-        return read_snapshot(self.link, self.campaign, self.qc_results)
-
-    # The upload cache (every campaign's).
+    def record_qc(self, record: QcRecord) -> None:
+        """Keep the check of one file (replacing an earlier check of that file)."""
+        row = (self.campaign, record.key, record.index, record.sha256, int(record.passed))
+        self.link.execute(_RECORD_QC, (*row, record.result))
 
     def upload_url(self, sha256: str) -> str | None:
         """Return the URL an image with this content hash was uploaded to, in any campaign."""
@@ -290,8 +252,7 @@ class SqlStore(SqlLeases, SharedQc):
         with self.link.transaction():
             status, attempt = steps.begin(key, Action.ADOPT, None)
             steps.abandon(key, status, attempt, "adopted from a manifest")
-            steps.start_attempt(key, attempt + 1)
-            steps.set_attempt(key, attempt + 1, task_id=task_id, outcome="adopted")
+            steps.new_attempt(key, attempt + 1, task_id=task_id, outcome="adopted")
             steps.replace_files(key, files)
             steps.update(
                 key,

@@ -41,7 +41,7 @@ class SqliteLink:
     def __init__(self, db: sqlite3.Connection, path: Path, clock: Callable[[], float]) -> None:
         self._db = db
         self._lock = threading.RLock()
-        self._path = path
+        self.path = path  # the state file
         self.shown = f"state file {path}"
         self._where = path.absolute()  # a later chdir must not look like a removed file
         self.topic = f"sqlite:{self._where}"
@@ -49,11 +49,6 @@ class SqliteLink:
         self._rings: list[str] = []
         self._clock = clock
         db.create_function("mjv_now", 0, clock)
-
-    @property
-    def path(self) -> Path:
-        """The state file."""
-        return self._path
 
     def check(self) -> None:
         """StateError when the state file was removed or replaced since it was opened.
@@ -72,9 +67,7 @@ class SqliteLink:
         try:
             yield
         except sqlite3.Error as exc:
-            if is_access_error(exc):
-                raise not_writable(self.path, str(exc)) from exc
-            raise StateError(f"state file {self.path}: {exc}") from exc
+            raise _failed(self.path, exc, StateError(f"{self.shown}: {exc}")) from exc
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -139,7 +132,7 @@ class SqliteLink:
 
     def reopen(self) -> SqliteLink:
         """Another connection to the state file."""
-        return connect(self._path, self._clock)
+        return connect(self.path, self._clock)
 
     def close(self) -> None:
         """Close the connection."""
@@ -156,9 +149,7 @@ def connect(path: Path, clock: Callable[[], float]) -> SqliteLink:
         _prepare(db, path)
     except sqlite3.Error as exc:
         db.close()
-        if is_access_error(exc):
-            raise not_writable(path, str(exc)) from exc
-        raise StateError(f"state file {path} cannot be used: {exc}") from exc
+        raise _failed(path, exc, StateError(f"state file {path} cannot be used: {exc}")) from exc
     except BaseException:
         db.close()
         raise
@@ -212,18 +203,21 @@ def writable(path: Path) -> bool:
 def _check_writable(path: Path) -> None:
     """A state file or folder that cannot be written is said so, never called corrupt."""
     if path.exists() and not writable(path):
-        raise not_writable(path, "the file is read-only")
+        raise _not_writable(path, "the file is read-only")
     if path.parent.is_dir() and not writable(path.parent):
-        raise not_writable(path, f"its folder {path.parent} is read-only")
+        raise _not_writable(path, f"its folder {path.parent} is read-only")
 
 
-def is_access_error(exc: sqlite3.Error) -> bool:
-    """True for SQLite's ways of saying it may not write (or create) a file."""
+def _failed(path: Path, exc: sqlite3.Error, otherwise: StateError) -> StateError:
+    """The error for ``exc``: a file SQLite may not write (or create) is said so, never called
+    corrupt; any other failure is ``otherwise``."""
     text = str(exc).lower()
-    return "readonly" in text or "unable to open" in text or "read-only" in text
+    if "readonly" in text or "unable to open" in text or "read-only" in text:
+        return _not_writable(path, str(exc))
+    return otherwise
 
 
-def not_writable(path: Path, detail: str) -> StateError:
+def _not_writable(path: Path, detail: str) -> StateError:
     """The error for a state file (or its folder) that cannot be written."""
     return StateError(
         f"state file {path} is not writable ({detail}); SQLite also writes its -wal and -shm "
@@ -253,12 +247,10 @@ def _check_contents(db: sqlite3.Connection, path: Path) -> None:
     except sqlite3.DatabaseError as exc:
         if "locked" in str(exc):  # busy, not damaged: the caller waits and tries again
             raise
-        if is_access_error(exc):
-            raise not_writable(path, str(exc)) from exc
-        raise _corrupt(path, str(exc)) from exc
+        raise _failed(path, exc, _corrupt(path, str(exc))) from exc
     if verdict != "ok":
         raise _corrupt(path, str(verdict))
-    _refuse_newer(version, path)
+    schema.refuse_newer(version, f"state file {path}", "pass --state")
 
 
 def _quick_check(db: sqlite3.Connection) -> str:
@@ -280,15 +272,6 @@ def _check_clip_urls(db: sqlite3.Connection, path: Path) -> None:
         raise damaged_clip_urls(path, str(row[0]), str(row[1]))
 
 
-def _refuse_newer(version: int, path: Path) -> None:
-    """A file from a newer mjv is never touched: its schema may mean things this one ignores."""
-    if version > schema.SCHEMA_VERSION:
-        raise StateError(
-            f"state file {path} has schema version {version}, newer than this mjv supports "
-            f"({schema.SCHEMA_VERSION}); it was left untouched. Upgrade mjv or pass --state."
-        )
-
-
 def _corrupt(path: Path, detail: str) -> StateError:
     """The error for a damaged file, saying what to do about it."""
     return StateError(
@@ -300,11 +283,7 @@ def _corrupt(path: Path, detail: str) -> StateError:
 def read_version(db: sqlite3.Connection, path: Path) -> int:
     """Return the file's schema version: 0 for an empty database, StateError for a foreign one."""
     tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    value = None
-    if "meta" in tables:
-        row = db.execute("SELECT value FROM meta WHERE name = 'schema_version'").fetchone()
-        value = None if row is None else str(row[0])
-    version = schema.stored_version(tables, value, released={})
+    version = schema.stored_version(db, tables, released={})
     if version is None:
         raise StateError(
             f"{path} is an SQLite database but not an mjv state file; it was left untouched. "
@@ -320,9 +299,7 @@ def _migrate(db: sqlite3.Connection, path: Path) -> None:
     db.execute("BEGIN IMMEDIATE")
     try:
         # Another process may have migrated the file while this one waited for the lock.
-        version = read_version(db, path)
-        _refuse_newer(version, path)
-        schema.migrate(db, version)
+        schema.upgrade(db, read_version(db, path), f"state file {path}", "pass --state")
         db.execute("COMMIT")
     finally:
         if db.in_transaction:

@@ -134,16 +134,6 @@ class Steps:
             self._link.write(_ADD_TOTALS, (self._campaign, reserved, 0, 0))
         self._known[(key, attempt)] = (reserved, 0, 0, fields.get("outcome"))
 
-    def start_attempt(self, key: str, attempt: int) -> None:
-        """Insert an empty attempt row (no money yet); an existing one is kept."""
-        self._link.write(
-            "INSERT INTO attempts (campaign, key, attempt, started_at)"
-            f" VALUES (?, ?, ?, {self._now}) ON CONFLICT DO NOTHING",
-            (self._campaign, key, attempt),
-        )
-        if self._known.get((key, attempt), ()) is None:
-            self._known[(key, attempt)] = (0, 0, 0, None)
-
     def abandon(self, key: str, status: Status, attempt: int, why: str) -> None:
         """Close an attempt that has no outcome; an in-doubt one keeps its reservation."""
         row = self._attempt(key, attempt)

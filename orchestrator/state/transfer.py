@@ -5,15 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 from orchestrator.errors import StateError
-from orchestrator.state.dump import TABLES, UPLOADS, CampaignDump
+from orchestrator.state.location import redact
 from orchestrator.state.opening import open_state, state_found
 from orchestrator.state.sql_store import SqlStore
-from orchestrator.state.url import redact
-
-__all__ = ["TABLES", "UPLOADS", "CampaignDump", "Copied", "copy_state"]
 
 
 @dataclass(frozen=True)
@@ -24,19 +20,6 @@ class Copied:
     submissions: int
     attempts: int
     files: int
-
-
-class Transferable(Protocol):
-    """The raw access both stores give for copying whole campaigns."""
-
-    def campaign_names(self) -> list[str]:
-        """Every campaign with submissions or money in this location, sorted."""
-
-    def export_campaign(self, campaign: str) -> CampaignDump:
-        """Read every row of ``campaign``, and the upload cache, in one snapshot."""
-
-    def import_campaign(self, dump: CampaignDump) -> None:
-        """Insert ``dump`` in one transaction; StateError when the campaign already exists."""
 
 
 def copy_state(source: str | Path, target: str | Path, campaign: str | None = None) -> list[Copied]:
@@ -62,7 +45,7 @@ def _open(location: str | Path) -> SqlStore:
     return open_state(location, "", default_path=Path(location))
 
 
-def _chosen(src: Transferable, campaign: str | None, source: str | Path) -> Sequence[str]:
+def _chosen(src: SqlStore, campaign: str | None, source: str | Path) -> Sequence[str]:
     """The campaigns to copy; StateError when the one asked for is not in ``source``."""
     names = src.campaign_names()
     if campaign is None:
@@ -72,7 +55,7 @@ def _chosen(src: Transferable, campaign: str | None, source: str | Path) -> Sequ
     return [campaign]
 
 
-def _copy_one(src: Transferable, dst: Transferable, campaign: str) -> Copied:
+def _copy_one(src: SqlStore, dst: SqlStore, campaign: str) -> Copied:
     """Copy one campaign and count what went over."""
     dump = src.export_campaign(campaign)
     dst.import_campaign(dump)

@@ -1,7 +1,7 @@
 """Wake-ups inside this process: whoever waits for a release on a state hears of it at once.
 
 A channel is named by the state (``topic``: one SQLite file or one PostgreSQL schema) and what
-was released (``slots:<account>``, ``leases:<campaign>``). The SQLite store rings after its
+was released (``slots:<account>``, ``lease:<key>``). The SQLite store rings after its
 commit; PostgreSQL's NOTIFY reaches other machines, and its listener rings here.
 """
 

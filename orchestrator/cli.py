@@ -10,7 +10,7 @@ import io
 import os
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TextIO, cast
 
 from orchestrator import __version__
@@ -22,6 +22,7 @@ from orchestrator.terminal import SafeStream
 
 # The simulator's bad clips (simulator/footage.py FAULTS; not imported: it loads PyAV).
 CLIP_FAULTS = ("frozen", "black", "flicker", "short", "undecodable", "unrelated")
+VERDICT_VERBS = ("approve", "reject", "unreview")  # one parser function makes all three
 
 
 def _add_validate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -255,7 +256,8 @@ def _add_verdicts(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "reject": "reject clips",
         "unreview": "forget the verdicts, stars and notes of clips",
     }
-    for verb, text in helps.items():
+    for verb in VERDICT_VERBS:
+        text = helps[verb]
         p = sub.add_parser(
             verb,
             help=text,
@@ -358,8 +360,28 @@ def _formatted(problems: Sequence[object]) -> list[str]:
     return [p.format() if hasattr(p, "format") else str(p) for p in problems]
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Return the argument parser for every verb."""
+def _verbs_of(
+    add: Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None],
+) -> tuple[str, ...]:
+    return VERDICT_VERBS if add is _add_verdicts else (add.__name__.removeprefix("_add_"),)
+
+
+# verb -> the function adding its parser (and its siblings: approve, reject and unreview)
+_ADDERS = {verb: add for add in _VERBS for verb in _verbs_of(add)}
+
+
+def _verb_in(argv: Sequence[str]) -> str | None:
+    """The verb of ``argv`` when nothing but --debug comes before it, else None (``--help``,
+    ``--version``, a typo: the whole parser decides)."""
+    for word in argv:
+        if word != "--debug":
+            return word if word in _ADDERS else None
+    return None
+
+
+def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
+    """Return the argument parser for every verb, or one that knows only ``verb``'s (its
+    parser, help and errors the same): building all fifteen costs a start 7 ms."""
     parser: argparse.ArgumentParser = GuidingParser(
         prog="mjv",
         description="Run Midjourney video campaigns from YAML specs: validate and plan them, "
@@ -370,7 +392,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--debug", action="store_true", help="show the traceback of an internal error"
     )
     sub = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
-    for add in _VERBS:
+    for add in _VERBS if verb is None else (_ADDERS[verb],):
         add(sub)
     decorate(parser)
     return parser
@@ -383,6 +405,7 @@ def main(
     real = out is None and err is None
     if real:
         _fill_closed_std_fds()
+        _skip_httpx_cli()
     guarded_out = GuardedStream(out or sys.stdout or io.StringIO())
     guarded_err = GuardedStream(err or sys.stderr or io.StringIO())
     # Every text a command writes is neutralised (see orchestrator.terminal), keys removed.
@@ -406,7 +429,8 @@ def main(
 def _dispatch(argv: Sequence[str] | None, out: TextIO, err: TextIO) -> int:
     """Parse, run the verb, and turn every error into a message and an exit code."""
     try:
-        args = build_parser().parse_args(argv)
+        words = sys.argv[1:] if argv is None else argv
+        args = build_parser(_verb_in(words)).parse_args(words)
     except SystemExit as exc:  # argparse exits on --help, --version and usage errors
         return EXIT_USAGE if exc.code else 0
     try:
@@ -431,6 +455,20 @@ def _dispatch(argv: Sequence[str] | None, out: TextIO, err: TextIO) -> int:
         )
         return EXIT_ERROR
     return code
+
+
+def _skip_httpx_cli() -> None:
+    """Keep httpx from importing its own command-line client into mjv's process.
+
+    httpx's package tries ``httpx._main`` at import, which imports click, pygments and rich
+    when they are installed (its ``cli`` extra, or other tools' dependencies, as here: click
+    and pygments, rich missing): 20 ms of CPU at every start of a verb that speaks HTTP, for a
+    CLI mjv never runs. A None entry in ``sys.modules`` makes that one import fail at once, and
+    httpx defines its stub ``main`` as it does without the extra (the ``httpx`` command, a
+    process of its own, is untouched).
+    """
+    if "httpx" not in sys.modules:
+        sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
 
 
 def _fill_closed_std_fds() -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from runsupport import mjv
 
-from orchestrator.cli import build_parser
+from orchestrator.cli import _ADDERS, _verb_in, build_parser
 from orchestrator.cliguide import examples, verb_parsers
 from orchestrator.completion import script
 from orchestrator.errors import EXIT_USAGE
@@ -115,3 +115,44 @@ def test_a_mistyped_flag_never_echoes_a_webhook_secret(capsys: pytest.CaptureFix
     err = capsys.readouterr().err
     assert "s3cret" not in err
     assert "https://hooks.slack.com/..." in err and "(did you mean '--notify'?)" in err
+
+
+def test_a_one_verb_parser_knows_that_verb_exactly_as_the_whole_parser_does() -> None:
+    whole = verb_parsers(build_parser())
+    for verb, parser in whole.items():
+        alone = verb_parsers(build_parser(verb))
+        assert verb in alone
+        assert alone[verb].format_help() == parser.format_help(), verb
+        assert alone[verb].format_usage() == parser.format_usage(), verb
+    assert set(_ADDERS) == set(whole)  # a verb added to the CLI is reachable alone too
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["run", "x.yaml", "--concurrency", "3", "--select", "a*", "--yes"],
+        ["--debug", "plan", "x.yaml", "--format", "json"],
+        ["reject", "x.yaml", "a/clip-0.mp4", "--note", "n"],
+        ["state", "copy", "a.db", "b.db", "--campaign", "c"],
+    ],
+)
+def test_a_one_verb_parser_reads_argv_as_the_whole_parser_does(argv: list[str]) -> None:
+    assert _verb_in(argv) == next(word for word in argv if word != "--debug")
+    alone = vars(build_parser(_verb_in(argv)).parse_args(argv))
+    assert alone == vars(build_parser().parse_args(argv))
+
+
+@pytest.mark.parametrize(
+    "argv", [["--help"], ["--version", "run"], ["rn", "x"], ["--debug"], [], ["-h", "run"]]
+)
+def test_argv_without_a_leading_verb_gets_the_whole_parser(argv: list[str]) -> None:
+    assert _verb_in(argv) is None
+
+
+def test_usage_errors_of_a_verb_read_as_before(capsys: pytest.CaptureFixture[str]) -> None:
+    for argv in (["run"], ["run", "x.yaml", "--concurrency", "0"], ["approve", "x.yaml"]):
+        assert mjv(*argv).code == EXIT_USAGE
+        alone = capsys.readouterr().err
+        with pytest.raises(SystemExit):
+            build_parser().parse_args(argv)
+        assert alone == capsys.readouterr().err

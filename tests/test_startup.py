@@ -45,3 +45,22 @@ def test_tls_context_honours_ssl_cert_file(tmp_path: Path, monkeypatch: pytest.M
     with pytest.raises(FileNotFoundError):
         context.wrap_bio(ssl.MemoryBIO(), ssl.MemoryBIO(), server_hostname="example.com")
     assert not context.ca_loaded
+
+
+CLI_PROBE = """
+import json, sys
+from orchestrator.cli import main
+code = main(["run", "missing.yaml"])
+print(json.dumps({"code": code, "httpx": "httpx" in sys.modules,
+                  "httpx_cli": [m for m in ("httpx._main", "click", "rich", "pygments")
+                                if sys.modules.get(m) is not None]}))
+"""
+
+
+def test_the_mjv_process_never_imports_the_httpx_command_line_client(tmp_path: Path) -> None:
+    # click and pygments are installed here (dev tools' dependencies): httpx would import them.
+    done = subprocess.run(
+        [sys.executable, "-c", CLI_PROBE], capture_output=True, text=True, check=True, cwd=tmp_path
+    )
+    assert json.loads(done.stdout) == {"code": 64, "httpx": True, "httpx_cli": []}
+    assert "missing.yaml: no such file" in done.stderr

@@ -9,6 +9,11 @@ come back when its lease expires.
 A slot given back while another job of this run waits for one goes straight to that job (no
 round trip to the state); otherwise it is released in the state, which wakes the runners
 waiting for it (NOTIFY, or this process's bell), with a slow safety poll behind.
+
+``ClaimsAhead`` keeps that hand-over in the run: a runner claims only a few jobs more than the
+slots it holds, so the campaign's other jobs stay free for the runners whose slots free up
+(before, the first runners claimed most of them at once, and then handed their slots to the
+others through the state, 80-90 ms each on a database 10 ms away).
 """
 
 from __future__ import annotations
@@ -20,6 +25,32 @@ from collections.abc import Awaitable, Callable
 from orchestrator.engine.pacing import AdaptiveSlots
 from orchestrator.state import AsyncStore
 from orchestrator.state.sql_leases import slots_channel
+
+CLAIMS_AHEAD = 2  # jobs of a run claimed and waiting for a slot, at most, at once
+
+
+class ClaimsAhead:
+    """The jobs of this run that are claimed and wait for a slot: at most ``limit`` at once.
+
+    A job joins before its claim and leaves once it holds a slot, or when it needs none (its
+    claim failed, another runner finished it, it ended).
+    """
+
+    def __init__(self, limit: int = CLAIMS_AHEAD) -> None:
+        self._room = asyncio.Semaphore(limit)
+        self._in: set[str] = set()
+
+    async def join(self, key: str) -> None:
+        """Wait for room, then count ``key`` as claimed ahead (once, however often called)."""
+        if key not in self._in:
+            await self._room.acquire()
+            self._in.add(key)
+
+    def leave(self, key: str) -> None:
+        """``key`` no longer waits for a slot (a no-op when it was not counted)."""
+        if key in self._in:
+            self._in.remove(key)
+            self._room.release()
 
 
 class _Waiter:

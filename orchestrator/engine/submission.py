@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 
+from orchestrator.engine.account import ClaimsAhead
 from orchestrator.engine.context import Pacing, RunConfig, Runtime
 from orchestrator.engine.holds import ChainHolds
 from orchestrator.engine.outcomes import (
@@ -92,6 +93,7 @@ class Submitter:
         self._critical: set[asyncio.Task[str]] = set()
         self._ensuring: dict[str, asyncio.Future[Submission]] = {}
         self._refreshed: set[str] = set()  # keys whose start image was uploaded again
+        self._ahead = ClaimsAhead()
         self.submitted = 0
         self.resent_in_doubt: list[str] = []
         self.halted: str | None = None  # why the run sends nothing more (it drains instead)
@@ -137,7 +139,13 @@ class Submitter:
                 self._rt.progress.event("lease_lost", what=order.what)
 
     async def _drive(self, order: Order) -> Submission:
-        done = await self._claim(order.key, saved=order.saved)
+        try:
+            return await self._drive_claimed(order)
+        finally:
+            self._ahead.leave(order.key)
+
+    async def _drive_claimed(self, order: Order) -> Submission:
+        done = await self._claim(order.key, saved=order.saved, ahead=True)
         if done is not None:  # another runner finished it while this one waited
             return done
         tries, holding, retried = 0, False, False
@@ -148,6 +156,7 @@ class Submitter:
             if sub.status in (Status.SUBMITTED, Status.RUNNING):
                 if not holding:  # a task left in flight by an earlier run takes a slot too
                     await self._pacing.slots.acquire()
+                    self._ahead.leave(order.key)
                 holding = False
                 tries = await self._await_task(order, sub, tries)
             elif sub.status == Status.FAILED:
@@ -198,15 +207,23 @@ class Submitter:
             raise MjvError(f"submission {key[:12]} is not declared in the state file")
         return sub
 
-    async def _claim(self, key: str, *, saved: bool = False) -> Submission | None:
+    async def _claim(
+        self, key: str, *, saved: bool = False, ahead: bool = False
+    ) -> Submission | None:
         # Another live runner holds this submission: wait for it to finish or to die. One
         # whose clips it downloads (``saved``) is waited for until they are: this runner then
         # verifies them instead of racing it for the same files (and decoding them again).
+        # A step that takes a slot (``ahead``) is claimed only with room in ``ClaimsAhead``.
         store, owner, lease = self._rt.store, self._rt.owner, self._config.lease_seconds
         done = (Status.DOWNLOADED,) if saved else (Status.SUCCEEDED, Status.DOWNLOADED)
         every = max(self._config.poll_interval, self._rt.store.sync.wake_poll)
         with store.bell(lease_channel(key)) as bell:
-            while not await store.claim(key, owner, lease):
+            while True:
+                if ahead:
+                    await self._ahead.join(key)
+                if await store.claim(key, owner, lease):
+                    break
+                self._ahead.leave(key)  # held by another runner: waiting for it takes no room
                 while True:
                     sub = await self._get(key)
                     if sub.status in done:
@@ -238,6 +255,7 @@ class Submitter:
             self._rt.progress.event("in_doubt", what=order.what, action="resubmit")
         pacing = self._pacing
         await pacing.slots.acquire()
+        self._ahead.leave(order.key)
         try:
             if self._stop.is_set():
                 raise StopRequestedError(order.what)

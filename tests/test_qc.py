@@ -303,3 +303,22 @@ def test_a_failed_clip_is_approved_and_extended_only_with_force(
     assert sum(charged(faulty).values()) == 2, again.out  # the forced approval is extended
     steps = manifest(spec, "qc-approve")["jobs"][0]["steps"]
     assert [s["index"] for s in steps] == [0, 1] and steps[1]["status"] == "downloaded"
+
+
+def test_the_clip_checker_loads_its_decoder_in_its_worker_before_the_first_clip(
+    tmp_path: Path,
+) -> None:
+    # The last runner of a team to check a clip used to load PyAV and numpy in its tail.
+    code = (
+        "import sys\n"
+        "from orchestrator.qc.takes import ClipChecker\n"
+        "from orchestrator.state import open_store\n"
+        f"store = open_store({str(tmp_path / 's.db')!r}, 'c')\n"
+        "checker = ClipChecker(store)\n"
+        "assert 'av' not in sys.modules\n"
+        "checker.warm()\n"
+        "checker.close()\n"
+        "assert 'av' in sys.modules and 'numpy' in sys.modules\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr

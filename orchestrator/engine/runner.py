@@ -218,6 +218,8 @@ class _Runner:
                 await self.rt.store.reset(spec.key, "forced with --force")
 
     async def _work(self) -> None:
+        if any(job.qc.enabled for job in self.jobs):
+            self.checks.warm()
         queue: asyncio.Queue[Job] = asyncio.Queue()
         for job in _rotated(self.jobs, self.rt.owner):
             queue.put_nowait(job)

@@ -7,7 +7,7 @@ import contextlib
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from orchestrator.engine.account import ClaimsAhead
 from orchestrator.engine.context import Pacing, RunConfig, Runtime
@@ -158,7 +158,9 @@ class Submitter:
                     await self._pacing.slots.acquire()
                     self._ahead.leave(order.key)
                 holding = False
-                tries = await self._await_task(order, sub, tries)
+                tries, succeeded = await self._await_task(order, sub, tries)
+                if succeeded is not None:
+                    return succeeded
             elif sub.status == Status.FAILED:
                 await self._retry_or_raise(order, sub, retried)
                 retried = True
@@ -414,7 +416,10 @@ class Submitter:
         await self._rt.sleep(delay)
         return tries - 1 if busy else tries
 
-    async def _await_task(self, order: Order, sub: Submission, tries: int) -> int:
+    async def _await_task(
+        self, order: Order, sub: Submission, tries: int
+    ) -> tuple[int, Submission | None]:
+        """Poll the task to its end; (tries, the submission as recorded when it succeeded)."""
         assert sub.task_id is not None
         store, pacing = self._rt.store, self._pacing
         try:
@@ -440,8 +445,12 @@ class Submitter:
             )
             pacing.slots.succeeded()
             pacing.banned.record(False)
-            return tries
-        return await self._task_failed(order, task, tries)
+            # The write is fenced by this run's lease: the row is ``sub`` with what it set
+            # (no read back, a round trip on a database away).
+            urls = tuple(task.clip_urls)
+            done = replace(sub, status=Status.SUCCEEDED, clip_urls=urls, image_url=task.image_url)
+            return tries, done
+        return await self._task_failed(order, task, tries), None
 
     async def _task_failed(self, order: Order, task: Task, tries: int) -> int:
         failure = classify_failure(task)

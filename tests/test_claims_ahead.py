@@ -37,7 +37,8 @@ jobs:
 
 def test_a_job_waits_for_room_before_its_claim_and_leaves_once() -> None:
     async def go() -> None:
-        ahead = ClaimsAhead(2)
+        free = [0]  # the slots free now: none
+        ahead = ClaimsAhead(lambda: free[0], 2)
         await ahead.join("a")
         await ahead.join("a")  # the same key counts once
         await ahead.join("b")
@@ -53,7 +54,14 @@ def test_a_job_waits_for_room_before_its_claim_and_leaves_once() -> None:
         fourth = asyncio.ensure_future(ahead.join("d"))
         await asyncio.sleep(0)
         assert not fourth.done()
+        free[0] = 4  # slots free: as many claims as they take at once
+        await ahead.join("e")
+        await ahead.join("f")
+        third_over = asyncio.ensure_future(ahead.join("g"))  # b, c, e, f claimed: 4
+        await asyncio.sleep(0)
+        assert not third_over.done()
         fourth.cancel()
+        third_over.cancel()
 
     asyncio.run(go())
 

@@ -26,31 +26,37 @@ from orchestrator.engine.pacing import AdaptiveSlots
 from orchestrator.state import AsyncStore
 from orchestrator.state.sql_leases import slots_channel
 
-CLAIMS_AHEAD = 2  # jobs of a run claimed and waiting for a slot, at most, at once
+CLAIMS_AHEAD = 2  # jobs of a run claimed and waiting for a slot, beyond the slots free
 
 
 class ClaimsAhead:
-    """The jobs of this run that are claimed and wait for a slot: at most ``limit`` at once.
+    """The jobs of this run that are claimed and wait for a slot: as many as ``free()`` slots
+    would take at once (a run starts on every free slot), else at most ``limit``.
 
     A job joins before its claim and leaves once it holds a slot, or when it needs none (its
     claim failed, another runner finished it, it ended).
     """
 
-    def __init__(self, limit: int = CLAIMS_AHEAD) -> None:
-        self._room = asyncio.Semaphore(limit)
+    def __init__(self, free: Callable[[], int], limit: int = CLAIMS_AHEAD) -> None:
+        self._free = free
+        self._limit = limit
         self._in: set[str] = set()
+        self._left = asyncio.Event()
 
     async def join(self, key: str) -> None:
         """Wait for room, then count ``key`` as claimed ahead (once, however often called)."""
-        if key not in self._in:
-            await self._room.acquire()
-            self._in.add(key)
+        while key not in self._in:
+            if len(self._in) < max(self._limit, self._free()):
+                self._in.add(key)
+                return
+            self._left.clear()
+            await self._left.wait()
 
     def leave(self, key: str) -> None:
         """``key`` no longer waits for a slot (a no-op when it was not counted)."""
         if key in self._in:
             self._in.remove(key)
-            self._room.release()
+            self._left.set()
 
 
 class _Waiter:
@@ -84,6 +90,7 @@ class SharedSlots:
         self._sleep = sleep
         self._waiters: deque[_Waiter] = deque()
         self._spare = 0  # account slots given back, kept until the loop's next turn
+        self._account_full = False  # the last ask for an account slot found none free
 
     @property
     def effective(self) -> int:
@@ -94,6 +101,11 @@ class SharedSlots:
     def in_use(self) -> int:
         """Slots this run holds."""
         return self._local.in_use
+
+    @property
+    def free(self) -> int:
+        """Slots a job asking now would get at once: none once the account was found full."""
+        return 0 if self._account_full or self._waiters else self._local.free
 
     async def acquire(self) -> None:
         """Take a slot of this run, then one of the account's (waiting for other runners)."""
@@ -114,7 +126,9 @@ class SharedSlots:
         try:
             with self._store.bell(slots_channel(self._account)) as bell:
                 while not waiter.handed:
-                    if await self._store.acquire_slot(*args):
+                    taken = await self._store.acquire_slot(*args)
+                    self._account_full = not taken
+                    if taken:
                         if waiter.handed:  # one came from this run meanwhile: pass this on
                             self._give_back()
                         return

@@ -44,6 +44,11 @@ class AdaptiveSlots:
         """Slots currently held."""
         return self._in_use
 
+    @property
+    def free(self) -> int:
+        """Slots a job asking now would get at once."""
+        return 0 if self._waiters else max(0, self._effective - self._in_use)
+
     async def acquire(self) -> None:
         """Wait for a free slot (first come, first served) and hold it."""
         if not self._waiters and self._in_use < self._effective:

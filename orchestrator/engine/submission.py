@@ -93,7 +93,7 @@ class Submitter:
         self._critical: set[asyncio.Task[str]] = set()
         self._ensuring: dict[str, asyncio.Future[Submission]] = {}
         self._refreshed: set[str] = set()  # keys whose start image was uploaded again
-        self._ahead = ClaimsAhead()
+        self._ahead = ClaimsAhead(lambda: pacing.slots.free)
         self.submitted = 0
         self.resent_in_doubt: list[str] = []
         self.halted: str | None = None  # why the run sends nothing more (it drains instead)

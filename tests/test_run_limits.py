@@ -6,10 +6,12 @@ CoreSize, QueueSize, daily and total draw limits, its quota, and a disk that can
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import io
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 from memprovider import Clock, MemoryProvider, memory_run
@@ -19,6 +21,7 @@ from simsupport import FakeClock, wire
 from orchestrator.commands.run import summarise
 from orchestrator.engine import downloads
 from orchestrator.engine.context import RunConfig, RunReport
+from orchestrator.engine.pacing import AdaptiveSlots
 from orchestrator.errors import (
     EXIT_ERROR,
     EXIT_OK,
@@ -138,12 +141,48 @@ def _disk_full_for(monkeypatch: pytest.MonkeyPatch, times: int | None) -> list[P
     return failed
 
 
+class _StillWhileSaving(Clock):
+    """Virtual time that stands still from a task's end (its slot freed) until its clip's
+    first write: the write runs in a thread, and its real time must not pass as the other
+    tasks' virtual minutes (on a busy machine they ended, and more was sent, before it)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.saving = 0
+
+    async def sleep(self, seconds: float) -> None:
+        while self.saving > 0:
+            await asyncio.sleep(0.001)
+        await super().sleep(seconds)
+
+
+def _saving_counted(monkeypatch: pytest.MonkeyPatch, clock: _StillWhileSaving) -> None:
+    release, make_durable, written = AdaptiveSlots.release, downloads._make_durable, set()
+
+    def released(self: AdaptiveSlots) -> None:
+        clock.saving += 1
+        release(self)
+
+    def first_write(*args: Any) -> None:
+        dest = args[2]
+        try:
+            make_durable(*args)
+        finally:
+            if dest not in written:
+                written.add(dest)
+                clock.saving -= 1
+
+    monkeypatch.setattr(AdaptiveSlots, "release", released)
+    monkeypatch.setattr(downloads, "_make_durable", first_write)
+
+
 def test_a_clip_that_cannot_be_written_stops_paying_and_is_saved_once_it_can(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    clock = Clock()
+    clock = _StillWhileSaving()
     provider = MemoryProvider(SimulatorConfig(job_seconds=60, slots=2), clock)
     failed = _disk_full_for(monkeypatch, times=2)
+    _saving_counted(monkeypatch, clock)
     report = _run(tmp_path, provider, clock, RunConfig(concurrency=2, poll_interval=3.0))
     assert len(failed) == 2 and "cannot be saved" in (report.stopped or "")
     # Jobs 1 and 2 finish and free their slots (jobs 3 and 4 are sent), then their clips

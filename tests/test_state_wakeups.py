@@ -8,12 +8,16 @@ database's NOTIFY can carry the news).
 from __future__ import annotations
 
 import asyncio
+import threading
+from collections.abc import Callable
 from pathlib import Path
+
+from test_state_helpers import clip, spec
 
 from orchestrator.engine.account import SharedSlots
 from orchestrator.engine.pacing import AdaptiveSlots
 from orchestrator.state import AsyncStore, Store, open_postgres, open_store
-from orchestrator.state.sql_leases import slots_channel
+from orchestrator.state.sql_leases import lease_channel, slots_channel, success_channel
 from orchestrator.state.wakeups import _bells
 
 OTHER = "elsewhere:1:other"  # a live runner on another host: only its release frees the slot
@@ -112,3 +116,101 @@ def test_a_slot_no_job_of_the_run_takes_goes_back_to_the_state(tmp_path: Path) -
         assert slots.in_use == 0
         assert (counted.taken, counted.released) == (1, 1)
         assert other.acquire_slot("acct", OTHER, 1, 600)
+
+
+async def _line_of_jobs(store: Store, other: Store, jobs: int) -> int:
+    """``jobs`` jobs of one run wait for the account's slots, all held by another runner,
+    which then gives them back one by one; the most asks of this run in flight at once."""
+    face = AsyncStore(store)
+    ask, in_flight, most = face.acquire_slot, 0, 0
+
+    async def counted(*args: object) -> bool:
+        nonlocal in_flight, most
+        in_flight += 1
+        most = max(most, in_flight)
+        try:
+            return await ask(*args)  # type: ignore[arg-type]
+        finally:
+            in_flight -= 1
+
+    face.acquire_slot = counted  # type: ignore[method-assign]
+    forever = asyncio.Event()
+
+    async def no_poll(_: float) -> None:
+        await forever.wait()
+
+    slots = SharedSlots(
+        AdaptiveSlots(jobs),
+        face,
+        account="acct",
+        owner=ME,
+        limit=jobs,
+        lease_seconds=600,
+        sleep=no_poll,
+    )
+    waiting = [asyncio.ensure_future(slots.acquire()) for _ in range(jobs)]
+    while not any(channel == slots_channel("acct") for _, channel in _bells):
+        await asyncio.sleep(0.01)
+    for _ in range(jobs):
+        await asyncio.to_thread(other.release_slot, "acct", OTHER)
+    await asyncio.wait_for(asyncio.gather(*waiting), GUARD)  # a ring woke each in turn
+    assert slots.in_use == jobs and not other.acquire_slot("acct", OTHER, jobs, 600)
+    face.shutdown()
+    return most
+
+
+def test_only_the_first_job_in_line_asks_the_state_for_a_slot(tmp_path: Path) -> None:
+    # Before, every waiting job of every runner asked again on each release: a dozen
+    # transactions queued on a team's connections for one slot.
+    with open_store(tmp_path / "s.db", "c") as store, open_store(tmp_path / "s.db", "c") as other:
+        for _ in range(3):
+            assert other.acquire_slot("acct", OTHER, 3, 600)
+        assert asyncio.run(_line_of_jobs(store, other, 3)) == 1
+
+
+def _rings_of_a_step(holder: Store, listener: Store) -> list[str]:
+    """The channels ``listener`` hears rung while ``holder`` takes ``k`` to saved clips."""
+    heard: list[str] = []
+    succeeded, saved = threading.Event(), threading.Event()
+
+    def on(channel: str, then: threading.Event | None = None) -> Callable[[], None]:
+        def rung() -> None:
+            heard.append(channel)
+            if then is not None:
+                then.set()
+
+        return rung
+
+    holder.declare([spec("k")])
+    with (
+        listener.listening(success_channel("k"), on("succeeded", succeeded)),
+        listener.listening(lease_channel("k"), on("lease", saved)),
+    ):
+        if getattr(listener.link, "_listener", None) is not None:  # PostgreSQL's LISTEN:
+            # Once in place, it rings every channel (news may have been missed).
+            assert succeeded.wait(GUARD) and saved.wait(GUARD)
+            heard.clear()
+            saved.clear()
+        assert holder.claim("k", ME, 600)
+        holder.record_intent("k", ME, 1.0)
+        holder.record_task("k", "t1", 1.0, owner=ME)
+        holder.record_success("k", ["u"], None, owner=ME)
+        holder.record_files("k", [clip("k")], owner=ME)
+        assert saved.wait(GUARD)  # notifications arrive in the order of their commits
+    return heard
+
+
+def test_a_success_rings_its_own_channel_and_saved_clips_the_lease_one(tmp_path: Path) -> None:
+    # A runner waiting for the clips listens to the lease channel only: the success, which
+    # it cannot use, no longer wakes it for a read.
+    with open_store(tmp_path / "s.db", "c") as holder, open_store(tmp_path / "s.db", "c") as other:
+        assert _rings_of_a_step(holder, other) == ["succeeded", "lease"]
+
+
+def test_the_two_channels_reach_another_runner_by_notify(postgres_url: str) -> None:
+    url = f"{postgres_url}&schema=channels"
+    with (
+        open_postgres(url, "c") as holder,
+        open_postgres(f"{url}&application_name=x", "c") as other,
+    ):
+        assert _rings_of_a_step(holder, other) == ["succeeded", "lease"]

@@ -122,25 +122,47 @@ class SharedSlots:
             return
         waiter = _Waiter()
         self._waiters.append(waiter)
-        args = (self._account, self._owner, self._limit, self._lease)
         try:
-            with self._store.bell(slots_channel(self._account)) as bell:
-                while not waiter.handed:
-                    taken = await self._store.acquire_slot(*args)
-                    self._account_full = not taken
-                    if taken:
-                        if waiter.handed:  # one came from this run meanwhile: pass this on
-                            self._give_back()
-                        return
-                    if not waiter.handed:
-                        await _first(bell.wait(), waiter.wake.wait(), self._sleep(bell.poll))
+            while not waiter.handed:
+                if self._waiters[0] is waiter:
+                    await self._ask(waiter)
+                    return
+                await waiter.wake.wait()  # handed one, or first in line now
+                waiter.wake.clear()
         except BaseException:
             if waiter.handed:
                 self._give_back()
             raise
         finally:
-            if waiter in self._waiters:
-                self._waiters.remove(waiter)
+            self._leave(waiter)
+
+    async def _ask(self, waiter: _Waiter) -> None:
+        """Ask the state for an account slot until one is taken or handed to ``waiter``.
+
+        Only the first job in line asks, for its run: the others wait behind it. Before,
+        every waiting job of every runner asked again on each release, a dozen transactions
+        queued on the runners' connections for one slot.
+        """
+        args = (self._account, self._owner, self._limit, self._lease)
+        with self._store.bell(slots_channel(self._account)) as bell:
+            while not waiter.handed:
+                taken = await self._store.acquire_slot(*args)
+                self._account_full = not taken
+                if taken:
+                    if waiter.handed:  # one came from this run meanwhile: pass this on
+                        self._give_back()
+                    return
+                if not waiter.handed:
+                    await _first(bell.wait(), waiter.wake.wait(), self._sleep(bell.poll))
+                    waiter.wake.clear()  # ``handed`` says whether it was a hand-over
+
+    def _leave(self, waiter: _Waiter) -> None:
+        """``waiter`` no longer waits; the next in line asks the state in its place."""
+        first = not self._waiters or self._waiters[0] is waiter or waiter not in self._waiters
+        if waiter in self._waiters:
+            self._waiters.remove(waiter)
+        if first and self._waiters:
+            self._waiters[0].wake.set()
 
     def release(self) -> None:
         """Give both back: the account slot to a job of this run waiting for one, if any.

@@ -43,7 +43,7 @@ from orchestrator.model import fingerprint
 from orchestrator.provider import OnSend
 from orchestrator.state import Status, Submission, SubmissionSpec, holder_is_dead
 from orchestrator.state.async_store import Bell
-from orchestrator.state.sql_leases import lease_channel
+from orchestrator.state.sql_leases import lease_channel, success_channel
 from orchestrator.wire import Task, classify_failure
 
 __all__ = [
@@ -219,7 +219,9 @@ class Submitter:
         store, owner, lease = self._rt.store, self._rt.owner, self._config.lease_seconds
         done = (Status.DOWNLOADED,) if saved else (Status.SUCCEEDED, Status.DOWNLOADED)
         every = max(self._config.poll_interval, self._rt.store.sync.wake_poll)
-        with store.bell(lease_channel(key)) as bell:
+        # A waiter for the clips is not woken by the task's success (a read for nothing).
+        channels = (lease_channel(key),) if saved else (lease_channel(key), success_channel(key))
+        with store.bell(*channels) as bell:
             while True:
                 if ahead:
                     await self._ahead.join(key)

@@ -19,7 +19,7 @@ import functools
 import threading
 from collections.abc import Callable, Coroutine, Iterator
 from concurrent.futures import Future
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any, Concatenate, Generic, ParamSpec, Self, TypeVar, overload
 
 from orchestrator.state.lanes import Lanes
@@ -163,10 +163,13 @@ class AsyncStore:
             clone.close()
 
     @contextmanager
-    def bell(self, channel: str) -> Iterator[Bell]:
-        """A bell rung on each release on ``channel`` (``slots:<account>``, ``lease:<key>``)."""
+    def bell(self, *channels: str) -> Iterator[Bell]:
+        """A bell rung on each release on any of ``channels`` (``slots:<account>``,
+        ``lease:<key>``, ``succeeded:<key>``)."""
         bell = Bell(asyncio.get_running_loop(), self.sync.wake_poll)
-        with self.sync.listening(channel, bell.ring):
+        with ExitStack() as listening:
+            for channel in channels:
+                listening.enter_context(self.sync.listening(channel, bell.ring))
             yield bell
 
     def check_file(self) -> None:

@@ -20,8 +20,13 @@ def slots_channel(account: str) -> str:
 
 
 def lease_channel(key: str) -> str:
-    """The channel rung when the lease on ``key`` is given back or its work is done."""
+    """The channel rung when the lease on ``key`` is given back or its clips are saved."""
     return f"lease:{key}"
+
+
+def success_channel(key: str) -> str:
+    """The channel rung when the task of ``key`` succeeded (its clips are not saved yet)."""
+    return f"succeeded:{key}"
 
 
 class SqlLeases(SqlReads):

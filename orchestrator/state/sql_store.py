@@ -26,7 +26,7 @@ from orchestrator.state.records import (
     UploadRecord,
     to_micros,
 )
-from orchestrator.state.sql_leases import SqlLeases, lease_channel
+from orchestrator.state.sql_leases import SqlLeases, lease_channel, success_channel
 from orchestrator.state.steps import Steps
 
 _RECORD_QC = (
@@ -204,7 +204,8 @@ class SqlStore(SqlLeases):
             self._steps.update(
                 key, status=target(Action.SUCCESS), clip_urls=urls, image_url=image_url
             )
-            self.link.notify(lease_channel(key))  # a runner waiting for it need not any more
+            # Runners waiting for it need not any more, unless they wait for its clips.
+            self.link.notify(success_channel(key))
 
     def record_failure(
         self, key: str, *, final: bool, reason: str, refund: bool, owner: str | None = None

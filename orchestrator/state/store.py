@@ -214,8 +214,8 @@ class Store(Reads, Protocol):
 
     def listening(self, channel: str, callback: Callable[[], None]) -> AbstractContextManager[None]:
         """Have ``callback`` called (from any thread) whenever something is released on
-        ``channel``: ``slots:<account>`` (a job slot) or ``lease:<key>`` (a lease, or its
-        work done)."""
+        ``channel``: ``slots:<account>`` (a job slot), ``lease:<key>`` (a lease, or its clips
+        saved) or ``succeeded:<key>`` (its task succeeded)."""
 
     def clone(self) -> Store:
         """The same campaign on another connection (sharing which leases were taken)."""

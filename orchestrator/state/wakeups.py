@@ -1,8 +1,8 @@
 """Wake-ups inside this process: whoever waits for a release on a state hears of it at once.
 
 A channel is named by the state (``topic``: one SQLite file or one PostgreSQL schema) and what
-was released (``slots:<account>``, ``lease:<key>``). The SQLite store rings after its
-commit; PostgreSQL's NOTIFY reaches other machines, and its listener rings here.
+was released (``slots:<account>``, ``lease:<key>``, ``succeeded:<key>``). The SQLite store
+rings after its commit; PostgreSQL's NOTIFY reaches other machines, and its listener rings here.
 """
 
 from __future__ import annotations

@@ -417,6 +417,18 @@ def test_concurrent_slot_takers_never_exceed_the_limit(open_: Opener) -> None:
     assert got.count(True) == 3
 
 
+def test_concurrent_releases_of_one_runner_free_as_many_slots(store: Store, open_: Opener) -> None:
+    # A run gives slots back from its several connections at once. Each release picked the
+    # runner's highest slot unlocked: two at once freed the same one, and the other stayed
+    # held (and renewed) until the run ended, one slot fewer for the whole team.
+    for _ in range(3):
+        assert all(store.acquire_slot("acct", ME, 8, 60) for _ in range(8))
+        race(open_, 8, lambda opened, i: opened.release_slot("acct", ME))
+        assert store.slot_holders("acct") == 0
+        assert all(store.acquire_slot("acct", OTHER, 8, 60) for _ in range(8))
+        store.release_all(OTHER)
+
+
 def test_concurrent_reservations_never_pass_the_cap(store: Store, open_: Opener) -> None:
     got = race(open_, 8, lambda opened, i: opened.reserve(f"{ME}-{i}", 1.0, 5.0, 60))
     assert got.count(True) == 5

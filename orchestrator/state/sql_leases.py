@@ -161,9 +161,13 @@ class SqlLeases(SqlReads):
     def release_slot(self, account: str, owner: str) -> None:
         """Give back one of the job slots ``owner`` holds on ``account`` (none: no change)."""
         with self.link.transaction():
+            # The owner's rows are locked before the highest is picked: two releases at once
+            # (two connections of one run) free two slots. Picked unlocked, both freed the
+            # same one, and the other stayed held, and renewed, until the run's end.
             self.link.write(
                 "UPDATE slots SET owner = NULL, until = NULL WHERE account = ? AND slot ="
-                " (SELECT max(slot) FROM slots WHERE account = ? AND owner = ?)",
+                " (SELECT max(slot) FROM (SELECT slot FROM slots WHERE account = ? AND owner = ?"
+                f"{self.link.dialect.lock_row}) AS held)",
                 (account, account, owner),
             )
             self.link.notify(slots_channel(account))

@@ -118,15 +118,18 @@ def test_a_slot_no_job_of_the_run_takes_goes_back_to_the_state(tmp_path: Path) -
         assert other.acquire_slot("acct", OTHER, 1, 600)
 
 
-async def _line_of_jobs(store: Store, other: Store, jobs: int) -> int:
+async def _line_of_jobs(
+    store: Store, other: Store, jobs: int, give_back: Callable[[], None]
+) -> tuple[int, int]:
     """``jobs`` jobs of one run wait for the account's slots, all held by another runner,
-    which then gives them back one by one; the most asks of this run in flight at once."""
+    which then gives them back (``give_back``, once the run found the account full): this
+    run's asks of the state, and the most in flight at once."""
     face = AsyncStore(store)
-    ask, in_flight, most = face.acquire_slot, 0, 0
+    ask, asks, in_flight, most = face.acquire_slot, 0, 0, 0
 
-    async def counted(*args: object) -> bool:
-        nonlocal in_flight, most
-        in_flight += 1
+    async def counted(*args: object) -> int:
+        nonlocal asks, in_flight, most
+        asks, in_flight = asks + 1, in_flight + 1
         most = max(most, in_flight)
         try:
             return await ask(*args)  # type: ignore[arg-type]
@@ -149,23 +152,35 @@ async def _line_of_jobs(store: Store, other: Store, jobs: int) -> int:
         sleep=no_poll,
     )
     waiting = [asyncio.ensure_future(slots.acquire()) for _ in range(jobs)]
-    while not any(channel == slots_channel("acct") for _, channel in _bells):
+    while not asks or in_flight:  # the first ask found every slot held
         await asyncio.sleep(0.01)
-    for _ in range(jobs):
-        await asyncio.to_thread(other.release_slot, "acct", OTHER)
-    await asyncio.wait_for(asyncio.gather(*waiting), GUARD)  # a ring woke each in turn
+    await asyncio.to_thread(give_back)
+    await asyncio.wait_for(asyncio.gather(*waiting), GUARD)  # a ring woke the asker
     assert slots.in_use == jobs and not other.acquire_slot("acct", OTHER, jobs, 600)
     face.shutdown()
-    return most
+    return asks, most
 
 
-def test_only_the_first_job_in_line_asks_the_state_for_a_slot(tmp_path: Path) -> None:
+def test_one_asker_per_run_asks_the_state_for_slots(tmp_path: Path) -> None:
     # Before, every waiting job of every runner asked again on each release: a dozen
     # transactions queued on a team's connections for one slot.
     with open_store(tmp_path / "s.db", "c") as store, open_store(tmp_path / "s.db", "c") as other:
-        for _ in range(3):
-            assert other.acquire_slot("acct", OTHER, 3, 600)
-        assert asyncio.run(_line_of_jobs(store, other, 3)) == 1
+        assert other.acquire_slot("acct", OTHER, 3, 600, wanted=3) == 3
+
+        def one_by_one() -> None:
+            for _ in range(3):
+                other.release_slot("acct", OTHER)
+
+        asks, most = asyncio.run(_line_of_jobs(store, other, 3, one_by_one))
+        assert most == 1 and asks <= 4
+
+
+def test_slots_given_back_at_once_are_taken_in_one_ask(tmp_path: Path) -> None:
+    # The asker asks for as many slots as jobs wait: one ask takes them all.
+    with open_store(tmp_path / "s.db", "c") as store, open_store(tmp_path / "s.db", "c") as other:
+        assert other.acquire_slot("acct", OTHER, 3, 600, wanted=3) == 3
+        asks, _ = asyncio.run(_line_of_jobs(store, other, 3, lambda: other.release_all(OTHER)))
+        assert asks == 2  # the first found the account full, the second took all three
 
 
 def _rings_of_a_step(holder: Store, listener: Store) -> list[str]:

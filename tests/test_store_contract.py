@@ -320,6 +320,18 @@ def test_job_slots_are_limited_per_account_across_campaigns(store: Store, open_:
         assert not store.acquire_slot("acct", ME, 2, 60)
 
 
+def test_several_slots_are_taken_at_once_up_to_those_free(store: Store) -> None:
+    dead = f"{socket.gethostname()}:{dead_pid()}:gone"
+    assert store.acquire_slot("acct", OTHER, 5, 60) == 1
+    assert store.acquire_slot("acct", dead, 5, 600) == 1
+    assert store.acquire_slot("acct", ME, 5, 60, wanted=2) == 2
+    assert store.acquire_slot("acct", ME, 5, 60, wanted=3) == 2  # the last free, the dead's
+    assert store.acquire_slot("acct", ME, 5, 60, wanted=3) == 0
+    assert store.slot_holders("acct") == 2
+    store.release_slot("acct", ME)
+    assert store.acquire_slot("acct", OTHER, 5, 60, wanted=2) == 1
+
+
 def test_releasing_a_slot_we_do_not_hold_changes_nothing(store: Store) -> None:
     assert store.acquire_slot("acct", OTHER, 1, 60)
     store.release_slot("acct", ME)
@@ -422,10 +434,10 @@ def test_concurrent_releases_of_one_runner_free_as_many_slots(store: Store, open
     # runner's highest slot unlocked: two at once freed the same one, and the other stayed
     # held (and renewed) until the run ended, one slot fewer for the whole team.
     for _ in range(3):
-        assert all(store.acquire_slot("acct", ME, 8, 60) for _ in range(8))
+        assert store.acquire_slot("acct", ME, 8, 60, wanted=8) == 8
         race(open_, 8, lambda opened, i: opened.release_slot("acct", ME))
         assert store.slot_holders("acct") == 0
-        assert all(store.acquire_slot("acct", OTHER, 8, 60) for _ in range(8))
+        assert store.acquire_slot("acct", OTHER, 8, 60, wanted=8) == 8
         store.release_all(OTHER)
 
 

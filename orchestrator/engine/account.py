@@ -8,7 +8,8 @@ come back when its lease expires.
 
 A slot given back while another job of this run waits for one goes straight to that job (no
 round trip to the state); otherwise it is released in the state, which wakes the runners
-waiting for it (NOTIFY, or this process's bell), with a slow safety poll behind.
+waiting for it (NOTIFY, or this process's bell), with a slow safety poll behind. In each run
+one asker asks the state for as many slots as its jobs wait for, in one statement.
 
 ``ClaimsAhead`` keeps that hand-over in the run: a runner claims only a few jobs more than the
 slots it holds, so the campaign's other jobs stay free for the runners whose slots free up
@@ -60,15 +61,23 @@ class ClaimsAhead:
 
 
 class _Waiter:
-    """A job of this run waiting for an account slot, and whether one was handed to it."""
+    """A job of this run waiting for an account slot: handed one, or the asker's error."""
 
     def __init__(self) -> None:
         self.handed = False
+        self.error: BaseException | None = None
         self.wake = asyncio.Event()
 
 
 class SharedSlots:
-    """``AdaptiveSlots`` whose every slot is also an account slot in the state."""
+    """``AdaptiveSlots`` whose every slot is also an account slot in the state.
+
+    One asker per run asks the state for as many account slots as jobs of the run wait for,
+    in one statement, and hands them out in line; it waits for a release (a ring, or the
+    safety poll) while the account is full. Before, every waiting job of every runner asked
+    on each release: at the end of a round a dozen transactions queued on the team's
+    connections, and the slots went out one ask at a time.
+    """
 
     def __init__(
         self,
@@ -89,8 +98,10 @@ class SharedSlots:
         self._lease = lease_seconds
         self._sleep = sleep
         self._waiters: deque[_Waiter] = deque()
+        self._asker: asyncio.Task[None] | None = None
+        self._poke = asyncio.Event()  # a job joined the line, or the line emptied
         self._spare = 0  # account slots given back, kept until the loop's next turn
-        self._account_full = False  # the last ask for an account slot found none free
+        self._account_full = False  # the last ask got fewer account slots than it asked for
 
     @property
     def effective(self) -> int:
@@ -122,47 +133,43 @@ class SharedSlots:
             return
         waiter = _Waiter()
         self._waiters.append(waiter)
+        if self._asker is None or self._asker.done():
+            self._asker = asyncio.ensure_future(self._ask())
+        elif not self._account_full:  # the asker may be waiting with slots still free
+            self._poke.set()
         try:
-            while not waiter.handed:
-                if self._waiters[0] is waiter:
-                    await self._ask(waiter)
-                    return
-                await waiter.wake.wait()  # handed one, or first in line now
-                waiter.wake.clear()
+            await waiter.wake.wait()
         except BaseException:
-            if waiter.handed:
+            if waiter.handed:  # handed one, then cancelled before it could use it
                 self._give_back()
             raise
         finally:
-            self._leave(waiter)
+            if waiter in self._waiters:
+                self._waiters.remove(waiter)
+            if not self._waiters:
+                self._poke.set()  # the asker can stop
+        if waiter.error is not None:
+            raise waiter.error
 
-    async def _ask(self, waiter: _Waiter) -> None:
-        """Ask the state for an account slot until one is taken or handed to ``waiter``.
-
-        Only the first job in line asks, for its run: the others wait behind it. Before,
-        every waiting job of every runner asked again on each release, a dozen transactions
-        queued on the runners' connections for one slot.
-        """
+    async def _ask(self) -> None:
+        """While jobs wait: take as many account slots as they need, hand them out in line."""
         args = (self._account, self._owner, self._limit, self._lease)
-        with self._store.bell(slots_channel(self._account)) as bell:
-            while not waiter.handed:
-                taken = await self._store.acquire_slot(*args)
-                self._account_full = not taken
-                if taken:
-                    if waiter.handed:  # one came from this run meanwhile: pass this on
-                        self._give_back()
-                    return
-                if not waiter.handed:
-                    await _first(bell.wait(), waiter.wake.wait(), self._sleep(bell.poll))
-                    waiter.wake.clear()  # ``handed`` says whether it was a hand-over
-
-    def _leave(self, waiter: _Waiter) -> None:
-        """``waiter`` no longer waits; the next in line asks the state in its place."""
-        first = not self._waiters or self._waiters[0] is waiter or waiter not in self._waiters
-        if waiter in self._waiters:
-            self._waiters.remove(waiter)
-        if first and self._waiters:
-            self._waiters[0].wake.set()
+        try:
+            with self._store.bell(slots_channel(self._account)) as bell:
+                while self._waiters:
+                    wanted = len(self._waiters)
+                    taken = await self._store.acquire_slot(*args, wanted)
+                    self._account_full = taken < wanted
+                    for _ in range(taken):
+                        self._give_back()  # to the jobs in line; slots left over go back
+                    if self._waiters and self._account_full:
+                        self._poke.clear()
+                        await _first(bell.wait(), self._poke.wait(), self._sleep(bell.poll))
+        except Exception as exc:  # the store failed: every job in line hears why
+            while self._waiters:
+                waiter = self._waiters.popleft()
+                waiter.error = exc
+                waiter.wake.set()
 
     def release(self) -> None:
         """Give both back: the account slot to a job of this run waiting for one, if any.

@@ -42,11 +42,11 @@ class SqlLeases(SqlReads):
             " WHERE campaign = ? AND key = ? AND (lease_owner IS NULL OR lease_owner = ?"
             f" OR lease_until <= {now} OR lease_owner = ?) RETURNING key"
         )
-        self._take_slot = (
-            f"UPDATE slots SET owner = ?, until = {now} + ? WHERE (account, slot) ="
+        self._take_slots = (
+            f"UPDATE slots SET owner = ?, until = {now} + ? WHERE (account, slot) IN"
             " (SELECT account, slot FROM slots WHERE account = ? AND slot < ?"
             f" AND (owner IS NULL OR until <= {now} OR owner = ?)"
-            f" ORDER BY slot LIMIT 1{link.dialect.skip_locked}) RETURNING slot"
+            f" ORDER BY slot LIMIT ?{link.dialect.skip_locked}) RETURNING slot"
         )
         self._hold = (
             f"INSERT INTO holds AS h (campaign, owner, amount, until) VALUES (?, ?, ?, {now} + ?)"
@@ -125,8 +125,10 @@ class SqlLeases(SqlReads):
                 self.link.notify(slots_channel(account))
         self._book.dropped(owner)
 
-    def acquire_slot(self, account: str, owner: str, limit: int, lease_seconds: float) -> bool:
-        """Take one of ``account``'s ``limit`` job slots for ``owner``; False when all are busy."""
+    def acquire_slot(
+        self, account: str, owner: str, limit: int, lease_seconds: float, wanted: int = 1
+    ) -> int:
+        """Take up to ``wanted`` of ``account``'s ``limit`` job slots for ``owner``; how many."""
         if (account, limit) not in self._slot_rows:
             self.link.execute_many(
                 "INSERT INTO slots (account, slot) VALUES (?, ?) ON CONFLICT DO NOTHING",
@@ -134,12 +136,13 @@ class SqlLeases(SqlReads):
             )
             self._slot_rows.add((account, limit))  # slot rows are never deleted
         args = (owner, lease_seconds, account, limit)
-        if self.link.execute(self._take_slot, (*args, None)):
-            return True
-        for dead in self._dead_slot_holders(account, limit):
-            if self.link.execute(self._take_slot, (*args, dead)):
-                return True
-        return False
+        taken = len(self.link.execute(self._take_slots, (*args, None, wanted)))
+        if taken < wanted:
+            for dead in self._dead_slot_holders(account, limit):
+                taken += len(self.link.execute(self._take_slots, (*args, dead, wanted - taken)))
+                if taken == wanted:
+                    break
+        return taken
 
     def _dead_slot_holders(self, account: str, limit: int) -> list[str]:
         """Holders of ``account``'s slots that are dead processes of this host."""

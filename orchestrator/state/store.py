@@ -91,11 +91,14 @@ class Store(Reads, Protocol):
     def release_all(self, owner: str) -> None:
         """Drop every lease and hold ``owner`` has in this campaign and its job slots."""
 
-    def acquire_slot(self, account: str, owner: str, limit: int, lease_seconds: float) -> bool:
-        """Take one of the ``limit`` job slots of ``account`` (shared by every campaign).
+    def acquire_slot(
+        self, account: str, owner: str, limit: int, lease_seconds: float, wanted: int = 1
+    ) -> int:
+        """Take up to ``wanted`` of the ``limit`` job slots of ``account`` (shared by every
+        campaign); how many were taken, in one statement (0 when all are held by live owners).
 
-        False when all are held by live owners. A slot is leased like a key: renewed by
-        ``renew_leases``, and free again once expired or its holder is a dead local process.
+        A slot is leased like a key: renewed by ``renew_leases``, and free again once expired
+        or its holder is a dead local process.
         """
 
     def slot_holders(self, account: str) -> int:

@@ -16,6 +16,7 @@ from test_state_helpers import clip, spec
 
 from orchestrator.engine.account import SharedSlots
 from orchestrator.engine.pacing import AdaptiveSlots
+from orchestrator.errors import StateError
 from orchestrator.state import AsyncStore, Store, open_postgres, open_store
 from orchestrator.state.sql_leases import lease_channel, slots_channel, success_channel
 from orchestrator.state.wakeups import _bells
@@ -229,3 +230,25 @@ def test_the_two_channels_reach_another_runner_by_notify(postgres_url: str) -> N
         open_postgres(f"{url}&application_name=x", "c") as other,
     ):
         assert _rings_of_a_step(holder, other) == ["succeeded", "lease"]
+
+
+def test_a_failed_ask_reaches_every_job_in_line(tmp_path: Path) -> None:
+    async def jobs_in_line(store: Store) -> list[BaseException | None]:
+        face = AsyncStore(store)
+
+        async def broken(*_: object) -> int:
+            raise StateError("state file s.db was removed")
+
+        face.acquire_slot = broken  # type: ignore[method-assign]
+        slots = SharedSlots(
+            AdaptiveSlots(2), face, account="acct", owner=ME, limit=2, lease_seconds=600
+        )
+        got = await asyncio.wait_for(
+            asyncio.gather(slots.acquire(), slots.acquire(), return_exceptions=True), GUARD
+        )
+        assert slots.in_use == 0  # their local slots were given back
+        return [g if isinstance(g, BaseException) else None for g in got]
+
+    with open_store(tmp_path / "s.db", "c") as store:
+        errors = asyncio.run(jobs_in_line(store))
+    assert [type(e) for e in errors] == [StateError, StateError]

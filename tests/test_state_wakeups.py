@@ -252,3 +252,34 @@ def test_a_failed_ask_reaches_every_job_in_line(tmp_path: Path) -> None:
     with open_store(tmp_path / "s.db", "c") as store:
         errors = asyncio.run(jobs_in_line(store))
     assert [type(e) for e in errors] == [StateError, StateError]
+
+
+def test_starting_to_listen_never_waits_for_the_connection(postgres_url: str) -> None:
+    # A waiter starts to listen in the event loop's thread. It took the connection's lock,
+    # which a transaction holds over its round trips: on a database 10 ms away every claim's
+    # wait and every ask for a slot stalled the whole run for the transaction in flight.
+    with open_postgres(f"{postgres_url}&schema=listen", "c") as store:
+        in_transaction, done = threading.Event(), threading.Event()
+
+        def transaction() -> None:
+            with store.link.transaction():
+                store.link.execute("SELECT 1")
+                in_transaction.set()
+                done.wait(GUARD)
+
+        holder = threading.Thread(target=transaction)
+        holder.start()
+        try:
+            assert in_transaction.wait(GUARD)
+
+            def listen() -> None:
+                with store.listening(lease_channel("k"), lambda: None):
+                    pass
+
+            waiter = threading.Thread(target=listen)
+            waiter.start()
+            waiter.join(GUARD / 3)
+            assert not waiter.is_alive()  # done while the transaction still runs
+        finally:
+            done.set()
+            holder.join()

@@ -63,6 +63,9 @@ class PostgresLink:
         self.topic = f"postgres:{url.conninfo}#{url.schema}"
         self._depth = 0
         self._listener: _Listener | None = None
+        # Not ``_lock``, which a transaction holds over its round trips: a waiter starting to
+        # listen (in the event loop's thread) must never wait for the connection.
+        self._listener_lock = threading.Lock()
 
     def transaction(self) -> AbstractContextManager[None]:
         """One transaction (an inner one joins the outer) in pipeline mode, with BEGIN and
@@ -135,15 +138,16 @@ class PostgresLink:
 
     def listen(self) -> None:
         """Start hearing other runners' releases (a second connection, in a thread)."""
-        with self._lock:
+        with self._listener_lock:
             if self._listener is None:
                 self._listener = _Listener(self.url, self.topic)
 
     def close(self) -> None:
         """Close the connection (and the listener's)."""
-        with self._lock:
+        with self._listener_lock:
             if self._listener is not None:
                 self._listener.stop()
+        with self._lock:
             self._db.close()
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import functools
 import hashlib
+import importlib
 import json
 import os
 import ssl
@@ -92,6 +94,24 @@ _SENDING = ("http11.send_request_headers.started", "http2.send_request_headers.s
 _WRITTEN = ("http11.send_request_body.complete", "http2.send_request_body.complete")
 
 
+def load_http_backend() -> None:
+    """Import now what httpcore's anyio backend imports on its first use (anyio loads its
+    parts lazily): otherwise the event loop stalls 50-150 ms at the first request and again at
+    the first download, in the middle of the run's first round."""
+    import anyio
+    import anyio.abc
+    import anyio.streams.tls
+
+    for name in ("BrokenResourceError", "CancelScope", "ClosedResourceError", "EndOfStream"):
+        getattr(anyio, name)
+    for name in ("Event", "Lock", "Semaphore", "connect_tcp", "connect_unix", "fail_after"):
+        getattr(anyio, name)
+    anyio.abc.SocketAttribute, anyio.abc.ByteStream  # noqa: B018 (loaded on first access)
+    anyio.streams.tls.TLSStream  # noqa: B018
+    with contextlib.suppress(ImportError):  # another layout: then loaded at the first request
+        importlib.import_module("anyio._backends._asyncio")  # chosen at the first request
+
+
 class Client:
     """One account on one provider: every API call, plus unauthenticated clip downloads."""
 
@@ -109,6 +129,7 @@ class Client:
         error_map: ErrorMap = http_error,
     ) -> None:
         self._key = _check_key(api_key)
+        load_http_backend()
         self._error_map = error_map  # the provider's reading of a non-200 answer
         self.base_url = _check_base_url(base_url)
         self.shown_url = redact_url(self.base_url)  # what messages may show of it

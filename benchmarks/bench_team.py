@@ -13,7 +13,7 @@ median). ``--profile`` adds each store method's calls and time per job
 on PostgreSQL, and when its last call ended after the last task.
 
     python benchmarks/bench_team.py [--runners 4] [--delay-ms 10] [--jobs 36] [--slots 6]
-        [--store postgres|sqlite|both] [--profile]
+        [--store postgres|sqlite|both] [--profile [--trace]] [--stalls]
 """
 
 from __future__ import annotations
@@ -249,6 +249,8 @@ def measure(
         head = ["-c", _COUNTING_RUNNER] if counts else ["-m", "orchestrator"]
         if counts:
             env["MJV_BENCH_COUNTS"] = str(counts)
+        if args.stalls and not counts:
+            head = [str(Path(__file__).parent / "loop_stalls.py"), str(Path(tmp) / "stalls")]
         if profile:
             head = ["-c", _PROFILING_RUNNER]
             env["MJV_BENCH_PROFILE"] = str(profile)
@@ -277,6 +279,8 @@ def measure(
             err.decode()[-300:] for (_, err), p in zip(outputs, procs, strict=True) if p.returncode
         ]
         exits = [at for _, at in ended]
+        if args.stalls and not counts and not profile:
+            _print_stalls(Path(tmp) / "stalls")
         return {
             "runners": args.runners,
             "jobs": args.jobs,
@@ -310,6 +314,11 @@ def main() -> int:
     )
     parser.add_argument(
         "--trace", action="store_true", help="with --profile: each runner's store calls in the tail"
+    )
+    parser.add_argument(
+        "--stalls",
+        action="store_true",
+        help="where each runner's event loop stalled (no --profile)",
     )
     args = parser.parse_args()
     if args.store in ("postgres", "both"):
@@ -420,6 +429,15 @@ def _print_tail(path: Path, last_end: float) -> None:
             if end > last_end - 0.2
         ]
         print(f"{runner}: {', '.join(tail)}")
+
+
+def _print_stalls(path: Path) -> None:
+    """Each runner's event-loop stalls over 40 ms: seconds from its start, ms, the stack."""
+    for line in sorted(path.read_text().splitlines()):
+        runner, stalls = json.loads(line)
+        print(f"{runner}: {len(stalls)} stalls over 40 ms")
+        for at, late, stack in stalls:
+            print(f"  {at:6.2f} s {late:4d} ms  {stack}")
 
 
 def _per_job(statements: int, round_trips: int, jobs: int) -> dict[str, float]:

@@ -29,6 +29,7 @@ class Dialect:
     # each on PostgreSQL, where runners far from the database overlap them
     snapshot: str  # first statement of a transaction that must read one snapshot ("": none)
     lock_campaigns: str  # keeps campaigns from appearing during an import ("": none needed)
+    lock_owner: str = ""  # one transaction at a time of the runner named by its argument
     modifying_with: bool = False  # UPDATE/INSERT inside WITH: a first intent in one statement
 
     def lock_of(self, alias: str) -> str:
@@ -55,6 +56,7 @@ POSTGRES = Dialect(
     4,
     "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ",
     "LOCK TABLE campaigns IN SHARE ROW EXCLUSIVE MODE",
+    lock_owner="SELECT pg_advisory_xact_lock(hashtext(?))",
     modifying_with=True,
 )
 

@@ -164,13 +164,15 @@ class SqlLeases(SqlReads):
     def release_slot(self, account: str, owner: str) -> None:
         """Give back one of the job slots ``owner`` holds on ``account`` (none: no change)."""
         with self.link.transaction():
-            # The owner's rows are locked before the highest is picked: two releases at once
-            # (two connections of one run) free two slots. Picked unlocked, both freed the
-            # same one, and the other stayed held, and renewed, until the run's end.
+            # One release of the owner at a time, each picking after the one before committed:
+            # two at once (two connections of one run) picked the same slot, and the other
+            # stayed held, and renewed, until the run's end. (Locking the owner's rows instead
+            # could deadlock with the renewal, which locks them in another order.)
+            if self.link.dialect.lock_owner:
+                self.link.write(self.link.dialect.lock_owner, (f"mjv-slots:{owner}",))
             self.link.write(
                 "UPDATE slots SET owner = NULL, until = NULL WHERE account = ? AND slot ="
-                " (SELECT max(slot) FROM (SELECT slot FROM slots WHERE account = ? AND owner = ?"
-                f"{self.link.dialect.lock_row}) AS held)",
+                " (SELECT max(slot) FROM slots WHERE account = ? AND owner = ?)",
                 (account, account, owner),
             )
             self.link.notify(slots_channel(account))

@@ -283,3 +283,53 @@ def test_starting_to_listen_never_waits_for_the_connection(postgres_url: str) ->
         finally:
             done.set()
             holder.join()
+
+
+def test_slots_given_back_in_one_turn_go_back_to_the_state_in_one_statement(
+    tmp_path: Path,
+) -> None:
+    # A runner's releases take turns in the state: three one at a time, at a round's end,
+    # held the last slot's hand-over back 60-120 ms.
+    async def three_ends(store: Store) -> None:
+        face = AsyncStore(store)
+        slots = SharedSlots(
+            AdaptiveSlots(3), face, account="acct", owner=ME, limit=3, lease_seconds=600
+        )
+        for _ in range(3):
+            await slots.acquire()
+        for _ in range(3):
+            slots.release()  # three tasks seen ended by one poll, no job of the run waiting
+        for _ in range(3):
+            await asyncio.sleep(0)  # the spares' turn of the loop, then the release's
+        face.shutdown()
+
+    with open_store(tmp_path / "s.db", "c") as store, open_store(tmp_path / "s.db", "c") as other:
+        counted = _CountingSlots(store)
+        asyncio.run(three_ends(store))
+        assert counted.released == 1
+        assert other.acquire_slot("acct", OTHER, 3, 600, wanted=3) == 3
+
+
+def test_a_slot_about_to_go_back_to_the_state_is_taken_by_a_job_asking_first(
+    tmp_path: Path,
+) -> None:
+    async def ask_before_the_release(store: Store) -> SharedSlots:
+        face = AsyncStore(store)
+        slots = SharedSlots(
+            AdaptiveSlots(1), face, account="acct", owner=ME, limit=1, lease_seconds=600
+        )
+        await slots.acquire()
+        slots.release()
+        await asyncio.sleep(0)  # the spare's turn: it is now to be released at the next one
+        await slots.acquire()
+        for _ in range(2):
+            await asyncio.sleep(0)
+        face.shutdown()
+        return slots
+
+    with open_store(tmp_path / "s.db", "c") as store, open_store(tmp_path / "s.db", "c") as other:
+        counted = _CountingSlots(store)
+        slots = asyncio.run(ask_before_the_release(store))
+        assert slots.in_use == 1
+        assert (counted.taken, counted.released) == (1, 0)  # no round trip either way
+        assert not other.acquire_slot("acct", OTHER, 1, 600)

@@ -332,6 +332,15 @@ def test_several_slots_are_taken_at_once_up_to_those_free(store: Store) -> None:
     assert store.acquire_slot("acct", OTHER, 5, 60, wanted=2) == 1
 
 
+def test_several_slots_are_given_back_at_once_highest_first(store: Store) -> None:
+    assert store.acquire_slot("acct", ME, 5, 60, wanted=4) == 4
+    store.release_slot("acct", ME, 2)
+    assert store.acquire_slot("acct", OTHER, 5, 60, wanted=5) == 3  # slots 2, 3 and 4
+    store.release_slot("acct", ME, 5)  # more than it holds: all it holds
+    assert store.slot_holders("acct") == 1
+    assert store.acquire_slot("acct", REMOTE, 5, 60, wanted=5) == 2
+
+
 def test_releasing_a_slot_we_do_not_hold_changes_nothing(store: Store) -> None:
     assert store.acquire_slot("acct", OTHER, 1, 60)
     store.release_slot("acct", ME)

@@ -161,8 +161,8 @@ class SqlLeases(SqlReads):
         )
         return int(rows[0][0]) if rows else 0
 
-    def release_slot(self, account: str, owner: str) -> None:
-        """Give back one of the job slots ``owner`` holds on ``account`` (none: no change)."""
+    def release_slot(self, account: str, owner: str, count: int = 1) -> None:
+        """Give back ``count`` of the job slots ``owner`` holds on ``account``, highest first."""
         with self.link.transaction():
             # One release of the owner at a time, each picking after the one before committed:
             # two at once (two connections of one run) picked the same slot, and the other
@@ -171,9 +171,10 @@ class SqlLeases(SqlReads):
             if self.link.dialect.lock_owner:
                 self.link.write(self.link.dialect.lock_owner, (f"mjv-slots:{owner}",))
             self.link.write(
-                "UPDATE slots SET owner = NULL, until = NULL WHERE account = ? AND slot ="
-                " (SELECT max(slot) FROM slots WHERE account = ? AND owner = ?)",
-                (account, account, owner),
+                "UPDATE slots SET owner = NULL, until = NULL WHERE account = ? AND slot IN"
+                " (SELECT slot FROM slots WHERE account = ? AND owner = ?"
+                " ORDER BY slot DESC LIMIT ?)",
+                (account, account, owner, count),
             )
             self.link.notify(slots_channel(account))
 

@@ -104,8 +104,9 @@ class Store(Reads, Protocol):
     def slot_holders(self, account: str) -> int:
         """How many runners hold live job slots of ``account`` now (they share its rate)."""
 
-    def release_slot(self, account: str, owner: str) -> None:
-        """Give back one job slot ``owner`` holds on ``account``; none held: no change."""
+    def release_slot(self, account: str, owner: str, count: int = 1) -> None:
+        """Give back ``count`` of the job slots ``owner`` holds on ``account`` (in one
+        statement; as many as it holds when fewer, none held: no change)."""
 
     def reserve(self, owner: str, amount: float, cap: float, lease_seconds: float) -> bool:
         """Hold ``amount`` for ``owner`` unless spent + reserved + live holds would pass ``cap``.

@@ -11,6 +11,7 @@ import asyncio
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from test_state_helpers import clip, spec
 
@@ -26,6 +27,13 @@ ME = "here:1:me"
 GUARD = 30.0  # seconds: only against a hang, never reached when the ring works
 
 
+def _slots(face: AsyncStore, limit: int, **more: Any) -> SharedSlots:
+    """This run's slots: ``limit`` of its own, and the account's ``limit`` in the state."""
+    return SharedSlots(
+        AdaptiveSlots(limit), face, account="acct", owner=ME, limit=limit, lease_seconds=600, **more
+    )
+
+
 async def _wait_for_the_slot(waiter: Store, releaser: Store) -> None:
     assert releaser.acquire_slot("acct", OTHER, 1, 600)
     store = AsyncStore(waiter)
@@ -34,9 +42,7 @@ async def _wait_for_the_slot(waiter: Store, releaser: Store) -> None:
     async def no_poll(_: float) -> None:
         await forever.wait()
 
-    slots = SharedSlots(
-        AdaptiveSlots(1), store, account="acct", owner=ME, limit=1, lease_seconds=600, sleep=no_poll
-    )
+    slots = _slots(store, 1, sleep=no_poll)
     acquiring = asyncio.ensure_future(slots.acquire())
     while not any(channel == slots_channel("acct") for _, channel in _bells):
         await asyncio.sleep(0.01)  # the waiter is listening
@@ -87,16 +93,15 @@ class _CountingSlots:
 
 async def _hand_over(store: Store, *, second_job: bool) -> SharedSlots:
     face = AsyncStore(store)
-    slots = SharedSlots(
-        AdaptiveSlots(1), face, account="acct", owner=ME, limit=1, lease_seconds=600
-    )
+    slots = _slots(face, 1)
     await slots.acquire()
     waiting = asyncio.ensure_future(slots.acquire()) if second_job else None
     await asyncio.sleep(0)  # the second job waits for this run's only local slot
     slots.release()
     if waiting is not None:
         await asyncio.wait_for(waiting, GUARD)
-    await asyncio.sleep(0)  # the loop's next turn: a slot nobody took goes back
+    for _ in range(3):  # the loop's next turns: a slot nobody took goes back (in one statement
+        await asyncio.sleep(0)  # with any others given back in its turn, one turn later)
     face.shutdown()  # its queued release is done
     return slots
 
@@ -143,15 +148,7 @@ async def _line_of_jobs(
     async def no_poll(_: float) -> None:
         await forever.wait()
 
-    slots = SharedSlots(
-        AdaptiveSlots(jobs),
-        face,
-        account="acct",
-        owner=ME,
-        limit=jobs,
-        lease_seconds=600,
-        sleep=no_poll,
-    )
+    slots = _slots(face, jobs, sleep=no_poll)
     waiting = [asyncio.ensure_future(slots.acquire()) for _ in range(jobs)]
     while not asks or in_flight:  # the first ask found every slot held
         await asyncio.sleep(0.01)
@@ -240,9 +237,7 @@ def test_a_failed_ask_reaches_every_job_in_line(tmp_path: Path) -> None:
             raise StateError("state file s.db was removed")
 
         face.acquire_slot = broken  # type: ignore[method-assign]
-        slots = SharedSlots(
-            AdaptiveSlots(2), face, account="acct", owner=ME, limit=2, lease_seconds=600
-        )
+        slots = _slots(face, 2)
         got = await asyncio.wait_for(
             asyncio.gather(slots.acquire(), slots.acquire(), return_exceptions=True), GUARD
         )
@@ -292,9 +287,7 @@ def test_slots_given_back_in_one_turn_go_back_to_the_state_in_one_statement(
     # held the last slot's hand-over back 60-120 ms.
     async def three_ends(store: Store) -> None:
         face = AsyncStore(store)
-        slots = SharedSlots(
-            AdaptiveSlots(3), face, account="acct", owner=ME, limit=3, lease_seconds=600
-        )
+        slots = _slots(face, 3)
         for _ in range(3):
             await slots.acquire()
         for _ in range(3):
@@ -315,9 +308,7 @@ def test_a_slot_about_to_go_back_to_the_state_is_taken_by_a_job_asking_first(
 ) -> None:
     async def ask_before_the_release(store: Store) -> SharedSlots:
         face = AsyncStore(store)
-        slots = SharedSlots(
-            AdaptiveSlots(1), face, account="acct", owner=ME, limit=1, lease_seconds=600
-        )
+        slots = _slots(face, 1)
         await slots.acquire()
         slots.release()
         await asyncio.sleep(0)  # the spare's turn: it is now to be released at the next one
